@@ -1,0 +1,103 @@
+"""The adapter's settings: read once from the environment at start-up."""
+
+import json
+from pathlib import Path
+
+from typing import Annotated
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ModelRoute(BaseModel):
+    """One model-map entry: the backend model and its output-token cap."""
+
+    model: str
+    max_output_tokens: int | None = None
+
+
+class AdapterSettings(BaseSettings):
+    """Everything the adapter reads from the environment."""
+
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
+
+    upstream_base_url: str = Field(
+        "https://api.deepseek.com/v1",
+        validation_alias=AliasChoices("ONEAPI_BASE_URL", "ANTHROPIC_BASE_URL"),
+        description="OpenAI-compatible base URL; `/chat/completions` is appended.",
+    )
+    upstream_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("ONEAPI_API_KEY", "ANTHROPIC_API_KEY"),
+        description="Gateway key; it never leaves the adapter.",
+    )
+    default_model: str = Field(
+        "deepseek-chat",
+        validation_alias="CLAUDE_MODEL",
+        description="Backend model used when the model map has no entry for the requested name.",
+    )
+    model_map: dict[str, ModelRoute] = Field(
+        default_factory=dict,
+        validation_alias="ADAPTER_MODEL_MAP",
+        description='JSON: Claude model family or name -> backend model, e.g. {"haiku": "deepseek-chat"}.',
+    )
+    max_output_tokens: int = Field(
+        8192,
+        validation_alias="ADAPTER_MAX_OUTPUT_TOKENS",
+        description="Cap on max_tokens sent upstream unless the model map sets one.",
+    )
+    fallback_base_url: str | None = Field(
+        None, validation_alias="FALLBACK_BASE_URL", description="Gateway tried when the primary keeps failing."
+    )
+    fallback_api_key: SecretStr | None = Field(None, validation_alias="FALLBACK_API_KEY")
+    fallback_model: str | None = Field(
+        None, validation_alias="FALLBACK_MODEL", description="Backend model on the fallback; default: the primary's."
+    )
+    retries: int = Field(
+        2, ge=0, le=10, validation_alias="ADAPTER_RETRIES", description="Retries per gateway on 429/5xx/connect errors."
+    )
+    retry_max_wait_s: float = Field(
+        20.0, ge=0, validation_alias="ADAPTER_RETRY_MAX_WAIT_S", description="Longest single wait between retries."
+    )
+    upstream_timeout_s: float = Field(
+        600.0, gt=0, validation_alias="ADAPTER_UPSTREAM_TIMEOUT_S", description="Whole-request timeout, non-streaming."
+    )
+    stream_idle_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        validation_alias="ADAPTER_STREAM_IDLE_TIMEOUT_S",
+        description="A stream silent this long is ended with an error event.",
+    )
+    client_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="ADAPTER_TOKENS",
+        description="Comma-separated tokens clients must present (x-api-key or Bearer).",
+    )
+    allow_anonymous: bool = Field(
+        False, validation_alias="ADAPTER_ALLOW_ANONYMOUS", description="Serve clients without a token (loopback dev only)."
+    )
+    metrics_file: Path | None = Field(
+        None, validation_alias="WORKER_METRICS_FILE", description="JSONL file, one row per upstream call."
+    )
+
+    @field_validator("model_map", mode="before")
+    @classmethod
+    def _parse_model_map(cls, value: object) -> object:
+        """Accept JSON text and bare `"family": "model"` entries."""
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else {}
+        if isinstance(value, dict):
+            return {k: {"model": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @field_validator("client_tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [t.strip() for t in value.split(",") if t.strip()]
+        return value
+
+    def secrets(self) -> list[str]:
+        """Every secret value this adapter holds, for log redaction."""
+        values = [self.upstream_api_key, self.fallback_api_key, *self.client_tokens]
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]

@@ -1,0 +1,19 @@
+"""What the response side must remember about the request it answers."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ResponseContext:
+    """Request facts needed to translate the upstream answer back to Anthropic form."""
+
+    # Model name the client asked for; Anthropic responses echo it, not the backend model.
+    request_model: str
+    # Tool name sent upstream -> the client's original tool name (names are sanitized for OpenAI).
+    tool_names: dict[str, str] = field(default_factory=dict)
+    # The client's stop_sequences, to tell `stop_sequence` from `end_turn`.
+    stop_sequences: tuple[str, ...] = ()
+
+    def original_tool_name(self, upstream_name: str) -> str:
+        """Map a tool name the upstream used back to the client's name."""
+        return self.tool_names.get(upstream_name, upstream_name)

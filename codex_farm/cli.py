@@ -1,0 +1,64 @@
+"""The `codex-farm` command: one subcommand per role a machine can play."""
+
+import argparse
+
+
+def _adapter(args: argparse.Namespace) -> None:
+    from adapter.server import serve
+
+    serve(args.host, args.port, args.log_level)
+
+
+def _mcp(args: argparse.Namespace) -> None:
+    from mcp_frontend.runner import serve
+
+    serve(args.transport, args.host, args.port)
+
+
+def _worker(args: argparse.Namespace) -> None:
+    from tasks.worker_main import run_worker
+
+    run_worker(args.queues, args.concurrency, args.loglevel)
+
+
+def _gateway(args: argparse.Namespace) -> None:
+    from scripted_gateway.__main__ import main as gateway_main
+
+    gateway_main(["--host", args.host, "--port", str(args.port), *(["--scenarios", args.scenarios] if args.scenarios else [])])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="codex-farm", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    adapter = commands.add_parser("adapter", help="serve the Anthropic->OpenAI adapter")
+    adapter.add_argument("--host", default="127.0.0.1")
+    adapter.add_argument("--port", type=int, default=8788)
+    adapter.add_argument("--log-level", default="info")
+    adapter.set_defaults(run=_adapter)
+
+    mcp = commands.add_parser("mcp", help="serve the MCP frontend (stdio by default)")
+    mcp.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    mcp.add_argument("--host", default="127.0.0.1")
+    mcp.add_argument("--port", type=int, default=8787)
+    mcp.set_defaults(run=_mcp)
+
+    worker = commands.add_parser("worker", help="run a Celery worker that executes farm jobs")
+    worker.add_argument("--queues", help="comma-separated queues (default FARM_QUEUE)")
+    worker.add_argument("--concurrency", type=int, default=2, help="jobs run at once on this box")
+    worker.add_argument("--loglevel", default="INFO")
+    worker.set_defaults(run=_worker)
+
+    gateway = commands.add_parser("gateway", help="serve the scripted OpenAI-compatible gateway (offline model)")
+    gateway.add_argument("--host", default="127.0.0.1")
+    gateway.add_argument("--port", type=int, default=8790)
+    gateway.add_argument("--scenarios", help="scenario JSON file or folder")
+    gateway.set_defaults(run=_gateway)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    args.run(args)

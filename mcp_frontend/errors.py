@@ -1,0 +1,52 @@
+"""Errors a tool call can end with: each has a stable code and a one-line fix hint."""
+
+
+class FarmError(Exception):
+    """Base of every error the caller sees as a structured tool error."""
+
+    code = "farm_error"
+    hint = "see the codex-farm README"
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message, "hint": self.hint}
+
+
+class InvalidArgument(FarmError):
+    code = "invalid_argument"
+    hint = "fix the named argument and call again"
+
+
+class RepoOutsideSandbox(FarmError):
+    code = "repo_outside_sandbox"
+    hint = "pass a repo inside SANDBOX_ROOT, or start the frontend with a wider SANDBOX_ROOT"
+
+
+class NotAGitRepo(FarmError):
+    code = "not_a_git_repo"
+    hint = "pass the path of a git checkout (run `git init` first for a new project)"
+
+
+class PermissionRefused(FarmError):
+    code = "permission_refused"
+    hint = "use permission_mode acceptEdits, or set ALLOW_BYPASS_PERMISSIONS=1 on the frontend and workers"
+
+
+class UnknownJob(FarmError):
+    code = "unknown_job"
+    hint = "use a job_id returned by start (list_jobs shows recent ones); records expire after FARM_JOB_TTL_S"
+
+
+class SnapshotFailed(FarmError):
+    code = "snapshot_failed"
+    hint = "check that `git status` works in the repo and the base revision exists"
+
+
+class BrokerUnavailable(FarmError):
+    code = "broker_unavailable"
+    hint = "start Redis or fix REDIS_URL (codex-farm up starts one locally)"

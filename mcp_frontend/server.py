@@ -1,0 +1,111 @@
+"""The MCP server: the farm's tools, typed and documented, with structured errors."""
+
+import json
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult, TextContent
+from pydantic import Field, ValidationError
+
+from mcp_frontend.errors import FarmError, InvalidArgument
+from mcp_frontend.service import FarmService
+from mcp_frontend.views import CancelResult, JobList, JobView, StartResult, TailResult
+from tasks.job_models import CheckSpec, JobStatus, ScopedPatch
+
+INSTRUCTIONS = (
+    "Delegate coding work to a farm of Claude Code workers. Call start with a prompt and a repo, then wait "
+    "(repeat while job_status is running) and read the compact result; tail shows the log, cancel stops a job."
+)
+
+
+class FarmMCPServer(MCPServer):
+    """MCPServer whose tool failures come back as `{error: {code, message, hint}}`, never a traceback."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context=None):
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            return error_result(_farm_error(exc))
+
+
+def _farm_error(exc: BaseException) -> FarmError:
+    """The FarmError behind a tool failure; argument validation becomes invalid_argument."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, FarmError):
+            return cause
+        if isinstance(cause, ValidationError):
+            first = cause.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "arguments"
+            return InvalidArgument(f"{where}: {first['msg']}")
+        cause = cause.__cause__
+    message = str(exc)
+    if message.startswith("Unknown tool"):
+        return InvalidArgument(message, hint="call tools/list for the tool names")
+    return FarmError("internal error while running the tool", hint="see the frontend's log; the job state is in Redis")
+
+
+def error_result(error: FarmError) -> CallToolResult:
+    """A tool result flagged as an error, with the error in text and structured form."""
+    body = {"error": error.as_dict()}
+    return CallToolResult(content=[TextContent(type="text", text=json.dumps(body))], structured_content=body, is_error=True)
+
+
+def build_server(service: FarmService) -> FarmMCPServer:
+    """The MCP server with every farm tool bound to one service."""
+    server = FarmMCPServer(name="codex-farm", instructions=INSTRUCTIONS)
+
+    @server.tool(description="Queue a coding job on the farm and return its job_id at once.")
+    async def start(
+        prompt: Annotated[str, Field(description="What the agent should do.")],
+        repo: Annotated[str | None, Field(description="Path of the git checkout (inside SANDBOX_ROOT).")] = None,
+        allowed_dirs: Annotated[list[str] | None, Field(description="Seed-style alias: the first entry is the repo.")] = None,
+        base: Annotated[str, Field(description="'worktree' (working tree as it is, uncommitted edits included), 'HEAD' or any commit-ish.")] = "worktree",
+        model: Annotated[str | None, Field(description="Model name Claude Code asks for (mapped by the adapter).")] = None,
+        permission_mode: Annotated[str | None, Field(description="default | acceptEdits | plan | bypassPermissions (needs ALLOW_BYPASS_PERMISSIONS).")] = None,
+        include_diff: Annotated[bool | None, Field(description="Return the diff (trimmed to DIFF_MAX_BYTES) in the result.")] = None,
+        scoped_patch: Annotated[ScopedPatch | None, Field(description="Paths the agent may change; writes elsewhere are denied.")] = None,
+        checks: Annotated[list[CheckSpec] | None, Field(description="Commands run after the agent; each reports passed/failed/timed out.")] = None,
+        queue: Annotated[str | None, Field(description="Celery queue (worker pool) to run on.")] = None,
+        timeout_ms: Annotated[int | None, Field(description="Job timeout; the job ends timed_out past it.")] = None,
+        max_turns: Annotated[int | None, Field(ge=1, le=500, description="Cap on agent turns.")] = None,
+    ) -> StartResult:
+        return await service.start(
+            prompt, repo, allowed_dirs, base, model, permission_mode, include_diff, scoped_patch, checks, queue, timeout_ms, max_turns
+        )
+
+    @server.tool(description="Status and compact result of a job; verbose adds the full record.")
+    async def get(
+        job_id: Annotated[str, Field(description="Id returned by start.")],
+        verbose: Annotated[bool, Field(description="Include the full job record.")] = False,
+    ) -> JobView:
+        return service.get(job_id, verbose)
+
+    @server.tool(description="Recent redacted log lines of a job, with a cursor to continue from.")
+    async def tail(
+        job_id: Annotated[str, Field(description="Id returned by start.")],
+        lines: Annotated[int, Field(description="How many lines (1-1000).")] = 50,
+        cursor: Annotated[str | None, Field(description="Cursor from the previous tail: only newer lines.")] = None,
+    ) -> TailResult:
+        return service.tail(job_id, lines, cursor)
+
+    @server.tool(description="Block until the job ends or timeout_ms passes (then job_status is still running); never stops the job.")
+    async def wait(
+        job_id: Annotated[str, Field(description="Id returned by start.")],
+        timeout_ms: Annotated[int | None, Field(description="How long to wait; default WAIT_DEFAULT_MS, at most WAIT_MAX_MS.")] = None,
+    ) -> JobView:
+        return await service.wait(job_id, timeout_ms)
+
+    @server.tool(description="Stop a job: a queued one never starts, a running one has its whole process tree killed.")
+    async def cancel(job_id: Annotated[str, Field(description="Id returned by start.")]) -> CancelResult:
+        return service.cancel(job_id)
+
+    @server.tool(description="Recent jobs, newest first, one compact row each.")
+    async def list_jobs(
+        status: Annotated[JobStatus | None, Field(description="Only jobs with this status.")] = None,
+        limit: Annotated[int, Field(description="How many rows (1-500).")] = 20,
+    ) -> JobList:
+        return service.list_jobs(status, limit)
+
+    return server

@@ -1,0 +1,229 @@
+"""The frontend's work behind each tool: validate, snapshot, enqueue, and read job state from Redis."""
+
+import asyncio
+import socket
+import time
+import uuid
+from datetime import datetime
+
+import anyio
+import redis
+import redis.asyncio as aioredis
+
+from adapter.redaction import Redactor
+from mcp_frontend.errors import BrokerUnavailable, InvalidArgument, PermissionRefused, SnapshotFailed, UnknownJob
+from mcp_frontend.repo_paths import resolve_repo
+from mcp_frontend.settings import FrontendSettings
+from mcp_frontend.snapshot import pin_commit, resolve_commitish, snapshot_worktree
+from mcp_frontend.views import CancelResult, JobList, JobRow, JobView, StartResult, TailResult
+from tasks.celery_app import RUN_JOB, app as celery_app
+from tasks.git_errors import GitOperationError
+from tasks.job_models import PERMISSION_MODES, CheckSpec, JobRecord, JobSpec, JobStatus, RepoSource, ScopedPatch
+from tasks.known_secrets import known_secrets
+from tasks.settings import FarmSettings
+from tasks.store import JobStore
+
+PROMPT_PREVIEW_CHARS = 80
+
+
+class FarmService:
+    """One per frontend process: holds the Redis clients and the settings."""
+
+    def __init__(self, frontend: FrontendSettings, farm: FarmSettings):
+        self.frontend, self.farm = frontend, farm
+        self.store = JobStore(redis.Redis.from_url(farm.redis_url), farm.key_prefix, farm.job_ttl_s, farm.log_max_entries)
+        self.async_redis = aioredis.Redis.from_url(farm.redis_url)
+        self.redact = Redactor(known_secrets(farm) + _frontend_secrets(frontend))
+
+    async def start(
+        self,
+        prompt: str,
+        repo: str | None,
+        allowed_dirs: list[str] | None,
+        base: str,
+        model: str | None,
+        permission_mode: str | None,
+        include_diff: bool | None,
+        scoped_patch: ScopedPatch | None,
+        checks: list[CheckSpec] | None,
+        queue: str | None,
+        timeout_ms: int | None,
+        max_turns: int | None,
+    ) -> StartResult:
+        """Validate, snapshot and enqueue one job; returns at once with its id."""
+        if not prompt.strip():
+            raise InvalidArgument("prompt is empty")
+        if len(prompt) > self.frontend.prompt_max_chars:
+            raise InvalidArgument(f"prompt is longer than FARM_PROMPT_MAX_CHARS ({self.frontend.prompt_max_chars})")
+        target = repo or (allowed_dirs[0] if allowed_dirs else "")
+        if not target:
+            raise InvalidArgument("give repo (or allowed_dirs with the repo first)")
+        repo_path = resolve_repo(target, self.frontend.sandbox_root)
+        mode = self._permission_mode(permission_mode)
+        timeout = self._timeout(timeout_ms)
+        _check_names_unique(checks or [])
+        job_id = uuid.uuid4().hex
+        commit = await anyio.to_thread.run_sync(self._snapshot, repo_path, base, job_id)
+        spec = JobSpec(
+            job_id=job_id,
+            prompt=self.redact(prompt),
+            source=RepoSource(location=str(repo_path), origin_host=socket.gethostname()),
+            snapshot_commit=commit,
+            base=base,
+            model=model,
+            permission_mode=mode,
+            include_diff=self.frontend.include_diff_default if include_diff is None else include_diff,
+            scoped_patch=scoped_patch,
+            checks=checks or [],
+            queue=queue or self.farm.default_queue.split(",")[0],
+            timeout_ms=timeout,
+            max_turns=max_turns,
+            created_at=time.time(),
+        )
+        self._enqueue(spec)
+        return StartResult(job_id=job_id, job_status=JobStatus.queued, queue=spec.queue)
+
+    def _permission_mode(self, asked: str | None) -> str:
+        mode = asked or self.frontend.permission_mode
+        if mode not in PERMISSION_MODES:
+            raise InvalidArgument(f"permission_mode must be one of {', '.join(PERMISSION_MODES)}")
+        if mode == "bypassPermissions" and not self.frontend.allow_bypass_permissions:
+            raise PermissionRefused("bypassPermissions is refused unless ALLOW_BYPASS_PERMISSIONS=1")
+        return mode
+
+    def _timeout(self, timeout_ms: int | None) -> int:
+        timeout = timeout_ms or self.farm.default_timeout_ms
+        if not 1000 <= timeout <= self.farm.max_timeout_ms:
+            raise InvalidArgument(f"timeout_ms must be between 1000 and FARM_MAX_TIMEOUT_MS ({self.farm.max_timeout_ms})")
+        return timeout
+
+    @staticmethod
+    def _snapshot(repo_path, base: str, job_id: str) -> str:
+        try:
+            if base == "worktree":
+                return snapshot_worktree(repo_path, job_id).commit
+            commit = resolve_commitish(repo_path, base)
+            pin_commit(repo_path, job_id, commit)  # a ref workers can fetch, whatever the base
+            return commit
+        except GitOperationError as exc:
+            raise SnapshotFailed(f"could not take the {base!r} snapshot: {exc}") from None
+
+    def _enqueue(self, spec: JobSpec) -> None:
+        """Record the job, then hand it to Celery; a failed hand-off ends the job `failed`, never lost."""
+        try:
+            self.store.create(spec)
+        except redis.RedisError as exc:
+            raise BrokerUnavailable(f"cannot reach Redis: {type(exc).__name__}") from None
+        try:
+            celery_app.send_task(
+                RUN_JOB,
+                args=[spec.model_dump(mode="json")],
+                task_id=spec.job_id,
+                queue=spec.queue,
+                argsrepr=self._argsrepr(spec),
+                kwargsrepr="{}",
+            )
+        except Exception as exc:
+            self.store.finish(spec.job_id, JobStatus.failed, error=f"enqueue failed: {type(exc).__name__}")
+            raise BrokerUnavailable(f"cannot enqueue on the broker: {type(exc).__name__}") from None
+
+    def _argsrepr(self, spec: JobSpec) -> str:
+        preview = spec.prompt[:PROMPT_PREVIEW_CHARS].replace("\n", " ")
+        return f"job={spec.job_id} queue={spec.queue} prompt={preview!r}"
+
+    def record(self, job_id: str) -> JobRecord:
+        """The job's record; UnknownJob when there is none."""
+        if not job_id or len(job_id) > 64:
+            raise UnknownJob(f"no job {job_id[:64]!r}")
+        try:
+            record = self.store.get(job_id)
+        except redis.RedisError as exc:
+            raise BrokerUnavailable(f"cannot reach Redis: {type(exc).__name__}") from None
+        if record is None:
+            raise UnknownJob(f"no job {job_id!r}")
+        return record
+
+    def get(self, job_id: str, verbose: bool = False) -> JobView:
+        """Compact result of a finished job, or its live status."""
+        return job_view(self.record(job_id), verbose)
+
+    def tail(self, job_id: str, lines: int, cursor: str | None) -> TailResult:
+        """Log lines after the cursor (or the last `lines`), each `HH:MM:SS kind: text`."""
+        record = self.record(job_id)
+        if not 1 <= lines <= 1000:
+            raise InvalidArgument("lines must be between 1 and 1000")
+        entries = self.store.read_log(job_id, cursor, lines)
+        text = [f"{datetime.fromtimestamp(e.ts):%H:%M:%S} {e.kind}: {e.text}" for e in entries]
+        next_cursor = entries[-1].cursor if entries else cursor
+        return TailResult(job_id=job_id, job_status=record.status, lines=text, cursor=next_cursor)
+
+    async def wait(self, job_id: str, timeout_ms: int | None) -> JobView:
+        """Return when the job ends (woken by its status channel) or at the timeout; never stops the job."""
+        timeout = timeout_ms if timeout_ms is not None else self.frontend.wait_default_ms
+        if not 0 <= timeout <= self.frontend.wait_max_ms:
+            raise InvalidArgument(f"timeout_ms must be between 0 and WAIT_MAX_MS ({self.frontend.wait_max_ms})")
+        record = self.record(job_id)
+        pubsub = self.async_redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(self.store.keys(job_id).events)
+        try:
+            deadline = time.monotonic() + timeout / 1000
+            record = self.record(job_id)  # subscribed first, so no status change can slip between
+            while not record.status.terminal and (remaining := deadline - time.monotonic()) > 0:
+                await pubsub.get_message(timeout=min(remaining, 5.0))
+                record = self.record(job_id)
+        finally:
+            await pubsub.aclose()
+        return job_view(record, verbose=False)
+
+    def cancel(self, job_id: str) -> CancelResult:
+        """Ask the job to stop; a queued job is cancelled at once, a running one within a second."""
+        record = self.record(job_id)
+        if not record.status.terminal:
+            self.store.request_cancel(job_id)
+            record = self.record(job_id)
+        return CancelResult(job_id=job_id, job_status=record.status, cancel_requested=not record.status.terminal or record.status == JobStatus.cancelled)
+
+    def list_jobs(self, status: JobStatus | None, limit: int) -> JobList:
+        """Newest jobs first, optionally only those with one status."""
+        if not 1 <= limit <= 500:
+            raise InvalidArgument("limit must be between 1 and 500")
+        rows = []
+        for job_id in self.store.list_ids(limit if status is None else 500):
+            record = self.store.get(job_id)
+            if record is None or (status is not None and record.status != status):
+                continue
+            result = record.result
+            rows.append(
+                JobRow(
+                    job_id=job_id, job_status=record.status, queue=record.queue, created_at=record.created_at,
+                    changed_files=len(result.changed_files) if result else 0, elapsed_ms=result.elapsed_ms if result else 0,
+                )
+            )
+            if len(rows) >= limit:
+                break
+        return JobList(jobs=rows)
+
+    async def aclose(self) -> None:
+        await self.async_redis.aclose()
+
+
+def job_view(record: JobRecord, verbose: bool) -> JobView:
+    """The caller's view of a record: the stored compact result, or live fields while it runs."""
+    base = record.result.model_dump() if record.result else {"job_id": record.job_id, "job_status": record.status}
+    base["job_status"] = record.status
+    if not record.result and record.started_at:
+        base["elapsed_ms"] = int((time.time() - record.started_at) * 1000)
+    if record.error and not base.get("error"):
+        base["error"] = record.error
+    full = record.model_dump(mode="json") if verbose else None
+    return JobView(**base, queue=record.queue, worker=record.worker, record=full)
+
+
+def _check_names_unique(checks: list[CheckSpec]) -> None:
+    names = [c.name for c in checks]
+    if len(names) != len(set(names)):
+        raise InvalidArgument("check names must be unique")
+
+
+def _frontend_secrets(settings: FrontendSettings) -> list[str]:
+    return [settings.http_token.get_secret_value()] if settings.http_token else []

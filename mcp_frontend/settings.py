@@ -1,0 +1,31 @@
+"""The MCP frontend's settings, read once from the environment."""
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class FrontendSettings(BaseSettings):
+    """What the frontend reads: the sandbox, defaults for jobs, wait limits and HTTP auth."""
+
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
+
+    sandbox_root: Path = Field(
+        Path.home(), validation_alias="SANDBOX_ROOT", description="Every repo must resolve inside this folder."
+    )
+    permission_mode: str = Field(
+        "acceptEdits", validation_alias="CLAUDE_PERMISSION_MODE", description="Default permission mode for jobs."
+    )
+    allow_bypass_permissions: bool = Field(
+        False, validation_alias="ALLOW_BYPASS_PERMISSIONS", description="Accept jobs asking for bypassPermissions."
+    )
+    include_diff_default: bool = Field(False, validation_alias="INCLUDE_DIFF_DEFAULT", description="Default of include_diff.")
+    wait_default_ms: int = Field(30_000, validation_alias="WAIT_DEFAULT_MS", description="wait's timeout when none is given.")
+    wait_max_ms: int = Field(
+        110_000, validation_alias="WAIT_MAX_MS", description="Longest wait; keep below Codex's tool_timeout_sec."
+    )
+    http_token: SecretStr | None = Field(
+        None, validation_alias="FARM_MCP_TOKEN", description="Bearer token the streamable HTTP transport requires."
+    )
+    prompt_max_chars: int = Field(200_000, validation_alias="FARM_PROMPT_MAX_CHARS", description="Longest prompt accepted.")

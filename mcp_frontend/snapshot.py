@@ -1,0 +1,78 @@
+"""Commit a caller's working tree as it is, without touching their index, HEAD, branches or files."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tasks.git_cli import (
+    head_commit,
+    require_job_id,
+    require_work_tree,
+    run_git,
+    run_git_text,
+    stage_working_tree,
+    temporary_index,
+)
+from tasks.git_errors import BAD_REVISION, GitOperationError
+
+# A private namespace: not a branch or tag, so it stays out of the caller's way,
+# yet it keeps the snapshot reachable (safe from gc) and fetchable by workers.
+SNAPSHOT_REF_PREFIX = "refs/codex-farm/snapshots/"
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The snapshot commit, the HEAD it was taken on (None without commits) and the ref keeping it."""
+
+    commit: str
+    base_commit: str | None
+    ref: str
+
+
+def snapshot_ref(job_id: str) -> str:
+    """The ref that keeps job_id's snapshot alive."""
+    return SNAPSHOT_REF_PREFIX + require_job_id(job_id)
+
+
+def snapshot_worktree(repo: Path, job_id: str) -> Snapshot:
+    """Commit staged, unstaged and untracked (not ignored) files of repo on top of HEAD, under a private ref."""
+    ref = snapshot_ref(job_id)
+    top = require_work_tree(repo)
+    base_commit = head_commit(top)
+    with temporary_index(top) as env:
+        tree = stage_working_tree(top, env)
+    commit = _commit_tree(top, tree, base_commit, f"codex-farm snapshot {job_id}\n")
+    pin_commit(top, job_id, commit)
+    return Snapshot(commit=commit, base_commit=base_commit, ref=ref)
+
+
+def resolve_commitish(repo: Path, rev: str) -> str:
+    """The full commit id rev names in repo (e.g. "HEAD", a branch, a tag, a short sha)."""
+    require_work_tree(repo)
+    # A leading dash would be read as an option (older git's rev-parse lacks --end-of-options).
+    if not rev or rev.startswith("-"):
+        raise GitOperationError(f"not a revision: {rev!r}", code=BAD_REVISION)
+    try:
+        return run_git_text(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    except GitOperationError as error:
+        raise GitOperationError(f"no commit named {rev!r} in {repo}", code=BAD_REVISION, stderr=error.stderr) from error
+
+
+def pin_commit(repo: Path, job_id: str, commit: str) -> str:
+    """Point job_id's snapshot ref at commit and return the ref.
+
+    Workers fetch only branches, tags and refs/codex-farm/*, so a base reachable only from,
+    say, a remote-tracking branch must be pinned this way to be fetchable.
+    """
+    ref = snapshot_ref(job_id)
+    run_git(repo, "update-ref", ref, resolve_commitish(repo, commit))
+    return ref
+
+
+def drop_snapshot_ref(repo: Path, job_id: str) -> None:
+    """Delete job_id's snapshot ref (no-op when it is already gone) so gc may reclaim the snapshot."""
+    run_git(repo, "update-ref", "-d", snapshot_ref(job_id))
+
+
+def _commit_tree(repo: Path, tree: str, parent: str | None, message: str) -> str:
+    parent_args = ("-p", parent) if parent else ()
+    return run_git_text(repo, "commit-tree", tree, *parent_args, "-F", "-", input=message.encode())

@@ -1,0 +1,27 @@
+"""Starts the Claude Code CLI for a job: in its own session (so the worker can kill the whole tree)
+and with only the environment the job was given (never the worker's own secrets).
+
+Run as a standalone script with `python -I -S`; it imports nothing from the project."""
+
+import os
+import sys
+
+ENV_KEEP = "FARM_AGENT_ENV_KEEP"
+PIDFILE = "FARM_AGENT_PIDFILE"
+REAL_CLI = "FARM_CLAUDE_REAL"
+# The SDK adds its own variables; these prefixes are allowed through as well.
+KEPT_PREFIXES = ("CLAUDE_CODE_", "CLAUDE_AGENT_SDK_")
+
+
+def main() -> None:
+    keep = set(os.environ.get(ENV_KEEP, "").split(","))
+    env = {k: v for k, v in os.environ.items() if k in keep or k.startswith(KEPT_PREFIXES)}
+    with open(os.environ[PIDFILE], "w") as pidfile:
+        pidfile.write(str(os.getpid()))
+    os.setsid()
+    real = os.environ[REAL_CLI]
+    os.execve(real, [real, *sys.argv[1:]], env)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Runs Claude Code headless in a worktree through claude-agent-sdk, streaming every step to the job log."""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from claude_agent_sdk import (
+    AssistantMessage,
+    ClaudeAgentOptions,
+    ClaudeSDKClient,
+    HookMatcher,
+    ResultMessage,
+    SystemMessage,
+    TextBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+    UserMessage,
+)
+
+from tasks.job_models import Usage
+from tasks.scope import WRITE_TOOLS, WriteScope
+
+# A log line is a (kind, text) pair; the caller redacts and stores it.
+LogFn = Callable[[str, str], None]
+LOG_TEXT_MAX = 2000
+
+
+@dataclass
+class AgentOutcome:
+    """How the agent run ended."""
+
+    ok: bool
+    summary: str = ""
+    turns: int = 0
+    usage: Usage = field(default_factory=Usage)
+    error: str | None = None
+    denied_writes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AgentRequest:
+    """One agent run: what to ask, where, and with which CLI settings."""
+
+    prompt: str
+    cwd: Path
+    cli_path: Path
+    env: dict[str, str]
+    permission_mode: str
+    model: str | None
+    max_turns: int | None
+    scope: WriteScope
+
+
+async def run_agent(request: AgentRequest, log: LogFn) -> AgentOutcome:
+    """Run the agent to its final result; a killed CLI (cancel, timeout) ends as not ok."""
+    outcome = AgentOutcome(ok=False)
+    options = ClaudeAgentOptions(
+        cwd=str(request.cwd),
+        cli_path=str(request.cli_path),
+        env=request.env,
+        permission_mode=request.permission_mode,
+        model=request.model,
+        max_turns=request.max_turns,
+        hooks={"PreToolUse": [HookMatcher(matcher="|".join(WRITE_TOOLS), hooks=[_scope_hook(request.scope, outcome, log)])]},
+        setting_sources=[],
+        stderr=lambda line: log("stderr", line),
+    )
+    try:
+        async with ClaudeSDKClient(options=options) as client:
+            await client.query(request.prompt)
+            async for message in client.receive_response():
+                _log_message(message, log)
+                if isinstance(message, ResultMessage):
+                    _record_result(message, outcome)
+    except Exception as exc:  # the SDK raises several types when the CLI dies; all end the run the same way
+        outcome.ok = False
+        outcome.error = outcome.error or f"agent process failed: {type(exc).__name__}: {str(exc)[:300]}"
+    return outcome
+
+
+def _scope_hook(scope: WriteScope, outcome: AgentOutcome, log: LogFn):
+    async def check_write(hook_input: dict[str, Any], tool_use_id: str | None, context: Any) -> dict[str, Any]:
+        tool = hook_input.get("tool_name", "")
+        path = str(hook_input.get("tool_input", {}).get(WRITE_TOOLS.get(tool, "file_path"), ""))
+        reason = scope.violation(path) if path else None
+        if reason is None:
+            return {}
+        outcome.denied_writes.append(path)
+        log("scope", f"denied {tool}: {reason}")
+        return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny", "permissionDecisionReason": reason}}
+
+    return check_write
+
+
+def _record_result(message: ResultMessage, outcome: AgentOutcome) -> None:
+    usage = message.usage or {}
+    outcome.turns = message.num_turns
+    outcome.summary = (message.result or "")[:LOG_TEXT_MAX]
+    outcome.usage = Usage(
+        input_tokens=int(usage.get("input_tokens", 0)) + int(usage.get("cache_read_input_tokens", 0)),
+        output_tokens=int(usage.get("output_tokens", 0)),
+        cached_tokens=int(usage.get("cache_read_input_tokens", 0)),
+    )
+    outcome.ok = not message.is_error
+    if message.is_error:
+        outcome.error = f"agent ended with {message.subtype}: {(message.result or '')[:300]}"
+
+
+def _log_message(message: object, log: LogFn) -> None:
+    if isinstance(message, AssistantMessage):
+        for block in message.content:
+            if isinstance(block, TextBlock) and block.text.strip():
+                log("assistant", block.text[:LOG_TEXT_MAX])
+            elif isinstance(block, ToolUseBlock):
+                log("tool_call", f"{block.name} {json.dumps(block.input, ensure_ascii=False)[:LOG_TEXT_MAX]}")
+    elif isinstance(message, UserMessage) and isinstance(message.content, list):
+        for block in message.content:
+            if isinstance(block, ToolResultBlock):
+                kind = "tool_error" if block.is_error else "tool_result"
+                log(kind, _tool_result_text(block.content)[:LOG_TEXT_MAX])
+    elif isinstance(message, SystemMessage):
+        log("system", message.subtype)
+    elif isinstance(message, ResultMessage):
+        log("result", f"{message.subtype} after {message.num_turns} turns: {(message.result or '')[:LOG_TEXT_MAX]}")
+
+
+def _tool_result_text(content: str | list[dict[str, Any]] | None) -> str:
+    if isinstance(content, list):
+        return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return content or ""

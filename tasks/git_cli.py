@@ -1,0 +1,191 @@
+"""Run git non-interactively with a fixed farm identity, raising GitOperationError on failure."""
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from tasks.git_errors import GIT_FAILED, GIT_MISSING, GIT_TIMEOUT, INVALID_JOB_ID, NOT_A_REPO, GitOperationError
+
+FARM_NAME = "codex-farm"
+FARM_EMAIL = "codex-farm@localhost"
+
+# Per-invocation config that keeps git from paging, colouring, signing or prompting,
+# whatever the user's or machine's config says.
+SAFE_CONFIG = (
+    "-c", "core.pager=cat",
+    "-c", "color.ui=false",
+    "-c", "commit.gpgSign=false",
+    "-c", "tag.gpgSign=false",
+    "-c", "advice.detachedHead=false",
+    "-c", f"user.name={FARM_NAME}",
+    "-c", f"user.email={FARM_EMAIL}",
+)  # fmt: skip
+
+SAFE_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GCM_INTERACTIVE": "never",
+    "GIT_PAGER": "cat",
+    "PAGER": "cat",
+    "GIT_EDITOR": "true",
+    "GIT_AUTHOR_NAME": FARM_NAME,
+    "GIT_AUTHOR_EMAIL": FARM_EMAIL,
+    "GIT_COMMITTER_NAME": FARM_NAME,
+    "GIT_COMMITTER_EMAIL": FARM_EMAIL,
+}
+
+# Inherited variables that would redirect git to another repo/index (`git rev-parse --local-env-vars`),
+# e.g. when we are called from inside a git hook. Only `cwd` and explicit `env` decide the repo.
+REPO_ENV_VARS = (
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_IMPLICIT_WORK_TREE",
+    "GIT_GRAFT_FILE",
+    "GIT_INDEX_FILE",
+    "GIT_NO_REPLACE_OBJECTS",
+    "GIT_REPLACE_REF_BASE",
+    "GIT_PREFIX",
+    "GIT_INTERNAL_SUPER_PREFIX",
+    "GIT_SHALLOW_FILE",
+    "GIT_COMMON_DIR",
+)
+
+# Job ids become directory names and ref components, so keep them boring.
+JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment git runs with: ours minus repo redirections, plus safe defaults and `extra`."""
+    env = {key: value for key, value in os.environ.items() if key not in REPO_ENV_VARS}
+    env.update(SAFE_ENV)
+    env.update(extra or {})
+    return env
+
+
+def run_git(
+    cwd: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    input: bytes | None = None,
+    timeout: float | None = None,
+    code: str = GIT_FAILED,
+) -> bytes:
+    """Run `git <args>` in cwd and return stdout bytes; raise GitOperationError(code) on failure."""
+    command = ["git", *SAFE_CONFIG, *args]
+    try:
+        completed = subprocess.run(
+            command,
+            cwd=cwd,
+            env=git_env(env),
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+        )
+    except FileNotFoundError as error:
+        if not Path(cwd).is_dir():
+            raise GitOperationError(f"not a directory: {cwd}", code=NOT_A_REPO) from error
+        raise GitOperationError("git executable not found", code=GIT_MISSING) from error
+    except subprocess.TimeoutExpired as error:
+        raise GitOperationError(
+            f"git {_verb(args)} timed out after {timeout}s", code=GIT_TIMEOUT, stderr=error.stderr or b""
+        ) from error
+    if completed.returncode != 0:
+        raise GitOperationError(
+            f"git {_verb(args)} failed (exit {completed.returncode}): {_last_line(completed.stderr)}",
+            code=code,
+            stderr=completed.stderr,
+        )
+    return completed.stdout
+
+
+def run_git_text(
+    cwd: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    input: bytes | None = None,
+    code: str = GIT_FAILED,
+) -> str:
+    """Like run_git, decoded as UTF-8 with the trailing newline stripped (for shas, paths, flags)."""
+    stdout = run_git(cwd, *args, env=env, input=input, code=code)
+    return stdout.decode("utf-8", "surrogateescape").rstrip("\n")
+
+
+def git_succeeds(cwd: Path, *args: str, env: Mapping[str, str] | None = None) -> bool:
+    """True when `git <args>` exits 0 (for probes like `cat-file -e` or `rev-parse --verify`)."""
+    try:
+        run_git(cwd, *args, env=env)
+    except GitOperationError:
+        return False
+    return True
+
+
+def require_work_tree(path: Path) -> Path:
+    """The top level of the working tree containing path; GitOperationError `not_a_repo` otherwise."""
+    inside = run_git_text(path, "rev-parse", "--is-inside-work-tree", code=NOT_A_REPO)
+    if inside != "true":
+        raise GitOperationError(f"not inside a git working tree: {path}", code=NOT_A_REPO)
+    return Path(run_git_text(path, "rev-parse", "--show-toplevel", code=NOT_A_REPO))
+
+
+def head_commit(repo: Path) -> str | None:
+    """The commit HEAD points to, or None in a repo without commits."""
+    try:
+        return run_git_text(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    except GitOperationError:
+        return None
+
+
+def require_job_id(job_id: str) -> str:
+    """job_id unchanged if it is safe as a directory name and ref component; else `invalid_job_id`."""
+    if not JOB_ID_PATTERN.match(job_id) or ".." in job_id or job_id.endswith((".", ".lock")):
+        raise GitOperationError(f"job id not usable as a git ref or directory name: {job_id!r}", code=INVALID_JOB_ID)
+    return job_id
+
+
+@contextmanager
+def temporary_index(worktree: Path) -> Iterator[dict[str, str]]:
+    """Yield env that points git at a throwaway copy of the worktree's index, deleted afterwards."""
+    # Copying (rather than rebuilding) keeps stat data, so `git add -A` rehashes only changed files,
+    # and keeps skip-worktree bits, so sparse checkouts do not read as mass deletions.
+    # `--git-path` (not `.git/index`) because in a linked worktree `.git` is a file.
+    index = worktree / run_git_text(worktree, "rev-parse", "--git-path", "index")
+    with tempfile.TemporaryDirectory(prefix="codex-farm-index-") as scratch:
+        scratch_index = Path(scratch) / "index"
+        env = {"GIT_INDEX_FILE": str(scratch_index)}
+        if index.is_file():
+            shutil.copyfile(index, scratch_index)
+        elif head_commit(worktree) is not None:
+            run_git(worktree, "read-tree", "HEAD", env=env)
+        yield env
+
+
+def stage_working_tree(worktree: Path, env: Mapping[str, str] | None = None) -> str:
+    """Stage every file as it is on disk (untracked too, ignored not) and return the tree id."""
+    run_git(worktree, "-c", "advice.addEmbeddedRepo=false", "add", "-A", "--", ":/", env=env)
+    return run_git_text(worktree, "write-tree", env=env)
+
+
+def _verb(args: tuple[str, ...]) -> str:
+    """The git subcommand among args, skipping `-c key=value` pairs."""
+    words = iter(args)
+    for word in words:
+        if word == "-c":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return " ".join(args)
+
+
+def _last_line(stderr: bytes) -> str:
+    lines = stderr.decode("utf-8", "replace").strip().splitlines()
+    return lines[-1] if lines else "no error output"

@@ -1,0 +1,31 @@
+"""The one error type every git building block raises."""
+
+# Stable codes callers may branch on; the message is for humans.
+GIT_FAILED = "git_failed"
+GIT_MISSING = "git_missing"
+GIT_TIMEOUT = "git_timeout"
+NOT_A_REPO = "not_a_repo"
+BAD_REVISION = "bad_revision"
+INVALID_JOB_ID = "invalid_job_id"
+
+STDERR_LIMIT_BYTES = 2048
+
+
+class GitOperationError(Exception):
+    """A git step that failed; `code` is a stable string, `stderr` the (trimmed) git output."""
+
+    def __init__(self, message: str, *, code: str = GIT_FAILED, stderr: str | bytes = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.stderr = trim_stderr(stderr)
+
+
+def trim_stderr(stderr: str | bytes, limit: int = STDERR_LIMIT_BYTES) -> str:
+    """Git's stderr as text, keeping only the last `limit` bytes (the `fatal:` line comes last)."""
+    raw = stderr.encode("utf-8", "replace") if isinstance(stderr, str) else stderr
+    if len(raw) <= limit:
+        return raw.decode("utf-8", "replace").strip()
+    marker = "…"
+    tail = raw[-(limit - len(marker.encode())) :]
+    return marker + tail.decode("utf-8", "replace").strip()

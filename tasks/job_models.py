@@ -1,0 +1,131 @@
+"""The job schema shared by the frontend and the workers: payload, record, compact result."""
+
+import re
+from enum import StrEnum
+from pathlib import PurePosixPath
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
+CHECK_NAME = re.compile(r"^[\w .:/-]{1,64}$")
+
+
+class JobStatus(StrEnum):
+    """Lifecycle of a job; the last four are terminal."""
+
+    queued = "queued"
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+    timed_out = "timed_out"
+    lost = "lost"
+
+    @property
+    def terminal(self) -> bool:
+        return self not in (JobStatus.queued, JobStatus.running)
+
+
+class CheckSpec(BaseModel):
+    """A command run in the worktree after the agent; its verdict is reported."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Short name shown in results, e.g. 'tests'.")
+    command: str = Field(min_length=1, max_length=4096, description="Shell command run with bash in the worktree.")
+    timeout_ms: int = Field(600_000, ge=1000, le=3 * 3600 * 1000, description="Kill the check after this long.")
+
+    @field_validator("name")
+    @classmethod
+    def _name_shape(cls, name: str) -> str:
+        if not CHECK_NAME.match(name):
+            raise ValueError("check name: 1-64 letters, digits, spaces or . : / - _")
+        return name
+
+
+class ScopedPatch(BaseModel):
+    """Limits where the agent may write, and how big its diff may be."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    paths: list[str] = Field(min_length=1, max_length=200, description="Repo-relative files or folders the agent may change.")
+    max_diff_bytes: int | None = Field(None, ge=1, description="Fail the scope check past this many diff bytes.")
+
+    @field_validator("paths")
+    @classmethod
+    def _relative_inside(cls, paths: list[str]) -> list[str]:
+        cleaned = []
+        for raw in paths:
+            path = PurePosixPath(raw.strip())
+            if not raw.strip() or path.is_absolute() or ".." in path.parts:
+                raise ValueError(f"scoped path {raw!r} must be relative and stay inside the repo")
+            cleaned.append(str(path))
+        return cleaned
+
+
+class RepoSource(BaseModel):
+    """Where a worker gets the snapshot commit from."""
+
+    transport: Literal["path"] = "path"
+    location: str = Field(description="Repo path (transport=path) the worker fetches from.")
+    origin_host: str = Field(description="Host name of the machine that took the snapshot.")
+
+
+class JobSpec(BaseModel):
+    """The Celery payload: everything a worker needs, re-validated by the worker itself."""
+
+    job_id: str
+    prompt: str
+    source: RepoSource
+    snapshot_commit: str
+    base: str = "worktree"
+    model: str | None = None
+    permission_mode: str = "acceptEdits"
+    include_diff: bool = False
+    scoped_patch: ScopedPatch | None = None
+    checks: list[CheckSpec] = Field(default_factory=list)
+    queue: str = "default"
+    timeout_ms: int
+    max_turns: int | None = None
+    created_at: float
+
+
+class Usage(BaseModel):
+    """Gateway tokens a job used."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+
+
+class CompactResult(BaseModel):
+    """What the caller sees by default: small, verified evidence."""
+
+    job_id: str
+    job_status: JobStatus
+    changed_files: list[str] = Field(default_factory=list)
+    checks: list[str] = Field(default_factory=list)
+    diff: str = ""
+    usage: Usage = Field(default_factory=Usage)
+    elapsed_ms: int = 0
+    error: str | None = None
+
+
+class JobRecord(BaseModel):
+    """The Redis job hash, the source of truth for a job's state."""
+
+    job_id: str
+    status: JobStatus
+    queue: str
+    worker: str = ""
+    attempts: int = 0
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    heartbeat_at: float | None = None
+    error: str | None = None
+    result_commit: str | None = None
+    summary: str = ""
+    spec: JobSpec | None = None
+    result: CompactResult | None = None

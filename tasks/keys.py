@@ -1,0 +1,37 @@
+"""The Redis key layout: every farm key is built here and nowhere else."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class JobKeys:
+    """Keys of one job under the farm prefix."""
+
+    prefix: str
+    job_id: str
+
+    @property
+    def record(self) -> str:
+        return f"{self.prefix}job:{self.job_id}"
+
+    @property
+    def log(self) -> str:
+        return f"{self.record}:log"
+
+    @property
+    def patch(self) -> str:
+        return f"{self.record}:patch"
+
+    @property
+    def cancel(self) -> str:
+        return f"{self.record}:cancel"
+
+    @property
+    def events(self) -> str:
+        """Pub/sub channel announcing status changes (waiters subscribe to it)."""
+        return f"{self.record}:events"
+
+
+def jobs_index(prefix: str) -> str:
+    """Sorted set of job ids by creation time."""
+    return f"{prefix}jobs"

@@ -1,0 +1,115 @@
+"""Package what an agent changed in its worktree: changed paths, a result commit, a patch, stats."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from tasks.git_cli import run_git, run_git_text, stage_working_tree, temporary_index
+from tasks.git_errors import BAD_REVISION, GitOperationError
+
+JOB_TRAILER = "Codex-Farm-Job"
+
+
+@dataclass(frozen=True, slots=True)
+class ResultCommit:
+    """The farm's commit of the agent's work, the commit it sits on and the paths it changes."""
+
+    commit: str
+    parent: str
+    files: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class FileStat:
+    """Lines added/deleted in one file; both None for a binary file."""
+
+    path: str
+    added: int | None
+    deleted: int | None
+
+
+def changed_files(worktree_path: Path, base: str = "HEAD") -> list[str]:
+    """Sorted paths that differ between base and the files on disk (untracked included, ignored not)."""
+    base_commit = _resolve(worktree_path, base)
+    # A scratch index, so merely asking does not stage anything in the worktree.
+    with temporary_index(worktree_path) as env:
+        tree = stage_working_tree(worktree_path, env)
+    return _changed_paths(worktree_path, base_commit, tree)
+
+
+def commit_result(worktree_path: Path, job_id: str, message: str, base: str = "HEAD") -> ResultCommit | None:
+    """Commit everything on disk on top of base (default HEAD) as the farm; None when nothing changed.
+
+    Pass the snapshot commit as base to fold in any commits the agent made itself.
+    """
+    head = _resolve(worktree_path, "HEAD")
+    parent = head if base == "HEAD" else _resolve(worktree_path, base)
+    tree = stage_working_tree(worktree_path)
+    files = _changed_paths(worktree_path, parent, tree)
+    if not files:
+        return None
+    full_message = f"{message.strip() or f'codex-farm result {job_id}'}\n\n{JOB_TRAILER}: {job_id}\n"
+    # commit-tree rather than `git commit`: no hooks, templates or message cleanup can interfere.
+    commit = run_git_text(worktree_path, "commit-tree", tree, "-p", parent, "-F", "-", input=full_message.encode())
+    # Like `git commit`: a detached HEAD moves itself, a checked-out branch advances; guarded by the old value.
+    run_git(worktree_path, "update-ref", "HEAD", commit, head)
+    return ResultCommit(commit=commit, parent=parent, files=files)
+
+
+def binary_patch(worktree_path: Path, parent: str, commit: str) -> bytes:
+    """The exact `git apply`-able patch from parent to commit, binary files included."""
+    # Plumbing diff-tree ignores porcelain config (diff.noPrefix, external diff, textconv)
+    # that would otherwise make the patch unappliable.
+    return run_git(
+        worktree_path,
+        "diff-tree", "-r", "-p", "--binary", "--full-index", "--find-renames", "--no-color",
+        _revision(parent), _revision(commit), "--",
+    )  # fmt: skip
+
+
+def diff_stats(worktree_path: Path, parent: str, commit: str) -> list[FileStat]:
+    """Per-file added/deleted line counts from parent to commit (renames count as delete + add)."""
+    output = run_git(
+        worktree_path, "diff-tree", "-r", "--numstat", "-z", "--no-renames", _revision(parent), _revision(commit), "--"
+    )
+    stats = []
+    for record in output.split(b"\0"):
+        if not record:
+            continue
+        added, deleted, path = record.split(b"\t", 2)
+        stats.append(FileStat(path=os.fsdecode(path), added=_count(added), deleted=_count(deleted)))
+    return stats
+
+
+def trim_diff(patch: bytes, max_bytes: int) -> str:
+    """The patch as text, cut at a line boundary within max_bytes plus a marker line when cut."""
+    total = len(patch)
+    if total <= max_bytes:
+        return patch.decode("utf-8", "replace")
+    # Cutting after a newline never splits a UTF-8 sequence: 0x0A never occurs inside one.
+    cut = patch.rfind(b"\n", 0, max(max_bytes, 0)) + 1
+    shown = patch[:cut]
+    return shown.decode("utf-8", "replace") + f"… diff trimmed: {len(shown)} of {total} bytes shown\n"
+
+
+def _changed_paths(worktree_path: Path, parent: str, tree: str) -> list[str]:
+    output = run_git(worktree_path, "diff-tree", "-r", "-z", "--name-only", "--no-renames", parent, tree, "--")
+    return sorted(os.fsdecode(path) for path in output.split(b"\0") if path)
+
+
+def _resolve(worktree_path: Path, rev: str) -> str:
+    try:
+        return run_git_text(worktree_path, "rev-parse", "--verify", "--quiet", f"{_revision(rev)}^{{commit}}")
+    except GitOperationError as error:
+        raise GitOperationError(f"no commit named {rev!r}", code=BAD_REVISION, stderr=error.stderr) from error
+
+
+def _revision(rev: str) -> str:
+    # A leading dash would be taken for an option.
+    if not rev or rev.startswith("-"):
+        raise GitOperationError(f"not a revision: {rev!r}", code=BAD_REVISION)
+    return rev
+
+
+def _count(field: bytes) -> int | None:
+    return None if field == b"-" else int(field)

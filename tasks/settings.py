@@ -1,0 +1,51 @@
+"""Settings shared by the worker and the frontend's view of the farm (Redis, queues, limits)."""
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class FarmSettings(BaseSettings):
+    """Farm-wide settings, read once from the environment."""
+
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
+
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", validation_alias="REDIS_URL", description="Broker, result backend and job records."
+    )
+    key_prefix: str = Field("farm:", validation_alias="FARM_KEY_PREFIX", description="Prefix of every farm Redis key.")
+    default_queue: str = Field("default", validation_alias="FARM_QUEUE", description="Queue(s) a worker consumes; comma-separated.")
+    job_ttl_s: int = Field(7 * 86400, validation_alias="FARM_JOB_TTL_S", description="How long job records, logs and patches live.")
+    log_max_entries: int = Field(5000, validation_alias="FARM_LOG_MAX_ENTRIES", description="Cap on a job's log stream length.")
+    patch_max_bytes: int = Field(8 << 20, validation_alias="FARM_PATCH_MAX_BYTES", description="Largest result patch stored in Redis.")
+    visibility_timeout_s: int = Field(
+        4 * 3600, validation_alias="FARM_VISIBILITY_TIMEOUT_S", description="Redelivery delay for unacked jobs; above the longest job."
+    )
+    heartbeat_s: float = Field(2.0, validation_alias="FARM_HEARTBEAT_S", description="Worker heartbeat period for a running job.")
+    diff_max_bytes: int = Field(20000, validation_alias="DIFF_MAX_BYTES", description="Diff returned to the caller is trimmed to this.")
+    max_timeout_ms: int = Field(3 * 3600 * 1000, validation_alias="FARM_MAX_TIMEOUT_MS", description="Longest job timeout accepted.")
+    default_timeout_ms: int = Field(30 * 60 * 1000, validation_alias="FARM_DEFAULT_TIMEOUT_MS", description="Job timeout when start gives none.")
+
+    # Worker side
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "codex-farm", validation_alias="WORKER_CACHE_DIR", description="Mirror caches and worktrees."
+    )
+    adapter_url: str = Field("http://127.0.0.1:8788", validation_alias="ADAPTER_URL", description="Adapter Claude Code talks to.")
+    adapter_token: SecretStr | None = Field(
+        None, validation_alias="ADAPTER_TOKEN", description="One of the adapter's ADAPTER_TOKENS; signs per-job tokens."
+    )
+    claude_cli_path: Path | None = Field(None, validation_alias="CLAUDE_CLI_PATH", description="Claude Code CLI; default: bundled.")
+    claude_code_model: str | None = Field(
+        None, validation_alias="CLAUDE_CODE_MODEL", description="Model name Claude Code asks the adapter for."
+    )
+    permission_mode: str = Field(
+        "acceptEdits", validation_alias="CLAUDE_PERMISSION_MODE", description="Default Claude Code permission mode."
+    )
+    allow_bypass_permissions: bool = Field(
+        False, validation_alias="ALLOW_BYPASS_PERMISSIONS", description="Allow jobs to run with bypassPermissions."
+    )
+    keep_failed_worktrees: bool = Field(False, validation_alias="WORKER_KEEP_FAILED", description="Keep worktrees of failed jobs.")
+    check_output_max_bytes: int = Field(
+        65536, validation_alias="WORKER_CHECK_OUTPUT_MAX_BYTES", description="Output kept per check command."
+    )

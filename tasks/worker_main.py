@@ -1,0 +1,22 @@
+"""`codex-farm worker`: a Celery worker consuming farm queues."""
+
+import os
+
+from tasks.celery_app import app, farm_settings
+
+
+def run_worker(queues: str | None, concurrency: int, loglevel: str) -> None:
+    """Start the Celery worker in this process (prefork pool, one job per pool process)."""
+    settings = farm_settings()
+    settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        "worker",
+        f"--queues={queues or settings.default_queue}",
+        f"--concurrency={concurrency}",
+        f"--loglevel={loglevel}",
+        f"--hostname=farm-{os.getpid()}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--pool=prefork",
+    ]
+    app.worker_main(argv)

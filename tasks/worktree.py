@@ -1,0 +1,213 @@
+"""Per-repo mirror cache on a worker: fresh detached worktrees of a snapshot commit, one per job."""
+
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from tasks.git_cli import git_succeeds, require_job_id, run_git, run_git_text
+from tasks.git_errors import BAD_REVISION, GitOperationError
+
+# Branches, tags and the farm's private refs (where snapshots live) of the source, mirrored 1:1.
+MIRROR_REFSPECS = (
+    "+refs/heads/*:refs/heads/*",
+    "+refs/tags/*:refs/tags/*",
+    "+refs/codex-farm/*:refs/codex-farm/*",
+)
+FULL_OBJECT_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+MIRROR_KEY_LENGTH = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Worktree:
+    """A job's checkout: where it is, which mirror owns it and the commit it was made from."""
+
+    path: Path
+    mirror: Path
+    commit: str
+    job_id: str
+
+
+class WorktreeCache:
+    """Bare mirrors under `cache_dir/mirrors`, job worktrees under `cache_dir/worktrees/<job_id>`."""
+
+    def __init__(self, cache_dir: Path, fetch_timeout: float | None = 600.0) -> None:
+        # Absolute, because git resolves worktree paths relative to the mirror it runs in.
+        self.cache_dir = Path(cache_dir).resolve()
+        self.mirrors_dir = self.cache_dir / "mirrors"
+        self.worktrees_dir = self.cache_dir / "worktrees"
+        self.fetch_timeout = fetch_timeout
+
+    def mirror_path(self, source: str) -> Path:
+        """Where source's mirror lives (whether or not it exists yet)."""
+        key = hashlib.sha256(normalize_source(source).encode()).hexdigest()[:MIRROR_KEY_LENGTH]
+        return self.mirrors_dir / f"{key}.git"
+
+    def mirrors(self) -> list[Path]:
+        """Every complete mirror in the cache."""
+        if not self.mirrors_dir.is_dir():
+            return []
+        return sorted(path for path in self.mirrors_dir.glob("*.git") if is_mirror(path))
+
+    def mirror_for(self, source: str) -> Path:
+        """source's bare mirror, created and fetched on first use."""
+        mirror = self.mirror_path(source)
+        with mirror_lock(mirror):
+            if not is_mirror(mirror):
+                self._create_mirror(mirror, source)
+                self._fetch(mirror, source)
+        return mirror
+
+    def materialize(self, source: str, commit: str, job_id: str) -> Worktree:
+        """A fresh detached worktree of commit at `worktrees/<job_id>`, fetching source if needed."""
+        require_job_id(job_id)
+        if not commit or commit.startswith("-"):
+            raise GitOperationError(f"not a commit: {commit!r}", code=BAD_REVISION)
+        mirror = self.mirror_path(source)
+        path = self.worktrees_dir / job_id
+        with mirror_lock(mirror):
+            if not is_mirror(mirror):
+                self._create_mirror(mirror, source)
+            resolved = self._ensure_commit(mirror, source, commit)
+            self._clear_leftover(mirror, path)
+            self.worktrees_dir.mkdir(parents=True, exist_ok=True)
+            # Register only; the (possibly slow) checkout below touches nothing shared, so it runs unlocked.
+            run_git(mirror, "worktree", "add", "--detach", "--no-checkout", str(path), resolved)
+            used_marker(mirror).touch()
+        worktree = Worktree(path=path, mirror=mirror, commit=resolved, job_id=job_id)
+        try:
+            run_git(path, "reset", "--hard", "--quiet", resolved)
+        except BaseException:
+            self.remove(worktree)
+            raise
+        return worktree
+
+    def remove(self, worktree: Worktree) -> None:
+        """Delete the worktree and git's record of it; a no-op when it is already gone."""
+        with mirror_lock(worktree.mirror):
+            _remove_locked(worktree.mirror, worktree.path)
+
+    def prune_stale(self, active_job_ids: set[str]) -> list[str]:
+        """Remove worktrees whose job is not active and git's records of them; return their job ids."""
+        removed: list[str] = []
+        if self.worktrees_dir.is_dir():
+            for entry in sorted(self.worktrees_dir.iterdir()):
+                if entry.name not in active_job_ids:
+                    force_rmtree(entry)
+                    removed.append(entry.name)
+        for mirror in self.mirrors():
+            with mirror_lock(mirror):
+                run_git(mirror, "worktree", "prune")
+        return removed
+
+    def _create_mirror(self, mirror: Path, source: str) -> None:
+        # Built under a temporary name and renamed, so a crash never leaves a half-made mirror behind.
+        self.mirrors_dir.mkdir(parents=True, exist_ok=True)
+        for abandoned in self.mirrors_dir.glob(f"{mirror.name}.init-*"):
+            force_rmtree(abandoned)  # from a crashed earlier attempt; we hold this mirror's lock
+        scratch = Path(tempfile.mkdtemp(prefix=f"{mirror.name}.init-", dir=self.mirrors_dir))
+        run_git(scratch, "init", "--bare", "--quiet", ".")
+        run_git(scratch, "config", "codex-farm.source", normalize_source(source))
+        # Auto-gc in the foreground, i.e. inside our lock, never racing the next job's git commands.
+        run_git(scratch, "config", "gc.autoDetach", "false")
+        os.rename(scratch, mirror)
+
+    def _fetch(self, mirror: Path, source: str) -> None:
+        run_git(
+            mirror,
+            "fetch", "--quiet", "--no-tags", "--prune", normalize_source(source), *MIRROR_REFSPECS,
+            timeout=self.fetch_timeout,
+        )  # fmt: skip
+
+    def _ensure_commit(self, mirror: Path, source: str, commit: str) -> str:
+        # A full object id never changes meaning, so fetch only when it is missing; a name
+        # (branch, tag, HEAD) may have moved in the source, so always refresh first.
+        if not (FULL_OBJECT_ID.match(commit) and has_commit(mirror, commit)):
+            self._fetch(mirror, source)
+        if not has_commit(mirror, commit):
+            raise GitOperationError(f"commit {commit} not found in {source}", code=BAD_REVISION)
+        return run_git_text(mirror, "rev-parse", "--verify", f"{commit}^{{commit}}")
+
+    def _clear_leftover(self, mirror: Path, path: Path) -> None:
+        # A retried job may find its previous attempt's directory; start clean rather than fail.
+        if path.exists() or path.is_symlink():
+            _remove_locked(mirror, path)
+
+
+def normalize_source(source: str) -> str:
+    """An existing local path made absolute (git runs inside the mirror); URLs unchanged."""
+    if "://" in source:
+        return source
+    path = Path(source).expanduser()
+    return str(path.resolve()) if path.exists() else source
+
+
+def is_mirror(path: Path) -> bool:
+    """True when path looks like a complete bare repository."""
+    return (path / "HEAD").is_file() and (path / "objects").is_dir()
+
+
+def has_commit(mirror: Path, commit: str) -> bool:
+    """True when commit names a commit object present in mirror."""
+    return git_succeeds(mirror, "cat-file", "-e", f"{commit}^{{commit}}")
+
+
+def used_marker(mirror: Path) -> Path:
+    """The file whose mtime records the mirror's last use (for LRU eviction)."""
+    return mirror.with_name(mirror.name + ".used")
+
+
+@contextmanager
+def mirror_lock(mirror: Path) -> Iterator[None]:
+    """Hold an exclusive flock on `<mirror>.lock`; serialises threads and processes alike."""
+    lock_path = mirror.with_name(mirror.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    # A fresh open file description per acquisition, so threads of one process exclude each other too.
+    descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
+
+
+def force_rmtree(path: Path) -> None:
+    """Delete a file or directory tree even if an agent left read-only files or dirs in it."""
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    elif path.exists():
+        shutil.rmtree(path, onerror=_make_writable_and_retry)
+
+
+def _make_writable_and_retry(_function, failed_path: str, _exc_info) -> None:
+    # Deleting needs write+search on the parent, listing needs read on the dir itself.
+    targets = [os.path.dirname(failed_path)]
+    if not os.path.islink(failed_path):  # chmod would follow the link out of the tree
+        targets.append(failed_path)
+    for target in targets:
+        with suppress(OSError):
+            os.chmod(target, os.stat(target).st_mode | stat.S_IRWXU)
+    if os.path.isdir(failed_path) and not os.path.islink(failed_path):
+        shutil.rmtree(failed_path, ignore_errors=True)
+    else:
+        with suppress(FileNotFoundError):
+            os.unlink(failed_path)
+
+
+def _remove_locked(mirror: Path, path: Path) -> None:
+    if is_mirror(mirror):
+        try:
+            run_git(mirror, "worktree", "remove", "--force", str(path))
+            return
+        except GitOperationError:
+            pass  # not registered, half-made or already deleted: clean up by hand below
+    force_rmtree(path)
+    if is_mirror(mirror):
+        run_git(mirror, "worktree", "prune")

@@ -1,0 +1,153 @@
+"""No process of a job survives kill_job_processes, and no other job's process is touched."""
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tasks.process_tree import find_job_processes, job_env_marker, kill_job_processes, kill_process_group
+
+
+def unique_job_id() -> str:
+    return f"job-{uuid.uuid4().hex[:12]}"
+
+
+def is_gone(pid: int) -> bool:
+    """True when the process no longer exists or is a zombie waiting for its parent."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat[stat.rfind(")") + 2] in "ZX"
+
+
+def wait_until(condition, timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def start_job_shell(script: str, job_id: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        ["/bin/bash", "-c", script],
+        env={**os.environ, **job_env_marker(job_id)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+@pytest.fixture
+def started_pids():
+    """PIDs a test started; any still alive are killed by PID afterwards."""
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_job_env_marker_names_the_job():
+    assert job_env_marker("job-7") == {"FARM_JOB_ID": "job-7"}
+
+
+def test_kill_job_processes_ends_children_grandchildren_and_setsid_daemons(tmp_path, started_pids):
+    job_id = unique_job_id()
+    pid_file = tmp_path / "pids"
+    script = f"""
+        sleep 1000 & echo $! >> {pid_file}
+        ( setsid sleep 1000 & echo $! >> {pid_file}; sleep 1000 ) & echo $! >> {pid_file}
+        wait
+    """
+    shell = start_job_shell(script, job_id)
+    started_pids.append(shell.pid)
+    assert wait_until(lambda: pid_file.exists() and len(pid_file.read_text().split()) == 3)
+    descendants = [int(pid) for pid in pid_file.read_text().split()]
+    started_pids.extend(descendants)
+    all_pids = [shell.pid, *descendants]
+    assert wait_until(lambda: set(all_pids) <= set(find_job_processes(job_id)))
+    daemons = [pid for pid in descendants if os.getsid(pid) != shell.pid]
+    assert daemons, "the setsid daemon should have left the job's session"
+
+    killed = kill_job_processes(job_id, known_groups=[shell.pid])
+    shell.wait(timeout=5)
+
+    assert set(daemons) <= set(killed)
+    assert wait_until(lambda: all(is_gone(pid) for pid in all_pids))
+    assert find_job_processes(job_id) == []
+
+
+def test_kill_job_processes_leaves_a_job_whose_id_only_shares_a_prefix(started_pids):
+    base_id = unique_job_id()
+    target = start_job_shell("exec sleep 1000", f"{base_id}-1")
+    other = start_job_shell("exec sleep 1000", f"{base_id}-10")
+    started_pids.extend([target.pid, other.pid])
+    assert wait_until(lambda: find_job_processes(f"{base_id}-1") == [target.pid])
+
+    kill_job_processes(f"{base_id}-1", known_groups=[target.pid])
+    target.wait(timeout=5)
+
+    assert not is_gone(other.pid)
+    assert find_job_processes(f"{base_id}-10") == [other.pid]
+
+
+def test_find_job_processes_skips_zombies(started_pids):
+    job_id = unique_job_id()
+    exited = start_job_shell("exit 0", job_id)
+    started_pids.append(exited.pid)
+    assert wait_until(lambda: is_gone(exited.pid))  # a zombie: exited but not yet reaped by us
+    try:
+        assert find_job_processes(job_id) == []
+    finally:
+        exited.wait()
+
+
+def test_find_job_processes_finds_nothing_for_an_unknown_job():
+    assert find_job_processes(unique_job_id()) == []
+
+
+def test_kill_process_group_uses_sigkill_on_a_group_that_ignores_sigterm(started_pids):
+    shell = subprocess.Popen(
+        ["/bin/bash", "-c", "trap '' TERM; sleep 1000 & echo $!; wait"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    started_pids.append(shell.pid)
+    child_pid = int(shell.stdout.readline())
+    started_pids.append(child_pid)
+    shell.stdout.close()
+
+    started = time.monotonic()
+    kill_process_group(shell.pid, grace_s=0.3)
+
+    assert shell.wait(timeout=5) == -signal.SIGKILL
+    assert time.monotonic() - started >= 0.3
+    assert wait_until(lambda: is_gone(child_pid))
+
+
+def test_kill_process_group_returns_early_when_sigterm_suffices(started_pids):
+    shell = start_job_shell("exec sleep 1000", unique_job_id())
+    started_pids.append(shell.pid)
+
+    started = time.monotonic()
+    kill_process_group(shell.pid, grace_s=5.0)
+
+    assert shell.wait(timeout=5) == -signal.SIGTERM
+    assert time.monotonic() - started < 2.0
+
+
+def test_kill_process_group_ignores_a_group_that_is_gone():
+    shell = subprocess.Popen(["/bin/true"], start_new_session=True)
+    shell.wait()
+    kill_process_group(shell.pid, grace_s=0.1)
