@@ -56,7 +56,7 @@ class MessagesService:
     async def count_tokens(self, request: Request) -> Response:
         self.tokens.client_label(request)
         parsed = parse_body(CountTokensRequest, await request.body())
-        translated = self._translate(MessagesRequest.model_validate({**parsed.model_dump(), "max_tokens": 1}))
+        translated = self._translate(parsed)
         return JSONResponse({"input_tokens": estimate_input_tokens(translated.body)})
 
     async def models(self, request: Request) -> Response:
@@ -64,7 +64,7 @@ class MessagesService:
         data = [{"type": "model", "id": m, "display_name": m, "created_at": "1970-01-01T00:00:00Z"} for m in listed_models(self.settings)]
         return JSONResponse({"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]})
 
-    def _translate(self, parsed: MessagesRequest) -> TranslatedRequest:
+    def _translate(self, parsed: MessagesRequest | CountTokensRequest) -> TranslatedRequest:
         return to_openai(parsed, resolve_target(parsed.model, self.settings))
 
 
