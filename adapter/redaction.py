@@ -5,7 +5,7 @@ import re
 
 # Shapes of credentials that may reach a log line even when we do not hold the value.
 _SECRET_SHAPES = re.compile(
-    r"(?i)(\bsk-[A-Za-z0-9_\-]{8,}|\bBearer\s+[A-Za-z0-9._\-~+/=]{8,}|\b(?:api[_-]?key|token|password)\b\s*[=:]\s*\S{6,})"
+    r"(?i)(\bjob\.[A-Za-z0-9_-]+\.\d+\.[0-9a-f]{16,}|\bsk-[A-Za-z0-9_\-]{8,}|\bBearer\s+[A-Za-z0-9._\-~+/=]{8,}|\b(?:api[_-]?key|token|password)\b\s*[=:]\s*\S{6,})"
 )
 MASK = "[REDACTED]"
 

@@ -77,3 +77,19 @@ def test_malformed_request_is_a_400_not_a_500(scripted_gateway, start_adapter):
         assert response.status_code == 400, body
         assert response.json()["error"]["type"] == "invalid_request_error"
     assert scripted_gateway.requests() == []
+
+
+def test_keys_and_tokens_never_reach_the_adapter_log(scripted_gateway, start_adapter):
+    from tests.fixtures.adapter import GATEWAY_KEY
+
+    scripted_gateway.add_scenario({"name": "logged", "turns": [{**FINAL, "faults": [{"status": 500, "message": f"bad key {GATEWAY_KEY}"}]}]})
+    adapter = start_adapter(scripted_gateway.url)
+    for token in (adapter.token, "wrong-token-abcdef"):
+        httpx.post(
+            adapter.url + "/v1/messages",
+            headers={"authorization": f"Bearer {token}"},
+            json={"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": f"[[scenario:logged]] {GATEWAY_KEY}"}]},
+        )
+    log = adapter.server.log()
+    assert "upstream primary failed" in log  # the 500 was logged...
+    assert GATEWAY_KEY not in log and adapter.token not in log  # ...with every secret masked

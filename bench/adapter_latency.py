@@ -1,0 +1,451 @@
+"""Adapter overhead: the same 100 KB Claude Code request sent straight to the gateway and through the adapter.
+
+Run by hand (it is not a test):
+
+    python -m bench.adapter_latency [--requests 500] [--size 100000]
+
+The scripted gateway and the adapter each run as their own process on loopback ports, so
+the benchmark client's GIL does not distort either.  Direct requests are the adapter's own
+translation of the Anthropic request (`to_openai` with the default target model and cap),
+so both paths ask the gateway for the same work; the difference is the adapter's cost.
+It also measures, in-process, the request translation alone and the stream translator's
+throughput.  It prints numbers and ratios; it never fails the run.
+"""
+
+import argparse
+import gc
+import json
+import os
+import platform
+import shlex
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import httpx
+
+from adapter.settings import AdapterSettings
+from adapter.translate.context import ResponseContext
+from adapter.translate.request import UpstreamTarget, to_openai
+from adapter.translate.stream import StreamTranslator
+from adapter.wire.anthropic_request import MessagesRequest
+from bench.claude_code_request import claude_code_request
+
+MARKER = "[[scenario:bench]]"
+GOAL_ADDED_P50_MS = 2.0
+GATEWAY_KEY = "sk-bench-gateway-key-0000"
+CLIENT_TOKEN = "bench-client-token-0000"
+ANSWER = (
+    "The failing test is fixed: the helper now returns the scaled value and every case in the suite passes again."
+)  # 20 words
+ANSWER_CHUNKS = 20
+
+_SETTINGS_DEFAULTS = AdapterSettings.model_fields
+DEFAULT_MODEL: str = _SETTINGS_DEFAULTS["default_model"].default
+DEFAULT_CAP: int = _SETTINGS_DEFAULTS["max_output_tokens"].default
+
+
+# ----------------------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        """SIGTERM by PID, then SIGKILL if it does not exit in time."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(
+    name: str, args: list[str], env: dict[str, str], port: int, health: str, workdir: Path, headers: dict | None = None
+) -> Server:
+    log_path = workdir / f"{name}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = Server(name, process, port, log_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited early:\n{log_path.read_text(errors='replace')}")
+        try:
+            if httpx.get(server.url + health, headers=headers, timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    server.stop()
+    raise RuntimeError(f"{name} did not answer on port {port}:\n{log_path.read_text(errors='replace')}")
+
+
+def bench_scenario(assistant_turns: int) -> dict:
+    """One scripted answer.  The gateway picks turn N for a request carrying N assistant
+    messages, so the same turn is repeated up to the request's history length."""
+    turn = {"text": ANSWER, "chunks": ANSWER_CHUNKS}
+    return {"name": "bench", "description": "adapter benchmark", "turns": [turn] * (assistant_turns + 1)}
+
+
+def start_gateway(workdir: Path, assistant_turns: int) -> Server:
+    scenarios = workdir / "bench-scenarios.json"
+    scenarios.write_text(json.dumps(bench_scenario(assistant_turns)))
+    port = free_port()
+    args = [sys.executable, "-m", "scripted_gateway", "--port", str(port), "--scenarios", str(scenarios),
+            "--api-key", GATEWAY_KEY, "--max-output-tokens", str(DEFAULT_CAP)]
+    auth = {"authorization": f"Bearer {GATEWAY_KEY}"}
+    return start_server("gateway", args, dict(os.environ), port, "/v1/models", workdir, auth)
+
+
+def start_adapter(workdir: Path, gateway: Server, log_level: str) -> Server:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ADAPTER_", "FALLBACK_", "WORKER_METRICS", "CLAUDE_MODEL"))}
+    env.update(
+        ONEAPI_BASE_URL=gateway.url + "/v1",
+        ONEAPI_API_KEY=GATEWAY_KEY,
+        ADAPTER_TOKENS=CLIENT_TOKEN,
+        CLAUDE_MODEL=DEFAULT_MODEL,
+        ADAPTER_MAX_OUTPUT_TOKENS=str(DEFAULT_CAP),
+    )
+    args = [sys.executable, "-m", "codex_farm", "adapter", "--port", str(port), "--log-level", log_level]
+    return start_server("adapter", args, env, port, "/healthz", workdir)
+
+
+# ----------------------------------------------------------------------------- requests
+
+
+@dataclass
+class Bodies:
+    anthropic: bytes
+    openai: bytes
+
+
+def build_bodies(size: int, stream: bool) -> Bodies:
+    """The Anthropic request and the OpenAI request the adapter sends upstream for it."""
+    anthropic = json.dumps(claude_code_request(size, stream=stream, marker=MARKER)).encode()
+    translated = to_openai(MessagesRequest.model_validate_json(anthropic), UpstreamTarget(DEFAULT_MODEL, DEFAULT_CAP))
+    return Bodies(anthropic, translated.body.model_dump_json(exclude_none=True).encode())
+
+
+def keep_alive_client(base_url: str, headers: dict[str, str]) -> httpx.Client:
+    # Claude Code (Node) sends with TCP_NODELAY; so does this client, for both paths alike.
+    transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+    return httpx.Client(base_url=base_url, headers=headers, transport=transport, timeout=60)
+
+
+def post_once(client: httpx.Client, path: str, body: bytes) -> float:
+    started = time.perf_counter()
+    response = client.post(path, content=body)
+    elapsed = time.perf_counter() - started
+    if response.status_code != 200:
+        raise RuntimeError(f"{path} -> {response.status_code}: {response.text[:500]}")
+    return elapsed
+
+
+def stream_once(client: httpx.Client, path: str, body: bytes) -> tuple[float, float]:
+    """(time to the first `data:`/`event:` line, time to the end of the stream)."""
+    started = time.perf_counter()
+    first = None
+    with client.stream("POST", path, content=body) as response:
+        if response.status_code != 200:
+            response.read()
+            raise RuntimeError(f"{path} -> {response.status_code}: {response.text[:500]}")
+        for line in response.iter_lines():
+            if first is None and line.startswith(("data:", "event:")):
+                first = time.perf_counter()
+    ended = time.perf_counter()
+    if first is None:
+        raise RuntimeError(f"{path}: stream without events")
+    return first - started, ended - started
+
+
+def check_answers(direct: httpx.Client, via: httpx.Client, plain: Bodies, streamed: Bodies) -> None:
+    """One request of each kind, checked for the scripted answer, before anything is timed."""
+    completion = direct.post("/v1/chat/completions", content=plain.openai).json()
+    assert completion["choices"][0]["message"]["content"] == ANSWER, completion
+    message = via.post("/v1/messages", content=plain.anthropic).json()
+    assert message["content"][0]["text"] == ANSWER, message
+    with via.stream("POST", "/v1/messages", content=streamed.anthropic) as response:
+        text = "".join(
+            event["delta"].get("text", "")
+            for line in response.iter_lines()
+            if line.startswith("data:") and (event := json.loads(line[5:]))["type"] == "content_block_delta"
+        )
+    assert text == ANSWER, text
+    chunks = 0
+    with direct.stream("POST", "/v1/chat/completions", content=streamed.openai) as response:
+        chunks = sum(1 for line in response.iter_lines() if line.startswith("data:"))
+    assert chunks >= ANSWER_CHUNKS, chunks
+
+
+def interleaved(run: dict[str, Callable[[], object]], total: int, batch: int, between: Callable[[], None]) -> dict[str, list]:
+    """`total` runs of each path, in alternating batches (direct first, then adapter first, ...)."""
+    results: dict[str, list] = {name: [] for name in run}
+    names = list(run)
+    done, turn = 0, 0
+    while done < total:
+        size = min(batch, total - done)
+        for name in names if turn % 2 == 0 else reversed(names):
+            between()
+            for _ in range(size):
+                results[name].append(run[name]())
+        done += size
+        turn += 1
+    return results
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def summary(seconds: list[float]) -> tuple[float, float, float]:
+    """(p50, p99, mean) in milliseconds."""
+    cuts = statistics.quantiles(seconds, n=100, method="inclusive")
+    return cuts[49] * 1000, cuts[98] * 1000, statistics.fmean(seconds) * 1000
+
+
+def print_table(title: str, direct: list[float], via: list[float]) -> float:
+    """Print direct / via adapter / added rows; return the added p50 in ms."""
+    d, a = summary(direct), summary(via)
+    added = tuple(x - y for x, y in zip(a, d))
+    print(f"\n{title}  (n={len(direct)} each)")
+    print(f"  {'':28}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}")
+    for label, row in (("direct", d), ("via adapter", a), ("added (adapter - direct)", added)):
+        print(f"  {label:28}{row[0]:10.2f}{row[1]:10.2f}{row[2]:10.2f}")
+    print(f"  ratio adapter/direct p50 {a[0] / d[0]:.2f}x, p99 {a[1] / d[1]:.2f}x")
+    verdict = "PASS" if added[0] <= GOAL_ADDED_P50_MS else "FAIL"
+    print(f"  {verdict}: added p50 {added[0]:.2f} ms (goal <= {GOAL_ADDED_P50_MS:.0f} ms)")
+    return added[0]
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+def measure_end_to_end(args: argparse.Namespace) -> None:
+    plain, streamed = build_bodies(args.size, stream=False), build_bodies(args.size, stream=True)
+    assistant_turns = sum(1 for m in json.loads(plain.openai)["messages"] if m["role"] == "assistant")
+    print(f"request: Anthropic {len(plain.anthropic):,} B -> OpenAI {len(plain.openai):,} B "
+          f"(model {DEFAULT_MODEL}, max_tokens cap {DEFAULT_CAP}); answer: {len(ANSWER.split())} words, "
+          f"{ANSWER_CHUNKS} chunks when streamed")
+    with tempfile.TemporaryDirectory(prefix="adapter-bench-") as tmp:
+        workdir = Path(tmp)
+        servers: list[Server] = []
+        try:
+            gateway = start_gateway(workdir, assistant_turns)
+            servers.append(gateway)
+            adapter = start_adapter(workdir, gateway, args.adapter_log_level)
+            servers.append(adapter)
+            print(f"gateway pid {gateway.process.pid} :{gateway.port}, adapter pid {adapter.process.pid} :{adapter.port} "
+                  f"(adapter log level {args.adapter_log_level})")
+            json_headers = {"content-type": "application/json"}
+            with (
+                keep_alive_client(gateway.url, {**json_headers, "authorization": f"Bearer {GATEWAY_KEY}"}) as direct,
+                keep_alive_client(adapter.url, {**json_headers, "x-api-key": CLIENT_TOKEN, "anthropic-version": "2023-06-01"}) as via,
+                httpx.Client(base_url=gateway.url) as control,
+            ):
+                check_answers(direct, via, plain, streamed)
+
+                def between() -> None:
+                    # The gateway keeps every request it saw; clear them so its memory stays flat.
+                    control.post("/_control/reset")
+                    gc.collect()
+
+                runs = {
+                    "direct": lambda: post_once(direct, "/v1/chat/completions", plain.openai),
+                    "adapter": lambda: post_once(via, "/v1/messages", plain.anthropic),
+                }
+                interleaved(runs, args.warmup, args.batch, between)
+                plain_times = interleaved(runs, args.requests, args.batch, between)
+
+                stream_runs = {
+                    "direct": lambda: stream_once(direct, "/v1/chat/completions", streamed.openai),
+                    "adapter": lambda: stream_once(via, "/v1/messages", streamed.anthropic),
+                }
+                interleaved(stream_runs, args.warmup, args.batch, between)
+                stream_times = interleaved(stream_runs, args.requests, args.batch, between)
+        finally:
+            for server in reversed(servers):
+                server.stop()
+
+    print_table("non-streaming total latency: POST /v1/chat/completions vs POST /v1/messages",
+                plain_times["direct"], plain_times["adapter"])
+    print_table("streaming time to first event (direct: first chunk; adapter: message_start)",
+                [t[0] for t in stream_times["direct"]], [t[0] for t in stream_times["adapter"]])
+    print_table("streaming full-stream time",
+                [t[1] for t in stream_times["direct"]], [t[1] for t in stream_times["adapter"]])
+
+
+# ----------------------------------------------------------------------------- in-process
+
+
+def measure_translation_cost(size: int, runs: int) -> None:
+    """The adapter's request work alone: parse, translate, serialise (what it does before sending upstream)."""
+    raw = json.dumps(claude_code_request(size, stream=False, marker=MARKER)).encode()
+    target = UpstreamTarget(DEFAULT_MODEL, DEFAULT_CAP)
+    parse, translate, dump, total = [], [], [], []
+    for _ in range(runs + 20):
+        t0 = time.perf_counter()
+        parsed = MessagesRequest.model_validate_json(raw)
+        t1 = time.perf_counter()
+        translated = to_openai(parsed, target)
+        t2 = time.perf_counter()
+        translated.body.model_dump_json(exclude_none=True).encode()
+        t3 = time.perf_counter()
+        parse.append(t1 - t0)
+        translate.append(t2 - t1)
+        dump.append(t3 - t2)
+        total.append(t3 - t0)
+    print(f"\nrequest translation in-process, {len(raw):,} B request ({runs} runs after 20 warm-up)")
+    print(f"  {'':44}{'p50 ms':>10}{'p99 ms':>10}")
+    for label, values in (
+        ("MessagesRequest.model_validate_json", parse),
+        ("to_openai", translate),
+        ("model_dump_json(exclude_none=True)", dump),
+        ("total", total),
+    ):
+        p50, p99, _ = summary(values[20:])
+        print(f"  {label:44}{p50:10.2f}{p99:10.2f}")
+
+
+def stream_mix() -> list[dict]:
+    """One realistic upstream stream: role chunk, reasoning, text, two parallel tool calls
+    whose argument pieces arrive interleaved (0, 1, 0, 1, ...), finish, usage."""
+
+    def chunk(delta: dict, finish: str | None = None) -> dict:
+        return {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1, "model": DEFAULT_MODEL,
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}], "usage": None}
+
+    def pieces(text: str, count: int) -> list[str]:
+        bounds = [len(text) * i // count for i in range(count + 1)]
+        return [text[bounds[i]:bounds[i + 1]] for i in range(count)]
+
+    reasoning = "The test fails because the helper multiplies before it clamps; reading both files shows where. " * 2
+    text = "I will read the helper and its test, then run the suite to confirm the failure. " * 2
+    calls = [
+        ("call_0", "Read", json.dumps({"file_path": "/srv/checkout/src/helpers/scale.py", "offset": 1, "limit": 200})),
+        ("call_1", "Bash", json.dumps({"command": "python -m pytest tests/test_scale.py -x -q", "description": "run it"})),
+    ]
+    chunks = [chunk({"role": "assistant", "content": ""})]
+    chunks += [chunk({"reasoning_content": p}) for p in pieces(reasoning, 15)]
+    chunks += [chunk({"content": p}) for p in pieces(text, 15)]
+    for index, (call_id, name, _) in enumerate(calls):
+        chunks.append(chunk({"tool_calls": [{"index": index, "id": call_id, "type": "function",
+                                             "function": {"name": name, "arguments": ""}}]}))
+    split = [pieces(arguments, 8) for _, _, arguments in calls]
+    for step in range(8):
+        for index in range(len(calls)):
+            chunks.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": split[index][step]}}]}))
+    chunks.append(chunk({}, "tool_calls"))
+    chunks.append({"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1, "model": DEFAULT_MODEL,
+                   "choices": [], "usage": {"prompt_tokens": 30000, "completion_tokens": 180, "total_tokens": 30180,
+                                            "prompt_tokens_details": {"cached_tokens": 28000}}})
+    return chunks
+
+
+def translate_stream(chunks: list[dict], context: ResponseContext) -> bytes:
+    translator = StreamTranslator(context, "msg_bench")
+    out = [translator.start()]
+    for chunk in chunks:
+        out.append(translator.feed(chunk))
+    out.append(translator.finish())
+    return b"".join(out)
+
+
+def measure_stream_throughput(total_chunks: int) -> None:
+    chunks = stream_mix()
+    context = ResponseContext(request_model="claude-opus-5-5")
+    sample = translate_stream(chunks, context)
+    events_per_stream = sample.count(b"event: ")
+    assert b"event: message_stop" in sample and sample.count(b'"type":"tool_use"') == 2, sample
+    streams = max(1, total_chunks // len(chunks))
+    lines = [json.dumps(c, separators=(",", ":")) for c in chunks]
+
+    def run(decode: bool) -> float:
+        gc.collect()
+        started = time.perf_counter()
+        for _ in range(streams):
+            translator = StreamTranslator(context, "msg_bench")
+            translator.start()
+            if decode:
+                for line in lines:
+                    translator.feed(json.loads(line))
+            else:
+                for chunk in chunks:
+                    translator.feed(chunk)
+            translator.finish()
+        return time.perf_counter() - started
+
+    run(False)  # warm-up
+    print(f"\nstream translation in-process: {streams:,} streams x {len(chunks)} chunks = {streams * len(chunks):,} chunks "
+          f"-> {streams * events_per_stream:,} events ({events_per_stream} per stream)")
+    for label, decode in (("pre-decoded chunk dicts", False), ("json.loads per chunk + translate", True)):
+        elapsed = min(run(decode) for _ in range(3))
+        chunk_rate, event_rate = streams * len(chunks) / elapsed, streams * events_per_stream / elapsed
+        print(f"  {label:34} {chunk_rate:12,.0f} chunks/s {event_rate:12,.0f} events/s "
+              f"({elapsed / (streams * len(chunks)) * 1e6:.2f} us/chunk, best of 3)")
+
+
+# ----------------------------------------------------------------------------- header, main
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def print_header(argv: list[str]) -> None:
+    versions = ", ".join(f"{name} {metadata.version(name)}" for name in ("uvicorn", "starlette", "httpx", "pydantic"))
+    print("adapter overhead benchmark")
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()} ({versions})")
+    print(f"command: {shlex.join(['python', '-m', 'bench.adapter_latency', *argv])}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="python -m bench.adapter_latency", description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=500, help="timed requests per path and mode")
+    parser.add_argument("--size", type=int, default=100_000, help="target size of the Anthropic request in bytes")
+    parser.add_argument("--warmup", type=int, default=30, help="untimed requests per path and mode first")
+    parser.add_argument("--batch", type=int, default=50, help="direct/adapter alternate in batches of this many")
+    parser.add_argument("--stream-chunks", type=int, default=200_000, help="chunks fed to the stream translator")
+    parser.add_argument("--translate-runs", type=int, default=500, help="runs of the in-process request translation")
+    parser.add_argument("--adapter-log-level", default="info", help="the adapter's --log-level (as deployed: info)")
+    args = parser.parse_args(argv)
+
+    print_header(argv)
+    measure_end_to_end(args)
+    measure_translation_cost(args.size, args.translate_runs)
+    measure_stream_throughput(args.stream_chunks)
+
+
+if __name__ == "__main__":
+    main()
