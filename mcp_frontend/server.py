@@ -75,12 +75,13 @@ def build_server(service: FarmService) -> FarmMCPServer:
             prompt, repo, allowed_dirs, base, model, permission_mode, include_diff, scoped_patch, checks, queue, timeout_ms, max_turns
         )
 
-    @server.tool(description="Status and compact result of a job; verbose adds the full record.")
+    @server.tool(description="Status and compact result of a job; include_diff adds the diff, verbose the full record.")
     async def get(
         job_id: Annotated[str, Field(description="Id returned by start.")],
         verbose: Annotated[bool, Field(description="Include the full job record.")] = False,
+        include_diff: Annotated[bool, Field(description="Include the result diff, trimmed to DIFF_MAX_BYTES.")] = False,
     ) -> JobView:
-        return service.get(job_id, verbose)
+        return service.get(job_id, verbose, include_diff)
 
     @server.tool(description="Recent redacted log lines of a job, with a cursor to continue from.")
     async def tail(

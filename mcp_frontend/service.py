@@ -20,6 +20,7 @@ from tasks.celery_app import RUN_JOB, app as celery_app
 from tasks.git_errors import GitOperationError
 from tasks.job_models import PERMISSION_MODES, CheckSpec, JobRecord, JobSpec, JobStatus, RepoSource, ScopedPatch
 from tasks.known_secrets import known_secrets
+from tasks.packaging import trim_diff
 from tasks.settings import FarmSettings
 from tasks.store import JobStore
 
@@ -143,9 +144,13 @@ class FarmService:
             raise UnknownJob(f"no job {job_id!r}")
         return record
 
-    def get(self, job_id: str, verbose: bool = False) -> JobView:
-        """Compact result of a finished job, or its live status."""
-        return job_view(self.record(job_id), verbose)
+    def get(self, job_id: str, verbose: bool = False, include_diff: bool = False) -> JobView:
+        """Compact result of a finished job, or its live status; the stored diff on request."""
+        view = job_view(self.record(job_id), verbose)
+        if include_diff and not view.diff:
+            patch = self.store.load_patch(job_id)
+            view.diff = trim_diff(patch, self.farm.diff_max_bytes) if patch else ""
+        return view
 
     def tail(self, job_id: str, lines: int, cursor: str | None) -> TailResult:
         """Log lines after the cursor (or the last `lines`), each `HH:MM:SS kind: text`."""

@@ -40,3 +40,22 @@ def test_claude_code_completes_scripted_edits(output_format, scripted_gateway, s
     assert sorted(git(repo, "status", "--porcelain", "--untracked-files=all").split("\n")[:-1]) == ["?? hello.txt", "?? notes/todo.md"]
     served = [r for r in scripted_gateway.requests() if r["scenario"] == "cli_edit" and r["status"] == 200]
     assert sorted({r["turn"] for r in served}) == [0, 1, 2, 3]
+
+
+@pytest.mark.cli
+def test_each_turn_extends_the_previous_request_so_prefix_caches_hit(scripted_gateway, start_adapter, make_repo, run_claude):
+    scripted_gateway.add_scenario({**EDIT_SCENARIO, "name": "cli_cache"})
+    adapter = start_adapter(scripted_gateway.url)
+    repo = make_repo({"README.md": "# sample\n"})
+
+    run_claude("Make the greeting files. [[scenario:cli_cache]]", repo, adapter.url, adapter.token)
+
+    bodies = [r["body"] for r in scripted_gateway.requests() if r["scenario"] == "cli_cache" and r["status"] == 200]
+    bodies.sort(key=lambda body: len(body["messages"]))
+    assert len(bodies) == 4
+    for earlier, later in zip(bodies, bodies[1:]):
+        assert later["messages"][: len(earlier["messages"])] == earlier["messages"]
+        assert later["tools"] == earlier["tools"]
+    assert [m["role"] for m in bodies[0]["messages"]].count("system") == 1
+    assert bodies[0]["messages"][0]["role"] == "system"
+    assert "x-anthropic-billing-header" not in str(bodies[0]["messages"][0]["content"])

@@ -93,3 +93,16 @@ def test_keys_and_tokens_never_reach_the_adapter_log(scripted_gateway, start_ada
     log = adapter.server.log()
     assert "upstream primary failed" in log  # the 500 was logged...
     assert GATEWAY_KEY not in log and adapter.token not in log  # ...with every secret masked
+
+
+def test_a_silent_stream_ends_with_an_error_event_not_a_hang(scripted_gateway, start_adapter):
+    scripted_gateway.add_scenario({"name": "silent", "turns": [{"text": "one two three", "chunks": 3, "delay_ms": 4000}]})
+    adapter = start_adapter(scripted_gateway.url, ADAPTER_STREAM_IDLE_TIMEOUT_S="1")
+    body = {"model": "m", "max_tokens": 50, "stream": True, "messages": [{"role": "user", "content": "[[scenario:silent]]"}]}
+
+    with httpx.stream("POST", adapter.url + "/v1/messages", headers={"x-api-key": adapter.token}, json=body, timeout=30) as response:
+        events = [line.removeprefix("event: ") for line in response.iter_lines() if line.startswith("event: ")]
+
+    assert events[0] == "message_start"
+    assert events[-1] == "error"
+    assert "message_stop" not in events

@@ -36,19 +36,21 @@ async def test_job_runs_on_worker_and_comes_back_verified(farm, make_repo, scrip
             {
                 "prompt": "Make greet() greet the farm. [[scenario:farm_fix]]",
                 "repo": str(repo),
-                "include_diff": True,
                 "checks": [{"name": "tests", "command": "bash tests.sh", "timeout_ms": 30000}],
             },
         )
         assert started["job_status"] == "queued"
         done = await call_ok(client, "wait", {"job_id": started["job_id"], "timeout_ms": 90000})
+        with_diff = await call_ok(client, "get", {"job_id": started["job_id"], "include_diff": True})
 
     assert done["job_status"] == "completed", done
     assert done["changed_files"] == ["src/app.py"]
     assert done["checks"] == ["tests: passed"]
     assert done["worker"] and done["elapsed_ms"] > 0
+    assert done["diff"] == ""  # Codex sees no diff unless it asks
+    assert done["usage"]["output_tokens"] > 0
     assert (git(repo, "status", "--porcelain"), git(repo, "rev-parse", "HEAD"), git(repo, "stash", "list")) == before
     assert not (repo / "src").exists()
-    applied = subprocess.run(["git", "apply", "--check", "-"], cwd=repo, input=done["diff"].encode(), capture_output=True)
+    applied = subprocess.run(["git", "apply", "--check", "-"], cwd=repo, input=with_diff["diff"].encode(), capture_output=True)
     assert applied.returncode == 0, applied.stderr
-    assert "+    return 'hello farm'" in done["diff"]
+    assert "+    return 'hello farm'" in with_diff["diff"]
