@@ -294,11 +294,11 @@ async def dispatch(client: Client, bench: Bench, repo: Path, jobs: int, warmup: 
 
     rows = {
         "start call round trip (client)": series(lambda j: j.start_returned - j.sent),
-        "start sent -> job recorded (MCP, validate, snapshot)": series(lambda j: j.record.created_at - j.sent),
-        "recorded -> claimed (enqueue, Celery pickup)": series(lambda j: j.record.started_at - j.record.created_at),
-        "  of which recorded -> worker received (broker)": series(lambda j: events[(j.job_id, "received")] - j.record.created_at),
-        "  of which received -> claimed (pool process)": series(lambda j: j.record.started_at - events[(j.job_id, "received")]),
-        "claimed -> worktree ready (fetch, worktree add)": series(lambda j: j.log_ts("status", "worktree ready") - j.record.started_at),
+        "start sent -> created_at (MCP, validate, snapshot)": series(lambda j: j.record.created_at - j.sent),
+        "QUEUE-TO-CLAIM: created_at -> started_at (Celery)": series(lambda j: j.record.started_at - j.record.created_at),
+        "  of which created_at -> worker received (broker)": series(lambda j: events[(j.job_id, "received")] - j.record.created_at),
+        "  of which received -> started_at (pool, claim)": series(lambda j: j.record.started_at - events[(j.job_id, "received")]),
+        "started_at -> worktree ready (fetch, worktree add)": series(lambda j: j.log_ts("status", "worktree ready") - j.record.started_at),
         "worktree ready -> agent init (SDK + CLI start)": series(lambda j: j.log_ts("system") - j.log_ts("status", "worktree ready")),
         "DISPATCH: start sent -> agent init": series(lambda j: j.log_ts("system") - j.sent),
         "agent init -> first model call at adapter": series(lambda j: model_calls[j.job_id] - j.log_ts("system")),
@@ -317,7 +317,7 @@ async def dispatch(client: Client, bench: Bench, repo: Path, jobs: int, warmup: 
     total = statistics.median(rows["DISPATCH: start sent -> agent init"])
     print(f"  {'stage (ms)':<56} {'p50':>8} {'p99':>8} {'mean':>8}  {'p50 share of dispatch'}")
     for name, values in rows.items():
-        in_dispatch = name.startswith(("start sent", "recorded", "claimed", "worktree", "DISPATCH", "  of which"))
+        in_dispatch = name.startswith(("start sent", "QUEUE", "started_at", "worktree", "DISPATCH", "  of which"))
         print(stage_row(name, values, total if in_dispatch else None))
     for j in cold:
         if j.log_ts("system"):
@@ -453,6 +453,10 @@ def tool_version(*args: str) -> str:
         return "unknown"
 
 
+def load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def header(argv: list[str]) -> None:
     versions = ", ".join(
         [f"Claude Code {tool_version(str(claude_cli_path()), '--version').split()[0]}",
@@ -462,6 +466,7 @@ def header(argv: list[str]) -> None:
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()} on {platform.system()}")
     print(f"versions: {versions}")
     print(f"command: python -m bench.farm_latency {shlex.join(argv)}".rstrip())
+    print(f"load average at start: {load()}")
 
 
 async def run(bench: Bench, args: argparse.Namespace) -> dict:
@@ -496,7 +501,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"work folder kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\ntotal bench time {time.monotonic() - began:.0f} s")
+    print(f"\ntotal bench time {time.monotonic() - began:.0f} s; load average at end: {load()}")
 
 
 if __name__ == "__main__":

@@ -50,3 +50,18 @@ class SnapshotFailed(FarmError):
 class BrokerUnavailable(FarmError):
     code = "broker_unavailable"
     hint = "start Redis or fix REDIS_URL (codex-farm up starts one locally)"
+
+
+class JobNotFinished(FarmError):
+    code = "job_not_finished"
+    hint = "call wait until job_status is no longer queued or running, then apply"
+
+
+class PatchUnavailable(FarmError):
+    code = "patch_unavailable"
+    hint = "patches expire after FARM_JOB_TTL_S and are not stored past FARM_PATCH_MAX_BYTES; rerun the job to get a fresh one"
+
+
+class ApplyFailed(FarmError):
+    code = "apply_failed"
+    hint = "run `git status` in the repo; apply needs the job's snapshot commit (refs/codex-farm/snapshots/<job>) in it"

@@ -4,7 +4,7 @@ import json
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp_types import CallToolResult, TextContent
 from pydantic import Field, ValidationError
 
@@ -31,11 +31,12 @@ class FarmMCPServer(MCPServer):
 
 def _farm_error(exc: BaseException) -> FarmError:
     """The FarmError behind a tool failure; argument validation becomes invalid_argument."""
+    crashed = isinstance(exc, UnexpectedToolError)  # a bug of ours, not the caller's arguments
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, FarmError):
             return cause
-        if isinstance(cause, ValidationError):
+        if isinstance(cause, ValidationError) and not crashed:
             first = cause.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "arguments"
             return InvalidArgument(f"{where}: {first['msg']}")

@@ -1,6 +1,5 @@
 """The frontend's work behind each tool: validate, snapshot, enqueue, and read job state from Redis."""
 
-import asyncio
 import socket
 import time
 import uuid
@@ -16,15 +15,17 @@ from mcp_frontend.repo_paths import resolve_repo
 from mcp_frontend.settings import FrontendSettings
 from mcp_frontend.snapshot import pin_commit, resolve_commitish, snapshot_worktree
 from mcp_frontend.views import CancelResult, JobList, JobRow, JobView, StartResult, TailResult
-from tasks.celery_app import RUN_JOB, app as celery_app
+from tasks.celery_app import job_store, send_job
+from tasks.reconciler import reconcile_job
 from tasks.git_errors import GitOperationError
 from tasks.job_models import PERMISSION_MODES, CheckSpec, JobRecord, JobSpec, JobStatus, RepoSource, ScopedPatch
 from tasks.known_secrets import known_secrets
 from tasks.packaging import trim_diff
 from tasks.settings import FarmSettings
-from tasks.store import JobStore
 
-PROMPT_PREVIEW_CHARS = 80
+
+# A tool call should fail fast with broker_unavailable rather than hang through a long outage.
+FRONTEND_REDIS_RETRIES = 3
 
 
 class FarmService:
@@ -32,7 +33,7 @@ class FarmService:
 
     def __init__(self, frontend: FrontendSettings, farm: FarmSettings):
         self.frontend, self.farm = frontend, farm
-        self.store = JobStore(redis.Redis.from_url(farm.redis_url), farm.key_prefix, farm.job_ttl_s, farm.log_max_entries)
+        self.store = job_store(farm, retries=FRONTEND_REDIS_RETRIES)
         self.async_redis = aioredis.Redis.from_url(farm.redis_url)
         self.redact = Redactor(known_secrets(farm) + _frontend_secrets(frontend))
 
@@ -116,21 +117,10 @@ class FarmService:
         except redis.RedisError as exc:
             raise BrokerUnavailable(f"cannot reach Redis: {type(exc).__name__}") from None
         try:
-            celery_app.send_task(
-                RUN_JOB,
-                args=[spec.model_dump(mode="json")],
-                task_id=spec.job_id,
-                queue=spec.queue,
-                argsrepr=self._argsrepr(spec),
-                kwargsrepr="{}",
-            )
+            send_job(spec)
         except Exception as exc:
             self.store.finish(spec.job_id, JobStatus.failed, error=f"enqueue failed: {type(exc).__name__}")
             raise BrokerUnavailable(f"cannot enqueue on the broker: {type(exc).__name__}") from None
-
-    def _argsrepr(self, spec: JobSpec) -> str:
-        preview = spec.prompt[:PROMPT_PREVIEW_CHARS].replace("\n", " ")
-        return f"job={spec.job_id} queue={spec.queue} prompt={preview!r}"
 
     def record(self, job_id: str) -> JobRecord:
         """The job's record; UnknownJob when there is none."""
@@ -142,6 +132,8 @@ class FarmService:
             raise BrokerUnavailable(f"cannot reach Redis: {type(exc).__name__}") from None
         if record is None:
             raise UnknownJob(f"no job {job_id!r}")
+        if record.status == JobStatus.running and reconcile_job(self.store, job_id, self.farm) != "ok":
+            record = self.store.get(job_id) or record  # its worker went silent: requeued or lost just now
         return record
 
     def get(self, job_id: str, verbose: bool = False, include_diff: bool = False) -> JobView:

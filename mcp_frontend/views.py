@@ -1,6 +1,6 @@
 """What the tools return: small, typed, structured results."""
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -15,12 +15,24 @@ class StartResult(BaseModel):
     queue: str
 
 
+class ApplyResult(BaseModel):
+    """What `apply` did (or, in check mode, would do) to the caller's working tree."""
+
+    job_id: str
+    applied: bool = Field(description="True when the patch landed in the working tree without conflicts.")
+    mode: Literal["3way", "check"] = "3way"
+    files: list[str] = Field(default_factory=list, description="Paths the patch touched (check: would touch).")
+    conflicts: list[str] = Field(default_factory=list, description="Paths whose local edits clash with the patch (check: would clash).")
+    message: str = ""
+
+
 class JobView(CompactResult):
     """The compact result, or the live status while the job runs; `record` only with verbose."""
 
     queue: str = ""
     worker: str = ""
     record: dict[str, Any] | None = Field(None, description="The full job record (verbose only).")
+    apply_result: ApplyResult | None = Field(None, description="The latest apply of this job, automatic or not.")
 
 
 class TailResult(BaseModel):

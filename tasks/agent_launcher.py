@@ -3,7 +3,9 @@ and with only the environment the job was given (never the worker's own secrets)
 
 Run as a standalone script with `python -I -S`; it imports nothing from the project."""
 
+import ctypes
 import os
+import signal
 import sys
 
 ENV_KEEP = "FARM_AGENT_ENV_KEEP"
@@ -11,6 +13,7 @@ PIDFILE = "FARM_AGENT_PIDFILE"
 REAL_CLI = "FARM_CLAUDE_REAL"
 # The SDK adds its own variables; these prefixes are allowed through as well.
 KEPT_PREFIXES = ("CLAUDE_CODE_", "CLAUDE_AGENT_SDK_")
+PR_SET_PDEATHSIG = 1
 
 
 def main() -> None:
@@ -19,6 +22,8 @@ def main() -> None:
     with open(os.environ[PIDFILE], "w") as pidfile:
         pidfile.write(str(os.getpid()))
     os.setsid()
+    # Die with the worker process that started us (it survives execve), so a killed worker leaves no agent.
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     real = os.environ[REAL_CLI]
     os.execve(real, [real, *sys.argv[1:]], env)
 

@@ -1,14 +1,21 @@
 """The Celery app: configured for hour-long subprocess jobs on Redis, JSON only."""
 
+import ctypes
 import functools
+import logging
+import os
+import signal
 import socket
 
-import redis
-from celery import Celery
+from celery import Celery, signals
 
+from tasks.job_models import JobSpec
 from tasks.settings import FarmSettings
 
 RUN_JOB = "codex_farm.run_job"
+PROMPT_PREVIEW_CHARS = 80
+PR_SET_PDEATHSIG = 1
+log = logging.getLogger("codex_farm.worker")
 
 
 def celery_config(settings: FarmSettings) -> dict:
@@ -23,8 +30,10 @@ def celery_config(settings: FarmSettings) -> dict:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        # With late ack, a job whose worker lost the broker would be redelivered while still running.
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # Off on purpose: a Redis restart must not kill hour-long jobs. A copy redelivered while the
+        # job still runs cannot start twice: claiming needs the job's lease (see tasks/store.py).
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
+        "broker_connection_max_retries": None,
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],
@@ -46,20 +55,69 @@ app = Celery("codex_farm")
 app.conf.update(celery_config(farm_settings()))
 
 
+def job_store(settings: FarmSettings, retries: int | None = None):
+    """A JobStore on a reconnecting Redis client."""
+    from tasks.redis_client import RETRIES, connect
+    from tasks.store import JobStore
+
+    client = connect(settings.redis_url, RETRIES if retries is None else retries)
+    return JobStore(client, settings.key_prefix, settings.job_ttl_s, settings.log_max_entries, settings.lease_s)
+
+
 @functools.cache
 def worker_context():
     """Per-process worker state (Redis client, caches); built lazily in each pool process."""
     from adapter.redaction import Redactor
-    from tasks.pipeline import WorkerContext
-    from tasks.store import JobStore
     from tasks.known_secrets import known_secrets
+    from tasks.pipeline import WorkerContext
     from tasks.worktree import WorktreeCache
 
     settings = farm_settings()
-    client = redis.Redis.from_url(settings.redis_url, health_check_interval=10, socket_keepalive=True)
-    store = JobStore(client, settings.key_prefix, settings.job_ttl_s, settings.log_max_entries)
-    name = f"{socket.gethostname()}:{__import__('os').getpid()}"
-    return WorkerContext(settings, store, WorktreeCache(settings.cache_dir), Redactor(known_secrets(settings)), name)
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    return WorkerContext(settings, job_store(settings), WorktreeCache(settings.cache_dir), Redactor(known_secrets(settings)), name)
+
+
+def send_job(spec: JobSpec, attempt: int = 1) -> None:
+    """Hand a job to Celery on its queue; Flower shows the job id, queue and a short (redacted) prompt."""
+    preview = spec.prompt[:PROMPT_PREVIEW_CHARS].replace("\n", " ")
+    app.send_task(
+        RUN_JOB,
+        args=[spec.model_dump(mode="json")],
+        task_id=spec.job_id if attempt == 1 else f"{spec.job_id}-{attempt}",
+        queue=spec.queue,
+        argsrepr=f"job={spec.job_id} queue={spec.queue} attempt={attempt} prompt={preview!r}",
+        kwargsrepr="{}",
+    )
+
+
+@signals.worker_process_init.connect
+def _die_with_the_worker(**_) -> None:
+    """A pool process (and so its agent) dies with the worker, so a killed worker leaves no job running."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+@signals.worker_ready.connect
+def _start_housekeeping(sender=None, **_) -> None:
+    """At start: prune worktrees left by a crash, then reconcile silent jobs periodically."""
+    from tasks.reconciler import Reconciler
+    from tasks.worktree import WorktreeCache
+
+    settings = farm_settings()
+    store = job_store(settings)
+    removed = WorktreeCache(settings.cache_dir).prune_stale(set(store.running_ids()))
+    if removed:
+        log.warning("pruned %d stale worktree(s) from an earlier run", len(removed))
+    _housekeeping.append(Reconciler(store, settings))
+    _housekeeping[-1].start()
+
+
+@signals.worker_shutdown.connect
+def _stop_housekeeping(**_) -> None:
+    for reconciler in _housekeeping:
+        reconciler.stop()
+
+
+_housekeeping: list = []
 
 
 @app.task(name=RUN_JOB)

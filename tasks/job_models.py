@@ -89,6 +89,8 @@ class JobSpec(BaseModel):
     timeout_ms: int
     max_turns: int | None = None
     created_at: float
+    # Applied by the frontend (where the caller's repo is), never by the worker.
+    apply: Literal["never", "on_success"] = "never"
 
 
 class Usage(BaseModel):

@@ -27,6 +27,11 @@ class JobKeys:
         return f"{self.record}:cancel"
 
     @property
+    def lease(self) -> str:
+        """Held (SET NX PX, renewed by the heartbeat) by the worker running the job."""
+        return f"{self.record}:lease"
+
+    @property
     def events(self) -> str:
         """Pub/sub channel announcing status changes (waiters subscribe to it)."""
         return f"{self.record}:events"
@@ -35,3 +40,8 @@ class JobKeys:
 def jobs_index(prefix: str) -> str:
     """Sorted set of job ids by creation time."""
     return f"{prefix}jobs"
+
+
+def running_set(prefix: str) -> str:
+    """Set of job ids currently running somewhere, for the reconciler."""
+    return f"{prefix}running"

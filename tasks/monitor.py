@@ -16,8 +16,8 @@ POLL_S = 0.2
 class JobMonitor:
     """Heartbeats the job and, on cancel or timeout, kills every process of it within a second."""
 
-    def __init__(self, store: JobStore, job_id: str, deadline: float, heartbeat_s: float, agent_pidfile: Path):
-        self.store, self.job_id, self.deadline = store, job_id, deadline
+    def __init__(self, store: JobStore, job_id: str, worker: str, deadline: float, heartbeat_s: float, agent_pidfile: Path):
+        self.store, self.job_id, self.worker, self.deadline = store, job_id, worker, deadline
         self.heartbeat_s = heartbeat_s
         self.agent_pidfile = agent_pidfile
         self.stopped = threading.Event()  # set when the job must stop (cancel or timeout)
@@ -51,7 +51,8 @@ class JobMonitor:
 
     def _beat(self) -> None:
         try:
-            self.store.heartbeat(self.job_id)
+            if not self.store.heartbeat(self.job_id, self.worker):
+                self.stop("superseded")  # the job was handed to another worker while we were silent
         except redis.RedisError:
             pass  # Redis may be restarting; the next beat retries
 

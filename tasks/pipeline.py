@@ -69,7 +69,7 @@ class JobRun:
         status = JobStatus.failed
         self.home.mkdir(parents=True, exist_ok=True)
         try:
-            with JobMonitor(self.ctx.store, self.spec.job_id, deadline, self.ctx.settings.heartbeat_s, pidfile) as monitor:
+            with JobMonitor(self.ctx.store, self.spec.job_id, self.ctx.name, deadline, self.ctx.settings.heartbeat_s, pidfile) as monitor:
                 status = self._stages(monitor, pidfile)
         except Exception as exc:
             self.log("error", f"job failed: {type(exc).__name__}: {exc}")
@@ -100,7 +100,7 @@ class JobRun:
             spec, status, changed_files=files, checks=verdicts, diff=diff, usage=outcome.usage,
             error=None if outcome.ok else self.ctx.redactor(outcome.error or "agent failed"), elapsed_ms=self._elapsed(),
         )
-        self.ctx.store.finish(spec.job_id, status, result, summary=self.ctx.redactor(outcome.summary))
+        self.ctx.store.finish(spec.job_id, status, result, worker=self.ctx.name, summary=self.ctx.redactor(outcome.summary))
         self.log("status", f"{status.value}: {len(files)} files changed; " + "; ".join(verdicts))
         return status
 
@@ -154,8 +154,11 @@ class JobRun:
         return trim_diff(patch, self.ctx.settings.diff_max_bytes) if self.spec.include_diff else ""
 
     def _stopped(self, monitor: JobMonitor) -> JobStatus:
-        status = JobStatus.timed_out if monitor.stop_reason == "timed_out" else JobStatus.cancelled
         monitor.kill_all()
+        if monitor.stop_reason == "superseded":
+            self.log("status", f"{self.ctx.name} lost the job's lease; another worker runs it now")
+            return JobStatus.running
+        status = JobStatus.timed_out if monitor.stop_reason == "timed_out" else JobStatus.cancelled
         self.log("status", f"{status.value}: every process of the job was stopped")
         _end(self.ctx, self.spec, status, error=f"job {status.value.replace('_', ' ')}", elapsed_ms=self._elapsed())
         return status
@@ -175,4 +178,5 @@ def _result(spec: JobSpec, status: JobStatus, **fields) -> CompactResult:
 
 
 def _end(ctx: WorkerContext, spec: JobSpec, status: JobStatus, error: str, elapsed_ms: int = 0) -> None:
-    ctx.store.finish(spec.job_id, status, _result(spec, status, error=error, elapsed_ms=elapsed_ms), error=error)
+    result = _result(spec, status, error=error, elapsed_ms=elapsed_ms)
+    ctx.store.finish(spec.job_id, status, result, worker=ctx.name, error=error)

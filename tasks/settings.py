@@ -23,6 +23,12 @@ class FarmSettings(BaseSettings):
         4 * 3600, validation_alias="FARM_VISIBILITY_TIMEOUT_S", description="Redelivery delay for unacked jobs; above the longest job."
     )
     heartbeat_s: float = Field(2.0, validation_alias="FARM_HEARTBEAT_S", description="Worker heartbeat period for a running job.")
+    max_attempts: int = Field(2, ge=1, validation_alias="FARM_MAX_ATTEMPTS", description="Runs of a job before it ends lost.")
+    lease_s: float = Field(15.0, gt=0, validation_alias="FARM_LEASE_S", description="Lease of a running job; the heartbeat renews it.")
+    lost_grace_s: float = Field(
+        30.0, gt=0, validation_alias="FARM_LOST_GRACE_S", description="Silence after which a running job is requeued or lost."
+    )
+    reconcile_s: float = Field(5.0, gt=0, validation_alias="FARM_RECONCILE_S", description="How often workers look for silent jobs.")
     diff_max_bytes: int = Field(20000, validation_alias="DIFF_MAX_BYTES", description="Diff returned to the caller is trimmed to this.")
     max_timeout_ms: int = Field(3 * 3600 * 1000, validation_alias="FARM_MAX_TIMEOUT_MS", description="Longest job timeout accepted.")
     default_timeout_ms: int = Field(30 * 60 * 1000, validation_alias="FARM_DEFAULT_TIMEOUT_MS", description="Job timeout when start gives none.")

@@ -7,24 +7,54 @@ from dataclasses import dataclass
 import redis
 
 from tasks.job_models import CompactResult, JobRecord, JobSpec, JobStatus
-from tasks.keys import JobKeys, jobs_index
+from tasks.keys import JobKeys, jobs_index, running_set
 
 # Fields stored as JSON text in the job hash.
 _JSON_FIELDS = ("spec", "result")
 
-# Claim a queued job for a worker, atomically against a concurrent cancel.
+# Claim a queued job for a worker, atomically against a concurrent cancel and against another
+# worker holding the job's lease (a redelivered copy of a job that still runs elsewhere).
+# KEYS: record, cancel, lease, running set. ARGV: worker, now, lease ms, job id.
 _CLAIM = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'queued' or redis.call('EXISTS', KEYS[2]) == 1 then return status or '' end
+if not redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[3]) then return 'leased' end
 redis.call('HSET', KEYS[1], 'status', 'running', 'worker', ARGV[1], 'started_at', ARGV[2], 'heartbeat_at', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('SADD', KEYS[4], ARGV[4])
 return 'claimed'
 """
-# Move a job to a terminal status if its current status is one of ARGV[1] (comma-separated).
+# Renew the lease if this worker holds it (or nobody does) and record the heartbeat.
+# KEYS: record, lease. ARGV: worker, now, lease ms.
+_HEARTBEAT = """
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
+redis.call('HSET', KEYS[1], 'heartbeat_at', ARGV[2])
+return 1
+"""
+# Decide the fate of a running job whose worker went silent: back to the queue while attempts
+# remain, else lost. KEYS: record, lease, running set. ARGV: now, grace s, max attempts, job id.
+_RECONCILE = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 'ok' end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 'ok' end
+local beat = tonumber(redis.call('HGET', KEYS[1], 'heartbeat_at') or '0')
+if tonumber(ARGV[1]) - beat < tonumber(ARGV[2]) then return 'ok' end
+redis.call('SREM', KEYS[3], ARGV[4])
+if tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') < tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[1], 'status', 'queued', 'worker', '')
+  return 'requeue'
+end
+redis.call('HSET', KEYS[1], 'status', 'lost', 'finished_at', ARGV[1])
+return 'lost'
+"""
+# Move a job to a terminal status if its current status is one of ARGV[1] (comma-separated) and,
+# when ARGV[2] is not empty, only if that worker still runs it (a superseded copy must not report).
 _FINISH = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status or not string.find(',' .. ARGV[1] .. ',', ',' .. status .. ',', 1, true) then return 0 end
-for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], 'worker') ~= ARGV[2] then return 0 end
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1
 """
 ACTIVE = "queued,running"
@@ -43,12 +73,15 @@ class LogEntry:
 class JobStore:
     """Synchronous access to the farm's Redis keys (worker and frontend both use it)."""
 
-    def __init__(self, client: redis.Redis, prefix: str, ttl_s: int, log_max_entries: int):
+    def __init__(self, client: redis.Redis, prefix: str, ttl_s: int, log_max_entries: int, lease_s: float = 15.0):
         self.redis = client
         self.prefix = prefix
         self.ttl_s = ttl_s
         self.log_max_entries = log_max_entries
+        self.lease_ms = int(lease_s * 1000)
         self._claim = client.register_script(_CLAIM)
+        self._heartbeat = client.register_script(_HEARTBEAT)
+        self._reconcile = client.register_script(_RECONCILE)
         self._finish = client.register_script(_FINISH)
 
     def keys(self, job_id: str) -> JobKeys:
@@ -82,33 +115,62 @@ class JobStore:
         for name in _JSON_FIELDS:
             if name in fields:
                 fields[name] = json.loads(fields[name])
-        return JobRecord.model_validate({k: (None if v == "" else v) for k, v in fields.items()})
+        return JobRecord.model_validate({k: v for k, v in fields.items() if v != ""})  # empty: the field's default
 
     def claim(self, job_id: str, worker: str) -> str:
-        """Mark a queued job running for this worker; returns 'claimed' or the status that prevented it."""
-        outcome = self._claim(keys=[self.keys(job_id).record, self.keys(job_id).cancel], args=[worker, time.time()])
+        """Mark a queued job running for this worker and take its lease; returns 'claimed' or what prevented it."""
+        keys = self.keys(job_id)
+        outcome = self._claim(
+            keys=[keys.record, keys.cancel, keys.lease, running_set(self.prefix)], args=[worker, time.time(), self.lease_ms, job_id]
+        )
         if outcome == b"claimed":
             self.publish(job_id, JobStatus.running)
         return outcome.decode()
 
-    def heartbeat(self, job_id: str) -> None:
-        self.redis.hset(self.keys(job_id).record, "heartbeat_at", time.time())
+    def heartbeat(self, job_id: str, worker: str) -> bool:
+        """Renew this worker's lease and heartbeat; False when another worker holds the lease."""
+        keys = self.keys(job_id)
+        return bool(self._heartbeat(keys=[keys.record, keys.lease], args=[worker, time.time(), self.lease_ms]))
+
+    def reconcile(self, job_id: str, grace_s: float, max_attempts: int) -> str:
+        """'requeue' or 'lost' when the job's worker went silent past the grace (the caller acts); else 'ok'."""
+        keys = self.keys(job_id)
+        args = [time.time(), grace_s, max_attempts, job_id]
+        return self._reconcile(keys=[keys.record, keys.lease, running_set(self.prefix)], args=args).decode()
+
+    def running_ids(self) -> list[str]:
+        """Ids of jobs marked running anywhere."""
+        return sorted(i.decode() for i in self.redis.smembers(running_set(self.prefix)))
 
     def set_fields(self, job_id: str, **fields: str | int | float) -> None:
         self.redis.hset(self.keys(job_id).record, mapping=fields)
 
     def finish(
-        self, job_id: str, status: JobStatus, result: CompactResult | None = None, from_statuses: str = ACTIVE, **fields: str
+        self,
+        job_id: str,
+        status: JobStatus,
+        result: CompactResult | None = None,
+        from_statuses: str = ACTIVE,
+        worker: str = "",
+        **fields: str,
     ) -> bool:
-        """Set a terminal status (only from one of `from_statuses`) and wake every waiter."""
+        """Set a terminal status (only from one of `from_statuses`, only as `worker` if given) and wake every waiter."""
         values = {"status": status.value, "finished_at": time.time(), **fields}
         if result is not None:
             values["result"] = result.model_dump_json()
-        args = [from_statuses, *(item for pair in values.items() for item in pair)]
+        args = [from_statuses, worker, *(item for pair in values.items() for item in pair)]
         applied = bool(self._finish(keys=[self.keys(job_id).record], args=args))
         if applied:
+            self.release(job_id)
             self.publish(job_id, status)
         return applied
+
+    def release(self, job_id: str) -> None:
+        """Drop the job's lease and its place in the running set."""
+        pipe = self.redis.pipeline()
+        pipe.delete(self.keys(job_id).lease)
+        pipe.srem(running_set(self.prefix), job_id)
+        pipe.execute()
 
     def publish(self, job_id: str, status: JobStatus) -> None:
         self.redis.publish(self.keys(job_id).events, status.value)
