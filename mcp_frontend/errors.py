@@ -65,3 +65,13 @@ class PatchUnavailable(FarmError):
 class ApplyFailed(FarmError):
     code = "apply_failed"
     hint = "run `git status` in the repo; apply needs the job's snapshot commit (refs/codex-farm/snapshots/<job>) in it"
+
+
+class BundleTooLarge(FarmError):
+    code = "bundle_too_large"
+    hint = "raise FARM_BUNDLE_MAX_BYTES on the frontend, or set FARM_GIT_REMOTE to a git remote the workers can fetch"
+
+
+class TransportFailed(FarmError):
+    code = "transport_failed"
+    hint = "check FARM_TRANSPORT and FARM_GIT_REMOTE on the frontend (the remote must accept pushes from the caller)"

@@ -1,21 +1,36 @@
 """The MCP server: the farm's tools, typed and documented, with structured errors."""
 
 import json
+from functools import partial
 from typing import Annotated, Any
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp_types import CallToolResult, TextContent
 from pydantic import Field, ValidationError
 
+from mcp_frontend.apply import ApplyMode, AutoApply
 from mcp_frontend.errors import FarmError, InvalidArgument
 from mcp_frontend.service import FarmService
-from mcp_frontend.views import CancelResult, JobList, JobView, StartResult, TailResult
+from mcp_frontend.views import ApplyResult, CancelResult, JobList, JobView, StartResult, TailResult
 from tasks.job_models import CheckSpec, JobStatus, ScopedPatch
 
 INSTRUCTIONS = (
     "Delegate coding work to a farm of Claude Code workers. Call start with a prompt and a repo, then wait "
     "(repeat while job_status is running) and read the compact result; tail shows the log, cancel stops a job."
+)
+
+APPLY_DESCRIPTION = (
+    "Bring a finished job's patch into the repo it was started from, as unstaged changes: never commits, never "
+    "moves HEAD or a branch, never writes the index or the stash. mode '3way' merges with your local edits like "
+    "`git apply --3way`: clashing files get conflict markers and are listed in conflicts, while the patch's other "
+    "files are still applied; if git refuses the patch outright nothing changes. mode 'check' is a dry run. "
+    "A job applies once; force applies it again."
+)
+APPLY_ON_SUCCESS = (
+    "'on_success': when the job completes with every check passed, the frontend applies its patch to repo (as the "
+    "apply tool, mode 3way) the first time wait or get sees it done; the outcome is in apply_result. Default 'never'."
 )
 
 
@@ -71,9 +86,11 @@ def build_server(service: FarmService) -> FarmMCPServer:
         queue: Annotated[str | None, Field(description="Celery queue (worker pool) to run on.")] = None,
         timeout_ms: Annotated[int | None, Field(description="Job timeout; the job ends timed_out past it.")] = None,
         max_turns: Annotated[int | None, Field(ge=1, le=500, description="Cap on agent turns.")] = None,
+        apply: Annotated[AutoApply, Field(description=APPLY_ON_SUCCESS)] = "never",
     ) -> StartResult:
         return await service.start(
-            prompt, repo, allowed_dirs, base, model, permission_mode, include_diff, scoped_patch, checks, queue, timeout_ms, max_turns
+            prompt, repo, allowed_dirs, base, model, permission_mode, include_diff, scoped_patch, checks, queue, timeout_ms, max_turns,
+            apply=apply,
         )
 
     @server.tool(description="Status and compact result of a job; include_diff adds the diff, verbose the full record.")
@@ -82,7 +99,7 @@ def build_server(service: FarmService) -> FarmMCPServer:
         verbose: Annotated[bool, Field(description="Include the full job record.")] = False,
         include_diff: Annotated[bool, Field(description="Include the result diff, trimmed to DIFF_MAX_BYTES.")] = False,
     ) -> JobView:
-        return service.get(job_id, verbose, include_diff)
+        return await anyio.to_thread.run_sync(partial(service.get, job_id, verbose, include_diff))  # it may apply (git)
 
     @server.tool(description="Recent redacted log lines of a job, with a cursor to continue from.")
     async def tail(
@@ -109,5 +126,13 @@ def build_server(service: FarmService) -> FarmMCPServer:
         limit: Annotated[int, Field(description="How many rows (1-500).")] = 20,
     ) -> JobList:
         return service.list_jobs(status, limit)
+
+    @server.tool(description=APPLY_DESCRIPTION)
+    async def apply(
+        job_id: Annotated[str, Field(description="Id returned by start; the job must have ended.")],
+        mode: Annotated[ApplyMode, Field(description="'3way' merges into the working tree; 'check' only reports what would clash.")] = "3way",
+        force: Annotated[bool, Field(description="Apply again although this job was already applied.")] = False,
+    ) -> ApplyResult:
+        return await service.apply(job_id, mode, force)
 
     return server

@@ -10,15 +10,17 @@ import redis
 import redis.asyncio as aioredis
 
 from adapter.redaction import Redactor
+from mcp_frontend.apply import ApplyMode, AutoApply, PatchApplier
 from mcp_frontend.errors import BrokerUnavailable, InvalidArgument, PermissionRefused, SnapshotFailed, UnknownJob
 from mcp_frontend.repo_paths import resolve_repo
 from mcp_frontend.settings import FrontendSettings
 from mcp_frontend.snapshot import pin_commit, resolve_commitish, snapshot_worktree
-from mcp_frontend.views import CancelResult, JobList, JobRow, JobView, StartResult, TailResult
+from mcp_frontend.transport import prepare_source, store_bundle
+from mcp_frontend.views import ApplyResult, CancelResult, JobList, JobRow, JobView, StartResult, TailResult
 from tasks.celery_app import job_store, send_job
 from tasks.reconciler import reconcile_job
 from tasks.git_errors import GitOperationError
-from tasks.job_models import PERMISSION_MODES, CheckSpec, JobRecord, JobSpec, JobStatus, RepoSource, ScopedPatch
+from tasks.job_models import PERMISSION_MODES, CheckSpec, JobRecord, JobSpec, JobStatus, ScopedPatch
 from tasks.known_secrets import known_secrets
 from tasks.packaging import trim_diff
 from tasks.settings import FarmSettings
@@ -36,6 +38,7 @@ class FarmService:
         self.store = job_store(farm, retries=FRONTEND_REDIS_RETRIES)
         self.async_redis = aioredis.Redis.from_url(farm.redis_url)
         self.redact = Redactor(known_secrets(farm) + _frontend_secrets(frontend))
+        self.applier = PatchApplier(self.store, frontend.sandbox_root)
 
     async def start(
         self,
@@ -51,6 +54,7 @@ class FarmService:
         queue: str | None,
         timeout_ms: int | None,
         max_turns: int | None,
+        apply: AutoApply = "never",
     ) -> StartResult:
         """Validate, snapshot and enqueue one job; returns at once with its id."""
         if not prompt.strip():
@@ -66,10 +70,11 @@ class FarmService:
         _check_names_unique(checks or [])
         job_id = uuid.uuid4().hex
         commit = await anyio.to_thread.run_sync(self._snapshot, repo_path, base, job_id)
+        prepared = await anyio.to_thread.run_sync(prepare_source, repo_path, job_id, commit, self.farm, socket.gethostname())
         spec = JobSpec(
             job_id=job_id,
             prompt=self.redact(prompt),
-            source=RepoSource(location=str(repo_path), origin_host=socket.gethostname()),
+            source=prepared.source,
             snapshot_commit=commit,
             base=base,
             model=model,
@@ -81,7 +86,9 @@ class FarmService:
             timeout_ms=timeout,
             max_turns=max_turns,
             created_at=time.time(),
+            apply=apply,
         )
+        store_bundle(self.store, job_id, prepared.bundle)
         self._enqueue(spec)
         return StartResult(job_id=job_id, job_status=JobStatus.queued, queue=spec.queue)
 
@@ -138,7 +145,9 @@ class FarmService:
 
     def get(self, job_id: str, verbose: bool = False, include_diff: bool = False) -> JobView:
         """Compact result of a finished job, or its live status; the stored diff on request."""
-        view = job_view(self.record(job_id), verbose)
+        record = self.record(job_id)
+        view = job_view(record, verbose)
+        view.apply_result = self.applier.on_success(record)  # applies an on_success job the first time it is seen done
         if include_diff and not view.diff:
             patch = self.store.load_patch(job_id)
             view.diff = trim_diff(patch, self.farm.diff_max_bytes) if patch else ""
@@ -170,7 +179,14 @@ class FarmService:
                 record = self.record(job_id)
         finally:
             await pubsub.aclose()
-        return job_view(record, verbose=False)
+        view = job_view(record, verbose=False)
+        view.apply_result = await anyio.to_thread.run_sync(self.applier.on_success, record)
+        return view
+
+    async def apply(self, job_id: str, mode: ApplyMode, force: bool) -> ApplyResult:
+        """Merge a finished job's patch into the repo it was started from (or dry-run it); never commits."""
+        record = self.record(job_id)
+        return await anyio.to_thread.run_sync(self.applier.apply, record, mode, force)
 
     def cancel(self, job_id: str) -> CancelResult:
         """Ask the job to stop; a queued job is cancelled at once, a running one within a second."""

@@ -65,11 +65,21 @@ class ScopedPatch(BaseModel):
 
 
 class RepoSource(BaseModel):
-    """Where a worker gets the snapshot commit from."""
+    """Where a worker gets the snapshot commit from (see docs/architecture.md, "Transports")."""
 
-    transport: Literal["path"] = "path"
-    location: str = Field(description="Repo path (transport=path) the worker fetches from.")
+    transport: Literal["path", "bundle", "remote"] = Field(
+        "path",
+        description="path: fetch from `location` (same host or shared filesystem); bundle: fetch origin, then the"
+        " job's bundle from Redis; remote: fetch `snapshot_ref` from `remote_url`.",
+    )
+    location: str = Field(description="The repo's path on the caller's machine (fetched from when transport=path).")
     origin_host: str = Field(description="Host name of the machine that took the snapshot.")
+    origin_url: str | None = Field(None, description="The repo's `origin` URL as the caller's config has it, credentials removed.")
+    repo_id: str | None = Field(None, description="A root commit of the snapshot: names the worker's mirror when there is no origin.")
+    bundle_key: str | None = Field(None, description="Redis key of the bundle (transport=bundle); None when origin has it all.")
+    bundle_bytes: int = Field(0, ge=0, description="Size of that bundle.")
+    remote_url: str | None = Field(None, description="Git remote holding `snapshot_ref` (transport=remote), credentials removed.")
+    snapshot_ref: str | None = Field(None, description="The ref naming the snapshot in a bundle or on the remote.")
 
 
 class JobSpec(BaseModel):

@@ -27,6 +27,11 @@ class JobKeys:
         return f"{self.record}:cancel"
 
     @property
+    def bundle(self) -> str:
+        """The snapshot bundle a worker fetches when the job's transport is `bundle`."""
+        return f"{self.record}:bundle"
+
+    @property
     def lease(self) -> str:
         """Held (SET NX PX, renewed by the heartbeat) by the worker running the job."""
         return f"{self.record}:lease"

@@ -1,21 +1,23 @@
 """One job on a worker: worktree → agent → verify → package → clean up. Every outcome is recorded."""
 
-import os
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
+from pydantic import ValidationError
 
 from adapter.redaction import Redactor
 from tasks.agent_env import agent_env, base_job_env, bundled_cli, launcher_script
 from tasks.agent_runner import AgentOutcome, AgentRequest, run_agent
+from tasks.cache_limits import evict_to_fit
 from tasks.checks import CheckOutcome, run_checks
 from tasks.job_models import CompactResult, JobSpec, JobStatus
 from tasks.monitor import JobMonitor
 from tasks.packaging import binary_patch, changed_files, commit_result, trim_diff
 from tasks.process_tree import kill_job_processes
+from tasks.repo_fetch import materialize_job
 from tasks.scope import WriteScope
 from tasks.settings import FarmSettings
 from tasks.store import JobStore
@@ -36,18 +38,29 @@ class WorkerContext:
 
 def execute_job(payload: dict, ctx: WorkerContext) -> str:
     """Run one job payload to a terminal status; returns that status."""
-    spec = JobSpec.model_validate(payload)
+    try:
+        spec = JobSpec.model_validate(payload)
+    except ValidationError as exc:
+        return _reject_malformed(payload, ctx, exc)
     claim = ctx.store.claim(spec.job_id, ctx.name)
     if claim != "claimed":
-        if ctx.store.cancel_requested(spec.job_id):
-            ctx.store.finish(spec.job_id, JobStatus.cancelled, _result(spec, JobStatus.cancelled, error="cancelled before start"))
-        return claim
+        return claim  # cancelled while queued, finished, or running elsewhere under a lease
     try:
         check_worker_rules(spec, ctx.settings)
     except JobRejected as exc:
-        _end(ctx, spec, JobStatus.failed, error=f"rejected by worker: {exc}")
+        error = f"rejected by worker: {exc}"
+        ctx.store.finish(spec.job_id, JobStatus.failed, _result(spec, JobStatus.failed, error=error), worker=ctx.name, error=error)
         return JobStatus.failed.value
     return JobRun(spec, ctx).run().value
+
+
+def _reject_malformed(payload: object, ctx: WorkerContext, exc: ValidationError) -> str:
+    """A payload that is not a JobSpec fails its job (when it names one) instead of vanishing."""
+    job_id = payload.get("job_id") if isinstance(payload, dict) else None
+    if isinstance(job_id, str) and ctx.store.get(job_id) is not None:
+        error = f"malformed job payload: {exc.errors()[0]['msg']}"
+        ctx.store.finish(job_id, JobStatus.failed, CompactResult(job_id=job_id, job_status=JobStatus.failed, error=error), error=error)
+    return JobStatus.failed.value
 
 
 class JobRun:
@@ -64,25 +77,32 @@ class JobRun:
         self.ctx.store.append_log(self.spec.job_id, kind, self.ctx.redactor(text))
 
     def run(self) -> JobStatus:
+        """Run every stage; the terminal status is written after clean-up, so `completed` means nothing is left."""
         deadline = time.time() + self.spec.timeout_ms / 1000
         pidfile = self.home / "agent.pid"
-        status = JobStatus.failed
+        ending: Ending | None = None
         self.home.mkdir(parents=True, exist_ok=True)
         try:
             with JobMonitor(self.ctx.store, self.spec.job_id, self.ctx.name, deadline, self.ctx.settings.heartbeat_s, pidfile) as monitor:
-                status = self._stages(monitor, pidfile)
+                ending = self._stages(monitor, pidfile)
         except Exception as exc:
-            self.log("error", f"job failed: {type(exc).__name__}: {exc}")
-            status = JobStatus.failed
-            _end(self.ctx, self.spec, status, error=self.ctx.redactor(f"{type(exc).__name__}: {exc}"[:500]), elapsed_ms=self._elapsed())
+            error = self.ctx.redactor(f"{type(exc).__name__}: {exc}"[:500])
+            self.log("error", f"job failed: {error}")
+            ending = self._ending(JobStatus.failed, error)
         finally:
-            self._clean_up(keep=status != JobStatus.completed and self.ctx.settings.keep_failed_worktrees)
-        return status
+            self._clean_up(keep=ending is not None and ending.status != JobStatus.completed and self.ctx.settings.keep_failed_worktrees)
+        if ending is None:  # superseded: the worker that holds the lease reports
+            return JobStatus.running
+        self.ctx.store.finish(self.spec.job_id, ending.status, ending.result, worker=self.ctx.name, **ending.fields)
+        return ending.status
 
-    def _stages(self, monitor: JobMonitor, pidfile: Path) -> JobStatus:
+    def _ending(self, status: JobStatus, error: str) -> "Ending":
+        return Ending(status, _result(self.spec, status, error=error, elapsed_ms=self._elapsed()), {"error": error})
+
+    def _stages(self, monitor: JobMonitor, pidfile: Path) -> "Ending | None":
         spec, settings = self.spec, self.ctx.settings
         self.log("status", f"running on {self.ctx.name}")
-        self.worktree = self.ctx.cache.materialize(spec.source.location, spec.snapshot_commit, spec.job_id)
+        self.worktree = materialize_job(self.ctx.cache, spec, self.ctx.store)
         self.log("status", f"worktree ready at commit {spec.snapshot_commit[:12]}")
         scope = WriteScope(self.worktree.path, spec.scoped_patch.paths if spec.scoped_patch else None)
         outcome = anyio.run(run_agent, self._agent_request(scope, pidfile), self.log)
@@ -100,9 +120,8 @@ class JobRun:
             spec, status, changed_files=files, checks=verdicts, diff=diff, usage=outcome.usage,
             error=None if outcome.ok else self.ctx.redactor(outcome.error or "agent failed"), elapsed_ms=self._elapsed(),
         )
-        self.ctx.store.finish(spec.job_id, status, result, worker=self.ctx.name, summary=self.ctx.redactor(outcome.summary))
         self.log("status", f"{status.value}: {len(files)} files changed; " + "; ".join(verdicts))
-        return status
+        return Ending(status, result, {"summary": self.ctx.redactor(outcome.summary)})
 
     def _agent_request(self, scope: WriteScope, pidfile: Path) -> AgentRequest:
         settings, spec = self.ctx.settings, self.spec
@@ -153,30 +172,40 @@ class JobRun:
         self.ctx.store.set_fields(self.spec.job_id, result_commit=commit.commit)
         return trim_diff(patch, self.ctx.settings.diff_max_bytes) if self.spec.include_diff else ""
 
-    def _stopped(self, monitor: JobMonitor) -> JobStatus:
+    def _stopped(self, monitor: JobMonitor) -> "Ending | None":
         monitor.kill_all()
         if monitor.stop_reason == "superseded":
             self.log("status", f"{self.ctx.name} lost the job's lease; another worker runs it now")
-            return JobStatus.running
+            return None
         status = JobStatus.timed_out if monitor.stop_reason == "timed_out" else JobStatus.cancelled
         self.log("status", f"{status.value}: every process of the job was stopped")
-        _end(self.ctx, self.spec, status, error=f"job {status.value.replace('_', ' ')}", elapsed_ms=self._elapsed())
-        return status
+        return self._ending(status, f"job {status.value.replace('_', ' ')}")
 
     def _elapsed(self) -> int:
         return int((time.monotonic() - self.started) * 1000)
 
     def _clean_up(self, keep: bool) -> None:
-        kill_job_processes(self.spec.job_id)
-        if self.worktree is not None and not keep:
-            self.ctx.cache.remove(self.worktree)
-        shutil.rmtree(self.home, ignore_errors=True)
+        """Kill what is left of the job, remove its worktree and home, keep the cache under its cap."""
+        try:
+            kill_job_processes(self.spec.job_id)
+            if self.worktree is not None and not keep:
+                self.ctx.cache.remove(self.worktree)
+            shutil.rmtree(self.home, ignore_errors=True)
+            evicted = evict_to_fit(self.ctx.cache, int(self.ctx.settings.cache_max_gb * 1e9))
+            if evicted:
+                self.log("status", f"cache over WORKER_CACHE_MAX_GB: evicted {len(evicted)} mirror(s)")
+        except Exception as exc:  # clean-up trouble must not hide the job's outcome
+            self.log("error", f"clean-up failed: {type(exc).__name__}: {exc}")
+
+
+@dataclass
+class Ending:
+    """How a job ends: written to its record once clean-up is done."""
+
+    status: JobStatus
+    result: CompactResult
+    fields: dict[str, str]
 
 
 def _result(spec: JobSpec, status: JobStatus, **fields) -> CompactResult:
     return CompactResult(job_id=spec.job_id, job_status=status, **fields)
-
-
-def _end(ctx: WorkerContext, spec: JobSpec, status: JobStatus, error: str, elapsed_ms: int = 0) -> None:
-    result = _result(spec, status, error=error, elapsed_ms=elapsed_ms)
-    ctx.store.finish(spec.job_id, status, result, worker=ctx.name, error=error)

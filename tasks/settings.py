@@ -1,6 +1,7 @@
 """Settings shared by the worker and the frontend's view of the farm (Redis, queues, limits)."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,20 @@ class FarmSettings(BaseSettings):
     max_timeout_ms: int = Field(3 * 3600 * 1000, validation_alias="FARM_MAX_TIMEOUT_MS", description="Longest job timeout accepted.")
     default_timeout_ms: int = Field(30 * 60 * 1000, validation_alias="FARM_DEFAULT_TIMEOUT_MS", description="Job timeout when start gives none.")
 
+    # How workers get the snapshot (read by the frontend; see docs/architecture.md, "Transports")
+    transport: Literal["auto", "path", "bundle", "remote"] = Field(
+        "auto", validation_alias="FARM_TRANSPORT", description="How workers get the snapshot: auto, path, bundle or remote."
+    )
+    shared_fs: bool | None = Field(
+        None, validation_alias="FARM_SHARED_FS", description="Workers can read the caller's repo path; unset: inferred from REDIS_URL."
+    )
+    bundle_max_bytes: int = Field(
+        50 << 20, ge=1, validation_alias="FARM_BUNDLE_MAX_BYTES", description="Largest snapshot bundle start puts in Redis."
+    )
+    git_remote: str | None = Field(
+        None, validation_alias="FARM_GIT_REMOTE", description="Git remote (URL or remote name) snapshots are pushed to."
+    )
+
     # Worker side
     cache_dir: Path = Field(
         Path.home() / ".cache" / "codex-farm", validation_alias="WORKER_CACHE_DIR", description="Mirror caches and worktrees."
@@ -50,6 +65,9 @@ class FarmSettings(BaseSettings):
     )
     allow_bypass_permissions: bool = Field(
         False, validation_alias="ALLOW_BYPASS_PERMISSIONS", description="Allow jobs to run with bypassPermissions."
+    )
+    cache_max_gb: float = Field(
+        20.0, gt=0, validation_alias="WORKER_CACHE_MAX_GB", description="Mirror cache size; least recently used repos go first."
     )
     keep_failed_worktrees: bool = Field(False, validation_alias="WORKER_KEEP_FAILED", description="Keep worktrees of failed jobs.")
     check_output_max_bytes: int = Field(

@@ -199,6 +199,15 @@ class JobStore:
     def load_patch(self, job_id: str) -> bytes | None:
         return self.redis.get(self.keys(job_id).patch)
 
+    def store_bundle(self, job_id: str, bundle: bytes) -> str:
+        """Keep the job's snapshot bundle for its whole life (a redelivered job fetches it again); returns the key."""
+        key = self.keys(job_id).bundle
+        self.redis.set(key, bundle, ex=self.ttl_s)
+        return key
+
+    def load_bundle(self, job_id: str) -> bytes | None:
+        return self.redis.get(self.keys(job_id).bundle)
+
     def request_cancel(self, job_id: str) -> bool:
         """Flag the job cancelled and tell whichever worker runs it; a queued job ends at once (returns True)."""
         keys = self.keys(job_id)

@@ -7,7 +7,7 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,8 +65,13 @@ class WorktreeCache:
                 self._fetch(mirror, source)
         return mirror
 
-    def materialize(self, source: str, commit: str, job_id: str) -> Worktree:
-        """A fresh detached worktree of commit at `worktrees/<job_id>`, fetching source if needed."""
+    def materialize(self, source: str, commit: str, job_id: str, fetch: Callable[[Path], None] | None = None) -> Worktree:
+        """A fresh detached worktree of commit at `worktrees/<job_id>`, fetching source if needed.
+
+        `source` names the mirror; `fetch(mirror)`, when given, is how a missing commit is brought in
+        instead of fetching `source` (other transports: a bundle, one ref of a remote). It runs under
+        the mirror's lock, like every mirror mutation.
+        """
         require_job_id(job_id)
         if not commit or commit.startswith("-"):
             raise GitOperationError(f"not a commit: {commit!r}", code=BAD_REVISION)
@@ -75,7 +80,7 @@ class WorktreeCache:
         with mirror_lock(mirror):
             if not is_mirror(mirror):
                 self._create_mirror(mirror, source)
-            resolved = self._ensure_commit(mirror, source, commit)
+            resolved = self._ensure_commit(mirror, source, commit, fetch)
             self._clear_leftover(mirror, path)
             self.worktrees_dir.mkdir(parents=True, exist_ok=True)
             # Register only; the (possibly slow) checkout below touches nothing shared, so it runs unlocked.
@@ -126,11 +131,14 @@ class WorktreeCache:
             timeout=self.fetch_timeout,
         )  # fmt: skip
 
-    def _ensure_commit(self, mirror: Path, source: str, commit: str) -> str:
+    def _ensure_commit(self, mirror: Path, source: str, commit: str, fetch: Callable[[Path], None] | None = None) -> str:
         # A full object id never changes meaning, so fetch only when it is missing; a name
         # (branch, tag, HEAD) may have moved in the source, so always refresh first.
         if not (FULL_OBJECT_ID.match(commit) and has_commit(mirror, commit)):
-            self._fetch(mirror, source)
+            if fetch is None:
+                self._fetch(mirror, source)
+            else:
+                fetch(mirror)
         if not has_commit(mirror, commit):
             raise GitOperationError(f"commit {commit} not found in {source}", code=BAD_REVISION)
         return run_git_text(mirror, "rev-parse", "--verify", f"{commit}^{{commit}}")

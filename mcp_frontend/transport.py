@@ -1,0 +1,228 @@
+"""How workers get a job's snapshot: the frontend picks a transport at `start` and prepares it.
+
+- `path`: workers fetch from the caller's repo path (same host, or a shared filesystem).
+- `bundle`: workers fetch the repo's `origin` themselves; the frontend ships only what origin
+  lacks (local commits + the snapshot) as a git bundle in Redis. Without an origin the bundle
+  holds the whole history the snapshot needs. Capped by FARM_BUNDLE_MAX_BYTES.
+- `remote`: the frontend pushes the snapshot to FARM_GIT_REMOTE; workers fetch it from there.
+
+`auto` (the default) is `remote` when FARM_GIT_REMOTE is set, else `path` when workers share the
+caller's filesystem (FARM_SHARED_FS; unset, that is inferred from a loopback or unix-socket
+REDIS_URL, since then every worker runs on this machine), else `bundle`.
+"""
+
+import ipaddress
+import os
+import tempfile
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+
+from mcp_frontend.errors import BrokerUnavailable, BundleTooLarge, TransportFailed
+from mcp_frontend.snapshot import drop_snapshot_ref, snapshot_ref
+from tasks.git_cli import run_git, run_git_text
+from tasks.git_errors import GitOperationError
+from tasks.job_models import RepoSource
+from tasks.keys import JobKeys
+from tasks.settings import FarmSettings
+from tasks.store import JobStore
+
+ORIGIN = "origin"
+ORIGIN_TRACKING_PREFIX = "refs/remotes/origin/"
+PUSH_TIMEOUT_S = 600.0
+BUNDLE_TIMEOUT_S = 600.0
+# Schemes whose user name is part of the address (ssh logins), not a credential.
+USER_IS_ADDRESS = ("ssh", "git+ssh", "ssh+git")
+
+
+@dataclass(frozen=True)
+class PreparedSource:
+    """Where the worker finds the snapshot, and the bundle to store under the job's key (if any)."""
+
+    source: RepoSource
+    bundle: bytes | None = None
+
+
+def choose_transport(settings: FarmSettings) -> str:
+    """The transport `start` uses: FARM_TRANSPORT, or for `auto` the rule in this module's docstring."""
+    if settings.transport != "auto":
+        return settings.transport
+    if settings.git_remote:
+        return "remote"
+    return "path" if workers_share_filesystem(settings) else "bundle"
+
+
+def workers_share_filesystem(settings: FarmSettings) -> bool:
+    """FARM_SHARED_FS; unset, True when Redis is on loopback or a unix socket (workers run on this machine)."""
+    if settings.shared_fs is not None:
+        return settings.shared_fs
+    return redis_is_local(settings.redis_url)
+
+
+def redis_is_local(url: str) -> bool:
+    """True when the Redis URL can only be reached from this machine."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return True
+    host = parts.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def prepare_source(repo: Path, job_id: str, commit: str, settings: FarmSettings, host: str) -> PreparedSource:
+    """Make the snapshot (already under `refs/codex-farm/snapshots/<job>` in repo) reachable for workers.
+
+    On failure the job's snapshot ref is dropped again, since no job will use it.
+    """
+    transport = choose_transport(settings)
+    ref = snapshot_ref(job_id)
+    origin = origin_url(repo)
+    if transport == "path":
+        return PreparedSource(RepoSource(location=str(repo), origin_host=host, origin_url=origin, snapshot_ref=ref))
+    try:
+        if transport == "remote":
+            return push_snapshot(repo, job_id, commit, settings, host, origin)
+        return bundle_snapshot(repo, job_id, commit, settings, host, origin)
+    except BaseException:
+        with suppress(GitOperationError):
+            drop_snapshot_ref(repo, job_id)
+        raise
+
+
+def bundle_snapshot(
+    repo: Path, job_id: str, commit: str, settings: FarmSettings, host: str, origin: str | None
+) -> PreparedSource:
+    """A bundle of what origin lacks (or of the whole history without an origin), capped."""
+    ref = snapshot_ref(job_id)
+    excluded = origin_tips(repo) if origin else []
+    source = RepoSource(
+        transport="bundle", location=str(repo), origin_host=host, origin_url=origin,
+        repo_id=None if origin else root_commit(repo, commit), snapshot_ref=ref,
+    )  # fmt: skip
+    if excluded and not has_commits_beyond(repo, commit, excluded):
+        return PreparedSource(source)  # origin already has the snapshot: workers fetch it from there
+    with tempfile.TemporaryDirectory(prefix="codex-farm-bundle-") as scratch:
+        path = Path(scratch) / "snapshot.bundle"
+        revisions = "".join(f"{line}\n" for line in [ref, *(f"^{tip}" for tip in excluded)])
+        try:
+            run_git(repo, "bundle", "create", "--quiet", str(path), "--stdin", input=revisions.encode(), timeout=BUNDLE_TIMEOUT_S)
+        except GitOperationError as exc:
+            raise TransportFailed(f"could not bundle the snapshot: {exc.message}") from None
+        size = path.stat().st_size
+        if size > settings.bundle_max_bytes:
+            raise BundleTooLarge(_too_large_message(size, settings.bundle_max_bytes, whole=not excluded))
+        data = path.read_bytes()
+    key = JobKeys(settings.key_prefix, job_id).bundle
+    return PreparedSource(source.model_copy(update={"bundle_key": key, "bundle_bytes": len(data)}), data)
+
+
+def push_snapshot(
+    repo: Path, job_id: str, commit: str, settings: FarmSettings, host: str, origin: str | None
+) -> PreparedSource:
+    """Force-push the snapshot commit to `refs/codex-farm/snapshots/<job>` on FARM_GIT_REMOTE."""
+    remote = settings.git_remote
+    if not remote:
+        raise TransportFailed("FARM_TRANSPORT=remote needs FARM_GIT_REMOTE (a git URL, or a remote name of the repo)")
+    if remote.startswith("-"):
+        raise TransportFailed(f"FARM_GIT_REMOTE is not a remote: {remote!r}")
+    ref = snapshot_ref(job_id)
+    try:
+        # The caller's own credentials and URL rewrites apply; their pre-push hooks do not (a private ref).
+        run_git(repo, "push", "--force", "--quiet", "--no-verify", remote, f"{commit}:{ref}", timeout=PUSH_TIMEOUT_S)
+    except GitOperationError as exc:
+        raise TransportFailed(f"could not push the snapshot to FARM_GIT_REMOTE ({strip_credentials(remote)}): {exc.message}") from None
+    return PreparedSource(
+        RepoSource(
+            transport="remote", location=str(repo), origin_host=host, origin_url=origin,
+            remote_url=remote_url(repo, remote), snapshot_ref=ref,
+        )  # fmt: skip
+    )
+
+
+def store_bundle(store: JobStore, job_id: str, bundle: bytes | None) -> None:
+    """Put the job's bundle in Redis (before the job is enqueued); a no-op without one."""
+    if bundle is None:
+        return
+    try:
+        store.store_bundle(job_id, bundle)
+    except redis.RedisError as exc:
+        raise BrokerUnavailable(f"cannot reach Redis: {type(exc).__name__}") from None
+
+
+def origin_url(repo: Path) -> str | None:
+    """The `origin` URL as the repo's config has it (credentials removed), or None without one."""
+    url = _config_url(repo, ORIGIN)
+    return strip_credentials(_absolute_if_local(repo, url)) if url else None
+
+
+def remote_url(repo: Path, remote: str) -> str:
+    """The URL workers fetch `remote` from: a remote name of the repo resolved, credentials removed."""
+    return strip_credentials(_absolute_if_local(repo, _config_url(repo, remote) or remote))
+
+
+def origin_tips(repo: Path) -> list[str]:
+    """Distinct commits the caller's `refs/remotes/origin/*` point to (what origin is known to have)."""
+    listing = run_git_text(repo, "for-each-ref", "--format=%(objectname)", ORIGIN_TRACKING_PREFIX)
+    return sorted(set(listing.split()))
+
+
+def has_commits_beyond(repo: Path, commit: str, excluded: list[str]) -> bool:
+    """True when commit has history that none of the excluded tips reaches."""
+    revisions = "".join(f"^{tip}\n" for tip in excluded)
+    count = run_git_text(repo, "rev-list", "--count", commit, "--stdin", input=revisions.encode())
+    return int(count or "0") > 0
+
+
+def root_commit(repo: Path, commit: str) -> str:
+    """A root commit of commit's history (the smallest id when there are several): the repo's identity."""
+    return min(run_git_text(repo, "rev-list", "--max-parents=0", commit).split())
+
+
+def strip_credentials(url: str) -> str:
+    """url without a password (or, for http(s) and others, without any user info, often a token)."""
+    if "://" not in url:
+        return url  # a path or scp-like `user@host:path`, whose user is an ssh login
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    netloc = f"{user}@{host}" if user and parts.scheme in USER_IS_ADDRESS else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _config_url(repo: Path, remote: str) -> str | None:
+    try:
+        return run_git_text(repo, "config", "--get", f"remote.{remote}.url") or None
+    except GitOperationError:
+        return None  # no such remote (git config exits 1)
+
+
+def _absolute_if_local(repo: Path, url: str) -> str:
+    # A relative path means nothing on a worker; git reads it relative to the repo's top.
+    if "://" in url or os.path.isabs(url) or _scp_like(url):
+        return url
+    top = Path(run_git_text(repo, "rev-parse", "--show-toplevel"))
+    return str((top / url).resolve())
+
+
+def _scp_like(url: str) -> bool:
+    # `host:path` or `user@host:path`: a colon before any slash (git's own rule).
+    colon, slash = url.find(":"), url.find("/")
+    return colon > 0 and (slash < 0 or colon < slash)
+
+
+def _too_large_message(size: int, cap: int, whole: bool) -> str:
+    what = "no origin to build on, so all the history it needs" if whole else "the commits origin lacks, plus the snapshot"
+    return (
+        f"the snapshot bundle is {size} bytes ({what}), over FARM_BUNDLE_MAX_BYTES ({cap} bytes); "
+        "raise FARM_BUNDLE_MAX_BYTES, push local commits to origin, or set FARM_GIT_REMOTE so workers fetch the "
+        "snapshot from a git remote"
+    )
