@@ -27,6 +27,18 @@ def _gateway(args: argparse.Namespace) -> None:
     gateway_main(["--host", args.host, "--port", str(args.port), *(["--scenarios", args.scenarios] if args.scenarios else [])])
 
 
+def _up(args: argparse.Namespace) -> None:
+    from codex_farm.up import run_up
+
+    raise SystemExit(run_up(args))
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from codex_farm.demo import run_demo
+
+    raise SystemExit(run_demo())
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="codex-farm", description=__doc__)
@@ -55,6 +67,22 @@ def build_parser() -> argparse.ArgumentParser:
     gateway.add_argument("--port", type=int, default=8790)
     gateway.add_argument("--scenarios", help="scenario JSON file or folder")
     gateway.set_defaults(run=_gateway)
+
+    up = commands.add_parser(
+        "up",
+        help="run a whole farm on this machine until Ctrl-C",
+        description="Redis (REDIS_URL, else a private redis-server, else embedded; FARM_EMBEDDED_REDIS=1 forces "
+        "embedded), the adapter, a worker and the MCP frontend over HTTP. The model is ONEAPI_BASE_URL/ONEAPI_API_KEY, "
+        "or the offline scripted gateway with --scripted or when they are not set.",
+    )
+    up.add_argument("--scripted", action="store_true", help="use the offline scripted gateway as the model")
+    up.add_argument("--mcp-port", type=int, default=8787)
+    up.add_argument("--adapter-port", type=int, default=8788)
+    up.add_argument("--concurrency", type=int, default=2, help="jobs the worker runs at once")
+    up.set_defaults(run=_up)
+
+    demo = commands.add_parser("demo", help="run one scripted job end to end, offline, to prove the install works")
+    demo.set_defaults(run=_demo)
     return parser
 
 

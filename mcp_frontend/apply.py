@@ -37,6 +37,7 @@ APPLY_CLAIMED = "apply_claimed"  # HSETNX lock; kept once the tree was written, 
 APPLY_RESULT = "apply_result"  # the latest ApplyResult as JSON, shown by get and wait
 
 NOTHING_TO_APPLY = "nothing to apply"
+IN_PROGRESS = "another apply of this job is in progress (or was interrupted); pass force: true to apply anyway"
 SCOPE_CHECK = "scoped_patch"
 GIT_APPLY_TIMEOUT_S = 300
 
@@ -99,7 +100,7 @@ class PatchApplier:
     def _apply_once(self, job_id: str, repo: Path, patch: bytes, paths: list[str], force: bool) -> ApplyResult:
         """Hold the job's apply claim while git writes, then record the outcome on the job hash."""
         if not self._claim(job_id, force):
-            return _result(job_id, "3way", "another apply of this job is in progress (or was interrupted); pass force: true to apply anyway")
+            return _result(job_id, "3way", IN_PROGRESS)
         try:
             outcome = three_way(repo, patch, paths, dry_run=False)
         except BaseException:

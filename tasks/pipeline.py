@@ -17,7 +17,7 @@ from tasks.job_models import CompactResult, JobSpec, JobStatus
 from tasks.monitor import JobMonitor
 from tasks.packaging import binary_patch, changed_files, commit_result, trim_diff
 from tasks.process_tree import kill_job_processes
-from tasks.repo_fetch import materialize_job
+from tasks.repo_fetch import materialize_job, push_result
 from tasks.scope import WriteScope
 from tasks.settings import FarmSettings
 from tasks.store import JobStore
@@ -170,6 +170,7 @@ class JobRun:
         else:
             self.log("status", f"patch of {len(patch)} bytes exceeds FARM_PATCH_MAX_BYTES; not stored")
         self.ctx.store.set_fields(self.spec.job_id, result_commit=commit.commit)
+        push_result(self.spec, self.worktree.path, commit.commit, self.log)
         return trim_diff(patch, self.ctx.settings.diff_max_bytes) if self.spec.include_diff else ""
 
     def _stopped(self, monitor: JobMonitor) -> "Ending | None":

@@ -20,7 +20,7 @@ from tests.fixtures.git_repos import git, make_repo  # noqa: F401
 
 BINARY = bytes(range(256)) * 4
 
-GREET = "def greet():\n    return 'hello'\n"
+GREET = "def greet():\n    return 'hello'\n\n\n# helpers below\n\n\ndef other():\n    return 2\n"
 NOTES = "one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\n"
 FILES = {"README.md": "# sample\n", "src/app.py": GREET, "notes.txt": NOTES, "old_name.txt": "moved\n"}
 
@@ -47,13 +47,15 @@ def caller(tmp_path, make_repo, redis_server) -> Caller:  # noqa: F811
 def run_job(
     caller: Caller,
     tmp_path: Path,
-    changes: dict[str, str | bytes | None],
+    changes: dict[str, str | bytes | tuple[str] | None],
     status: JobStatus = JobStatus.completed,
-    checks: list[str] | None = None,
+    verdicts: list[str] | None = None,
     apply: str = "never",
     **spec_fields,
 ) -> str:
-    """Snapshot the caller's tree, make `changes` (None deletes) in a clone as a worker would, store the patch."""
+    """Snapshot the caller's tree, make `changes` in a clone as a worker would, store the patch.
+
+    A change is new content, None (delete) or `(old_name,)` (rename old_name to this path)."""
     job_id = uuid.uuid4().hex
     snapshot = snapshot_worktree(caller.repo, job_id)
     spec = JobSpec(
@@ -67,7 +69,7 @@ def run_job(
         caller.store.store_patch(job_id, commit[2])
         caller.store.set_fields(job_id, result_commit=commit[1])
         files = commit[0]
-    result = CompactResult(job_id=job_id, job_status=status, changed_files=files, checks=checks or [])
+    result = CompactResult(job_id=job_id, job_status=status, changed_files=files, checks=verdicts or [])
     assert caller.store.finish(job_id, status, result)
     return job_id
 
@@ -80,7 +82,7 @@ def worker_commit(repo: Path, clone: Path, ref: str, job_id: str, changes) -> tu
     snapshot = git(clone, "rev-parse", "HEAD").strip()
     for rel, content in changes.items():
         path = clone / rel
-        if isinstance(content, tuple):  # (old name) → rename
+        if isinstance(content, tuple):
             path.parent.mkdir(parents=True, exist_ok=True)
             (clone / content[0]).rename(path)
         elif content is None:
@@ -128,7 +130,7 @@ def status(repo: Path) -> str:
 
 
 JOB_CHANGES = {
-    "src/app.py": "def greet():\n    return 'hello farm'\n",
+    "src/app.py": GREET.replace("'hello'", "'hello farm'"),
     "notes.txt": NOTES.replace("two\n", "TWO (job)\n"),
     "src/new_module.py": "VALUE = 1\n",
     "image.bin": BINARY,
@@ -177,7 +179,7 @@ def test_local_edit_of_the_same_lines_conflicts_and_only_git_3way_writes(caller,
     job_id = run_job(caller, tmp_path, JOB_CHANGES)
     # After the job started: the user edits the same line, another part of a patched file, and an unrelated file.
     (caller.repo / "notes.txt").write_text(NOTES.replace("two\n", "two (mine)\n"))
-    (caller.repo / "src/app.py").write_text(GREET + "\n\ndef extra():\n    return 1\n")
+    (caller.repo / "src/app.py").write_text(GREET.replace("return 2", "return 3"))
     (caller.repo / "README.md").write_text("# sample\nmine, not in the patch\n")
     git(caller.repo, "add", "README.md")  # staged, and must stay staged as it was
     readme, before = (caller.repo / "README.md").read_bytes(), refs_and_index(caller.repo)
@@ -190,7 +192,7 @@ def test_local_edit_of_the_same_lines_conflicts_and_only_git_3way_writes(caller,
     notes = (caller.repo / "notes.txt").read_text()
     assert "<<<<<<<" in notes and "two (mine)" in notes and "TWO (job)" in notes and ">>>>>>>" in notes
     # git --3way still applies the patch's other files; the merge keeps the user's own addition.
-    assert (caller.repo / "src/app.py").read_text() == "def greet():\n    return 'hello farm'\n\n\ndef extra():\n    return 1\n"
+    assert (caller.repo / "src/app.py").read_text() == JOB_CHANGES["src/app.py"].replace("return 2", "return 3")
     assert (caller.repo / "src/new_module.py").read_text() == "VALUE = 1\n"
     assert (caller.repo / "README.md").read_bytes() == readme
     assert refs_and_index(caller.repo) == before
@@ -273,13 +275,89 @@ def test_a_different_repo_at_the_same_path_is_refused(caller, tmp_path, make_rep
         caller.applier.apply(record(caller, job_id))
 
 
+PASSING = {
+    "verdicts": ["scoped_patch: passed (notes.txt)", "tests: passed"],
+    "scoped_patch": ScopedPatch(paths=["notes.txt"]),
+    "checks": [CheckSpec(name="tests", command="true")],
+}
+
+
 def test_on_success_applies_a_passing_job_once_across_frontends(caller, tmp_path):
-    checks = [CheckSpec(name="tests", command="true")]
+    job_id = run_job(caller, tmp_path, {"notes.txt": "job\n"}, apply="on_success", **PASSING)
+
+    first = caller.applier.on_success(record(caller, job_id))
+    assert first.applied and first.files == ["notes.txt"]
+    assert (caller.repo / "notes.txt").read_text() == "job\n"
+    (caller.repo / "notes.txt").write_text("edited after the apply\n")
+
+    other_frontend = PatchApplier(caller.store, caller.sandbox)
+    assert other_frontend.on_success(record(caller, job_id)) == first  # the stored result, no second apply
+    assert caller.applier.on_success(record(caller, job_id)) == first
+    assert (caller.repo / "notes.txt").read_text() == "edited after the apply\n"
+
+
+def test_on_success_never_applies_while_another_frontend_holds_the_claim(caller, tmp_path):
+    job_id = run_job(caller, tmp_path, {"notes.txt": "job\n"}, apply="on_success", **PASSING)
+    caller.store.redis.hset(caller.store.keys(job_id).record, APPLY_CLAIMED, "other-host:1")
+
+    result = caller.applier.on_success(record(caller, job_id))
+
+    assert not result.applied and "in progress" in result.message
+    assert (caller.repo / "notes.txt").read_text() == NOTES
+
+
+@pytest.mark.parametrize(
+    "status, verdicts",
+    [
+        (JobStatus.completed, ["scoped_patch: passed (notes.txt)", "tests: failed"]),
+        (JobStatus.completed, ["scoped_patch: failed (notes.txt; outside scope: x)", "tests: passed"]),
+        (JobStatus.failed, ["scoped_patch: passed (notes.txt)", "tests: passed"]),
+    ],
+    ids=["failing-check", "scope-violated", "job-failed"],
+)
+def test_on_success_leaves_an_unsuccessful_job_alone(caller, tmp_path, status, verdicts):
     job_id = run_job(
-        caller, tmp_path, {"notes.txt": "job\n"}, checks=["scoped_patch: passed (notes.txt)", "tests: passed"],
-        apply="on_success", scoped_patch=ScopedPatch(paths=["notes.txt"]), checks_spec=None,
-    ) if False else run_job(
-        caller, tmp_path, {"notes.txt": "job\n"}, checks=["scoped_patch: passed (notes.txt)", "tests: passed"],
-        apply="on_success", scoped_patch=ScopedPatch(paths=["notes.txt"]),
+        caller, tmp_path, {"notes.txt": "job\n"}, status=status, apply="on_success",
+        verdicts=verdicts, scoped_patch=PASSING["scoped_patch"], checks=PASSING["checks"],
     )  # fmt: skip
-    del checks
+
+    result = caller.applier.on_success(record(caller, job_id))
+
+    assert not result.applied and result.message.startswith("not applied automatically")
+    assert (caller.repo / "notes.txt").read_text() == NOTES
+    assert caller.applier.apply(record(caller, job_id)).applied  # the caller may still apply it by hand
+
+
+def test_on_success_is_off_by_default_and_reports_a_manual_apply(caller, tmp_path):
+    job_id = run_job(caller, tmp_path, {"notes.txt": "job\n"}, **PASSING)
+    assert caller.applier.on_success(record(caller, job_id)) is None
+    assert (caller.repo / "notes.txt").read_text() == NOTES
+    manual = caller.applier.apply(record(caller, job_id))
+    assert caller.applier.on_success(record(caller, job_id)) == manual
+
+
+def test_on_success_reports_an_error_once_instead_of_raising(caller, tmp_path):
+    job_id = run_job(caller, tmp_path, {"notes.txt": "job\n"}, apply="on_success", **PASSING)
+    caller.store.redis.delete(caller.store.keys(job_id).patch)
+
+    result = caller.applier.on_success(record(caller, job_id))
+
+    assert not result.applied and "patch_unavailable" in result.message
+    assert caller.applier.on_success(record(caller, job_id)) == result
+
+
+def test_eligibility_needs_every_verdict_passed():
+    spec = JobSpec(
+        job_id="j", prompt="p", source=RepoSource(location="/r", origin_host="h"), snapshot_commit="0" * 40,
+        timeout_ms=1000, created_at=0.0, checks=[CheckSpec(name="a: b", command="true")],
+    )  # fmt: skip
+
+    def eligible(verdicts: list[str], status: JobStatus = JobStatus.completed) -> bool:
+        result = CompactResult(job_id="j", job_status=status, checks=verdicts)
+        return not_eligible(JobRecord(job_id="j", status=status, queue="q", created_at=0.0, spec=spec, result=result)) is None
+
+    assert eligible(["a: b: passed"])
+    assert not eligible(["a: b: failed"])
+    assert not eligible(["a: b: timed out"])
+    assert not eligible([])  # a verdict went missing
+    assert not eligible(["a: b: passed"], JobStatus.cancelled)
