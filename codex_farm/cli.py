@@ -81,7 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--concurrency", type=int, default=2, help="jobs the worker runs at once")
     up.set_defaults(run=_up)
 
-    demo = commands.add_parser("demo", help="run one scripted job end to end, offline, to prove the install works")
+    demo = commands.add_parser(
+        "demo",
+        help="run one scripted job end to end, offline, to prove the install works",
+        description="A private farm (Redis chosen as for `up`; FARM_EMBEDDED_REDIS=1 forces the embedded one), a sample "
+        "repo and one job through the real MCP frontend; exits 0 only if the job completed as scripted.",
+    )
     demo.set_defaults(run=_demo)
     return parser
 

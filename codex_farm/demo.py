@@ -79,7 +79,7 @@ def _run_in(root: Path) -> dict:
         scripted=True,
         sandbox_root=sandbox,
         cache_dir=root / "cache",
-        extra_env={"FARM_QUEUE": f"demo-{tag}", "FARM_KEY_PREFIX": f"farm-demo-{tag}:", "FARM_HEARTBEAT_S": "0.5"},
+        extra_env={"FARM_QUEUE": f"demo-{tag}", "FARM_KEY_PREFIX": f"farm-demo-{tag}:"},
     )
     with LocalFarm(plan, say=_say) as farm:
         return anyio.run(_run_job, farm.frontend_env(), repo)

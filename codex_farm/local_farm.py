@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from codex_farm.settings import LocalFarmSettings
 from codex_farm.children import Child, spawn, wait_ready
 from codex_farm.local_redis import EMBEDDED_WARNING, LocalRedis, start_redis
 from codex_farm.ports import LOOPBACK, is_listening
@@ -45,9 +46,8 @@ class FarmPlan:
 
 def default_cache_dir() -> Path:
     """WORKER_CACHE_DIR, else codex-farm under the user's cache dir."""
-    if configured := os.environ.get("WORKER_CACHE_DIR"):
-        return Path(configured)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "codex-farm"
+    configured = LocalFarmSettings().cache_dir
+    return configured or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "codex-farm"
 
 
 def interrupt_once_on_stop_signals() -> None:
@@ -141,11 +141,11 @@ class LocalFarm:
 
     def _start_model(self) -> tuple[str, str]:
         """The user's gateway from ONEAPI_BASE_URL/ONEAPI_API_KEY, else the scripted one in a thread."""
-        base_url, key = os.environ.get("ONEAPI_BASE_URL"), os.environ.get("ONEAPI_API_KEY")
-        if not self.plan.scripted and base_url and key:
-            self.model = f"{base_url} (ONEAPI_BASE_URL)"
+        settings = LocalFarmSettings()
+        if not self.plan.scripted and settings.gateway_url and settings.gateway_key:
+            self.model = f"{settings.gateway_url} (ONEAPI_BASE_URL)"
             self.say(f"model:   {self.model}")
-            return base_url, key
+            return settings.gateway_url, settings.gateway_key.get_secret_value()
         key = secrets.token_urlsafe(24)
         self.gateway = run_in_thread(builtin_scenarios_dir(), api_key=key, default_scenario=DEFAULT_SCENARIO)
         why = "" if self.plan.scripted else ", as ONEAPI_BASE_URL/ONEAPI_API_KEY are not set"

@@ -17,8 +17,8 @@ import redis
 from codex_farm.children import Child, ChildFailed, spawn, wait_ready
 from codex_farm.embedded_redis import EmbeddedRedis
 from codex_farm.ports import LOOPBACK, free_port
+from codex_farm.settings import LocalFarmSettings
 
-EMBEDDED_FLAG = "FARM_EMBEDDED_REDIS"
 EMBEDDED_WARNING = (
     "WARNING: Redis is embedded in this process (fakeredis): single-machine only. Workers on other\n"
     "machines cannot reach it, and queued jobs vanish when it stops. Install redis-server for a real farm."
@@ -56,16 +56,13 @@ class LocalRedis:
 
 def start_redis(run_dir: Path) -> LocalRedis:
     """Pick and start the Redis of a local farm; the child's log goes to run_dir."""
-    if url := os.environ.get("REDIS_URL"):
-        return LocalRedis(url, "external (REDIS_URL)")
+    settings = LocalFarmSettings()
+    if settings.redis_url:
+        return LocalRedis(settings.redis_url, "external (REDIS_URL)")
     binary = shutil.which("redis-server")
-    if binary and not _embedded_forced():
+    if binary and not settings.embedded_redis:
         return _redis_server(binary, run_dir)
     return _embedded()
-
-
-def _embedded_forced() -> bool:
-    return os.environ.get(EMBEDDED_FLAG, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _redis_server(binary: str, run_dir: Path) -> LocalRedis:

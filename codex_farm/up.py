@@ -7,6 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from codex_farm.settings import LocalFarmSettings
 from codex_farm.children import ChildFailed
 from codex_farm.local_farm import FarmPlan, LocalFarm, default_cache_dir, interrupt_once_on_stop_signals
 from codex_farm.ports import require_free
@@ -37,15 +38,16 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace, run_dir: Path) -> FarmPlan:
+    settings = LocalFarmSettings()
     return FarmPlan(
         run_dir=run_dir,
         adapter_port=args.adapter_port,
         mcp_port=args.mcp_port,
         concurrency=args.concurrency,
         scripted=args.scripted,
-        sandbox_root=Path(os.environ.get("SANDBOX_ROOT") or Path.cwd()).resolve(),
+        sandbox_root=(settings.sandbox_root or Path.cwd()).resolve(),
         cache_dir=default_cache_dir(),
-        mcp_token=os.environ.get("FARM_MCP_TOKEN") or None,
+        mcp_token=settings.mcp_token.get_secret_value() if settings.mcp_token else None,
     )
 
 
@@ -63,7 +65,7 @@ def _supervise(farm: LocalFarm) -> int:
 
 def ready_block(farm: LocalFarm, run_dir: Path) -> str:
     """How to connect Codex: URL, token, config snippet, and where things run."""
-    if os.environ.get("FARM_MCP_TOKEN"):
+    if LocalFarmSettings().mcp_token:
         token_line = "FARM_MCP_TOKEN as set in this environment"
     else:
         token_line = f"export FARM_MCP_TOKEN={farm.mcp_token}"

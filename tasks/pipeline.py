@@ -109,12 +109,13 @@ class JobRun:
         if monitor.stopped.is_set():
             return self._stopped(monitor)
         files = changed_files(self.worktree.path, base=self.worktree.commit)
-        verdicts = [self._scope_verdict(scope, files, outcome)] if spec.scoped_patch else []
+        patch = self._package()  # before the checks, so files they create (caches, reports) stay out
+        verdicts = [self._scope_verdict(scope, files, outcome, len(patch))] if spec.scoped_patch else []
         checks = self._run_checks(monitor)
         if monitor.stopped.is_set():
             return self._stopped(monitor)
         verdicts += [check.verdict() for check in checks]
-        diff = self._package()
+        diff = trim_diff(patch, settings.diff_max_bytes) if spec.include_diff and patch else ""
         status = JobStatus.completed if outcome.ok else JobStatus.failed
         result = _result(
             spec, status, changed_files=files, checks=verdicts, diff=diff, usage=outcome.usage,
@@ -139,14 +140,18 @@ class JobRun:
             scope=scope,
         )
 
-    def _scope_verdict(self, scope: WriteScope, files: list[str], outcome: AgentOutcome) -> str:
+    def _scope_verdict(self, scope: WriteScope, files: list[str], outcome: AgentOutcome, patch_bytes: int) -> str:
         outside = scope.outside(files)
+        limit = self.spec.scoped_patch.max_diff_bytes
+        too_big = limit is not None and patch_bytes > limit
         notes = [scope.describe()]
         if outcome.denied_writes:
             notes.append(f"{len(outcome.denied_writes)} write(s) denied live: {', '.join(outcome.denied_writes[:5])}")
         if outside:
             notes.append(f"outside scope: {', '.join(outside[:10])}")
-        return f"scoped_patch: {'failed' if outside else 'passed'} ({'; '.join(notes)})"
+        if too_big:
+            notes.append(f"diff {patch_bytes} bytes > max_diff_bytes {limit}")
+        return f"scoped_patch: {'failed' if outside or too_big else 'passed'} ({'; '.join(notes)})"
 
     def _run_checks(self, monitor: JobMonitor) -> list[CheckOutcome]:
         if not self.spec.checks:
@@ -159,11 +164,11 @@ class JobRun:
             on_line=lambda line: self.log("check", line), cancelled=monitor.stopped,
         )
 
-    def _package(self) -> str:
-        """Commit the changes on the snapshot, store the patch; return the diff the caller sees."""
+    def _package(self) -> bytes:
+        """Commit the agent's changes on the snapshot and store the patch; returns it (empty: no change)."""
         commit = commit_result(self.worktree.path, self.spec.job_id, f"codex-farm result {self.spec.job_id}", base=self.worktree.commit)
         if commit is None:
-            return ""
+            return b""
         patch = binary_patch(self.worktree.path, commit.parent, commit.commit)
         if len(patch) <= self.ctx.settings.patch_max_bytes:
             self.ctx.store.store_patch(self.spec.job_id, patch)
@@ -171,7 +176,7 @@ class JobRun:
             self.log("status", f"patch of {len(patch)} bytes exceeds FARM_PATCH_MAX_BYTES; not stored")
         self.ctx.store.set_fields(self.spec.job_id, result_commit=commit.commit)
         push_result(self.spec, self.worktree.path, commit.commit, self.log)
-        return trim_diff(patch, self.ctx.settings.diff_max_bytes) if self.spec.include_diff else ""
+        return patch
 
     def _stopped(self, monitor: JobMonitor) -> "Ending | None":
         monitor.kill_all()

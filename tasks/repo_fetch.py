@@ -52,16 +52,16 @@ def materialize_job(cache: WorktreeCache, spec: JobSpec, store: JobStore) -> Wor
     if source.transport == "bundle":
         fetch = lambda mirror: fetch_bundle(mirror, spec, store, timeout)  # noqa: E731
         return cache.materialize(mirror_key(source), commit, spec.job_id, fetch=fetch)
-    url = source.remote_url
-    if not url:
+    if not source.remote_url:
         raise SourceUnavailable("a transport=remote job must name remote_url")
+    url = checked_url(source.remote_url)
     return cache.materialize(url, commit, spec.job_id, fetch=lambda mirror: fetch_ref(mirror, url, ref, timeout))
 
 
 def mirror_key(source: RepoSource) -> str:
     """What names a bundle job's mirror: the origin URL, else the repo's root commit."""
     if source.origin_url:
-        return source.origin_url
+        return checked_url(source.origin_url)
     if source.repo_id and FULL_OBJECT_ID.match(source.repo_id):
         return REPO_ID_SCHEME + source.repo_id
     raise SourceUnavailable("a transport=bundle job must name origin_url or a full repo_id")
@@ -101,6 +101,7 @@ def fetch_origin(mirror: Path, source: RepoSource, timeout: float | None = None)
     """Fetch origin's branches and tags into mirror with this worker's own credentials."""
     if not source.origin_url:
         raise SourceUnavailable("the bundle builds on commits of an origin, but the job names no origin_url")
+    checked_url(source.origin_url)
     try:
         run_git(mirror, "fetch", "--quiet", "--no-tags", "--prune", source.origin_url, *ORIGIN_REFSPECS, timeout=timeout)
     except GitOperationError as exc:
@@ -113,6 +114,7 @@ def fetch_origin(mirror: Path, source: RepoSource, timeout: float | None = None)
 
 def fetch_ref(mirror: Path, url: str, ref: str, timeout: float | None = None) -> None:
     """Fetch one ref of a remote into the same ref of mirror."""
+    checked_url(url)
     try:
         run_git(mirror, "fetch", "--quiet", "--no-tags", url, f"+{ref}:{ref}", timeout=timeout)
     except GitOperationError as exc:
@@ -134,12 +136,20 @@ def push_result(spec: JobSpec, worktree: Path, commit: str, log: Callable[[str, 
         return False
     ref = RESULT_REF_PREFIX + require_job_id(spec.job_id)
     try:
+        checked_url(url)
         run_git(worktree, "push", "--force", "--quiet", "--no-verify", url, f"{commit}:{ref}", timeout=PUSH_TIMEOUT_S)
     except GitOperationError as exc:
         log("status", f"could not push the result to {ref} on {safe_url(url)}: {exc.message}")
         return False
     log("status", f"result pushed to {ref} on {safe_url(url)}")
     return True
+
+
+def checked_url(url: str) -> str:
+    """url, unless git would read it as an option or it holds control characters (payloads are not trusted)."""
+    if not url or url.startswith("-") or any(ord(char) < 32 for char in url):
+        raise SourceUnavailable(f"not a usable git URL: {url[:200]!r}")
+    return url
 
 
 def safe_url(url: str) -> str:
@@ -160,6 +170,8 @@ def _snapshot_ref(spec: JobSpec) -> str:
 
 def _require_readable(cache: WorktreeCache, source: RepoSource, commit: str) -> None:
     location = source.location
+    if not os.path.isabs(location):
+        raise SourceUnavailable(f"the repo path must be absolute: {location[:200]!r}")
     if os.path.isdir(location) and os.access(location, os.R_OK | os.X_OK):
         return
     mirror = cache.mirror_path(location)

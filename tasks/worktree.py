@@ -154,7 +154,11 @@ def normalize_source(source: str) -> str:
     if "://" in source:
         return source
     path = Path(source).expanduser()
-    return str(path.resolve()) if path.exists() else source
+    try:
+        exists = path.exists()
+    except OSError:  # e.g. a path this worker may not search (another user's home): not ours to resolve
+        exists = False
+    return str(path.resolve()) if exists else source
 
 
 def is_mirror(path: Path) -> bool:

@@ -7,6 +7,7 @@ from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
 from adapter.settings import AdapterSettings
+from codex_farm.settings import LocalFarmSettings
 from mcp_frontend.settings import FrontendSettings
 from tasks.settings import FarmSettings
 
@@ -22,17 +23,21 @@ def env_names(settings: type[BaseSettings]) -> set[str]:
     return names
 
 
+def all_settings() -> set[str]:
+    return env_names(AdapterSettings) | env_names(FarmSettings) | env_names(FrontendSettings) | env_names(LocalFarmSettings)
+
+
 def documented_settings() -> set[str]:
     return set(re.findall(r"^\| `([A-Z0-9_]+)`", README, flags=re.MULTILINE))
 
 
 def test_every_setting_is_in_the_readme_table():
-    in_code = env_names(AdapterSettings) | env_names(FarmSettings) | env_names(FrontendSettings)
+    in_code = all_settings()
     assert in_code - documented_settings() == set()
 
 
 def test_the_readme_documents_no_setting_the_code_does_not_read():
-    in_code = env_names(AdapterSettings) | env_names(FarmSettings) | env_names(FrontendSettings)
+    in_code = all_settings()
     assert documented_settings() - in_code == set()
 
 

@@ -319,7 +319,7 @@ def test_metrics_file_none_is_a_no_op(tmp_path):
 def test_concurrent_metric_writes_are_whole_lines(metrics_path):
     metrics = MetricsFile(metrics_path)
     threads, per_thread = 8, 200
-    big = "e" * 3000  # rows longer than a pipe buffer would interleave if written in pieces
+    big = "e" * 3000  # long rows: a writer that split a row into several writes would interleave them
 
     def writer(n: int) -> None:
         for i in range(per_thread):

@@ -236,3 +236,23 @@ def test_bundle_prerequisites_are_read_from_the_header(caller: Path) -> None:
     assert bundle_prerequisites(store.bundles["job-h"]) == [git(caller, "rev-parse", "origin/main").strip()]
     with pytest.raises(SourceUnavailable, match="not a git bundle"):
         bundle_prerequisites(b"PK\x03\x04 zip")
+
+
+@pytest.mark.parametrize("field", ["origin_url", "remote_url"])
+def test_urls_that_git_would_read_as_options_are_refused(cache: WorktreeCache, caller: Path, field: str) -> None:
+    store = FakeStore()
+    spec = ship(caller, f"job-{field}", store, transport="bundle" if field == "origin_url" else "path")
+    transport = "bundle" if field == "origin_url" else "remote"
+    source = spec.source.model_copy(update={"transport": transport, field: "--upload-pack=touch /tmp/pwned"})
+    spec = spec.model_copy(update={"source": source.model_copy(update={"snapshot_ref": f"refs/codex-farm/snapshots/job-{field}"})})
+
+    with pytest.raises(SourceUnavailable, match="not a usable git URL"):
+        materialize_job(cache, spec, store)
+
+
+def test_path_job_location_must_be_absolute(cache: WorktreeCache) -> None:
+    source = RepoSource(location="-c", origin_host="laptop")
+    spec = JobSpec(job_id="job-rel", prompt="p", source=source, snapshot_commit="a" * 40, timeout_ms=60_000, created_at=0.0)
+
+    with pytest.raises(SourceUnavailable, match="must be absolute"):
+        materialize_job(cache, spec, FakeStore())
