@@ -18,6 +18,7 @@ from adapter.auth import TokenCheck
 from adapter.errors import AdapterError, InvalidRequest
 from adapter.metrics import MetricsFile
 from adapter.model_map import listed_models, resolve_target
+from adapter.prometheus import AdapterMetrics
 from adapter.redaction import RedactingFilter, Redactor
 from adapter.settings import AdapterSettings
 from adapter.token_count import estimate_input_tokens
@@ -41,6 +42,8 @@ class MessagesService:
         self.settings = settings
         self.tokens = TokenCheck(settings)
         self.upstream = upstream or UpstreamClient(settings, MetricsFile(settings.metrics_file))
+        self.prometheus = AdapterMetrics()
+        self.upstream.metrics.add_observer(self.prometheus.observe)
 
     async def messages(self, request: Request) -> Response:
         client = self.tokens.client_label(request)
@@ -63,6 +66,10 @@ class MessagesService:
         self.tokens.client_label(request)
         data = [{"type": "model", "id": m, "display_name": m, "created_at": "1970-01-01T00:00:00Z"} for m in listed_models(self.settings)]
         return JSONResponse({"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]})
+
+    async def prometheus_metrics(self, request: Request) -> Response:
+        """Prometheus exposition; no token needed (only bounded labels: model, route, status)."""
+        return Response(self.prometheus.render(), media_type=self.prometheus.content_type)
 
     def _translate(self, parsed: MessagesRequest | CountTokensRequest) -> TranslatedRequest:
         return to_openai(parsed, resolve_target(parsed.model, self.settings))
@@ -155,6 +162,7 @@ def create_app(settings: AdapterSettings | None = None, upstream: UpstreamClient
         Route("/v1/messages/count_tokens", handled(service.count_tokens), methods=["POST"]),
         Route("/v1/models", handled(service.models), methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", service.prometheus_metrics, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

@@ -19,13 +19,14 @@ def mint_job_token(job_id: str, signing_key: str, ttl_s: int, now: float | None 
 def verify_job_token(token: str, signing_keys: list[str], now: float | None = None) -> str | None:
     """The job id of a valid, unexpired job token signed by one of the keys; else None."""
     parts = token.split(".")
-    if len(parts) != 4 or parts[0] != PREFIX or not parts[2].isdigit():
+    if len(parts) != 4 or parts[0] != PREFIX or not (parts[2].isascii() and parts[2].isdigit()):
         return None
     _, job_id, expiry_text, signature = parts
     expiry = int(expiry_text)
     if expiry < (now or time.time()):
         return None
-    valid = any(hmac.compare_digest(signature, _signature(job_id, expiry, key)) for key in signing_keys)
+    presented = signature.encode("utf-8", "surrogateescape")  # bytes: compare_digest refuses non-ASCII str
+    valid = any(hmac.compare_digest(presented, _signature(job_id, expiry, key).encode()) for key in signing_keys)
     return job_id if valid else None
 
 

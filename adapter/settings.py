@@ -36,7 +36,7 @@ class AdapterSettings(BaseSettings):
         validation_alias="CLAUDE_MODEL",
         description="Backend model used when the model map has no entry for the requested name.",
     )
-    model_map: dict[str, ModelRoute] = Field(
+    model_map: Annotated[dict[str, ModelRoute], NoDecode] = Field(
         default_factory=dict,
         validation_alias="ADAPTER_MODEL_MAP",
         description='JSON: Claude model family or name -> backend model, e.g. {"haiku": "deepseek-chat"}.',

@@ -2,6 +2,7 @@
 
 import email.utils
 import json
+import math
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -106,6 +107,11 @@ class UpstreamClient:
         )
         self._gateways = gateways_from(settings)
 
+    @property
+    def metrics(self) -> MetricsFile:
+        """Where every call is accounted for."""
+        return self._metrics
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
@@ -199,7 +205,8 @@ def retry_after_s(header: str | None) -> float | None:
     if not header:
         return None
     try:
-        return float(header)
+        seconds = float(header)
+        return seconds if math.isfinite(seconds) else None
     except ValueError:
         pass
     try:

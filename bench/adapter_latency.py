@@ -203,20 +203,39 @@ def check_answers(direct: httpx.Client, via: httpx.Client, plain: Bodies, stream
     assert chunks >= ANSWER_CHUNKS, chunks
 
 
-def interleaved(run: dict[str, Callable[[], object]], total: int, batch: int, between: Callable[[], None]) -> dict[str, list]:
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Measured:
+    times: dict[str, list]  # per path: one result per request
+    cpu_s: dict[str, float]  # per path: CPU seconds its server process used during that path's batches
+
+
+def interleaved(
+    run: dict[str, Callable[[], object]], total: int, batch: int, between: Callable[[], None], pids: dict[str, int]
+) -> Measured:
     """`total` runs of each path, in alternating batches (direct first, then adapter first, ...)."""
-    results: dict[str, list] = {name: [] for name in run}
+    measured = Measured({name: [] for name in run}, {name: 0.0 for name in run})
     names = list(run)
     done, turn = 0, 0
     while done < total:
         size = min(batch, total - done)
         for name in names if turn % 2 == 0 else reversed(names):
             between()
+            cpu_before = process_cpu_s(pids[name])
             for _ in range(size):
-                results[name].append(run[name]())
+                measured.times[name].append(run[name]())
+            measured.cpu_s[name] += process_cpu_s(pids[name]) - cpu_before
         done += size
         turn += 1
-    return results
+    return measured
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -274,29 +293,37 @@ def measure_end_to_end(args: argparse.Namespace) -> None:
                     control.post("/_control/reset")
                     gc.collect()
 
+                # CPU of the process serving each path: the gateway for direct, the adapter via the adapter.
+                pids = {"direct": gateway.process.pid, "adapter": adapter.process.pid}
                 runs = {
                     "direct": lambda: post_once(direct, "/v1/chat/completions", plain.openai),
                     "adapter": lambda: post_once(via, "/v1/messages", plain.anthropic),
                 }
-                interleaved(runs, args.warmup, args.batch, between)
-                plain_times = interleaved(runs, args.requests, args.batch, between)
+                interleaved(runs, args.warmup, args.batch, between, pids)
+                plain_run = interleaved(runs, args.requests, args.batch, between, pids)
 
                 stream_runs = {
                     "direct": lambda: stream_once(direct, "/v1/chat/completions", streamed.openai),
                     "adapter": lambda: stream_once(via, "/v1/messages", streamed.anthropic),
                 }
-                interleaved(stream_runs, args.warmup, args.batch, between)
-                stream_times = interleaved(stream_runs, args.requests, args.batch, between)
+                interleaved(stream_runs, args.warmup, args.batch, between, pids)
+                stream_run = interleaved(stream_runs, args.requests, args.batch, between, pids)
         finally:
             for server in reversed(servers):
                 server.stop()
 
+    plain_times, stream_times = plain_run.times, stream_run.times
     print_table("non-streaming total latency: POST /v1/chat/completions vs POST /v1/messages",
                 plain_times["direct"], plain_times["adapter"])
     print_table("streaming time to first event (direct: first chunk; adapter: message_start)",
                 [t[0] for t in stream_times["direct"]], [t[0] for t in stream_times["adapter"]])
     print_table("streaming full-stream time",
                 [t[1] for t in stream_times["direct"]], [t[1] for t in stream_times["adapter"]])
+    n = args.requests
+    print("\nserver CPU per request (user+sys from /proc, during that path's batches)")
+    for label, measured in (("non-streaming", plain_run), ("streaming", stream_run)):
+        print(f"  {label:14} adapter {measured.cpu_s['adapter'] / n * 1000:5.2f} ms   "
+              f"gateway (direct path) {measured.cpu_s['direct'] / n * 1000:5.2f} ms")
 
 
 # ----------------------------------------------------------------------------- in-process
@@ -422,11 +449,20 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def load_average() -> str:
+    """The 1/5/15-minute load averages: other work on the machine skews the latencies."""
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def print_header(argv: list[str]) -> None:
     versions = ", ".join(f"{name} {metadata.version(name)}" for name in ("uvicorn", "starlette", "httpx", "pydantic"))
     print("adapter overhead benchmark")
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()} ({versions})")
     print(f"command: {shlex.join(['python', '-m', 'bench.adapter_latency', *argv])}")
+    print(f"load average at start: {load_average()}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -445,6 +481,7 @@ def main(argv: list[str] | None = None) -> None:
     measure_end_to_end(args)
     measure_translation_cost(args.size, args.translate_runs)
     measure_stream_throughput(args.stream_chunks)
+    print(f"\nload average at end: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,18 @@ def _demo(args: argparse.Namespace) -> None:
     raise SystemExit(run_demo())
 
 
+def _flower(args: argparse.Namespace) -> None:
+    from codex_farm.flower import run_flower
+
+    raise SystemExit(run_flower(args.address, args.port, args.allow_control))
+
+
+def _doctor(args: argparse.Namespace) -> None:
+    from codex_farm.doctor import run_doctor
+
+    raise SystemExit(run_doctor(args.network))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="codex-farm", description=__doc__)
@@ -88,6 +100,27 @@ def build_parser() -> argparse.ArgumentParser:
         "repo and one job through the real MCP frontend; exits 0 only if the job completed as scripted.",
     )
     demo.set_defaults(run=_demo)
+
+    flower = commands.add_parser(
+        "flower",
+        help="serve Flower, the Celery dashboard, behind basic auth",
+        description="Flower for the farm's Celery app (REDIS_URL). Refuses to start without FLOWER_BASIC_AUTH "
+        "(user:password[,user2:password2]) or with FLOWER_UNAUTHENTICATED_API set; read-only unless --allow-control.",
+    )
+    flower.add_argument("--address", default="127.0.0.1", help="listen address (default loopback)")
+    flower.add_argument("--port", type=int, default=5555)
+    flower.add_argument(
+        "--allow-control", action="store_true", help="let logged-in users revoke/terminate jobs and control workers"
+    )
+    flower.set_defaults(run=_flower)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check this box: Python, git, the Claude Code CLI, Redis, queues, workers, adapter, folders",
+        description="One line per check (OK/FAIL/SKIP); exits non-zero when a check fails. Never prints a secret.",
+    )
+    doctor.add_argument("--network", action="store_true", help="also check the gateway (ONEAPI_BASE_URL /models)")
+    doctor.set_defaults(run=_doctor)
     return parser
 
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,3 +20,43 @@ class LocalFarmSettings(BaseSettings):
     sandbox_root: Path | None = Field(None, validation_alias="SANDBOX_ROOT", description="Default: the current directory.")
     mcp_token: SecretStr | None = Field(None, validation_alias="FARM_MCP_TOKEN", description="Default: a fresh token.")
     cache_dir: Path | None = Field(None, validation_alias="WORKER_CACHE_DIR", description="Default: the user's cache dir.")
+
+
+class FlowerSettings(BaseSettings):
+    """What `codex-farm flower` reads: the logins of the dashboard (it refuses to start without one)."""
+
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
+
+    basic_auth: SecretStr | None = Field(
+        None, validation_alias="FLOWER_BASIC_AUTH", description="user:password[,user2:password2]; required by codex-farm flower."
+    )
+
+
+class PriceEntry(BaseModel):
+    """Prices of one model in USD per million tokens; `cache` defaults to the input price."""
+
+    input: float = Field(0.0, ge=0)
+    output: float = Field(0.0, ge=0)
+    cache: float | None = Field(None, ge=0)
+
+
+class StatsSettings(BaseSettings):
+    """What `codex-farm stats` reads: the metrics file and the prices behind its cost estimate."""
+
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
+
+    metrics_file: Path | None = Field(None, validation_alias="WORKER_METRICS_FILE", description="The adapter's JSONL metrics file.")
+    price_input: float | None = Field(
+        None, ge=0, validation_alias="WORKER_PRICE_INPUT", description="USD per million uncached input tokens, every model."
+    )
+    price_output: float | None = Field(
+        None, ge=0, validation_alias="WORKER_PRICE_OUTPUT", description="USD per million output tokens, every model."
+    )
+    price_cache: float | None = Field(
+        None, ge=0, validation_alias="WORKER_PRICE_CACHE", description="USD per million cached input tokens; default: the input price."
+    )
+    price_table: dict[str, PriceEntry] = Field(
+        default_factory=dict,
+        validation_alias="WORKER_PRICE_TABLE",
+        description='JSON per-model prices, e.g. {"deepseek-chat": {"input": 0.28, "output": 0.42, "cache": 0.028}}.',
+    )

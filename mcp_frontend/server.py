@@ -5,7 +5,7 @@ from functools import partial
 from typing import Annotated, Any
 
 import anyio
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp_types import CallToolResult, TextContent
 from pydantic import Field, ValidationError
@@ -68,6 +68,21 @@ def error_result(error: FarmError) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=json.dumps(body))], structured_content=body, is_error=True)
 
 
+def progress_reporter(ctx: Context | None):
+    """A `(progress, message)` callback sending progress notifications, or None when the caller asked for none."""
+    try:
+        meta = ctx.request_context.meta if ctx is not None else None
+    except ValueError:  # called outside a request
+        meta = None
+    if not meta or meta.get("progress_token") is None:
+        return None
+
+    async def report(progress: float, message: str) -> None:
+        await ctx.report_progress(progress, None, message)
+
+    return report
+
+
 def build_server(service: FarmService) -> FarmMCPServer:
     """The MCP server with every farm tool bound to one service."""
     server = FarmMCPServer(name="codex-farm", instructions=INSTRUCTIONS)
@@ -109,12 +124,16 @@ def build_server(service: FarmService) -> FarmMCPServer:
     ) -> TailResult:
         return service.tail(job_id, lines, cursor)
 
-    @server.tool(description="Block until the job ends or timeout_ms passes (then job_status is still running); never stops the job.")
+    @server.tool(
+        description="Block until the job ends or timeout_ms passes (then job_status is still running); never stops the job. "
+        "With a progress token, each tool call, check and status line of the job is sent as a progress notification."
+    )
     async def wait(
         job_id: Annotated[str, Field(description="Id returned by start.")],
         timeout_ms: Annotated[int | None, Field(description="How long to wait; default WAIT_DEFAULT_MS, at most WAIT_MAX_MS.")] = None,
+        ctx: Context | None = None,
     ) -> JobView:
-        return await service.wait(job_id, timeout_ms)
+        return await service.wait(job_id, timeout_ms, progress=progress_reporter(ctx))
 
     @server.tool(description="Stop a job: a queued one never starts, a running one has its whole process tree killed.")
     async def cancel(job_id: Annotated[str, Field(description="Id returned by start.")]) -> CancelResult:

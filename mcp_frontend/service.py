@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from adapter.redaction import Redactor
 from mcp_frontend.apply import ApplyMode, AutoApply, PatchApplier
 from mcp_frontend.errors import BrokerUnavailable, InvalidArgument, PermissionRefused, SnapshotFailed, UnknownJob
+from mcp_frontend.progress import LogProgress, ProgressFn
 from mcp_frontend.repo_paths import resolve_repo
 from mcp_frontend.settings import FrontendSettings
 from mcp_frontend.snapshot import pin_commit, resolve_commitish, snapshot_worktree
@@ -163,8 +164,10 @@ class FarmService:
         next_cursor = entries[-1].cursor if entries else cursor
         return TailResult(job_id=job_id, job_status=record.status, lines=text, cursor=next_cursor)
 
-    async def wait(self, job_id: str, timeout_ms: int | None) -> JobView:
-        """Return when the job ends (woken by its status channel) or at the timeout; never stops the job."""
+    async def wait(self, job_id: str, timeout_ms: int | None, progress: ProgressFn | None = None) -> JobView:
+        """Return when the job ends (woken by its status channel) or at the timeout; never stops the job.
+
+        With `progress`, every tool call, check and status line the job logs meanwhile is reported through it."""
         timeout = timeout_ms if timeout_ms is not None else self.frontend.wait_default_ms
         if not 0 <= timeout <= self.frontend.wait_max_ms:
             raise InvalidArgument(f"timeout_ms must be between 0 and WAIT_MAX_MS ({self.frontend.wait_max_ms})")
@@ -174,9 +177,19 @@ class FarmService:
         try:
             deadline = time.monotonic() + timeout / 1000
             record = self.record(job_id)  # subscribed first, so no status change can slip between
-            while not record.status.terminal and (remaining := deadline - time.monotonic()) > 0:
-                await pubsub.get_message(timeout=min(remaining, 5.0))
-                record = self.record(job_id)
+            follower = None
+            if progress is not None and not record.status.terminal:
+                follower = LogProgress(self.async_redis, self.store.keys(job_id).log, job_id, progress)
+                await follower.catch_up()
+            async with anyio.create_task_group() as tasks:
+                if follower is not None:
+                    tasks.start_soon(follower.follow)
+                while not record.status.terminal and (remaining := deadline - time.monotonic()) > 0:
+                    await pubsub.get_message(timeout=min(remaining, 5.0))
+                    record = self.record(job_id)
+                tasks.cancel_scope.cancel()
+            if follower is not None:
+                await follower.drain()  # the last lines, logged just before the status changed
         finally:
             await pubsub.aclose()
         view = job_view(record, verbose=False)

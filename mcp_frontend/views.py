@@ -2,7 +2,7 @@
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_serializer
 
 from tasks.job_models import CompactResult, JobStatus
 
@@ -33,6 +33,12 @@ class JobView(CompactResult):
     worker: str = ""
     record: dict[str, Any] | None = Field(None, description="The full job record (verbose only).")
     apply_result: ApplyResult | None = Field(None, description="The latest apply of this job, automatic or not.")
+
+    @model_serializer(mode="wrap")
+    def _without_empty_extras(self, handler):
+        """Every byte reaches Codex's context: leave out fields that say nothing."""
+        data = handler(self)
+        return {key: value for key, value in data.items() if value is not None}
 
 
 class TailResult(BaseModel):

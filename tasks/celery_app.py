@@ -9,6 +9,7 @@ import socket
 
 from celery import Celery, signals
 
+from tasks import worker_metrics
 from tasks.job_models import JobSpec
 from tasks.settings import FarmSettings
 
@@ -109,12 +110,14 @@ def _start_housekeeping(sender=None, **_) -> None:
         log.warning("pruned %d stale worktree(s) from an earlier run", len(removed))
     _housekeeping.append(Reconciler(store, settings))
     _housekeeping[-1].start()
+    worker_metrics.serve(settings)
 
 
 @signals.worker_shutdown.connect
 def _stop_housekeeping(**_) -> None:
     for reconciler in _housekeeping:
         reconciler.stop()
+    worker_metrics.clean_up()
 
 
 _housekeeping: list = []

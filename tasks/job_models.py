@@ -39,7 +39,7 @@ class CheckSpec(BaseModel):
     @field_validator("name")
     @classmethod
     def _name_shape(cls, name: str) -> str:
-        if not CHECK_NAME.match(name):
+        if not CHECK_NAME.fullmatch(name):
             raise ValueError("check name: 1-64 letters, digits, spaces or . : / - _")
         return name
 

@@ -9,6 +9,7 @@ import anyio
 from pydantic import ValidationError
 
 from adapter.redaction import Redactor
+from tasks import worker_metrics
 from tasks.agent_env import agent_env, base_job_env, bundled_cli, launcher_script
 from tasks.agent_runner import AgentOutcome, AgentRequest, run_agent
 from tasks.cache_limits import evict_to_fit
@@ -49,7 +50,8 @@ def execute_job(payload: dict, ctx: WorkerContext) -> str:
         check_worker_rules(spec, ctx.settings)
     except JobRejected as exc:
         error = f"rejected by worker: {exc}"
-        ctx.store.finish(spec.job_id, JobStatus.failed, _result(spec, JobStatus.failed, error=error), worker=ctx.name, error=error)
+        if ctx.store.finish(spec.job_id, JobStatus.failed, _result(spec, JobStatus.failed, error=error), worker=ctx.name, error=error):
+            worker_metrics.job_finished(ctx.settings, spec.queue, JobStatus.failed.value, 0.0)
         return JobStatus.failed.value
     return JobRun(spec, ctx).run().value
 
@@ -93,7 +95,8 @@ class JobRun:
             self._clean_up(keep=ending is not None and ending.status != JobStatus.completed and self.ctx.settings.keep_failed_worktrees)
         if ending is None:  # superseded: the worker that holds the lease reports
             return JobStatus.running
-        self.ctx.store.finish(self.spec.job_id, ending.status, ending.result, worker=self.ctx.name, **ending.fields)
+        if self.ctx.store.finish(self.spec.job_id, ending.status, ending.result, worker=self.ctx.name, **ending.fields):
+            worker_metrics.job_finished(self.ctx.settings, self.spec.queue, ending.status.value, time.monotonic() - self.started)
         return ending.status
 
     def _ending(self, status: JobStatus, error: str) -> "Ending":
@@ -157,12 +160,20 @@ class JobRun:
         if not self.spec.checks:
             return []
         env = base_job_env(self.spec.job_id, self.home)
-        specs = [(c.name, c.command, c.timeout_ms / 1000) for c in self.spec.checks]
-        return run_checks(
-            specs, cwd=self.worktree.path, env=env, redactor=self.ctx.redactor,
-            output_cap_bytes=self.ctx.settings.check_output_max_bytes,
-            on_line=lambda line: self.log("check", line), cancelled=monitor.stopped,
-        )
+        outcomes: list[CheckOutcome] = []
+        for check in self.spec.checks:  # one at a time, so each start and verdict is in the log (wait's progress)
+            if monitor.stopped.is_set():
+                break
+            self.log("status", f"check {check.name}: running")
+            ran = run_checks(
+                [(check.name, check.command, check.timeout_ms / 1000)], cwd=self.worktree.path, env=env, redactor=self.ctx.redactor,
+                output_cap_bytes=self.ctx.settings.check_output_max_bytes,
+                on_line=lambda line: self.log("check", line), cancelled=monitor.stopped,
+            )
+            for outcome in ran:
+                self.log("status", f"check {outcome.verdict()}")
+            outcomes += ran
+        return outcomes
 
     def _package(self) -> bytes:
         """Commit the agent's changes on the snapshot and store the patch; returns it (empty: no change)."""

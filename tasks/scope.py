@@ -16,6 +16,8 @@ class WriteScope:
 
     def violation(self, file_path: str) -> str | None:
         """Why writing file_path is refused, or None when it is allowed."""
+        if "\x00" in file_path:
+            return "a path with a NUL byte is refused"
         target = Path(os.path.realpath(self.root / file_path))
         try:
             relative = PurePosixPath(target.relative_to(self.root).as_posix())

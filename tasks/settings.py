@@ -73,3 +73,9 @@ class FarmSettings(BaseSettings):
     check_output_max_bytes: int = Field(
         65536, validation_alias="WORKER_CHECK_OUTPUT_MAX_BYTES", description="Output kept per check command."
     )
+    metrics_port: int = Field(
+        0, ge=0, le=65535, validation_alias="WORKER_METRICS_PORT", description="Port of the worker's Prometheus metrics; 0: off."
+    )
+    metrics_host: str = Field(
+        "127.0.0.1", validation_alias="WORKER_METRICS_HOST", description="Address the worker's metrics port binds to."
+    )

@@ -2,6 +2,7 @@
 
 import os
 
+from tasks import worker_metrics
 from tasks.celery_app import app, farm_settings
 
 
@@ -9,6 +10,7 @@ def run_worker(queues: str | None, concurrency: int, loglevel: str) -> None:
     """Start the Celery worker in this process (prefork pool, one job per pool process)."""
     settings = farm_settings()
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    worker_metrics.prepare(settings)  # before the pool forks: its processes must inherit the metrics directory
     argv = [
         "worker",
         f"--queues={queues or settings.default_queue}",

@@ -5,6 +5,7 @@ import time
 from tasks.process_tree import find_job_processes
 from tests.fixtures.farm import Farm, connect_mcp
 from tests.fixtures.mcp_calls import call_ok
+from tests.fixtures.waiting import wait_until
 
 FINAL = {"text": "Finished."}
 
@@ -95,13 +96,3 @@ async def test_job_past_its_timeout_ends_timed_out(farm, make_repo, scripted_gat
 
 def farm_worktrees(farm: Farm):
     return farm.log_dir.parent / "cache" / "worktrees"
-
-
-def wait_until(condition, timeout: float = 30.0) -> bool:
-    """Poll a condition (test-side only) until it holds or the timeout passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False

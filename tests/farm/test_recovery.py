@@ -13,6 +13,7 @@ from tests.fixtures.git_repos import git
 from tests.fixtures.mcp_calls import call_ok
 from tests.fixtures.processes import free_port
 from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.waiting import is_gone, wait_until
 
 # Fast failure detection for the test; production defaults are in tasks/settings.py.
 RECOVERY_ENV = {"FARM_HEARTBEAT_S": "0.3", "FARM_LEASE_S": "1.5", "FARM_LOST_GRACE_S": "2", "FARM_RECONCILE_S": "0.3"}
@@ -55,14 +56,6 @@ def job_record(redis_server: RedisServer, env: dict, job_id: str) -> dict:
     return {k.decode(): v.decode() for k, v in raw.items()}
 
 
-def wait_for(condition, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
 
 async def start_slow_job(client, repo, name: str) -> str:
     started = await call_ok(client, "start", {"prompt": f"Write it. [[scenario:{name}]]", "repo": str(repo)})
@@ -75,7 +68,7 @@ async def test_killed_worker_job_is_redelivered_and_completes_exactly_once(farm,
     first = workers()
     async with connect_mcp(farm, **workers.env) as client:
         job_id = await start_slow_job(client, repo, "redeliver")
-        assert wait_for(lambda: len(find_job_processes(job_id)) >= 1), "agent should be running on the first worker"
+        assert wait_until(lambda: len(find_job_processes(job_id)) >= 1), "agent should be running on the first worker"
         first_run_pids = find_job_processes(job_id)
         second = workers()
         os.kill(first.pid, signal.SIGKILL)  # the worker's main process, with no chance to clean up
@@ -89,7 +82,7 @@ async def test_killed_worker_job_is_redelivered_and_completes_exactly_once(farm,
     assert sum("status: completed" in line for line in tail["lines"]) == 1
     assert sum("status: running on" in line for line in tail["lines"]) == 2
     assert any("stopped heartbeating; requeued (attempt 2 of 2)" in line for line in tail["lines"])
-    assert not any(Path(f"/proc/{pid}").exists() and _not_zombie(pid) for pid in first_run_pids), "a process of the killed worker survived"
+    assert all(is_gone(pid) for pid in first_run_pids), "a process of the killed worker survived"
     assert second.poll() is None
 
 
@@ -99,7 +92,7 @@ async def test_killed_worker_with_no_other_worker_ends_lost_with_a_reason(farm, 
     only = workers(FARM_MAX_ATTEMPTS="1")
     async with connect_mcp(farm, **workers.env, FARM_MAX_ATTEMPTS="1") as client:
         job_id = await start_slow_job(client, repo, "orphaned")
-        assert wait_for(lambda: len(find_job_processes(job_id)) >= 1)
+        assert wait_until(lambda: len(find_job_processes(job_id)) >= 1)
         os.kill(only.pid, signal.SIGKILL)
         killed_at = time.monotonic()
         done = await call_ok(client, "wait", {"job_id": job_id, "timeout_ms": 30000})
@@ -108,7 +101,7 @@ async def test_killed_worker_with_no_other_worker_ends_lost_with_a_reason(farm, 
     assert done["job_status"] == "lost", done
     assert "stopped heartbeating" in done["error"] and "FARM_MAX_ATTEMPTS" in done["error"]
     assert took < float(RECOVERY_ENV["FARM_LOST_GRACE_S"]) + 6
-    assert wait_for(lambda: find_job_processes(job_id) == [], timeout=5)
+    assert wait_until(lambda: find_job_processes(job_id) == [], timeout=5)
 
 
 async def test_redis_restart_mid_job_keeps_the_log_and_the_job_completes(farm, own_redis, workers, make_repo, scripted_gateway):
@@ -117,7 +110,7 @@ async def test_redis_restart_mid_job_keeps_the_log_and_the_job_completes(farm, o
     workers()
     async with connect_mcp(farm, **workers.env) as client:
         job_id = await start_slow_job(client, repo, "redis_restart")
-        assert wait_for(lambda: len(find_job_processes(job_id)) >= 1)
+        assert wait_until(lambda: len(find_job_processes(job_id)) >= 1)
         before = await call_ok(client, "tail", {"job_id": job_id, "lines": 500})
         own_redis.stop()
         time.sleep(1.0)
@@ -129,10 +122,3 @@ async def test_redis_restart_mid_job_keeps_the_log_and_the_job_completes(farm, o
     assert after["lines"][: len(before["lines"])] == before["lines"]
     assert any("status: completed" in line for line in after["lines"][len(before["lines"]) :])
     assert git(repo, "status", "--porcelain") == ""
-
-
-def _not_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return False

@@ -11,17 +11,10 @@ import pytest
 from adapter.redaction import Redactor
 from tasks.checks import CheckOutcome, CheckSpec, run_check, run_checks
 from tasks.process_tree import find_job_processes, job_env_marker, kill_job_processes
+from tests.fixtures.waiting import is_gone
 
 SECRET = "s3cr3t-value-do-not-leak"
 
-
-def is_gone(pid: int) -> bool:
-    """True when the process no longer exists or is a zombie waiting for its parent."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat[stat.rfind(")") + 2] in "ZX"
 
 
 @pytest.fixture

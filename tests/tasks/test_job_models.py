@@ -47,7 +47,6 @@ def test_check_name_refused(name):
         CheckSpec(name=name, command="true")
 
 
-@pytest.mark.xfail(strict=True, reason="CHECK_NAME ends in '$', which also matches before a trailing newline")
 def test_check_name_with_trailing_newline_refused():
     with pytest.raises(ValidationError):
         CheckSpec(name="tests\n", command="true")

@@ -10,19 +10,12 @@ from pathlib import Path
 import pytest
 
 from tasks.process_tree import find_job_processes, job_env_marker, kill_job_processes, kill_process_group
+from tests.fixtures.waiting import is_gone
 
 
 def unique_job_id() -> str:
     return f"job-{uuid.uuid4().hex[:12]}"
 
-
-def is_gone(pid: int) -> bool:
-    """True when the process no longer exists or is a zombie waiting for its parent."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat[stat.rfind(")") + 2] in "ZX"
 
 
 def wait_until(condition, timeout_s: float = 5.0) -> bool:

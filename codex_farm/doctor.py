@@ -1,0 +1,393 @@
+"""`codex-farm doctor`: diagnose a box with one command, one line per check, never printing a secret."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+from pydantic import ValidationError
+
+CLI_TIMEOUT_S = 15
+REDIS_TIMEOUT_S = 3
+INSPECT_TIMEOUT_S = 2
+HTTP_TIMEOUT_S = 3
+GATEWAY_TIMEOUT_S = 5
+MIN_PYTHON = (3, 11)
+# What a Celery queue on Redis (a list key, and an item of `worker --queues a,b`) may safely be called.
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+MASK = "***"
+_SECRET_QUERY_KEYS = re.compile(r"(?i)pass|token|key|secret")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict of one check; `hint` says what to do when it failed."""
+
+    name: str
+    ok: bool
+    detail: str
+    hint: str = ""
+    skipped: bool = False
+
+    @property
+    def status(self) -> str:
+        return "SKIP" if self.skipped else "OK" if self.ok else "FAIL"
+
+    def line(self) -> str:
+        text = f"{self.status:<4} {self.name:<12} {self.detail}"
+        if self.hint and not self.ok:
+            text += f" — {self.hint}"
+        return text
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password (and credential-like query values) replaced by ***."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        netloc = f"{user}:{MASK}@{host}" if colon else f"{MASK}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, MASK if _SECRET_QUERY_KEYS.search(k) else v) for k, v in pairs], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Loaded:
+    """The settings objects this box's pieces would read; None where the environment is invalid."""
+
+    farm: object | None
+    frontend: object | None
+    adapter: object | None
+    errors: dict[str, str]
+
+
+def load_settings() -> Loaded:
+    """Each package's settings object, read once; validation errors name the variable, never its value."""
+    from adapter.settings import AdapterSettings
+    from mcp_frontend.settings import FrontendSettings
+    from tasks.settings import FarmSettings
+
+    objects, errors = {}, {}
+    for key, cls in (("farm", FarmSettings), ("frontend", FrontendSettings), ("adapter", AdapterSettings)):
+        try:
+            objects[key] = cls()
+        except ValidationError as exc:
+            objects[key] = None
+            errors[cls.__name__] = "; ".join(f"{'.'.join(map(str, e['loc'])) or '?'}: {e['msg']}" for e in exc.errors())
+        except ValueError as exc:  # e.g. a JSON setting that does not parse; the message may quote the value
+            objects[key] = None
+            errors[cls.__name__] = type(exc).__name__
+    return Loaded(objects["farm"], objects["frontend"], objects["adapter"], errors)
+
+
+def check_settings(loaded: Loaded) -> CheckResult:
+    if loaded.errors:
+        detail = "invalid: " + " | ".join(f"{name}: {msg}" for name, msg in loaded.errors.items())
+        return CheckResult("settings", False, detail, "fix those environment variables (see the README settings table)")
+    return CheckResult("settings", True, "environment parses (farm, frontend, adapter)")
+
+
+# --- the box -------------------------------------------------------------------------------------
+
+
+def check_python() -> CheckResult:
+    version = ".".join(map(str, sys.version_info[:3]))
+    if sys.version_info[:2] < MIN_PYTHON:
+        return CheckResult("python", False, f"{version} is too old", "use Python 3.11 or newer")
+    return CheckResult("python", True, f"{version} ({sys.implementation.name})")
+
+
+def check_git() -> CheckResult:
+    git = shutil.which("git")
+    if git is None:
+        return CheckResult("git", False, "git is not on PATH", "install git (Debian: apt-get install git)")
+    try:
+        done = subprocess.run([git, "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return CheckResult("git", False, f"{git} --version failed: {type(exc).__name__}", "reinstall git")
+    if done.returncode != 0:
+        return CheckResult("git", False, f"{git} --version exited {done.returncode}", "reinstall git")
+    return CheckResult("git", True, done.stdout.strip() or "present")
+
+
+def check_claude_cli(farm) -> CheckResult:
+    """The CLI a worker would run (`CLAUDE_CLI_PATH`, else the one bundled with claude-agent-sdk) answers --version."""
+    name, hint = "claude-cli", "set CLAUDE_CLI_PATH to a Claude Code CLI, or reinstall claude-agent-sdk (it bundles one)"
+    try:
+        from tasks.agent_env import OFFLINE_CLI_ENV, bundled_cli
+
+        cli = farm.claude_cli_path or bundled_cli()
+    except ImportError as exc:
+        return CheckResult(name, False, f"claude-agent-sdk cannot be imported ({exc.name or 'import error'})", hint)
+    if not cli.exists():
+        return CheckResult(name, False, f"Claude Code CLI not found at {cli}", hint)
+    if not cli.is_file() or not os.access(cli, os.X_OK):
+        return CheckResult(name, False, f"Claude Code CLI at {cli} is not an executable file", hint)
+    try:
+        done = subprocess.run(
+            [str(cli), "--version"], capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
+            env={**os.environ, **OFFLINE_CLI_ENV}, stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        return CheckResult(name, False, f"{cli} --version did not answer within {CLI_TIMEOUT_S} s", hint)
+    except OSError as exc:
+        return CheckResult(name, False, f"{cli} cannot run: {exc.strerror or type(exc).__name__}", hint)
+    if done.returncode != 0:
+        first = (done.stderr or done.stdout).strip().splitlines()[:1]
+        return CheckResult(name, False, f"{cli} --version exited {done.returncode}" + (f": {first[0][:200]}" if first else ""), hint)
+    return CheckResult(name, True, f"{done.stdout.strip() or 'runs'} at {cli}")
+
+
+# --- Redis, queues and workers --------------------------------------------------------------------
+
+
+def check_redis(farm) -> CheckResult:
+    """PING with the configured URL, telling refused, wrong password, no password and timeout apart."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    url = farm.redis_url
+    shown = mask_url(url)
+    try:
+        has_password = bool(urlsplit(url).password) or "password=" in urlsplit(url).query
+    except ValueError:
+        return CheckResult("redis", False, "REDIS_URL is not a valid URL", "fix REDIS_URL (redis://:PASSWORD@host:6379/0)")
+    fail = lambda detail, hint: CheckResult("redis", False, detail, hint)  # noqa: E731
+    try:
+        client = redis.Redis.from_url(
+            url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S, retry=Retry(NoBackoff(), 0)
+        )
+        client.ping()
+        client.close()
+    except ValueError as exc:
+        return fail(f"REDIS_URL is not usable: {exc}", "fix REDIS_URL (redis://:PASSWORD@host:6379/0)")
+    except redis.AuthenticationError as exc:
+        message = str(exc)
+        if not has_password:
+            return fail(f"Redis at {shown} requires a password and REDIS_URL has none (NOAUTH)", "put the password in REDIS_URL")
+        if "without any password configured" in message or "no password is set" in message:
+            return fail(f"REDIS_URL has a password but Redis at {shown} has none", "drop the password from REDIS_URL or set requirepass")
+        return fail(f"wrong password for Redis at {shown} (WRONGPASS)", "fix the password in REDIS_URL")
+    except redis.TimeoutError:
+        return fail(f"timed out after {REDIS_TIMEOUT_S} s connecting to {shown}", "check the host, port and firewall in REDIS_URL")
+    except redis.ConnectionError as exc:
+        if isinstance(exc.__context__, ConnectionRefusedError) or "Connection refused" in str(exc):
+            return fail(f"connection refused at {shown}", "start Redis or fix REDIS_URL")
+        return fail(f"cannot connect to {shown}: {exc}", "start Redis or fix REDIS_URL")
+    except redis.ResponseError as exc:
+        return fail(f"Redis at {shown} refused PING: {exc}", "give the REDIS_URL user the rights the farm needs")
+    except redis.RedisError as exc:
+        return fail(f"Redis at {shown}: {type(exc).__name__}: {exc}", "check REDIS_URL")
+    return CheckResult("redis", True, f"reachable at {shown} ({'auth ok' if has_password else 'no password'})")
+
+
+def configured_queues(farm) -> list[str]:
+    return [part.strip() for part in farm.default_queue.split(",")]
+
+
+def check_queues(farm) -> CheckResult:
+    queues = configured_queues(farm)
+    bad = [q for q in queues if not QUEUE_NAME.match(q)]
+    if bad:
+        return CheckResult(
+            "queues", False, f"invalid queue name(s) in FARM_QUEUE: {', '.join(map(repr, bad))}",
+            "use comma-separated names of letters, digits, '.', '_', ':' or '-'",
+        )
+    return CheckResult("queues", True, ", ".join(queues))
+
+
+def active_queues(farm) -> dict[str, list[str]]:
+    """Queue name -> the workers consuming it, as the workers themselves answer (within INSPECT_TIMEOUT_S)."""
+    from celery import Celery
+
+    from tasks.celery_app import celery_config
+
+    app = Celery("codex_farm_doctor", set_as_current=False)
+    app.conf.update(celery_config(farm))
+    app.conf.update(broker_connection_retry=False, broker_connection_max_retries=0, broker_connection_timeout=REDIS_TIMEOUT_S)
+    try:
+        replies = app.control.inspect(timeout=INSPECT_TIMEOUT_S).active_queues() or {}
+    finally:
+        app.close()
+    consumers: dict[str, list[str]] = {}
+    for worker, queues in replies.items():
+        for queue in queues or []:
+            consumers.setdefault(queue.get("name", ""), []).append(worker)
+    return consumers
+
+
+def check_workers(farm, redis_result: CheckResult) -> CheckResult:
+    if not redis_result.ok:
+        return CheckResult("workers", False, f"not checked: Redis is not usable ({redis_result.detail})", "fix the redis check first")
+    queues = [q for q in configured_queues(farm) if QUEUE_NAME.match(q)]
+    if not queues:
+        return CheckResult("workers", False, "not checked: no valid queue in FARM_QUEUE", "fix FARM_QUEUE")
+    try:
+        consumers = active_queues(farm)
+    except Exception as exc:  # a broker hiccup between the redis check and here
+        return CheckResult("workers", False, f"cannot ask the workers: {type(exc).__name__}", "check Redis and REDIS_URL")
+    missing = [q for q in queues if not consumers.get(q)]
+    if missing:
+        return CheckResult(
+            "workers", False, f"no worker consumes queue(s) {', '.join(missing)}", f"start codex-farm worker --queues {','.join(missing)}"
+        )
+    return CheckResult("workers", True, "; ".join(f"{q}: {', '.join(sorted(consumers[q]))}" for q in queues))
+
+
+# --- HTTP services --------------------------------------------------------------------------------
+
+
+def _http_failure(exc: httpx.HTTPError, timeout_s: float) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out after {timeout_s:g} s"
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused" if "refused" in str(exc).lower() else "cannot connect"
+    return f"request failed ({type(exc).__name__})"
+
+
+def check_adapter(farm) -> CheckResult:
+    """`/healthz` answers; with ADAPTER_TOKEN set, the adapter accepts it on `/v1/models`."""
+    base, shown = farm.adapter_url.rstrip("/"), mask_url(farm.adapter_url)
+    hint = "start codex-farm adapter or fix ADAPTER_URL"
+    try:
+        health = httpx.get(base + "/healthz", timeout=HTTP_TIMEOUT_S)
+    except httpx.HTTPError as exc:
+        return CheckResult("adapter", False, f"{_http_failure(exc, HTTP_TIMEOUT_S)} at {shown}", hint)
+    except ValueError:
+        return CheckResult("adapter", False, f"ADAPTER_URL is not a valid URL: {shown}", "fix ADAPTER_URL")
+    if health.status_code != 200:
+        return CheckResult("adapter", False, f"{shown}/healthz answered {health.status_code}", "is ADAPTER_URL the adapter?")
+    if farm.adapter_token is None:
+        return CheckResult("adapter", True, f"healthy at {shown} (ADAPTER_TOKEN not set, token not checked)")
+    try:
+        models = httpx.get(base + "/v1/models", headers={"x-api-key": farm.adapter_token.get_secret_value()}, timeout=HTTP_TIMEOUT_S)
+    except httpx.HTTPError as exc:
+        return CheckResult("adapter", False, f"GET /v1/models: {_http_failure(exc, HTTP_TIMEOUT_S)} at {shown}", hint)
+    if models.status_code == 401:
+        return CheckResult(
+            "adapter", False, f"healthy at {shown} but ADAPTER_TOKEN was rejected (401)",
+            "ADAPTER_TOKEN is not one of the adapter's ADAPTER_TOKENS",
+        )
+    if models.status_code != 200:
+        return CheckResult("adapter", False, f"GET {shown}/v1/models answered {models.status_code}", "see the adapter's log")
+    return CheckResult("adapter", True, f"healthy at {shown} (ADAPTER_TOKEN accepted)")
+
+
+def check_gateway(adapter) -> CheckResult:
+    """The adapter's OpenAI-compatible gateway lists models with its key (only with --network)."""
+    base, shown = adapter.upstream_base_url.rstrip("/"), mask_url(adapter.upstream_base_url)
+    if adapter.upstream_api_key is None:
+        return CheckResult("gateway", False, f"ONEAPI_API_KEY is not set for {shown}", "set ONEAPI_API_KEY (the adapter's gateway key)")
+    headers = {"authorization": f"Bearer {adapter.upstream_api_key.get_secret_value()}"}
+    try:
+        response = httpx.get(base + "/models", headers=headers, timeout=GATEWAY_TIMEOUT_S)
+    except httpx.HTTPError as exc:
+        return CheckResult("gateway", False, f"{_http_failure(exc, GATEWAY_TIMEOUT_S)} at {shown}", "check ONEAPI_BASE_URL and the network")
+    except ValueError:
+        return CheckResult("gateway", False, f"ONEAPI_BASE_URL is not a valid URL: {shown}", "fix ONEAPI_BASE_URL")
+    if response.status_code in (401, 403):
+        return CheckResult("gateway", False, f"{shown} rejected ONEAPI_API_KEY ({response.status_code})", "fix ONEAPI_API_KEY")
+    if response.status_code != 200:
+        return CheckResult("gateway", False, f"GET {shown}/models answered {response.status_code}", "check ONEAPI_BASE_URL")
+    try:
+        count = len(response.json().get("data", []))
+    except (ValueError, AttributeError):
+        count = None
+    return CheckResult("gateway", True, f"answers at {shown}" + (f" ({count} models)" if count is not None else ""))
+
+
+# --- folders ---------------------------------------------------------------------------------------
+
+
+def check_sandbox(frontend) -> CheckResult:
+    root: Path = frontend.sandbox_root
+    if not root.exists():
+        return CheckResult("sandbox", False, f"SANDBOX_ROOT {root} does not exist", "create it or fix SANDBOX_ROOT")
+    if not root.is_dir():
+        return CheckResult("sandbox", False, f"SANDBOX_ROOT {root} is not a directory", "fix SANDBOX_ROOT")
+    return CheckResult("sandbox", True, f"{root} is a directory")
+
+
+def check_cache_dir(farm) -> CheckResult:
+    """WORKER_CACHE_DIR takes a file (or, when missing, its nearest existing parent does, so the worker can create it)."""
+    cache: Path = farm.cache_dir.expanduser()
+    hint = "make WORKER_CACHE_DIR a writable directory"
+    if cache.exists() and not cache.is_dir():
+        return CheckResult("cache-dir", False, f"{cache} is not a directory", hint)
+    target = cache
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    try:
+        with tempfile.NamedTemporaryFile(dir=target, prefix=".codex-farm-doctor-"):
+            pass
+    except OSError as exc:
+        return CheckResult("cache-dir", False, f"{target} is not writable ({exc.strerror or type(exc).__name__})", hint)
+    return CheckResult("cache-dir", True, f"{cache} writable" if target == cache else f"{cache} missing; {target} writable, the worker creates it")
+
+
+# --- runner ----------------------------------------------------------------------------------------
+
+
+def _needs(settings, name: str, check: Callable[[], CheckResult]) -> CheckResult:
+    if settings is None:
+        return CheckResult(name, False, "not checked: its settings are invalid", "fix the settings check first")
+    return check()
+
+
+def run_checks(loaded: Loaded, network: bool = False) -> list[CheckResult]:
+    """Every check, in order: the box, the settings, Redis and workers, the adapter, folders, the gateway."""
+    farm, frontend, adapter = loaded.farm, loaded.frontend, loaded.adapter
+    results = [check_python(), check_git(), check_settings(loaded)]
+    results.append(_needs(farm, "claude-cli", lambda: check_claude_cli(farm)))
+    redis_result = _needs(farm, "redis", lambda: check_redis(farm))
+    results += [redis_result, _needs(farm, "queues", lambda: check_queues(farm))]
+    results.append(_needs(farm, "workers", lambda: check_workers(farm, redis_result)))
+    results.append(_needs(farm, "adapter", lambda: check_adapter(farm)))
+    results.append(_needs(frontend, "sandbox", lambda: check_sandbox(frontend)))
+    results.append(_needs(farm, "cache-dir", lambda: check_cache_dir(farm)))
+    if network:
+        results.append(_needs(adapter, "gateway", lambda: check_gateway(adapter)))
+    else:
+        results.append(CheckResult("gateway", True, "(use --network)", skipped=True))
+    return results
+
+
+def redactor(loaded_farm, loaded_adapter):
+    """Masks every secret this environment holds, a last guard on each printed line."""
+    from adapter.redaction import Redactor
+    from tasks.known_secrets import known_secrets
+
+    secrets = known_secrets(loaded_farm) if loaded_farm is not None else []
+    if loaded_adapter is not None:
+        secrets += loaded_adapter.secrets()
+    return Redactor(secrets)
+
+
+def run_doctor(network: bool = False, out: TextIO | None = None) -> int:
+    """Print one line per check; 0 when none failed, 1 otherwise."""
+    out = out or sys.stdout
+    loaded = load_settings()
+    results = run_checks(loaded, network)
+    redact = redactor(loaded.farm, loaded.adapter)
+    for result in results:
+        print(redact(result.line()), file=out, flush=True)
+    return 0 if all(r.ok or r.skipped for r in results) else 1

@@ -1,0 +1,101 @@
+"""`codex-farm doctor` against a real local farm: healthy, and broken one piece at a time."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from codex_farm.doctor import CheckResult, mask_url
+from tasks.agent_env import bundled_cli
+from tests.fixtures.farm import Farm
+from tests.fixtures.processes import free_port
+from tests.fixtures.redis_server import REDIS_PASSWORD
+
+CHECKS = ["python", "git", "settings", "claude-cli", "redis", "queues", "workers", "adapter", "sandbox", "cache-dir", "gateway"]
+
+
+def run_doctor(farm: Farm, *args: str, **env: str) -> tuple[int, dict[str, str]]:
+    """Run `python -m codex_farm doctor`; return its exit code and its lines keyed by check name."""
+    environment = {**os.environ, **farm.env, "CLAUDE_CLI_PATH": str(bundled_cli()), **env}
+    done = subprocess.run(
+        [sys.executable, "-m", "codex_farm", "doctor", *args], env=environment, capture_output=True, text=True, timeout=60
+    )
+    output = done.stdout + done.stderr
+    for secret in (REDIS_PASSWORD, farm.adapter.token, env.get("ADAPTER_TOKEN", farm.adapter.token)):
+        assert secret not in output, output
+    lines = {line.split()[1]: line for line in done.stdout.splitlines() if line.split()[:1] in (["OK"], ["FAIL"], ["SKIP"])}
+    assert list(lines) == CHECKS, output
+    return done.returncode, lines
+
+
+def test_a_healthy_farm_passes_every_check(farm: Farm):
+    code, lines = run_doctor(farm)
+    assert code == 0, lines
+    for name, line in lines.items():
+        assert line.startswith("SKIP gateway" if name == "gateway" else "OK   "), line
+    assert "(use --network)" in lines["gateway"]
+    assert f"redis://:***@127.0.0.1:{farm.redis.port}/0 (auth ok)" in lines["redis"]
+    assert farm.env["FARM_QUEUE"] in lines["workers"]
+    assert "ADAPTER_TOKEN accepted" in lines["adapter"]
+
+
+def test_redis_down_is_named_and_workers_are_not_asked(farm: Farm):
+    code, lines = run_doctor(farm, REDIS_URL=f"redis://:{REDIS_PASSWORD}@127.0.0.1:{free_port()}/0")
+    assert code != 0
+    assert lines["redis"].startswith("FAIL") and "connection refused" in lines["redis"], lines["redis"]
+    assert "start Redis or fix REDIS_URL" in lines["redis"]
+    assert lines["workers"].startswith("FAIL") and "Redis is not usable" in lines["workers"], lines["workers"]
+
+
+def test_a_wrong_redis_password_is_named(farm: Farm):
+    code, lines = run_doctor(farm, REDIS_URL=f"redis://:not-the-{REDIS_PASSWORD}@127.0.0.1:{farm.redis.port}/0")
+    assert code != 0
+    assert lines["redis"].startswith("FAIL") and "wrong password" in lines["redis"], lines["redis"]
+    assert "not-the-" not in lines["redis"]
+
+
+def test_a_redis_url_without_the_password_is_named(farm: Farm):
+    code, lines = run_doctor(farm, REDIS_URL=f"redis://127.0.0.1:{farm.redis.port}/0")
+    assert code != 0
+    assert "requires a password" in lines["redis"], lines["redis"]
+
+
+def test_a_missing_claude_cli_is_named(farm: Farm):
+    code, lines = run_doctor(farm, CLAUDE_CLI_PATH="/nonexistent/claude")
+    assert code != 0
+    assert lines["claude-cli"].startswith("FAIL") and "not found at /nonexistent/claude" in lines["claude-cli"], lines
+    assert all(line.startswith(("OK", "SKIP")) for name, line in lines.items() if name != "claude-cli"), lines
+
+
+def test_a_queue_without_a_worker_is_named_with_the_command_to_fix_it(farm: Farm):
+    code, lines = run_doctor(farm, FARM_QUEUE=f"{farm.env['FARM_QUEUE']},nobody-listens")
+    assert code != 0
+    assert lines["workers"].startswith("FAIL"), lines["workers"]
+    assert "no worker consumes queue(s) nobody-listens" in lines["workers"]
+    assert "start codex-farm worker --queues nobody-listens" in lines["workers"]
+
+
+def test_an_invalid_queue_name_and_an_unknown_adapter_token_fail(farm: Farm):
+    code, lines = run_doctor(farm, FARM_QUEUE="has space", ADAPTER_TOKEN="adapter-token-unknown-0123")
+    assert code != 0
+    assert lines["queues"].startswith("FAIL") and "'has space'" in lines["queues"], lines["queues"]
+    assert "rejected (401)" in lines["adapter"] and "ADAPTER_TOKENS" in lines["adapter"], lines["adapter"]
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:pw-123456@host:6379/0", "redis://:***@host:6379/0"),
+        ("rediss://default:pw-123456@host:6380/1", "rediss://default:***@host:6380/1"),
+        ("redis://host:6379/0", "redis://host:6379/0"),
+        ("unix:///run/redis.sock?db=0&password=pw-123456", "unix:///run/redis.sock?db=0&password=***"),
+    ],
+)
+def test_urls_are_shown_without_their_password(url: str, shown: str):
+    assert mask_url(url) == shown
+
+
+def test_a_line_shows_the_hint_only_on_failure():
+    assert CheckResult("redis", False, "connection refused", "start Redis").line() == "FAIL redis        connection refused — start Redis"
+    assert CheckResult("git", True, "git version 2", "unused").line() == "OK   git          git version 2"
