@@ -22,6 +22,7 @@ RUN pip install /tmp/src && rm -rf /tmp/src
 # metrics folders exist in the image so that named volumes mounted on them inherit this owner.
 RUN groupadd --system --gid 10001 farm \
  && useradd --system --uid 10001 --gid farm --home-dir /var/lib/codex-farm --create-home --shell /bin/bash farm \
+ && install -d -o farm -g farm -m 0755 /var/lib/codex-farm \
  && install -d -o farm -g farm -m 0750 /var/lib/codex-farm/cache /var/lib/codex-farm/metrics
 
 ENV HOME=/var/lib/codex-farm \

@@ -264,7 +264,7 @@ def worker_events(log_path: Path) -> dict[tuple[str, str], float]:
 
 def stage_row(name: str, values: list[float], total_p50: float | None = None) -> str:
     share = f"{statistics.median(values) / total_p50 * 100:5.1f} %" if total_p50 else "       "
-    return f"  {name:<56} {ms(pct(values, 50))} {ms(pct(values, 99))} {ms(statistics.fmean(values))}  {share}"
+    return f"  {name:<62} {ms(pct(values, 50))} {ms(pct(values, 99))} {ms(statistics.fmean(values))}  {share}"
 
 
 async def dispatch(client: Client, bench: Bench, repo: Path, jobs: int, warmup: int) -> dict:
@@ -303,10 +303,12 @@ async def dispatch(client: Client, bench: Bench, repo: Path, jobs: int, warmup: 
         "DISPATCH: start sent -> agent init": series(lambda j: j.log_ts("system") - j.sent),
         "agent init -> first model call at adapter": series(lambda j: model_calls[j.job_id] - j.log_ts("system")),
         "agent init -> agent result": series(lambda j: j.log_ts("result") - j.log_ts("system")),
-        "agent result -> finished_at (package, record)": series(lambda j: j.record.finished_at - j.log_ts("result")),
+        "agent result -> finished_at": series(lambda j: j.record.finished_at - j.log_ts("result")),
+        "  of which result -> outcome logged (diff, commit, patch)": series(lambda j: j.log_ts("status", "completed:") - j.log_ts("result")),
+        "  of which outcome logged -> finished_at (monitor, clean-up)": series(lambda j: j.record.finished_at - j.log_ts("status", "completed:")),
         "WAIT WAKE-UP: finished_at -> wait response": series(lambda j: j.wait_returned - j.record.finished_at),
         "whole job: start sent -> wait response": series(lambda j: j.wait_returned - j.sent),
-        "after the job: finished_at -> task returned (clean-up)": series(lambda j: events[(j.job_id, "succeeded")] - j.record.finished_at),
+        "after the job: finished_at -> Celery task returned": series(lambda j: events[(j.job_id, "succeeded")] - j.record.finished_at),
     }
     rows = {k: v for k, v in rows.items() if v}
     print(f"\n[1+2] dispatch and wait wake-up: {len(good)} no-op jobs, one at a time ({warmup} warm-up jobs not counted)")
@@ -315,15 +317,15 @@ async def dispatch(client: Client, bench: Bench, repo: Path, jobs: int, warmup: 
     if late_waits:
         print(f"  !! {late_waits} jobs finished before their wait call was sent (wake-up not meaningful for them)")
     total = statistics.median(rows["DISPATCH: start sent -> agent init"])
-    print(f"  {'stage (ms)':<56} {'p50':>8} {'p99':>8} {'mean':>8}  {'p50 share of dispatch'}")
+    print(f"  {'stage (ms)':<62} {'p50':>8} {'p99':>8} {'mean':>8}  {'p50 share of dispatch'}")
     for name, values in rows.items():
-        in_dispatch = name.startswith(("start sent", "QUEUE", "started_at", "worktree", "DISPATCH", "  of which"))
+        in_dispatch = name.startswith(("start sent", "QUEUE", "started_at", "worktree", "DISPATCH", "  of which created", "  of which received"))
         print(stage_row(name, values, total if in_dispatch else None))
     for j in cold:
         if j.log_ts("system"):
             print(f"  warm-up job dispatch: {ms(j.log_ts('system') - j.sent).strip()} ms (queue->claim {ms(j.record.started_at - j.record.created_at).strip()} ms, on {j.record.worker})")
     workers = {j.record.worker for j in good}
-    print(f"  measured jobs ran on {len(workers)} pool process(es)")
+    print(f"  measured jobs ran on {len(workers)} pool process(es); the worker log is parsed for the broker/pool split")
     return {name: (pct(v, 50), pct(v, 99)) for name, v in rows.items()} | {"_n": len(good), "_failed": len(failed)}
 
 
@@ -361,7 +363,8 @@ def farm_stages(job: FarmJob) -> dict[str, float]:
         "claimed -> worktree ready": job.log_ts("status", "worktree ready") - job.record.started_at,
         "worktree ready -> agent init": init - job.log_ts("status", "worktree ready"),
         "agent init -> agent result": result - init,
-        "agent result -> finished_at": job.record.finished_at - result,
+        "agent result -> outcome logged": job.log_ts("status", "completed:") - result,
+        "outcome logged -> finished_at": job.record.finished_at - job.log_ts("status", "completed:"),
         "finished_at -> wait response": job.wait_returned - job.record.finished_at,
     }
 
@@ -391,9 +394,9 @@ async def overhead(client: Client, bench: Bench, repo: Path, runs: int) -> dict:
     ratio_p50 = statistics.median(farm) / statistics.median(direct)
     verdict = "PASS" if ratio_mean <= GOAL_OVERHEAD_RATIO else "FAIL"
     print(f"\n[3] overhead: 3-turn job (Write, Edit, answer), {runs} runs each, interleaved (1 warm-up each not counted)")
-    print(f"  {'path (ms)':<56} {'mean':>8} {'p50':>8} {'min':>8} {'max':>8}")
+    print(f"  {'path (ms)':<62} {'mean':>8} {'p50':>8} {'min':>8} {'max':>8}")
     for name, values in (("direct: worktree add + claude -p + worktree remove", direct), ("farm: start -> wait (completed)", farm)):
-        print(f"  {name:<56} {ms(statistics.fmean(values))} {ms(statistics.median(values))} {ms(min(values))} {ms(max(values))}")
+        print(f"  {name:<62} {ms(statistics.fmean(values))} {ms(statistics.median(values))} {ms(min(values))} {ms(max(values))}")
     print(f"  ratio farm/direct: mean {ratio_mean:.3f}, p50 {ratio_p50:.3f}   goal <= {GOAL_OVERHEAD_RATIO}  -> {verdict} (on the mean)")
     print(f"  added per job: mean {ms(statistics.fmean(farm) - statistics.fmean(direct)).strip()} ms, p50 {ms(statistics.median(farm) - statistics.median(direct)).strip()} ms")
     for which, timings in runs_of.items():

@@ -1,6 +1,7 @@
 """The `codex-farm` command: one subcommand per role a machine can play."""
 
 import argparse
+from pathlib import Path
 
 
 def _adapter(args: argparse.Namespace) -> None:
@@ -49,6 +50,18 @@ def _doctor(args: argparse.Namespace) -> None:
     from codex_farm.doctor import run_doctor
 
     raise SystemExit(run_doctor(args.network))
+
+
+def _stats(args: argparse.Namespace) -> None:
+    from codex_farm.stats import run_stats
+
+    raise SystemExit(run_stats(args.metrics_file, args.days))
+
+
+def _wait(args: argparse.Namespace) -> None:
+    from codex_farm.wait_cli import run_wait
+
+    raise SystemExit(run_wait(args.job_id, args.timeout))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,6 +134,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--network", action="store_true", help="also check the gateway (ONEAPI_BASE_URL /models)")
     doctor.set_defaults(run=_doctor)
+
+    stats = commands.add_parser(
+        "stats",
+        help="gateway calls, tokens and estimated cost by model, queue and day",
+        description="Reads the adapter's WORKER_METRICS_FILE; queues come from the job records in Redis (REDIS_URL) when "
+        "it is reachable. Cost uses WORKER_PRICE_TABLE, WORKER_PRICE_INPUT/OUTPUT/CACHE or approximate built-in prices.",
+    )
+    stats.add_argument("--metrics-file", type=Path, help="JSONL file (default WORKER_METRICS_FILE)")
+    stats.add_argument("--days", type=float, help="only the last N days")
+    stats.set_defaults(run=_stats)
+
+    wait = commands.add_parser(
+        "wait",
+        help="follow a job live until it ends, then print its compact result",
+        description="Reads Redis directly (REDIS_URL, FARM_KEY_PREFIX). Exit status: 0 completed; 1 failed, cancelled, "
+        "timed_out or lost; 2 not ended within --timeout; 3 no such job or Redis unreachable.",
+    )
+    wait.add_argument("job_id")
+    wait.add_argument("--timeout", type=float, help="give up after this many seconds (default: wait until it ends)")
+    wait.set_defaults(run=_wait)
     return parser
 
 

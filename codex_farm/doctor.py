@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 from pydantic import ValidationError
@@ -63,7 +63,9 @@ def mask_url(url: str) -> str:
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         query = urlencode([(k, MASK if _SECRET_QUERY_KEYS.search(k) else v) for k, v in pairs], safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    head = f"{parts.scheme}:" if parts.scheme else ""
+    head += f"//{netloc}" if netloc or url[len(head):].startswith("//") else ""
+    return head + parts.path + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
 
 
 # --- settings ------------------------------------------------------------------------------------
@@ -312,7 +314,7 @@ def check_gateway(adapter) -> CheckResult:
         count = len(response.json().get("data", []))
     except (ValueError, AttributeError):
         count = None
-    return CheckResult("gateway", True, f"answers at {shown}" + (f" ({count} models)" if count is not None else ""))
+    return CheckResult("gateway", True, f"answers at {shown}" + (f" ({count} model{'' if count == 1 else 's'})" if count is not None else ""))
 
 
 # --- folders ---------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ def flower_argv(settings: FlowerSettings, address: str, port: int, allow_control
     from flower.options import default_options
 
     if not allow_control and not hasattr(default_options, "read_only"):
-        raise FlowerRefused("this Flower has no read-only mode (upgrade flower to 2.2 or later, or pass --allow-control)")
+        raise FlowerRefused("this Flower has no read-only mode (upgrade flower, or pass --allow-control)")
     argv = [
         "flower",
         f"--address={address}",

@@ -1,8 +1,9 @@
 """What `codex-farm up` and `demo` read to choose their pieces (the pieces read their own settings)."""
 
+import json
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -60,3 +61,10 @@ class StatsSettings(BaseSettings):
         validation_alias="WORKER_PRICE_TABLE",
         description='JSON per-model prices, e.g. {"deepseek-chat": {"input": 0.28, "output": 0.42, "cache": 0.028}}.',
     )
+
+    @field_validator("price_table", mode="before")
+    @classmethod
+    def _parse_price_table(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value

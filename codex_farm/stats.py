@@ -185,7 +185,7 @@ def run_stats(metrics_file: Path | None, days: float | None, out: TextIO = sys.s
         print("codex-farm stats: no metrics file; pass --metrics-file or set WORKER_METRICS_FILE", file=sys.stderr)
         return 2
     if not path.is_file():
-        print(f"codex-farm stats: {path} does not exist (the adapter writes it once it has served a call)", file=sys.stderr)
+        print(f"codex-farm stats: no file {path} (the adapter creates it on its first gateway call)", file=sys.stderr)
         return 2
     since = time.time() - days * 86400 if days else None
     rows, skipped = read_rows(path, since)

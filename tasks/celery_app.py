@@ -4,6 +4,7 @@ import ctypes
 import functools
 import logging
 import os
+import re
 import signal
 import socket
 
@@ -15,6 +16,8 @@ from tasks.settings import FarmSettings
 
 RUN_JOB = "codex_farm.run_job"
 PROMPT_PREVIEW_CHARS = 80
+# A home directory in the prompt (`/home/<user>`, `/Users/<user>`, `/root`) shows as `~` in Flower.
+HOME_DIR = re.compile(r"(?<![\w.~-])(?:/home/[^/\s'\"]+|/Users/[^/\s'\"]+|/root)(?=[/\s'\"]|$)")
 PR_SET_PDEATHSIG = 1
 log = logging.getLogger("codex_farm.worker")
 
@@ -79,8 +82,8 @@ def worker_context():
 
 
 def send_job(spec: JobSpec, attempt: int = 1) -> None:
-    """Hand a job to Celery on its queue; Flower shows the job id, queue and a short (redacted) prompt."""
-    preview = spec.prompt[:PROMPT_PREVIEW_CHARS].replace("\n", " ")
+    """Hand a job to Celery on its queue; Flower shows the job id, queue and a short prompt (redacted, no home dirs)."""
+    preview = HOME_DIR.sub("~", spec.prompt)[:PROMPT_PREVIEW_CHARS].replace("\n", " ")
     app.send_task(
         RUN_JOB,
         args=[spec.model_dump(mode="json")],

@@ -14,6 +14,7 @@ PROGRESS_KINDS = frozenset({"tool_call", "check", "status", "result", "error"})
 # The argument that says best what a tool call does, in order of preference.
 TARGET_KEYS = ("file_path", "notebook_path", "path", "command", "pattern", "url", "description", "prompt")
 MESSAGE_MAX = 120
+LINE_MAX = 200
 _CHECK_START = re.compile(r"^check (.+): running$")
 _RESULT_TURNS = re.compile(r" after (\d+) turns")
 
@@ -34,7 +35,7 @@ class JobProgress:
     def feed(self, entry: LogEntry) -> str | None:
         """Account for one log entry; its progress message when it is progress-worthy, else None."""
         kind, text = entry.kind, entry.text
-        self.last_line = f"{kind}: {one_line(text)}"
+        self.last_line = _cut(f"{kind}: {one_line(relative_paths(text, self.job_id))}", LINE_MAX)
         if kind in ("assistant", "tool_call"):
             if not self._in_turn:  # an assistant message starts a turn; tool results end it
                 self.turns += 1
@@ -59,7 +60,7 @@ class JobProgress:
 
 def describe(entry: LogEntry, job_id: str) -> str:
     """A short message for one log entry, e.g. `tool call: Write src/app.py` or `check tests: running`."""
-    text = _relative(entry.text, job_id)
+    text = relative_paths(entry.text, job_id)
     if entry.kind == "tool_call":
         message = "tool call: " + tool_call_summary(text)
     elif entry.kind == "check":
@@ -94,10 +95,12 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _relative(text: str, job_id: str) -> str:
-    """Paths inside the job's worktree (`…/<job_id>/src/app.py`) shown relative to it."""
-    return re.sub(rf"[^\s\"']*/{re.escape(job_id)}/", "", text) if job_id else text
+def relative_paths(text: str, job_id: str) -> str:
+    """Paths inside the job's worktree (`…/<job_id>/src/app.py`) shown relative to it (the worktree itself as `.`)."""
+    if not job_id:
+        return text
+    return re.sub(rf"[^\s\"']*/{re.escape(job_id)}(/|(?=[\s\"']|$))", lambda m: "" if m.group(1) else ".", text)
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 1] + "…"
+def _cut(text: str, limit: int = MESSAGE_MAX) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

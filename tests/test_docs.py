@@ -7,7 +7,7 @@ from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
 from adapter.settings import AdapterSettings
-from codex_farm.settings import LocalFarmSettings, StatsSettings
+from codex_farm.settings import FlowerSettings, LocalFarmSettings, StatsSettings
 from mcp_frontend.settings import FrontendSettings
 from tasks.settings import FarmSettings
 
@@ -24,7 +24,7 @@ def env_names(settings: type[BaseSettings]) -> set[str]:
 
 
 def all_settings() -> set[str]:
-    return env_names(AdapterSettings) | env_names(FarmSettings) | env_names(FrontendSettings) | env_names(LocalFarmSettings) | env_names(StatsSettings)
+    return env_names(AdapterSettings) | env_names(FarmSettings) | env_names(FrontendSettings) | env_names(LocalFarmSettings) | env_names(StatsSettings) | env_names(FlowerSettings)
 
 
 def documented_settings() -> set[str]:

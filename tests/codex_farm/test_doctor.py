@@ -99,3 +99,19 @@ def test_urls_are_shown_without_their_password(url: str, shown: str):
 def test_a_line_shows_the_hint_only_on_failure():
     assert CheckResult("redis", False, "connection refused", "start Redis").line() == "FAIL redis        connection refused — start Redis"
     assert CheckResult("git", True, "git version 2", "unused").line() == "OK   git          git version 2"
+
+
+def test_a_redis_that_never_answers_is_a_timeout(monkeypatch: pytest.MonkeyPatch):
+    import socket
+
+    from codex_farm import doctor
+    from tasks.settings import FarmSettings
+
+    monkeypatch.setattr(doctor, "REDIS_TIMEOUT_S", 0.3)
+    with socket.socket() as silent:  # accepts connections (kernel backlog) and never replies
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        url = f"redis://:pw-silent-123@127.0.0.1:{silent.getsockname()[1]}/0"
+        result = doctor.check_redis(FarmSettings(REDIS_URL=url))
+    assert not result.ok and "timed out" in result.detail, result
+    assert "pw-silent-123" not in result.line()

@@ -14,12 +14,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from codex_farm.flower import flower_argv
+from codex_farm.settings import FlowerSettings
 from tests.fixtures.farm import Farm, connect_mcp
 from tests.fixtures.mcp_calls import call_ok
 from tests.fixtures.processes import ServerProcess, free_port, start_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = REPO_ROOT / "artifacts" / "flower-tasks.png"
+ARTIFACTS = REPO_ROOT / "artifacts"
+SCREENSHOT = ARTIFACTS / "flower-tasks.png"  # the tasks page; the job's own page is flower-task.png
 SCENARIO = {"name": "flower_job", "turns": [{"text": "Nothing to change."}]}
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -85,6 +88,14 @@ def test_flower_refuses_to_start_open(env: dict[str, str], refusal: str):
     assert refusal in run.stderr
 
 
+def test_flower_is_read_only_unless_control_is_allowed(monkeypatch):
+    monkeypatch.delenv("FLOWER_UNAUTHENTICATED_API", raising=False)
+    settings = FlowerSettings(basic_auth="viewer:pw1, ops:pw2")
+    viewer = flower_argv(settings, "127.0.0.1", 5555, allow_control=False)
+    assert "--read_only=True" in viewer and "--basic_auth=viewer:pw1,ops:pw2" in viewer and "--address=127.0.0.1" in viewer
+    assert "--read_only=False" in flower_argv(settings, "127.0.0.1", 5555, allow_control=True)
+
+
 async def test_flower_lists_a_real_job_without_its_secret_or_home_path(farm: Farm, make_repo, scripted_gateway, tmp_path, monkeypatch):
     binary = chromium_or_skip()
     monkeypatch.delenv("FLOWER_UNAUTHENTICATED_API", raising=False)
@@ -126,12 +137,15 @@ async def test_flower_lists_a_real_job_without_its_secret_or_home_path(farm: Far
         assert httpx.get(f"{flower.url}/api/tasks").status_code == 401
         assert httpx.post(f"{flower.url}/api/task/revoke/{job_id}", auth=auth, data={"terminate": "true"}).status_code == 403
 
-        # (b) the page as a browser renders it: rows come from the datatable call after load.
-        page = f"http://{user}:{password}@127.0.0.1:{flower.port}/tasks"
-        dom = chromium(binary, tmp_path / "profile-dom", "--dump-dom", page).stdout
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        SCREENSHOT.unlink(missing_ok=True)
-        chromium(binary, tmp_path / "profile-shot", f"--screenshot={SCREENSHOT}", "--window-size=1400,900", page)
+        # (b) the pages as a browser renders them (credentials in the URL answer basic auth): the tasks table fills
+        # its rows from the datatable call after load; the job's own page shows every field Flower keeps of it.
+        site = f"http://{user}:{password}@127.0.0.1:{flower.port}"
+        dom = chromium(binary, tmp_path / "profile-dom", "--dump-dom", f"{site}/tasks").stdout
+        task_dom = chromium(binary, tmp_path / "profile-task-dom", "--dump-dom", f"{site}/task/{job_id}").stdout
+        ARTIFACTS.mkdir(exist_ok=True)
+        for name, url in ((SCREENSHOT.name, f"{site}/tasks"), ("flower-task.png", f"{site}/task/{job_id}")):
+            (ARTIFACTS / name).unlink(missing_ok=True)
+            chromium(binary, tmp_path / f"profile-{name}", f"--screenshot={ARTIFACTS / name}", "--window-size=1400,900", url)
     finally:
         flower.stop()
 
@@ -139,7 +153,9 @@ async def test_flower_lists_a_real_job_without_its_secret_or_home_path(farm: Far
     print(f"Flower's row of job {job_id}: {row}")
     assert "codex_farm.run_job" in row and job_id in row and "SUCCESS" in row
     assert f"job={job_id} queue={farm.env['FARM_QUEUE']} attempt=1 prompt='Use key [REDACTED] on ~/src/app.py" in row
-    everything_flower_showed = dom + str(info)
+    assert f"job={job_id} queue=" in task_dom and "[REDACTED]" in task_dom
+    everything_flower_showed = dom + task_dom + str(info)
     for leak in (secret, "sk-planted-", home, str(repo), str(farm.sandbox), "snapshot_commit"):
         assert leak not in everything_flower_showed, f"Flower shows {leak!r}"
-    assert SCREENSHOT.stat().st_size > 10_000, "the screenshot is missing or blank"
+    for name in (SCREENSHOT.name, "flower-task.png"):
+        assert (ARTIFACTS / name).stat().st_size > 10_000, f"the screenshot {name} is missing or blank"

@@ -199,7 +199,8 @@ def test_worker_scales():
 def test_flower_has_basic_auth_and_listens_on_loopback_only():
     flower = SERVICES["flower"]
     command = args(flower)
-    assert command[:4] == ["celery", "-A", "tasks.celery_app", "flower"]
+    # `codex-farm flower`: refuses to start without basic auth, read-only without --allow-control.
+    assert command[:2] == ["codex-farm", "flower"] and "--allow-control" not in command
     assert "--address=0.0.0.0" in command and "--port=5555" in command
     flag = next((part.split("=", 1)[1] for part in command if part.startswith("--basic-auth=")), None)
     env_value = environment(flower).get("FLOWER_BASIC_AUTH")

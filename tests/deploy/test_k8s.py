@@ -73,7 +73,7 @@ def secret_keys() -> dict[str, set[str]]:
 
 
 def role(name: str) -> dict:
-    """The workload whose container runs `codex-farm <name>` (or Celery's `flower`)."""
+    """The workload whose container runs `codex-farm <name>`."""
     matches = [w for w in workloads() if any(name in command_line(c)[:4] for c in containers(w))]
     assert len(matches) == 1, name
     return matches[0]
@@ -206,7 +206,7 @@ def test_worker_drains_on_termination_and_has_resources_and_a_cache_volume():
 def test_flower_basic_auth_comes_from_the_secret():
     container = containers(role("flower"))[0]
     line = command_line(container)
-    assert line[:4] == ["celery", "-A", "tasks.celery_app", "flower"]
+    assert line[:2] == ["codex-farm", "flower"] and "--allow-control" not in line
     assert "secretKeyRef" in env_of(container)["FLOWER_BASIC_AUTH"]["valueFrom"]
     assert not any(part.startswith("--basic-auth") for part in line)
     for workload in workloads():

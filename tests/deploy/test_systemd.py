@@ -136,7 +136,8 @@ def test_adapter_has_its_own_user_and_env_file_and_listens_on_loopback():
 def test_flower_listens_on_loopback_with_basic_auth_from_the_env_file():
     unit = PARSED[FLOWER]
     exec_start = one(unit, "ExecStart")
-    assert exec_start.startswith(f"{VENV_BIN}celery -A tasks.celery_app flower")
+    assert exec_start.startswith(f"{VENV_BIN}codex-farm flower")
+    assert "--allow-control" not in exec_start, "read-only"
     assert "--address=127.0.0.1" in exec_start.split()
     assert "--basic-auth" not in exec_start, "a password on the command line shows in ps"
     assert values(unit, "EnvironmentFile") == ["/etc/codex-farm/farm.env"]
