@@ -9,8 +9,9 @@ import redis
 from tasks.process_tree import kill_job_processes
 from tasks.store import JobStore
 
-# How often the watcher wakes to check the deadline when no message arrives.
-POLL_S = 0.2
+# How long the watcher waits for a pub/sub message before looking at the deadline again; short,
+# because the job's clean-up waits for the watcher to stop. Waiting costs no Redis command.
+POLL_S = 0.05
 
 
 class JobMonitor:
@@ -39,10 +40,12 @@ class JobMonitor:
         last_beat = 0.0
         try:
             while not self._done.is_set():
+                flag_checked = False
                 if time.monotonic() - last_beat >= self.heartbeat_s:
                     self._beat()
-                    last_beat = time.monotonic()
-                if self._cancel_arrived(pubsub) or self.store.cancel_requested(self.job_id):
+                    last_beat, flag_checked = time.monotonic(), True
+                # The cancel flag is read once per heartbeat, in case a pub/sub message was lost on a reconnect.
+                if self._cancel_arrived(pubsub) or (flag_checked and self._cancel_flagged()):
                     self.stop("cancelled")
                 elif time.time() > self.deadline:
                     self.stop("timed_out")
@@ -55,6 +58,12 @@ class JobMonitor:
                 self.stop("superseded")  # the job was handed to another worker while we were silent
         except redis.RedisError:
             pass  # Redis may be restarting; the next beat retries
+
+    def _cancel_flagged(self) -> bool:
+        try:
+            return self.store.cancel_requested(self.job_id)
+        except redis.RedisError:
+            return False
 
     def _cancel_arrived(self, pubsub) -> bool:
         try:
