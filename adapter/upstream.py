@@ -60,11 +60,14 @@ class UpstreamCall:
 
     async def chunks(self) -> AsyncIterator[dict]:
         """Decoded `data:` chunks until `[DONE]`; raises StreamCut if the stream ends early or reports an error."""
-        async for line in self.response.aiter_lines():
+        lines = self.response.aiter_lines()
+        async for line in lines:
             if not line.startswith("data:"):
                 continue
             data = line[5:].strip()
             if data == "[DONE]":
+                async for _ in lines:
+                    pass  # read to the end, so httpx can reuse the connection for the next call
                 return
             chunk = json.loads(data)
             if "error" in chunk and not chunk.get("choices"):

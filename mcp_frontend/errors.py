@@ -75,3 +75,28 @@ class BundleTooLarge(FarmError):
 class TransportFailed(FarmError):
     code = "transport_failed"
     hint = "check FARM_TRANSPORT and FARM_GIT_REMOTE on the frontend (the remote must accept pushes from the caller)"
+
+
+class RequestTooLarge(FarmError):
+    code = "request_too_large"
+    hint = "ask for less: keep max_bytes, max_results, limit and the number of paths or edits within the caps the tool documents"
+
+
+class PathNotFound(FarmError):
+    code = "path_not_found"
+    hint = "pass an existing file or folder inside SANDBOX_ROOT (search lists paths)"
+
+
+class PathOutsideRepo(FarmError):
+    code = "path_outside_repo"
+    hint = "give edit paths relative to repo, without `..`, outside .git and not through a symlink leading out of it"
+
+
+class EditMismatch(FarmError):
+    code = "edit_mismatch"
+    hint = "nothing was written: re-read the file (read_pack) and fix find or count so that every edit matches"
+
+
+class GitQueryFailed(FarmError):
+    code = "git_query_failed"
+    hint = "check that the path is inside a git checkout and that `git status` works there"

@@ -2,7 +2,7 @@
 
 import json
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
@@ -11,9 +11,11 @@ from mcp_types import CallToolResult, TextContent
 from pydantic import Field, ValidationError
 
 from mcp_frontend.apply import ApplyMode, AutoApply
+from mcp_frontend.cheap.register import register_cheap_tools
 from mcp_frontend.errors import FarmError, InvalidArgument
+from mcp_frontend.fanout import FANOUT_DESCRIPTION, MATRIX_DESCRIPTION, JobEntry, StartArgs
 from mcp_frontend.service import FarmService
-from mcp_frontend.views import ApplyResult, CancelResult, JobList, JobView, StartResult, TailResult
+from mcp_frontend.views import ApplyResult, CancelResult, JobList, JobView, StartResult, TailResult, WaitResult
 from tasks.job_models import CheckSpec, JobStatus, ScopedPatch
 
 INSTRUCTIONS = (
@@ -31,6 +33,12 @@ APPLY_DESCRIPTION = (
 APPLY_ON_SUCCESS = (
     "'on_success': when the job completes with every check passed, the frontend applies its patch to repo (as the "
     "apply tool, mode 3way) the first time wait or get sees it done; the outcome is in apply_result. Default 'never'."
+)
+
+AUTO_REVISE_DESCRIPTION = (
+    "0-3: when a check (or the scope) fails, the agent continues in the same session with a digest of the failing "
+    "checks, up to this many more passes; the last may use the worker's WORKER_ESCALATE_MODEL. The result then lists "
+    "every pass in `passes`; `checks` are the final pass's. Default 0."
 )
 
 
@@ -87,9 +95,12 @@ def build_server(service: FarmService) -> FarmMCPServer:
     """The MCP server with every farm tool bound to one service."""
     server = FarmMCPServer(name="codex-farm", instructions=INSTRUCTIONS)
 
-    @server.tool(description="Queue a coding job on the farm and return its job_id at once.")
+    @server.tool(
+        description="Queue a coding job on the farm and return its job_id at once; with jobs (or matrix), queue several "
+        "and return {jobs: [{job_id, job_status, queue}, ...]}."
+    )
     async def start(
-        prompt: Annotated[str, Field(description="What the agent should do.")],
+        prompt: Annotated[str | None, Field(description="What the agent should do (required without jobs/matrix; with jobs, every entry's default).")] = None,
         repo: Annotated[str | None, Field(description="Path of the git checkout (inside SANDBOX_ROOT).")] = None,
         allowed_dirs: Annotated[list[str] | None, Field(description="Seed-style alias: the first entry is the repo.")] = None,
         base: Annotated[str, Field(description="'worktree' (working tree as it is, uncommitted edits included), 'HEAD' or any commit-ish.")] = "worktree",
@@ -101,11 +112,23 @@ def build_server(service: FarmService) -> FarmMCPServer:
         queue: Annotated[str | None, Field(description="Celery queue (worker pool) to run on.")] = None,
         timeout_ms: Annotated[int | None, Field(description="Job timeout; the job ends timed_out past it.")] = None,
         max_turns: Annotated[int | None, Field(ge=1, le=500, description="Cap on agent turns.")] = None,
+        auto_revise: Annotated[int, Field(ge=0, le=3, description=AUTO_REVISE_DESCRIPTION)] = 0,
         apply: Annotated[AutoApply, Field(description=APPLY_ON_SUCCESS)] = "never",
+        jobs: Annotated[list[JobEntry] | None, Field(description=FANOUT_DESCRIPTION)] = None,
+        matrix: Annotated[list[str] | None, Field(description=MATRIX_DESCRIPTION)] = None,
     ) -> StartResult:
+        if jobs is not None or matrix is not None:
+            defaults = StartArgs(
+                prompt=prompt, repo=repo, allowed_dirs=allowed_dirs, base=base, model=model, permission_mode=permission_mode,
+                include_diff=include_diff, scoped_patch=scoped_patch, checks=checks, queue=queue, timeout_ms=timeout_ms,
+                max_turns=max_turns, apply=apply, auto_revise=auto_revise,
+            )  # fmt: skip
+            return await service.start_fanout(defaults, jobs, matrix)
+        if prompt is None:
+            raise InvalidArgument("prompt: Field required")
         return await service.start(
             prompt, repo, allowed_dirs, base, model, permission_mode, include_diff, scoped_patch, checks, queue, timeout_ms, max_turns,
-            apply=apply,
+            apply=apply, auto_revise=auto_revise,
         )
 
     @server.tool(description="Status and compact result of a job; include_diff adds the diff, verbose the full record.")
@@ -126,14 +149,25 @@ def build_server(service: FarmService) -> FarmMCPServer:
 
     @server.tool(
         description="Block until the job ends or timeout_ms passes (then job_status is still running); never stops the job. "
-        "With a progress token, each tool call, check and status line of the job is sent as a progress notification."
+        "With a progress token, each tool call, check and status line of the job is sent as a progress notification. "
+        "With job_ids instead of job_id: return as soon as any (mode 'any') or all (mode 'all') of them have ended, "
+        "as {mode, done, jobs}: the compact result of each ended job, {job_id, job_status} of the others."
     )
     async def wait(
-        job_id: Annotated[str, Field(description="Id returned by start.")],
+        job_id: Annotated[str | None, Field(description="Id returned by start (or give job_ids).")] = None,
         timeout_ms: Annotated[int | None, Field(description="How long to wait; default WAIT_DEFAULT_MS, at most WAIT_MAX_MS.")] = None,
+        job_ids: Annotated[list[str] | None, Field(description="Several ids (e.g. a fan-out's), at most FARM_FANOUT_MAX; instead of job_id.")] = None,
+        mode: Annotated[Literal["any", "all"], Field(description="With job_ids: return when 'any' job has ended, or when 'all' have.")] = "all",
         ctx: Context | None = None,
-    ) -> JobView:
-        return await service.wait(job_id, timeout_ms, progress=progress_reporter(ctx))
+    ) -> WaitResult:
+        if job_ids is not None:
+            if job_id is not None:
+                raise InvalidArgument("give job_id or job_ids, not both")
+            return await service.wait_many(job_ids, mode, timeout_ms, progress=progress_reporter(ctx))
+        if job_id is None:
+            raise InvalidArgument("job_id: Field required", hint="give job_id, or job_ids to wait for several jobs")
+        view = await service.wait(job_id, timeout_ms, progress=progress_reporter(ctx))
+        return view if isinstance(view, WaitResult) else WaitResult.of(view)
 
     @server.tool(description="Stop a job: a queued one never starts, a running one has its whole process tree killed.")
     async def cancel(job_id: Annotated[str, Field(description="Id returned by start.")]) -> CancelResult:
@@ -154,4 +188,6 @@ def build_server(service: FarmService) -> FarmMCPServer:
     ) -> ApplyResult:
         return await service.apply(job_id, mode, force)
 
+    register_cheap_tools(server, service)
+    __import__("mcp_frontend.readonly.register", fromlist=["register"]).register_readonly_tools(server, service)
     return server

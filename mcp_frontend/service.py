@@ -3,7 +3,11 @@
 import socket
 import time
 import uuid
+from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
 
 import anyio
 import redis
@@ -11,13 +15,16 @@ import redis.asyncio as aioredis
 
 from adapter.redaction import Redactor
 from mcp_frontend.apply import ApplyMode, AutoApply, PatchApplier
-from mcp_frontend.errors import BrokerUnavailable, InvalidArgument, PermissionRefused, SnapshotFailed, UnknownJob
+from mcp_frontend.errors import BrokerUnavailable, FarmError, InvalidArgument, PermissionRefused, SnapshotFailed, UnknownJob
+from mcp_frontend.fanout import JobEntry, StartArgs, at, expand
 from mcp_frontend.progress import LogProgress, ProgressFn
 from mcp_frontend.repo_paths import resolve_repo
 from mcp_frontend.settings import FrontendSettings
-from mcp_frontend.snapshot import pin_commit, resolve_commitish, snapshot_worktree
-from mcp_frontend.transport import prepare_source, store_bundle
-from mcp_frontend.views import ApplyResult, CancelResult, JobList, JobRow, JobView, StartResult, TailResult
+from mcp_frontend.snapshot import drop_snapshot_ref, pin_commit, resolve_commitish, snapshot_worktree
+from mcp_frontend.transport import PreparedSource, prepare_source, store_bundle
+from mcp_frontend.views import (
+    ApplyResult, CancelResult, JobList, JobRow, JobView, PendingJob, StartedJob, StartResult, TailResult, WaitResult,
+)  # fmt: skip
 from tasks.celery_app import job_store, send_job
 from tasks.reconciler import reconcile_job
 from tasks.git_errors import GitOperationError
@@ -29,6 +36,17 @@ from tasks.settings import FarmSettings
 
 # A tool call should fail fast with broker_unavailable rather than hang through a long outage.
 FRONTEND_REDIS_RETRIES = 3
+WaitMode = Literal["any", "all"]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One validated job of a start, before its snapshot: the JobSpec fields it will have."""
+
+    job_id: str
+    repo_path: Path
+    base: str
+    fields: dict[str, Any]
 
 
 class FarmService:
@@ -56,42 +74,110 @@ class FarmService:
         timeout_ms: int | None,
         max_turns: int | None,
         apply: AutoApply = "never",
+        auto_revise: int = 0,
     ) -> StartResult:
         """Validate, snapshot and enqueue one job; returns at once with its id."""
+        args = StartArgs(
+            prompt=prompt, repo=repo, allowed_dirs=allowed_dirs, base=base, model=model, permission_mode=permission_mode,
+            include_diff=include_diff, scoped_patch=scoped_patch, checks=checks, queue=queue, timeout_ms=timeout_ms,
+            max_turns=max_turns, apply=apply, auto_revise=auto_revise,
+        )  # fmt: skip
+        [spec] = await self._launch([(None, self._plan(args))])
+        return StartResult(job_id=spec.job_id, job_status=JobStatus.queued, queue=spec.queue)
+
+    async def start_fanout(self, defaults: StartArgs, jobs: list[JobEntry] | None, matrix: list[str] | None) -> StartResult:
+        """Queue one job per `jobs` entry (over the top-level defaults) or per `matrix` prompt; all or nothing.
+
+        Every entry is validated first, then each distinct (repo, base) is snapshotted once and every job gets its
+        own ref on that commit; an error names the entry (`jobs[2]: ...`) and leaves nothing enqueued."""
+        plans = []
+        for label, args in expand(defaults, jobs, matrix, self.frontend.fanout_max):
+            try:
+                plans.append((label, self._plan(args)))
+            except FarmError as exc:
+                raise at(label, exc) from None
+        specs = await self._launch(plans)
+        return StartResult(jobs=[StartedJob(job_id=s.job_id, job_status=JobStatus.queued, queue=s.queue) for s in specs])
+
+    def _plan(self, args: StartArgs) -> "_Plan":
+        """Check one job's arguments (no git, no Redis); the JobSpec fields except its snapshot."""
+        prompt = args.prompt or ""
         if not prompt.strip():
             raise InvalidArgument("prompt is empty")
         if len(prompt) > self.frontend.prompt_max_chars:
             raise InvalidArgument(f"prompt is longer than FARM_PROMPT_MAX_CHARS ({self.frontend.prompt_max_chars})")
-        target = repo or (allowed_dirs[0] if allowed_dirs else "")
+        target = args.repo or (args.allowed_dirs[0] if args.allowed_dirs else "")
         if not target:
             raise InvalidArgument("give repo (or allowed_dirs with the repo first)")
         repo_path = resolve_repo(target, self.frontend.sandbox_root)
-        mode = self._permission_mode(permission_mode)
-        timeout = self._timeout(timeout_ms)
-        _check_names_unique(checks or [])
-        job_id = uuid.uuid4().hex
-        commit = await anyio.to_thread.run_sync(self._snapshot, repo_path, base, job_id)
-        prepared = await anyio.to_thread.run_sync(prepare_source, repo_path, job_id, commit, self.farm, socket.gethostname())
-        spec = JobSpec(
-            job_id=job_id,
+        mode = self._permission_mode(args.permission_mode)
+        timeout = self._timeout(args.timeout_ms)
+        _check_names_unique(args.checks or [])
+        fields = dict(
             prompt=self.redact(prompt),
-            source=prepared.source,
-            snapshot_commit=commit,
-            base=base,
-            model=model,
+            base=args.base,
+            model=args.model,
             permission_mode=mode,
-            include_diff=self.frontend.include_diff_default if include_diff is None else include_diff,
-            scoped_patch=scoped_patch,
-            checks=checks or [],
-            queue=queue or self.farm.default_queue.split(",")[0],
+            include_diff=self.frontend.include_diff_default if args.include_diff is None else args.include_diff,
+            scoped_patch=args.scoped_patch,
+            checks=args.checks or [],
+            queue=args.queue or self.farm.default_queue.split(",")[0],
             timeout_ms=timeout,
-            max_turns=max_turns,
-            created_at=time.time(),
-            apply=apply,
+            max_turns=args.max_turns,
+            apply=args.apply,
+            auto_revise=args.auto_revise,
         )
-        store_bundle(self.store, job_id, prepared.bundle)
-        self._enqueue(spec)
-        return StartResult(job_id=job_id, job_status=JobStatus.queued, queue=spec.queue)
+        return _Plan(job_id=uuid.uuid4().hex, repo_path=repo_path, base=args.base, fields=fields)
+
+    async def _launch(self, plans: list[tuple[str | None, "_Plan"]]) -> list[JobSpec]:
+        """Snapshot and prepare every job (no job enqueued if one fails), then record and enqueue them in order."""
+        prepared = await anyio.to_thread.run_sync(self._prepare_all, plans, socket.gethostname())
+        specs: list[JobSpec] = []
+        try:
+            for (_, plan), (commit, source) in zip(plans, prepared):
+                spec = JobSpec(job_id=plan.job_id, source=source.source, snapshot_commit=commit, created_at=time.time(), **plan.fields)
+                store_bundle(self.store, plan.job_id, source.bundle)
+                self._enqueue(spec)
+                specs.append(spec)
+        except FarmError:
+            for spec in specs:  # a fan-out is all or nothing: the broker failed midway, so stop what was queued
+                with suppress(redis.RedisError):
+                    self.store.request_cancel(spec.job_id)
+            raise
+        return specs
+
+    def _prepare_all(self, plans: list[tuple[str | None, "_Plan"]], host: str) -> list[tuple[str, PreparedSource]]:
+        """Snapshot each distinct (repo, base) once and pin every job's own ref on it; then make each reachable."""
+        commits: dict[tuple[Path, str], str] = {}
+        pinned: list[_Plan] = []
+        prepared = []
+        try:
+            for label, plan in plans:
+                try:
+                    key = (plan.repo_path, plan.base)
+                    if key in commits:
+                        self._pin(plan.repo_path, plan.job_id, commits[key])  # its own ref keeps the shared snapshot alive
+                    else:
+                        commits[key] = self._snapshot(plan.repo_path, plan.base, plan.job_id)
+                    pinned.append(plan)
+                    prepared.append((commits[key], prepare_source(plan.repo_path, plan.job_id, commits[key], self.farm, host)))
+                except FarmError as exc:
+                    if label is None:
+                        raise
+                    raise at(label, exc) from None
+        except BaseException:
+            for plan in pinned:  # no job will use these snapshots
+                with suppress(GitOperationError):
+                    drop_snapshot_ref(plan.repo_path, plan.job_id)
+            raise
+        return prepared
+
+    @staticmethod
+    def _pin(repo_path: Path, job_id: str, commit: str) -> None:
+        try:
+            pin_commit(repo_path, job_id, commit)
+        except GitOperationError as exc:
+            raise SnapshotFailed(f"could not pin the snapshot {commit[:12]}: {exc}") from None
 
     def _permission_mode(self, asked: str | None) -> str:
         mode = asked or self.frontend.permission_mode
@@ -195,6 +281,55 @@ class FarmService:
         view = job_view(record, verbose=False)
         view.apply_result = await anyio.to_thread.run_sync(self.applier.on_success, record)
         return view
+
+    async def wait_many(
+        self, job_ids: list[str], mode: WaitMode, timeout_ms: int | None, progress: ProgressFn | None = None
+    ) -> WaitResult:
+        """Return when any (mode 'any') or every (mode 'all') job has ended, or at the timeout; never stops a job.
+
+        Woken by the jobs' status channels, subscribed before the first read. With `progress`, each time
+        more of the jobs have ended it reports how many."""
+        timeout = timeout_ms if timeout_ms is not None else self.frontend.wait_default_ms
+        if not 0 <= timeout <= self.frontend.wait_max_ms:
+            raise InvalidArgument(f"timeout_ms must be between 0 and WAIT_MAX_MS ({self.frontend.wait_max_ms})")
+        ids = list(dict.fromkeys(job_ids))  # a job named twice is waited for once
+        if not ids:
+            raise InvalidArgument("job_ids is empty")
+        if len(ids) > self.frontend.fanout_max:
+            raise InvalidArgument(f"job_ids has {len(ids)} jobs, more than FARM_FANOUT_MAX ({self.frontend.fanout_max})")
+        records = {job_id: self.record(job_id) for job_id in ids}  # unknown_job before subscribing
+        pubsub = self.async_redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(*(self.store.keys(job_id).events for job_id in ids))
+        try:
+            deadline = time.monotonic() + timeout / 1000
+            records = {job_id: self.record(job_id) for job_id in ids}  # subscribed first: no status change slips between
+            reported = -1
+            while True:
+                ended = sum(record.status.terminal for record in records.values())
+                if progress is not None and ended > reported:
+                    reported = ended
+                    try:
+                        await progress(ended, f"{ended} of {len(ids)} jobs ended")
+                    except Exception:  # a client that went away must not fail the wait
+                        progress = None
+                done = ended == len(ids) if mode == "all" else ended > 0
+                remaining = deadline - time.monotonic()
+                if done or remaining <= 0:
+                    break
+                await pubsub.get_message(timeout=min(remaining, 5.0))
+                records.update({job_id: self.record(job_id) for job_id, record in records.items() if not record.status.terminal})
+        finally:
+            await pubsub.aclose()
+        views: list[JobView | PendingJob] = []
+        for job_id in ids:
+            record = records[job_id]
+            if not record.status.terminal:
+                views.append(PendingJob(job_id=job_id, job_status=record.status))
+                continue
+            view = job_view(record, verbose=False)
+            view.apply_result = await anyio.to_thread.run_sync(self.applier.on_success, record)
+            views.append(view)
+        return WaitResult(mode=mode, done=done, jobs=views)
 
     async def apply(self, job_id: str, mode: ApplyMode, force: bool) -> ApplyResult:
         """Merge a finished job's patch into the repo it was started from (or dry-run it); never commits."""

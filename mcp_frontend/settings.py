@@ -29,3 +29,15 @@ class FrontendSettings(BaseSettings):
         None, validation_alias="FARM_MCP_TOKEN", description="Bearer token the streamable HTTP transport requires."
     )
     prompt_max_chars: int = Field(200_000, validation_alias="FARM_PROMPT_MAX_CHARS", description="Longest prompt accepted.")
+    fanout_max: int = Field(
+        32, ge=1, validation_alias="FARM_FANOUT_MAX", description="Most jobs one start (jobs or matrix) or one wait (job_ids) takes."
+    )
+    lite_model: str = Field(
+        "claude-haiku-4-5", validation_alias="FARM_LITE_MODEL", description="Model of analyze, review and draft (mapped by the adapter)."
+    )
+    lite_cache_dir: Path = Field(
+        Path.home() / ".cache" / "codex-farm" / "lite", validation_alias="WORKER_LITE_CACHE_DIR", description="Cache of analyze answers."
+    )
+    lite_cache_ttl_s: int = Field(
+        86400, ge=0, validation_alias="WORKER_LITE_CACHE_TTL_S", description="How long a cached analyze answer is served; 0: no cache."
+    )

@@ -7,12 +7,27 @@ from pydantic import BaseModel, Field, model_serializer
 from tasks.job_models import CompactResult, JobStatus
 
 
-class StartResult(BaseModel):
-    """A job was accepted and queued."""
+class StartedJob(BaseModel):
+    """One job of a fan-out, accepted and queued."""
 
     job_id: str
     job_status: JobStatus
     queue: str
+
+
+def _left_out_when_none(value: Any) -> bool:
+    return value is None
+
+
+class StartResult(BaseModel):
+    """A job was accepted and queued: `{job_id, job_status, queue}`; a fan-out (jobs or matrix) gives only `jobs`."""
+
+    job_id: str | None = Field(None, exclude_if=_left_out_when_none)
+    job_status: JobStatus | None = Field(None, exclude_if=_left_out_when_none)
+    queue: str | None = Field(None, exclude_if=_left_out_when_none)
+    jobs: list[StartedJob] | None = Field(
+        None, exclude_if=_left_out_when_none, description="Fan-out only: one entry per job, in the order asked."
+    )
 
 
 class ApplyResult(BaseModel):
@@ -38,6 +53,37 @@ class JobView(CompactResult):
     def _without_empty_extras(self, handler):
         """Every byte reaches Codex's context: leave out fields that say nothing."""
         data = handler(self)
+        return {key: value for key, value in data.items() if value is not None}
+
+
+class PendingJob(BaseModel):
+    """A job of a multi-job wait that has not ended yet."""
+
+    job_id: str
+    job_status: JobStatus
+
+
+class WaitResult(JobView):
+    """What wait returns: one job's JobView; with job_ids, only `{mode, done, jobs}`."""
+
+    job_id: str | None = None
+    job_status: JobStatus | None = None
+    mode: Literal["any", "all"] | None = Field(None, description="job_ids only: the condition waited for.")
+    done: bool | None = Field(None, description="job_ids only: whether the condition held (false: the timeout passed).")
+    jobs: list[JobView | PendingJob] | None = Field(
+        None, description="job_ids only, in the order given: the compact result of each ended job, {job_id, job_status} of the others."
+    )
+
+    @classmethod
+    def of(cls, view: JobView) -> "WaitResult":
+        """The single-job result, serialized exactly as the view."""
+        return cls(**{name: getattr(view, name) for name in type(view).model_fields})
+
+    @model_serializer(mode="wrap")
+    def _one_or_many(self, handler):
+        data = handler(self)
+        if self.jobs is not None:
+            return {"mode": data["mode"], "done": data["done"], "jobs": data["jobs"]}
         return {key: value for key, value in data.items() if value is not None}
 
 

@@ -53,41 +53,104 @@ class AgentRequest:
     scope: WriteScope
 
 
+class AgentSession:
+    """One Claude Code session in a worktree: the first prompt and every follow-up share its conversation.
+
+    Use as `async with AgentSession(request, log) as session: outcome = await session.run(prompt)`; each
+    `run` is one pass to a final result. A killed CLI (cancel, timeout) ends the pass, and every later one, not ok.
+    """
+
+    def __init__(self, request: AgentRequest, log: LogFn):
+        self.request, self.log = request, log
+        self.model = request.model
+        self.denied_writes: list[str] = []  # over the whole session
+        self._client: ClaudeSDKClient | None = None
+        self._broken: str | None = None
+
+    async def __aenter__(self) -> "AgentSession":
+        request = self.request
+        options = ClaudeAgentOptions(
+            cwd=str(request.cwd),
+            cli_path=str(request.cli_path),
+            env=request.env,
+            permission_mode=request.permission_mode,
+            model=request.model,
+            max_turns=request.max_turns,
+            hooks={"PreToolUse": [HookMatcher(matcher="|".join(WRITE_TOOLS), hooks=[_scope_hook(request.scope, self.denied_writes, self.log)])]},
+            setting_sources=[],
+            stderr=lambda line: self.log("stderr", line),
+        )
+        client = ClaudeSDKClient(options=options)
+        try:
+            await client.connect()
+            self._client = client
+        except Exception as exc:  # the CLI did not start: every pass reports it
+            self._broken = _failure(exc)
+            await _quietly_disconnect(client)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await _quietly_disconnect(client)
+
+    async def set_model(self, model: str) -> bool:
+        """Ask for another model from the next pass on; False (and logged) when the CLI refuses."""
+        if self._client is None or self._broken:
+            return False
+        try:
+            await self._client.set_model(model)
+        except Exception as exc:
+            self.log("error", f"could not switch the agent to model {model}: {type(exc).__name__}: {str(exc)[:300]}")
+            return False
+        self.model = model
+        return True
+
+    async def run(self, prompt: str) -> AgentOutcome:
+        """Send one prompt and read the agent's work up to its final result."""
+        outcome = AgentOutcome(ok=False)
+        if self._client is None or self._broken:
+            outcome.error = self._broken or "agent session is closed"
+        else:
+            try:
+                await self._client.query(prompt)
+                async for message in self._client.receive_response():
+                    _log_message(message, self.log)
+                    if isinstance(message, ResultMessage):
+                        _record_result(message, outcome)
+            except Exception as exc:  # the SDK raises several types when the CLI dies; all end the run the same way
+                outcome.ok = False
+                outcome.error = outcome.error or _failure(exc)
+                self._broken = outcome.error
+        outcome.denied_writes = list(self.denied_writes)
+        return outcome
+
+
 async def run_agent(request: AgentRequest, log: LogFn) -> AgentOutcome:
-    """Run the agent to its final result; a killed CLI (cancel, timeout) ends as not ok."""
-    outcome = AgentOutcome(ok=False)
-    options = ClaudeAgentOptions(
-        cwd=str(request.cwd),
-        cli_path=str(request.cli_path),
-        env=request.env,
-        permission_mode=request.permission_mode,
-        model=request.model,
-        max_turns=request.max_turns,
-        hooks={"PreToolUse": [HookMatcher(matcher="|".join(WRITE_TOOLS), hooks=[_scope_hook(request.scope, outcome, log)])]},
-        setting_sources=[],
-        stderr=lambda line: log("stderr", line),
-    )
+    """Run the agent once to its final result; a killed CLI (cancel, timeout) ends as not ok."""
+    async with AgentSession(request, log) as session:
+        return await session.run(request.prompt)
+
+
+def _failure(exc: BaseException) -> str:
+    return f"agent process failed: {type(exc).__name__}: {str(exc)[:300]}"
+
+
+async def _quietly_disconnect(client: ClaudeSDKClient) -> None:
     try:
-        async with ClaudeSDKClient(options=options) as client:
-            await client.query(request.prompt)
-            async for message in client.receive_response():
-                _log_message(message, log)
-                if isinstance(message, ResultMessage):
-                    _record_result(message, outcome)
-    except Exception as exc:  # the SDK raises several types when the CLI dies; all end the run the same way
-        outcome.ok = False
-        outcome.error = outcome.error or f"agent process failed: {type(exc).__name__}: {str(exc)[:300]}"
-    return outcome
+        await client.disconnect()
+    except Exception:  # a CLI the monitor killed cannot be closed cleanly; it is gone either way
+        pass
 
 
-def _scope_hook(scope: WriteScope, outcome: AgentOutcome, log: LogFn):
+def _scope_hook(scope: WriteScope, denied: list[str], log: LogFn):
     async def check_write(hook_input: dict[str, Any], tool_use_id: str | None, context: Any) -> dict[str, Any]:
         tool = hook_input.get("tool_name", "")
         path = str(hook_input.get("tool_input", {}).get(WRITE_TOOLS.get(tool, "file_path"), ""))
         reason = scope.violation(path) if path else None
         if reason is None:
             return {}
-        outcome.denied_writes.append(path)
+        denied.append(path)
         log("scope", f"denied {tool}: {reason}")
         return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny", "permissionDecisionReason": reason}}
 

@@ -98,6 +98,8 @@ class JobSpec(BaseModel):
     queue: str = "default"
     timeout_ms: int
     max_turns: int | None = None
+    # Extra agent passes, in the same session, while checks fail (see tasks/revise.py).
+    auto_revise: int = Field(0, ge=0, le=3)
     created_at: float
     # Applied by the frontend (where the caller's repo is), never by the worker.
     apply: Literal["never", "on_success"] = "never"
@@ -111,6 +113,16 @@ class Usage(BaseModel):
     cached_tokens: int = 0
 
 
+class PassRecord(BaseModel):
+    """One agent pass of a job: its number (1 = the first run), the model it asked for and its check verdicts."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    pass_: int = Field(alias="pass", ge=1)
+    model: str | None = None
+    checks: list[str] = Field(default_factory=list)
+
+
 class CompactResult(BaseModel):
     """What the caller sees by default: small, verified evidence."""
 
@@ -122,6 +134,8 @@ class CompactResult(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     elapsed_ms: int = 0
     error: str | None = None
+    # Every agent pass, only for jobs started with auto_revise (left out of the output otherwise).
+    passes: list[PassRecord] | None = Field(None, exclude_if=lambda value: value is None)
 
 
 class JobRecord(BaseModel):

@@ -37,14 +37,34 @@ def changed_files(worktree_path: Path, base: str = "HEAD") -> list[str]:
     return _changed_paths(worktree_path, base_commit, tree)
 
 
-def commit_result(worktree_path: Path, job_id: str, message: str, base: str = "HEAD") -> ResultCommit | None:
-    """Commit everything on disk on top of base (default HEAD) as the farm; None when nothing changed.
+def working_tree_id(worktree_path: Path) -> str:
+    """The tree of the files on disk (untracked included, ignored not), written without touching the index."""
+    with temporary_index(worktree_path) as env:
+        return stage_working_tree(worktree_path, env)
+
+
+def restore_working_tree(worktree_path: Path, tree: str) -> None:
+    """Put the files on disk back to `tree`: rewrite changed or deleted files, remove new ones (ignored kept)."""
+    with temporary_index(worktree_path) as env:
+        run_git(worktree_path, "read-tree", tree, env=env)
+        run_git(worktree_path, "checkout-index", "--all", "--force", env=env)
+        run_git(worktree_path, "clean", "-d", "--force", "--quiet", env=env)
+
+
+def commit_result(
+    worktree_path: Path, job_id: str, message: str, base: str = "HEAD", tree: str | None = None
+) -> ResultCommit | None:
+    """Commit everything on disk (or `tree`, from working_tree_id) on top of base (default HEAD) as the farm;
+    None when nothing changed.
 
     Pass the snapshot commit as base to fold in any commits the agent made itself.
     """
     head = _resolve(worktree_path, "HEAD")
     parent = head if base == "HEAD" else _resolve(worktree_path, base)
-    tree = stage_working_tree(worktree_path)
+    if tree is None:
+        tree = stage_working_tree(worktree_path)
+    else:
+        run_git(worktree_path, "read-tree", tree)  # the index follows the commit, as after `git commit`
     files = _changed_paths(worktree_path, parent, tree)
     if not files:
         return None

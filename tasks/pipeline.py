@@ -2,7 +2,7 @@
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
@@ -11,14 +11,15 @@ from pydantic import ValidationError
 from adapter.redaction import Redactor
 from tasks import worker_metrics
 from tasks.agent_env import agent_env, base_job_env, bundled_cli, launcher_script
-from tasks.agent_runner import AgentOutcome, AgentRequest, run_agent
+from tasks.agent_runner import AgentOutcome, AgentRequest, AgentSession
 from tasks.cache_limits import evict_to_fit
 from tasks.checks import CheckOutcome, run_checks
-from tasks.job_models import CompactResult, JobSpec, JobStatus
+from tasks.job_models import CompactResult, JobSpec, JobStatus, PassRecord, Usage
 from tasks.monitor import JobMonitor
-from tasks.packaging import binary_patch, changed_files, commit_result, trim_diff
+from tasks.packaging import binary_patch, changed_files, commit_result, restore_working_tree, trim_diff, working_tree_id
 from tasks.process_tree import kill_job_processes
 from tasks.repo_fetch import materialize_job, push_result
+from tasks.revise import Failure, failure_digest, failures_of
 from tasks.scope import WriteScope
 from tasks.settings import FarmSettings
 from tasks.store import JobStore
@@ -108,24 +109,63 @@ class JobRun:
         self.worktree = materialize_job(self.ctx.cache, spec, self.ctx.store)
         self.log("status", f"worktree ready at commit {spec.snapshot_commit[:12]}")
         scope = WriteScope(self.worktree.path, spec.scoped_patch.paths if spec.scoped_patch else None)
-        outcome = anyio.run(run_agent, self._agent_request(scope, pidfile), self.log)
-        if monitor.stopped.is_set():
+        work = anyio.run(self._agent_passes, self._agent_request(scope, pidfile), scope, monitor)
+        if work is None or monitor.stopped.is_set():
             return self._stopped(monitor)
-        files = changed_files(self.worktree.path, base=self.worktree.commit)
-        patch = self._package()  # before the checks, so files they create (caches, reports) stay out
-        verdicts = [self._scope_verdict(scope, files, outcome, len(patch))] if spec.scoped_patch else []
-        checks = self._run_checks(monitor)
-        if monitor.stopped.is_set():
-            return self._stopped(monitor)
-        verdicts += [check.verdict() for check in checks]
+        outcome, files, verdicts = work.outcome, work.last.files, work.last.verdicts
+        patch = self._package(work.last.tree)  # the final pass's work as it was before its checks
         diff = trim_diff(patch, settings.diff_max_bytes) if spec.include_diff and patch else ""
         status = JobStatus.completed if outcome.ok else JobStatus.failed
         result = _result(
-            spec, status, changed_files=files, checks=verdicts, diff=diff, usage=outcome.usage,
+            spec, status, changed_files=files, checks=verdicts, diff=diff, usage=work.usage,
             error=None if outcome.ok else self.ctx.redactor(outcome.error or "agent failed"), elapsed_ms=self._elapsed(),
+            passes=work.passes if spec.auto_revise else None,
         )
         self.log("status", f"{status.value}: {len(files)} files changed; " + "; ".join(verdicts))
         return Ending(status, result, {"summary": self.ctx.redactor(outcome.summary)})
+
+    async def _agent_passes(self, request: AgentRequest, scope: WriteScope, monitor: JobMonitor) -> "AgentWork | None":
+        """The agent's first pass and, while checks fail, up to `auto_revise` more in the same session.
+
+        Each pass is verified (files, scope, checks; in a thread, off the session's event loop); before the
+        next one the files the checks wrote are undone. None when the job was stopped meanwhile."""
+        last_pass = 1 + self.spec.auto_revise
+        escalate = self.ctx.settings.escalate_model
+        work = AgentWork()
+        prompt = self.spec.prompt
+        async with AgentSession(request, self.log) as session:
+            for number in range(1, last_pass + 1):
+                if number > 1 and number == last_pass and escalate and escalate != session.model:
+                    if await session.set_model(escalate):
+                        self.log("status", f"pass {number}: escalated to model {escalate}")
+                work.outcome = await session.run(prompt)
+                work.add_usage(work.outcome.usage)
+                if monitor.stopped.is_set():
+                    return None
+                verified = await anyio.to_thread.run_sync(self._verify, scope, work.outcome, monitor)
+                if verified is None:
+                    return None
+                work.last = verified
+                work.passes.append(PassRecord(pass_=number, model=session.model, checks=verified.verdicts))
+                if not work.outcome.ok or not verified.failures or number == last_pass:
+                    return work
+                self.log("status", f"revise pass {number + 1} of {last_pass}: " + "; ".join(f.verdict for f in verified.failures))
+                await anyio.to_thread.run_sync(restore_working_tree, self.worktree.path, verified.tree)
+                prompt = failure_digest(verified.failures, number + 1, last_pass)
+        return work
+
+    def _verify(self, scope: WriteScope, outcome: AgentOutcome, monitor: JobMonitor) -> "Verified | None":
+        """One pass's changed files, its tree before the checks, and its verdicts; None when stopped."""
+        path, base = self.worktree.path, self.worktree.commit
+        files = changed_files(path, base=base)
+        tree = working_tree_id(path)  # before the checks, so files they create (caches, reports) stay out
+        patch_bytes = len(binary_patch(path, base, tree)) if files and self.spec.scoped_patch else 0
+        verdicts = [self._scope_verdict(scope, files, outcome, patch_bytes)] if self.spec.scoped_patch else []
+        checks = self._run_checks(monitor)
+        if monitor.stopped.is_set():
+            return None
+        verdicts += [check.verdict() for check in checks]
+        return Verified(files=files, tree=tree, verdicts=verdicts, failures=failures_of(verdicts, checks))
 
     def _agent_request(self, scope: WriteScope, pidfile: Path) -> AgentRequest:
         settings, spec = self.ctx.settings, self.spec
@@ -175,9 +215,12 @@ class JobRun:
             outcomes += ran
         return outcomes
 
-    def _package(self) -> bytes:
-        """Commit the agent's changes on the snapshot and store the patch; returns it (empty: no change)."""
-        commit = commit_result(self.worktree.path, self.spec.job_id, f"codex-farm result {self.spec.job_id}", base=self.worktree.commit)
+    def _package(self, tree: str | None = None) -> bytes:
+        """Commit the agent's changes (`tree`, else the files on disk) on the snapshot and store the patch;
+        returns it (empty: no change)."""
+        commit = commit_result(
+            self.worktree.path, self.spec.job_id, f"codex-farm result {self.spec.job_id}", base=self.worktree.commit, tree=tree
+        )
         if commit is None:
             return b""
         patch = binary_patch(self.worktree.path, commit.parent, commit.commit)
@@ -213,6 +256,33 @@ class JobRun:
                 self.log("status", f"cache over WORKER_CACHE_MAX_GB: evicted {len(evicted)} mirror(s)")
         except Exception as exc:  # clean-up trouble must not hide the job's outcome
             self.log("error", f"clean-up failed: {type(exc).__name__}: {exc}")
+
+
+@dataclass
+class Verified:
+    """What one agent pass left: changed files, its tree (before the checks) and the verdicts on it."""
+
+    files: list[str]
+    tree: str
+    verdicts: list[str]
+    failures: list[Failure]
+
+
+@dataclass
+class AgentWork:
+    """Every pass of the agent: the last outcome and verification, usage summed over passes."""
+
+    outcome: AgentOutcome = field(default_factory=lambda: AgentOutcome(ok=False))
+    last: Verified | None = None
+    passes: list[PassRecord] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+
+    def add_usage(self, usage: Usage) -> None:
+        self.usage = Usage(
+            input_tokens=self.usage.input_tokens + usage.input_tokens,
+            output_tokens=self.usage.output_tokens + usage.output_tokens,
+            cached_tokens=self.usage.cached_tokens + usage.cached_tokens,
+        )
 
 
 @dataclass

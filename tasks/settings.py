@@ -60,6 +60,9 @@ class FarmSettings(BaseSettings):
     claude_code_model: str | None = Field(
         None, validation_alias="CLAUDE_CODE_MODEL", description="Model name Claude Code asks the adapter for."
     )
+    escalate_model: str | None = Field(
+        None, validation_alias="WORKER_ESCALATE_MODEL", description="Model the last auto_revise pass asks for; unset: the job's model."
+    )
     permission_mode: str = Field(
         "acceptEdits", validation_alias="CLAUDE_PERMISSION_MODE", description="Default Claude Code permission mode."
     )

@@ -5,6 +5,7 @@ import httpx
 import pytest
 
 from tests.fixtures.processes import free_port
+from tests.fixtures.waiting import wait_until
 
 FINAL = {"text": "All done."}
 
@@ -55,7 +56,9 @@ def test_stream_cut_midway_becomes_an_error_event(scripted_gateway, start_adapte
             for _ in stream:
                 pass
     assert "upstream stream failed" in str(raised.value)
-    assert adapter.metrics_rows()[-1]["error"]
+    # The row is written as the adapter closes the upstream call, just after the error event went out.
+    assert wait_until(lambda: len(adapter.metrics_rows()) == 1, timeout=10)
+    assert adapter.metrics_rows()[0]["error"]
 
 
 def test_upstream_bad_request_maps_to_invalid_request_error(scripted_gateway, start_adapter):
