@@ -8,13 +8,13 @@ import time
 
 import anyio
 import httpx
-import orjson
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from adapter import json_codec
 from adapter.auth import TokenCheck
 from adapter.errors import AdapterError, InvalidRequest
 from adapter.metrics import MetricsFile
@@ -50,7 +50,7 @@ class MessagesService:
         client = self.tokens.client_label(request)
         parsed = parse_body(MessagesRequest, await request.body())
         translated = self._translate(parsed)
-        call = await self.upstream.open(translated.body, client=client)
+        call = await self.upstream.open(translated.payload, client=client)
         message_id = "msg_" + secrets.token_hex(12)
         if parsed.stream:
             events = stream_events(call, translated.context, message_id)
@@ -61,7 +61,7 @@ class MessagesService:
         self.tokens.client_label(request)
         parsed = parse_body(CountTokensRequest, await request.body())
         translated = self._translate(parsed)
-        return JSONResponse({"input_tokens": estimate_input_tokens(translated.body)})
+        return JSONResponse({"input_tokens": estimate_input_tokens(translated.payload)})
 
     async def models(self, request: Request) -> Response:
         self.tokens.client_label(request)
@@ -77,11 +77,13 @@ class MessagesService:
 
 
 def parse_body(model, raw: bytes):
-    """Validate a request body, turning validation failures into a one-line InvalidRequest."""
+    """Validate a request body, turning JSON and validation failures into a one-line InvalidRequest."""
     try:
-        return model.model_validate(orjson.loads(raw))  # faster than model_validate_json on large bodies
-    except orjson.JSONDecodeError as exc:
+        data = json_codec.loads(raw)
+    except (ValueError, RecursionError) as exc:
         raise InvalidRequest(f"body is not valid JSON: {exc}") from None
+    try:
+        return model.model_validate(data)  # orjson + model_validate beats model_validate_json on large bodies
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"

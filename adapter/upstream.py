@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 import anyio
 import httpx
 
+from adapter import json_codec
 from adapter.errors import UpstreamFailed
 from adapter.metrics import MetricsFile, UpstreamCallRow
 from adapter.settings import AdapterSettings
 from adapter.translate.upstream_error import translate_upstream_error, upstream_error_message
 from adapter.translate.usage import Usage
-from adapter.wire.openai_request import ChatRequest
 
 log = logging.getLogger("adapter.upstream")
 
@@ -118,15 +118,15 @@ class UpstreamClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def open(self, body: ChatRequest, *, client: str) -> UpstreamCall:
+    async def open(self, payload: dict, *, client: str) -> UpstreamCall:
         """Return an open 200 response from the first gateway that gives one; raise UpstreamFailed otherwise."""
         failure = UpstreamFailed("no upstream gateway configured")
         for gateway in self._gateways:
-            payload = self._payload(body, gateway)
-            model = gateway.model or body.model
+            sent = self._encode(payload, gateway)
+            model = gateway.model or payload["model"]
             for attempt in range(self._settings.retries + 1):
                 try:
-                    call = await self._attempt(gateway, payload, model, bool(body.stream), client)
+                    call = await self._attempt(gateway, sent, model, bool(payload.get("stream")), client)
                 except _Retryable as retry:
                     failure = retry.error
                     if attempt < self._settings.retries:
@@ -141,10 +141,11 @@ class UpstreamClient:
         raise failure
 
     @staticmethod
-    def _payload(body: ChatRequest, gateway: Gateway) -> bytes:
-        if gateway.model and gateway.model != body.model:
-            body = body.model_copy(update={"model": gateway.model})
-        return body.model_dump_json(exclude_none=True).encode()
+    def _encode(payload: dict, gateway: Gateway) -> bytes:
+        """The request bytes for one gateway (the fallback may name its own model)."""
+        if gateway.model and gateway.model != payload["model"]:
+            payload = {**payload, "model": gateway.model}
+        return json_codec.dumps(payload)
 
     async def _attempt(self, gateway: Gateway, payload: bytes, model: str, stream: bool, client: str) -> UpstreamCall:
         started = time.perf_counter()

@@ -29,6 +29,7 @@ Translation rules, in brief (see the tests for exact shapes):
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any, Union
@@ -86,8 +87,14 @@ class UpstreamTarget:
 
 @dataclass
 class TranslatedRequest:
-    body: ChatRequest
+    # The upstream request exactly as it is sent; built to ChatRequest's shape (the fuzz tests hold it to it).
+    payload: dict[str, Any]
     context: ResponseContext
+
+    @functools.cached_property
+    def body(self) -> ChatRequest:
+        """The payload as a validated ChatRequest (for tests and tools; the hot path sends the dict)."""
+        return ChatRequest.model_validate(self.payload)
 
 
 # The output is assembled as plain dicts and validated into ``ChatRequest`` once at
@@ -238,13 +245,12 @@ def to_openai(
             payload["tool_choice"] = tool_choice
         if parallel_tool_calls is not None:
             payload["parallel_tool_calls"] = parallel_tool_calls
-    body = ChatRequest.model_validate(payload)
     context = ResponseContext(
         request_model=request.model,
         tool_names=names.changed(),
         stop_sequences=tuple(stop_sequences),
     )
-    return TranslatedRequest(body=body, context=context)
+    return TranslatedRequest(payload=payload, context=context)
 
 
 # --------------------------------------------------------------------------- state

@@ -3,6 +3,8 @@
 import copy
 import re
 
+from adapter import json_codec
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -100,9 +102,10 @@ def test_any_request_translates_to_a_valid_upstream_request(raw, cap):
     }
     check_invariants(body, translated, cap, original_names)
     assert translated.context.request_model == raw["model"]
-    # The dump is valid input for the upstream model again, and JSON-encodable.
+    # What is sent (the payload dict) is exactly the canonical upstream model, and JSON-encodable.
+    assert translated.payload == body
     assert ChatRequest.model_validate(body).model_dump(exclude_none=True) == body
-    translated.body.model_dump_json(exclude_none=True)
+    json_codec.dumps(translated.payload)
 
 
 @FUZZ

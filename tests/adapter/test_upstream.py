@@ -90,7 +90,7 @@ def make_client(gateways: Gateways, metrics_path=None, *, fallback: bool = False
 
 
 def chat(model: str = "primary-model", stream: bool = False) -> ChatRequest:
-    return ChatRequest(model=model, messages=[UserMessage(content="hi")], max_tokens=64, stream=stream or None)
+    return ChatRequest(model=model, messages=[UserMessage(content="hi")], max_tokens=64, stream=stream or None).payload()
 
 
 def status(code: int, headers: dict | None = None, body: bytes = b'{"error":{"message":"nope"}}') -> httpx.Response:
