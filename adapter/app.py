@@ -1,7 +1,6 @@
 """The ASGI app: Anthropic Messages in, OpenAI Chat Completions upstream."""
 
 import contextlib
-import json
 import logging
 import secrets
 import time

@@ -39,6 +39,8 @@ from adapter.translate.request import UpstreamTarget, to_openai
 from adapter.translate.stream import StreamTranslator
 from adapter.wire.anthropic_request import MessagesRequest
 from bench.claude_code_request import claude_code_request
+from bench.machine import cpu_model, load_average
+from tests.fixtures.processes import free_port
 
 MARKER = "[[scenario:bench]]"
 GOAL_ADDED_P50_MS = 2.0
@@ -56,11 +58,6 @@ DEFAULT_CAP: int = _SETTINGS_DEFAULTS["max_output_tokens"].default
 
 # ----------------------------------------------------------------------------- processes
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -440,22 +437,8 @@ def measure_stream_throughput(total_chunks: int) -> None:
 # ----------------------------------------------------------------------------- header, main
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
-def load_average() -> str:
-    """The 1/5/15-minute load averages: other work on the machine skews the latencies."""
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
 
 
 def print_header(argv: list[str]) -> None:

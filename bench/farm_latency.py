@@ -52,6 +52,7 @@ from tests.fixtures.farm import farm_env, start_worker, stop_worker
 from tests.fixtures.git_repos import git
 from tests.fixtures.processes import ServerProcess, free_port, python_module, start_server
 from tests.fixtures.redis_server import RedisServer
+from bench.machine import cpu_model, load_average, tool_version
 
 GOAL_OVERHEAD_RATIO = 1.15
 GOAL_BYTES_REDUCTION_PCT = 95.0
@@ -439,25 +440,10 @@ async def bytes_codex_receives(client: Client, bench: Bench, repo: Path, files: 
 # ----------------------------------------------------------------------------- header and main
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
-def tool_version(*args: str) -> str:
-    try:
-        return subprocess.run(args, capture_output=True, text=True, timeout=30).stdout.strip().splitlines()[0]
-    except (OSError, IndexError, subprocess.SubprocessError):
-        return "unknown"
 
 
-def load() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def header(argv: list[str]) -> None:
@@ -469,7 +455,7 @@ def header(argv: list[str]) -> None:
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()} on {platform.system()}")
     print(f"versions: {versions}")
     print(f"command: python -m bench.farm_latency {shlex.join(argv)}".rstrip())
-    print(f"load average at start: {load()}")
+    print(f"load average at start: {load_average()}")
 
 
 async def run(bench: Bench, args: argparse.Namespace) -> dict:
@@ -504,7 +490,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"work folder kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\ntotal bench time {time.monotonic() - began:.0f} s; load average at end: {load()}")
+    print(f"\ntotal bench time {time.monotonic() - began:.0f} s; load average at end: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ from tasks.repo_fetch import bundle_prerequisites, materialize_job
 from tasks.settings import FarmSettings
 from tasks.store import JobStore
 from tasks.worktree import WorktreeCache, force_rmtree
+from bench.machine import cpu_model, load_average
 
 IDENTITY = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
 WORDS = (
@@ -332,25 +333,15 @@ def report_bundle(r: dict) -> None:
 # ----------------------------------------------------------------------------- header and main
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
-def load() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def header(argv: list[str]) -> None:
     git_version = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()} on {platform.system()}, {git_version}")
     print(f"command: python -m bench.worktree_transport {shlex.join(argv)}".rstrip())
-    print(f"load average at start: {load()}")
+    print(f"load average at start: {load_average()}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -371,7 +362,7 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             force_rmtree(work)  # worktrees or an agent may leave read-only files behind
             work.mkdir()
-    print(f"\nelapsed: {time.monotonic() - began:.0f} s, load average at end: {load()}")
+    print(f"\nelapsed: {time.monotonic() - began:.0f} s, load average at end: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 from pydantic import AliasChoices, ValidationError
 
 from adapter.model_map import listed_models, resolve_target

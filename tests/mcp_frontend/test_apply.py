@@ -16,7 +16,7 @@ from mcp_frontend.snapshot import snapshot_worktree
 from tasks.job_models import CheckSpec, CompactResult, JobRecord, JobSpec, JobStatus, RepoSource, ScopedPatch
 from tasks.packaging import binary_patch, commit_result
 from tasks.store import JobStore
-from tests.fixtures.git_repos import git, make_repo  # noqa: F401
+from tests.fixtures.git_repos import git
 
 BINARY = bytes(range(256)) * 4
 

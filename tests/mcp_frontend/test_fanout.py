@@ -2,7 +2,6 @@
 
 The service runs against the session's real Redis with Celery's hand-off replaced by a list, so nothing reaches a worker."""
 
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -21,7 +20,7 @@ from mcp_frontend.snapshot import SNAPSHOT_REF_PREFIX
 from tasks.job_models import CheckSpec, CompactResult, JobStatus
 from tasks.keys import jobs_index
 from tasks.settings import FarmSettings
-from tests.fixtures.git_repos import git, make_repo  # noqa: F401
+from tests.fixtures.git_repos import git
 
 
 # --- expand: the entries over the defaults, before any git or Redis ---

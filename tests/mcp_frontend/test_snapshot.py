@@ -15,7 +15,7 @@ from mcp_frontend.snapshot import (
     snapshot_worktree,
 )
 from tasks.git_errors import GitOperationError
-from tests.fixtures.git_repos import git, make_repo  # noqa: F401
+from tests.fixtures.git_repos import git
 
 
 def git_bytes(repo: Path, *args: str) -> bytes:

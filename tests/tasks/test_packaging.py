@@ -8,7 +8,7 @@ import pytest
 from tasks.git_errors import GitOperationError
 from tasks.packaging import FileStat, binary_patch, changed_files, commit_result, diff_stats, trim_diff
 from tasks.worktree import WorktreeCache
-from tests.fixtures.git_repos import git, make_repo  # noqa: F401
+from tests.fixtures.git_repos import git
 
 BINARY_V1 = bytes(range(256)) * 8
 BINARY_V2 = b"\x00\x01PNG\x00" + bytes(reversed(range(256))) * 8 + b"\x00"

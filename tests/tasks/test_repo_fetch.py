@@ -19,7 +19,7 @@ from tasks.repo_fetch import (
 )
 from tasks.settings import FarmSettings
 from tasks.worktree import WorktreeCache
-from tests.fixtures.git_repos import git, make_repo  # noqa: F401
+from tests.fixtures.git_repos import git
 from tests.fixtures.transport_repos import clone_with_local_work, commit_all, make_origin, manifest
 
 

@@ -6,7 +6,7 @@ from tasks.checks import CheckOutcome
 from tasks.job_models import CompactResult, JobStatus, PassRecord
 from tasks.packaging import changed_files, commit_result, restore_working_tree, working_tree_id
 from tasks.revise import INSTRUCTIONS, Failure, failure_digest, failures_of
-from tests.fixtures.git_repos import git, make_repo  # noqa: F401
+from tests.fixtures.git_repos import git
 
 
 def check(name: str, status: str, output: str) -> CheckOutcome:

@@ -13,7 +13,7 @@ import pytest
 from mcp_frontend.snapshot import snapshot_worktree
 from tasks.git_errors import GitOperationError
 from tasks.worktree import Worktree, WorktreeCache, used_marker
-from tests.fixtures.git_repos import git, make_repo  # noqa: F401
+from tests.fixtures.git_repos import git
 
 
 def head(repo: Path) -> str:

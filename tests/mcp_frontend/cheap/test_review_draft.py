@@ -5,7 +5,6 @@ from mcp import Client
 
 from mcp_frontend.server import build_server
 from tasks.job_models import JobStatus
-from tests.fixtures.git_repos import git, make_repo  # noqa: F401
 from tests.fixtures.mcp_calls import call_error, call_ok
 from tests.mcp_frontend.cheap.support import make_job, sandbox, service, tree_bytes  # noqa: F401
 
