@@ -9,9 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # git: mirrors, worktrees, snapshots and bundles; ca-certificates: TLS to gateways, git remotes and
-# rediss://; tini: PID 1 that forwards SIGTERM (a worker's warm shutdown) and reaps the agents' orphans.
+# rediss://; tini: PID 1 that forwards SIGTERM (a worker's warm shutdown) and reaps the agents' orphans;
+# bubblewrap: the agents' sandbox (WORKER_SANDBOX=bwrap; inside a container it needs an unmasked
+# /proc and user namespaces, see deploy/README.md).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git ca-certificates tini \
+ && apt-get install -y --no-install-recommends git ca-certificates tini bubblewrap \
  && rm -rf /var/lib/apt/lists/*
 
 # The package only (no dev extras); the source is not kept in the image.

@@ -18,14 +18,9 @@ import json
 import os
 import platform
 import shlex
-import signal
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -33,105 +28,27 @@ from pathlib import Path
 import httpx
 import orjson
 
-from adapter.settings import AdapterSettings
 from adapter.translate.context import ResponseContext
 from adapter.translate.request import UpstreamTarget, to_openai
 from adapter.translate.stream import StreamTranslator
 from adapter.wire.anthropic_request import MessagesRequest
 from bench.claude_code_request import claude_code_request
 from bench.machine import cpu_model, load_average
-from tests.fixtures.processes import free_port
+from bench.servers import (
+    ANSWER,
+    ANSWER_CHUNKS,
+    CLIENT_TOKEN,
+    DEFAULT_CAP,
+    DEFAULT_MODEL,
+    GATEWAY_KEY,
+    MARKER,
+    Server,
+    start_adapter,
+    start_gateway,
+)
+from bench.timing import interleaved, keep_alive_client, post_once, stream_once, summary
 
-MARKER = "[[scenario:bench]]"
 GOAL_ADDED_P50_MS = 2.0
-GATEWAY_KEY = "sk-bench-gateway-key-0000"
-CLIENT_TOKEN = "bench-client-token-0000"
-ANSWER = (
-    "The failing test is fixed: the helper now returns the scaled value and every case in the suite passes again."
-)  # 20 words
-ANSWER_CHUNKS = 20
-
-_SETTINGS_DEFAULTS = AdapterSettings.model_fields
-DEFAULT_MODEL: str = _SETTINGS_DEFAULTS["default_model"].default
-DEFAULT_CAP: int = _SETTINGS_DEFAULTS["max_output_tokens"].default
-
-
-# ----------------------------------------------------------------------------- processes
-
-
-
-@dataclass
-class Server:
-    name: str
-    process: subprocess.Popen
-    port: int
-    log_path: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        """SIGTERM by PID, then SIGKILL if it does not exit in time."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def start_server(
-    name: str, args: list[str], env: dict[str, str], port: int, health: str, workdir: Path, headers: dict | None = None
-) -> Server:
-    log_path = workdir / f"{name}.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = Server(name, process, port, log_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited early:\n{log_path.read_text(errors='replace')}")
-        try:
-            if httpx.get(server.url + health, headers=headers, timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    server.stop()
-    raise RuntimeError(f"{name} did not answer on port {port}:\n{log_path.read_text(errors='replace')}")
-
-
-def bench_scenario(assistant_turns: int) -> dict:
-    """One scripted answer.  The gateway picks turn N for a request carrying N assistant
-    messages, so the same turn is repeated up to the request's history length."""
-    turn = {"text": ANSWER, "chunks": ANSWER_CHUNKS}
-    return {"name": "bench", "description": "adapter benchmark", "turns": [turn] * (assistant_turns + 1)}
-
-
-def start_gateway(workdir: Path, assistant_turns: int) -> Server:
-    scenarios = workdir / "bench-scenarios.json"
-    scenarios.write_text(json.dumps(bench_scenario(assistant_turns)))
-    port = free_port()
-    args = [sys.executable, "-m", "scripted_gateway", "--port", str(port), "--scenarios", str(scenarios),
-            "--api-key", GATEWAY_KEY, "--max-output-tokens", str(DEFAULT_CAP)]
-    auth = {"authorization": f"Bearer {GATEWAY_KEY}"}
-    return start_server("gateway", args, dict(os.environ), port, "/v1/models", workdir, auth)
-
-
-def start_adapter(workdir: Path, gateway: Server, log_level: str) -> Server:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ADAPTER_", "FALLBACK_", "WORKER_METRICS", "CLAUDE_MODEL"))}
-    env.update(
-        ONEAPI_BASE_URL=gateway.url + "/v1",
-        ONEAPI_API_KEY=GATEWAY_KEY,
-        ADAPTER_TOKENS=CLIENT_TOKEN,
-        CLAUDE_MODEL=DEFAULT_MODEL,
-        ADAPTER_MAX_OUTPUT_TOKENS=str(DEFAULT_CAP),
-    )
-    args = [sys.executable, "-m", "codex_farm", "adapter", "--port", str(port), "--log-level", log_level]
-    return start_server("adapter", args, env, port, "/healthz", workdir)
 
 
 # ----------------------------------------------------------------------------- requests
@@ -148,38 +65,6 @@ def build_bodies(size: int, stream: bool) -> Bodies:
     anthropic = json.dumps(claude_code_request(size, stream=stream, marker=MARKER)).encode()
     translated = to_openai(MessagesRequest.model_validate_json(anthropic), UpstreamTarget(DEFAULT_MODEL, DEFAULT_CAP))
     return Bodies(anthropic, orjson.dumps(translated.payload))
-
-
-def keep_alive_client(base_url: str, headers: dict[str, str]) -> httpx.Client:
-    # Claude Code (Node) sends with TCP_NODELAY; so does this client, for both paths alike.
-    transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-    return httpx.Client(base_url=base_url, headers=headers, transport=transport, timeout=60)
-
-
-def post_once(client: httpx.Client, path: str, body: bytes) -> float:
-    started = time.perf_counter()
-    response = client.post(path, content=body)
-    elapsed = time.perf_counter() - started
-    if response.status_code != 200:
-        raise RuntimeError(f"{path} -> {response.status_code}: {response.text[:500]}")
-    return elapsed
-
-
-def stream_once(client: httpx.Client, path: str, body: bytes) -> tuple[float, float]:
-    """(time to the first `data:`/`event:` line, time to the end of the stream)."""
-    started = time.perf_counter()
-    first = None
-    with client.stream("POST", path, content=body) as response:
-        if response.status_code != 200:
-            response.read()
-            raise RuntimeError(f"{path} -> {response.status_code}: {response.text[:500]}")
-        for line in response.iter_lines():
-            if first is None and line.startswith(("data:", "event:")):
-                first = time.perf_counter()
-    ended = time.perf_counter()
-    if first is None:
-        raise RuntimeError(f"{path}: stream without events")
-    return first - started, ended - started
 
 
 def check_answers(direct: httpx.Client, via: httpx.Client, plain: Bodies, streamed: Bodies) -> None:
@@ -201,48 +86,7 @@ def check_answers(direct: httpx.Client, via: httpx.Client, plain: Bodies, stream
     assert chunks >= ANSWER_CHUNKS, chunks
 
 
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass
-class Measured:
-    times: dict[str, list]  # per path: one result per request
-    cpu_s: dict[str, float]  # per path: CPU seconds its server process used during that path's batches
-
-
-def interleaved(
-    run: dict[str, Callable[[], object]], total: int, batch: int, between: Callable[[], None], pids: dict[str, int]
-) -> Measured:
-    """`total` runs of each path, in alternating batches (direct first, then adapter first, ...)."""
-    measured = Measured({name: [] for name in run}, {name: 0.0 for name in run})
-    names = list(run)
-    done, turn = 0, 0
-    while done < total:
-        size = min(batch, total - done)
-        for name in names if turn % 2 == 0 else reversed(names):
-            between()
-            cpu_before = process_cpu_s(pids[name])
-            for _ in range(size):
-                measured.times[name].append(run[name]())
-            measured.cpu_s[name] += process_cpu_s(pids[name]) - cpu_before
-        done += size
-        turn += 1
-    return measured
-
-
 # ----------------------------------------------------------------------------- statistics
-
-
-def summary(seconds: list[float]) -> tuple[float, float, float]:
-    """(p50, p99, mean) in milliseconds."""
-    cuts = statistics.quantiles(seconds, n=100, method="inclusive")
-    return cuts[49] * 1000, cuts[98] * 1000, statistics.fmean(seconds) * 1000
 
 
 def print_table(title: str, direct: list[float], via: list[float]) -> float:

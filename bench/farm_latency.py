@@ -446,7 +446,8 @@ async def bytes_codex_receives(client: Client, bench: Bench, repo: Path, files: 
 
 
 
-def header(argv: list[str]) -> None:
+def header(argv: list[str], prog: str = "bench.farm_latency") -> None:
+    """Machine, versions, the command as run and the load average, printed first by every farm benchmark."""
     versions = ", ".join(
         [f"Claude Code {tool_version(str(claude_cli_path()), '--version').split()[0]}",
          f"celery {metadata.version('celery')}", f"mcp {metadata.version('mcp')}",
@@ -454,7 +455,7 @@ def header(argv: list[str]) -> None:
     )  # fmt: skip
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()} on {platform.system()}")
     print(f"versions: {versions}")
-    print(f"command: python -m bench.farm_latency {shlex.join(argv)}".rstrip())
+    print(f"command: python -m {prog} {shlex.join(argv)}".rstrip())
     print(f"load average at start: {load_average()}")
 
 

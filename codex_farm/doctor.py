@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, TextIO
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
@@ -36,14 +36,15 @@ class CheckResult:
     detail: str
     hint: str = ""
     skipped: bool = False
+    note: Literal["", "WARN", "INFO"] = ""  # a passing check worth a look (WARN, with its hint) or a plain fact (INFO)
 
     @property
     def status(self) -> str:
-        return "SKIP" if self.skipped else "OK" if self.ok else "FAIL"
+        return "SKIP" if self.skipped else self.note or ("OK" if self.ok else "FAIL")
 
     def line(self) -> str:
         text = f"{self.status:<4} {self.name:<12} {self.detail}"
-        if self.hint and not self.ok:
+        if self.hint and (not self.ok or self.note == "WARN"):
             text += f" — {self.hint}"
         return text
 
@@ -346,6 +347,21 @@ def check_cache_dir(farm) -> CheckResult:
     return CheckResult("cache-dir", True, f"{cache} writable" if target == cache else f"{cache} missing; {target} writable, the worker creates it")
 
 
+def check_isolation(farm) -> CheckResult:
+    """The agents' sandbox: off (a fact), bwrap working, or bwrap asked for and unusable (a warning; a failure when required)."""
+    from tasks.sandbox import fix_hint, sandbox_state
+
+    state = sandbox_state(farm)
+    if not state.requested:
+        return CheckResult("isolation", True, "off (WORKER_SANDBOX=none): agents run unsandboxed as the worker user", note="INFO")
+    if state.active:
+        return CheckResult("isolation", True, f"bwrap sandbox works ({state.bwrap}): agents and checks run in it")
+    hint = fix_hint(state.problem)
+    if state.required:
+        return CheckResult("isolation", False, f"WORKER_SANDBOX=bwrap is required but unusable: {state.problem}; workers refuse to start", hint)
+    return CheckResult("isolation", True, f"WORKER_SANDBOX=bwrap but unusable: {state.problem}; jobs run unsandboxed", hint, note="WARN")
+
+
 # --- runner ----------------------------------------------------------------------------------------
 
 
@@ -356,7 +372,7 @@ def _needs(settings, name: str, check: Callable[[], CheckResult]) -> CheckResult
 
 
 def run_checks(loaded: Loaded, network: bool = False) -> list[CheckResult]:
-    """Every check, in order: the box, the settings, Redis and workers, the adapter, folders, the gateway."""
+    """Every check, in order: the box, the settings, Redis and workers, the adapter, folders, the sandbox, the gateway."""
     farm, frontend, adapter = loaded.farm, loaded.frontend, loaded.adapter
     results = [check_python(), check_git(), check_settings(loaded)]
     results.append(_needs(farm, "claude-cli", lambda: check_claude_cli(farm)))
@@ -366,6 +382,7 @@ def run_checks(loaded: Loaded, network: bool = False) -> list[CheckResult]:
     results.append(_needs(farm, "adapter", lambda: check_adapter(farm)))
     results.append(_needs(frontend, "sandbox", lambda: check_sandbox(frontend)))
     results.append(_needs(farm, "cache-dir", lambda: check_cache_dir(farm)))
+    results.append(_needs(farm, "isolation", lambda: check_isolation(farm)))
     if network:
         results.append(_needs(adapter, "gateway", lambda: check_gateway(adapter)))
     else:

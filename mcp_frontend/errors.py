@@ -14,7 +14,12 @@ class FarmError(Exception):
             self.hint = hint
 
     def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message, "hint": self.hint}
+        return {"code": self.code, "message": _utf8(self.message), "hint": _utf8(self.hint)}
+
+
+def _utf8(text: str) -> str:
+    """text as the UTF-8 a transport can write: a lone surrogate (an echoed argument or file name) becomes U+FFFD."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 class InvalidArgument(FarmError):

@@ -1,6 +1,8 @@
 """The MCP server: the farm's tools, typed and documented, with structured errors."""
 
 import json
+import logging
+import traceback
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -15,8 +17,11 @@ from mcp_frontend.cheap.register import register_cheap_tools
 from mcp_frontend.errors import FarmError, InvalidArgument
 from mcp_frontend.fanout import FANOUT_DESCRIPTION, MATRIX_DESCRIPTION, JobEntry, StartArgs
 from mcp_frontend.service import FarmService
+from mcp_frontend.shell import register as register_shell_tool
 from mcp_frontend.views import ApplyResult, CancelResult, JobList, JobView, StartResult, TailResult, WaitResult
 from tasks.job_models import CheckSpec, JobStatus, ScopedPatch
+
+log = logging.getLogger("codex_farm.mcp")
 
 INSTRUCTIONS = (
     "Delegate coding work to a farm of Claude Code workers. Call start with a prompt and a repo, then wait "
@@ -45,11 +50,16 @@ AUTO_REVISE_DESCRIPTION = (
 class FarmMCPServer(MCPServer):
     """MCPServer whose tool failures come back as `{error: {code, message, hint}}`, never a traceback."""
 
+    redact = staticmethod(str)  # build_server puts the service's redactor here
+
     async def call_tool(self, name: str, arguments: dict[str, Any], context=None):
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
-            return error_result(_farm_error(exc))
+            error = _farm_error(exc)
+            if type(error) is FarmError:  # a bug of ours: its traceback goes to the log the hint points to
+                log.error("tool %s failed unexpectedly\n%s", name, self.redact("".join(traceback.format_exception(exc))))
+            return error_result(error)
 
 
 def _farm_error(exc: BaseException) -> FarmError:
@@ -94,6 +104,7 @@ def progress_reporter(ctx: Context | None):
 def build_server(service: FarmService) -> FarmMCPServer:
     """The MCP server with every farm tool bound to one service."""
     server = FarmMCPServer(name="codex-farm", instructions=INSTRUCTIONS)
+    server.redact = getattr(service, "redact", str)  # test doubles of the service have no secrets
 
     @server.tool(
         description="Queue a coding job on the farm and return its job_id at once; with jobs (or matrix), queue several "
@@ -189,5 +200,6 @@ def build_server(service: FarmService) -> FarmMCPServer:
         return await service.apply(job_id, mode, force)
 
     register_cheap_tools(server, service)
+    register_shell_tool(server, service)
     __import__("mcp_frontend.readonly.register", fromlist=["register"]).register_readonly_tools(server, service)
     return server

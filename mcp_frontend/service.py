@@ -1,5 +1,6 @@
 """The frontend's work behind each tool: validate, snapshot, enqueue, and read job state from Redis."""
 
+import re
 import socket
 import time
 import uuid
@@ -27,8 +28,9 @@ from mcp_frontend.views import (
 )  # fmt: skip
 from tasks.celery_app import job_store, send_job
 from tasks.reconciler import reconcile_job
+from tasks.git_cli import JOB_ID_PATTERN
 from tasks.git_errors import GitOperationError
-from tasks.job_models import PERMISSION_MODES, CheckSpec, JobRecord, JobSpec, JobStatus, ScopedPatch
+from tasks.job_models import PERMISSION_MODES, QUEUE_NAME, CheckSpec, JobRecord, JobSpec, JobStatus, ScopedPatch
 from tasks.known_secrets import known_secrets
 from tasks.packaging import trim_diff
 from tasks.settings import FarmSettings
@@ -36,6 +38,9 @@ from tasks.settings import FarmSettings
 
 # A tool call should fail fast with broker_unavailable rather than hang through a long outage.
 FRONTEND_REDIS_RETRIES = 3
+# A wait that lost Redis pauses this long before trying again; it keeps trying until its own deadline.
+WAIT_RECONNECT_PAUSE_S = 0.5
+LOG_CURSOR = re.compile(r"[0-9]{1,19}-[0-9]{1,19}")
 WaitMode = Literal["any", "all"]
 
 
@@ -99,6 +104,11 @@ class FarmService:
         specs = await self._launch(plans)
         return StartResult(jobs=[StartedJob(job_id=s.job_id, job_status=JobStatus.queued, queue=s.queue) for s in specs])
 
+    async def launch(self, repo_path: Path, base: str, fields: dict[str, Any]) -> JobSpec:
+        """Snapshot a resolved repo at base and enqueue one job with these JobSpec fields (the shell tool's jobs)."""
+        [spec] = await self._launch([(None, _Plan(job_id=uuid.uuid4().hex, repo_path=repo_path, base=base, fields=fields))])
+        return spec
+
     def _plan(self, args: StartArgs) -> "_Plan":
         """Check one job's arguments (no git, no Redis); the JobSpec fields except its snapshot."""
         prompt = args.prompt or ""
@@ -113,6 +123,10 @@ class FarmService:
         mode = self._permission_mode(args.permission_mode)
         timeout = self._timeout(args.timeout_ms)
         _check_names_unique(args.checks or [])
+        if args.queue and not QUEUE_NAME.fullmatch(args.queue):  # else it would be enqueued on a queue no worker can have
+            raise InvalidArgument(
+                f"queue {args.queue[:80]!r} is not a queue name", hint="letters, digits and . _ : - (at most 128), as in FARM_QUEUE"
+            )
         fields = dict(
             prompt=self.redact(prompt),
             base=args.base,
@@ -218,7 +232,8 @@ class FarmService:
 
     def record(self, job_id: str) -> JobRecord:
         """The job's record; UnknownJob when there is none."""
-        if not job_id or len(job_id) > 64:
+        # Every job id names a git ref, so one off that pattern is no job's (and one with a lone surrogate no Redis key).
+        if not job_id or len(job_id) > 64 or not JOB_ID_PATTERN.fullmatch(job_id):
             raise UnknownJob(f"no job {job_id[:64]!r}")
         try:
             record = self.store.get(job_id)
@@ -229,6 +244,15 @@ class FarmService:
         if record.status == JobStatus.running and reconcile_job(self.store, job_id, self.farm) != "ok":
             record = self.store.get(job_id) or record  # its worker went silent: requeued or lost just now
         return record
+
+    def _reread(self, job_id: str, last: JobRecord, deadline: float) -> JobRecord:
+        """A waited-for job's record again; while Redis is unreachable (a restart), the last one, until the wait's deadline."""
+        try:
+            return self.record(job_id)
+        except BrokerUnavailable:
+            if time.monotonic() >= deadline:
+                raise
+            return last
 
     def get(self, job_id: str, verbose: bool = False, include_diff: bool = False) -> JobView:
         """Compact result of a finished job, or its live status; the stored diff on request."""
@@ -245,6 +269,7 @@ class FarmService:
         record = self.record(job_id)
         if not 1 <= lines <= 1000:
             raise InvalidArgument("lines must be between 1 and 1000")
+        _check_cursor(cursor)
         entries = self.store.read_log(job_id, cursor, lines)
         text = [f"{datetime.fromtimestamp(e.ts):%H:%M:%S} {e.kind}: {e.text}" for e in entries]
         next_cursor = entries[-1].cursor if entries else cursor
@@ -271,8 +296,8 @@ class FarmService:
                 if follower is not None:
                     tasks.start_soon(follower.follow)
                 while not record.status.terminal and (remaining := deadline - time.monotonic()) > 0:
-                    await pubsub.get_message(timeout=min(remaining, 5.0))
-                    record = self.record(job_id)
+                    await _woken(pubsub, remaining)
+                    record = self._reread(job_id, record, deadline)
                 tasks.cancel_scope.cancel()
             if follower is not None:
                 await follower.drain()  # the last lines, logged just before the status changed
@@ -316,8 +341,8 @@ class FarmService:
                 remaining = deadline - time.monotonic()
                 if done or remaining <= 0:
                     break
-                await pubsub.get_message(timeout=min(remaining, 5.0))
-                records.update({job_id: self.record(job_id) for job_id, record in records.items() if not record.status.terminal})
+                await _woken(pubsub, remaining)
+                records.update({job_id: self._reread(job_id, record, deadline) for job_id, record in records.items() if not record.status.terminal})
         finally:
             await pubsub.aclose()
         views: list[JobView | PendingJob] = []
@@ -358,6 +383,7 @@ class FarmService:
                 JobRow(
                     job_id=job_id, job_status=record.status, queue=record.queue, created_at=record.created_at,
                     changed_files=len(result.changed_files) if result else 0, elapsed_ms=result.elapsed_ms if result else 0,
+                    **_shell_row(record),
                 )
             )
             if len(rows) >= limit:
@@ -366,6 +392,15 @@ class FarmService:
 
     async def aclose(self) -> None:
         await self.async_redis.aclose()
+
+
+async def _woken(pubsub: aioredis.client.PubSub, remaining: float) -> None:
+    """Wait for a status message; losing Redis meanwhile (a restart) only pauses, and the next call reconnects
+    and subscribes again (the caller re-reads the record either way, so no status change is missed)."""
+    try:
+        await pubsub.get_message(timeout=min(remaining, 5.0))
+    except (redis.ConnectionError, redis.TimeoutError):
+        await anyio.sleep(min(remaining, WAIT_RECONNECT_PAUSE_S))
 
 
 def job_view(record: JobRecord, verbose: bool) -> JobView:
@@ -378,6 +413,20 @@ def job_view(record: JobRecord, verbose: bool) -> JobView:
         base["error"] = record.error
     full = record.model_dump(mode="json") if verbose else None
     return JobView(**base, queue=record.queue, worker=record.worker, record=full)
+
+
+def _shell_row(record: JobRecord) -> dict[str, str]:
+    """A shell job's row says so, with how its command ended once it has."""
+    if record.spec is None or record.spec.kind != "shell":
+        return {}
+    digest = record.result.shell if record.result else None
+    return {"kind": "shell", **({"shell_status": digest.status, "failure_kind": digest.failure_kind} if digest else {})}
+
+
+def _check_cursor(cursor: str | None) -> None:
+    """A tail cursor is a Redis stream id (`<ms>-<seq>`); anything else would fail in Redis."""
+    if cursor and not (LOG_CURSOR.fullmatch(cursor) and all(int(part) < 2**63 for part in cursor.split("-"))):
+        raise InvalidArgument(f"cursor {cursor[:80]!r} is not a tail cursor", hint="pass the cursor the last tail returned, or none")
 
 
 def _check_names_unique(checks: list[CheckSpec]) -> None:

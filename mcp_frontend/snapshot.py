@@ -17,6 +17,7 @@ from tasks.git_errors import BAD_REVISION, GitOperationError
 # A private namespace: not a branch or tag, so it stays out of the caller's way,
 # yet it keeps the snapshot reachable (safe from gc) and fetchable by workers.
 SNAPSHOT_REF_PREFIX = "refs/codex-farm/snapshots/"
+MAX_REV_CHARS = 1024  # far above any commit-ish people write
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,20 +42,29 @@ def snapshot_worktree(repo: Path, job_id: str) -> Snapshot:
     with temporary_index(top) as env:
         tree = stage_working_tree(top, env)
     commit = _commit_tree(top, tree, base_commit, f"codex-farm snapshot {job_id}\n")
-    pin_commit(top, job_id, commit)
+    run_git(top, "update-ref", ref, commit)  # a commit just made needs no resolving, unlike pin_commit's
     return Snapshot(commit=commit, base_commit=base_commit, ref=ref)
 
 
 def resolve_commitish(repo: Path, rev: str) -> str:
     """The full commit id rev names in repo (e.g. "HEAD", a branch, a tag, a short sha)."""
     require_work_tree(repo)
-    # A leading dash would be read as an option (older git's rev-parse lacks --end-of-options).
-    if not rev or rev.startswith("-"):
-        raise GitOperationError(f"not a revision: {rev!r}", code=BAD_REVISION)
+    # A leading dash would be read as an option (older git's rev-parse lacks --end-of-options); a NUL, a lone
+    # surrogate or a huge argument (past the kernel's limit) cannot even be passed to git.
+    if not rev or rev.startswith("-") or "\x00" in rev or len(rev) > MAX_REV_CHARS or not _encodable(rev):
+        raise GitOperationError(f"not a revision: {rev[:200]!r}", code=BAD_REVISION)
     try:
         return run_git_text(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
     except GitOperationError as error:
         raise GitOperationError(f"no commit named {rev!r} in {repo}", code=BAD_REVISION, stderr=error.stderr) from error
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def pin_commit(repo: Path, job_id: str, commit: str) -> str:

@@ -113,6 +113,9 @@ class JobRow(BaseModel):
     created_at: float
     changed_files: int = 0
     elapsed_ms: int = 0
+    kind: Literal["shell"] | None = Field(None, exclude_if=_left_out_when_none, description="Only for shell jobs.")
+    shell_status: str | None = Field(None, exclude_if=_left_out_when_none, description="Shell jobs: passed, failed, timed_out or cancelled.")
+    failure_kind: str | None = Field(None, exclude_if=_left_out_when_none, description="Shell jobs: why the command failed.")
 
 
 class JobList(BaseModel):

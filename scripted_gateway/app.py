@@ -3,6 +3,7 @@
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import NoReturn
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
@@ -10,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from .connections import ConnectionDropped, ConnectionResetter
 from .errors import GatewayError, invalid
 from .playback import Plan, plan_turn, render_chunks, render_completion, select_scenario, turn_index
 from .recording import new_entry
@@ -33,18 +35,23 @@ def error_response(err: GatewayError) -> JSONResponse:
     return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
 
 
-def create_app(state: GatewayState) -> Starlette:
-    """Build the ASGI app serving `state`."""
+def create_app(state: GatewayState, connections: ConnectionResetter | None = None) -> Starlette:
+    """Build the ASGI app serving `state`; `connections` (attached to the server) serves `reset` faults."""
+    resetter = connections or ConnectionResetter()
 
     async def chat_completions(request: Request) -> Response:
         raw = await request.body()
         entry = new_entry(request.url.path, request.headers, raw)
         try:
-            response = await _serve_completion(state, request, raw, entry)
+            response = await _serve_completion(state, request, raw, entry, resetter)
             entry["status"] = 200
         except GatewayError as err:
             entry["status"], entry["error"] = err.status, err.message
             response = error_response(err)
+        except ConnectionDropped:
+            entry["status"] = 0  # no HTTP answer at all: the connection was reset
+            state.record_request(entry)
+            raise
         state.record_request(entry)
         return response
 
@@ -99,7 +106,9 @@ def create_app(state: GatewayState) -> Starlette:
     return Starlette(routes=routes)
 
 
-async def _serve_completion(state: GatewayState, request: Request, raw: bytes, entry: dict) -> Response:
+async def _serve_completion(
+    state: GatewayState, request: Request, raw: bytes, entry: dict, resetter: ConnectionResetter
+) -> Response:
     config = state.config
     _check_auth(request, config.api_key)
     try:
@@ -114,6 +123,8 @@ async def _serve_completion(state: GatewayState, request: Request, raw: bytes, e
     # Expectations and templates are checked before faults so a broken request never eats one.
     plan = plan_turn(scenario, index, body)
     fault = state.next_fault(scenario, index)
+    if fault is not None and fault.kind == "reset":
+        await _reset_connection(resetter, request, fault, entry)
     cut = await _apply_fault(fault, entry)
     if body.get("stream"):
         return _stream_response(state, plan, body, cut)
@@ -133,6 +144,14 @@ def _check_auth(request: Request, api_key: str | None) -> None:
     if header != f"Bearer {api_key}":
         reason = "You didn't provide an API key." if header is None else "Incorrect API key provided."
         raise GatewayError(reason, status=401, code="invalid_api_key")
+
+
+async def _reset_connection(resetter: ConnectionResetter, request: Request, fault: Fault, entry: dict) -> NoReturn:
+    """Answer nothing: reset the request's TCP connection (a scripted fault)."""
+    entry["fault"] = fault.model_dump(exclude_none=True)
+    if not await resetter.reset(request.scope.get("client")):
+        raise GatewayError("reset fault: the gateway's server did not register its connections", status=500)
+    raise ConnectionDropped("scripted connection reset")
 
 
 async def _apply_fault(fault: Fault | None, entry: dict) -> int | None:

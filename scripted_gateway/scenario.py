@@ -6,7 +6,7 @@ A scenario file holds one scenario object or a list of them:
         {"reasoning": "...", "text": "...", "tool_calls": [{"name": "Bash", "arguments": {"command": "ls {cwd}"}}],
          "finish_reason": null, "matched_stop": null, "usage": {"prompt_tokens": 900, "cached_tokens": 512},
          "cache_style": "openai", "chunks": 3, "delay_ms": 0, "expect": ["substring"],
-         "faults": [{"status": 429, "retry_after": 1}, {"cut_after_chunks": 2}, {"stall_ms": 500}]},
+         "faults": [{"status": 429, "retry_after": 1}, {"cut_after_chunks": 2}, {"stall_ms": 500}, {"reset": true}]},
         {"text": "Done."}]}
 
 Every turn field is optional; see `Turn` for defaults.
@@ -32,30 +32,33 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+FAULT_KINDS = ("status", "cut_after_chunks", "stall_ms", "reset")
+
+
 class Fault(_Strict):
-    """One injected failure: an HTTP error status, a cut stream, or a stall."""
+    """One injected failure: an HTTP error status, a cut stream, a stall, or a reset connection."""
 
     status: int | None = Field(default=None, ge=400, le=599)
     retry_after: float | None = Field(default=None, ge=0)
     message: str | None = None
     cut_after_chunks: int | None = Field(default=None, ge=0)
     stall_ms: int | None = Field(default=None, ge=0, le=MAX_STALL_MS)
+    # The TCP connection is reset (RST) before any byte of the answer is sent.
+    reset: Literal[True] | None = None
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> "Fault":
-        kinds = [k for k in ("status", "cut_after_chunks", "stall_ms") if getattr(self, k) is not None]
+        kinds = [k for k in FAULT_KINDS if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError("a fault needs exactly one of status, cut_after_chunks, stall_ms")
+            raise ValueError(f"a fault needs exactly one of {', '.join(FAULT_KINDS)}")
         if self.status is None and (self.retry_after is not None or self.message is not None):
             raise ValueError("retry_after and message only apply to status faults")
         return self
 
     @property
     def kind(self) -> str:
-        """Which of status / cut_after_chunks / stall_ms this fault is."""
-        if self.status is not None:
-            return "status"
-        return "cut_after_chunks" if self.cut_after_chunks is not None else "stall_ms"
+        """Which of status / cut_after_chunks / stall_ms / reset this fault is."""
+        return next(k for k in FAULT_KINDS if getattr(self, k) is not None)
 
 
 class ToolCallSpec(_Strict):

@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 
 from .app import StreamCut, create_app
+from .connections import ConnectionDropped, ConnectionResetter
 from .scenario import Scenario, coerce_scenarios
 from .state import GatewayConfig, GatewayState
 
@@ -18,10 +19,10 @@ ScenarioSource = str | Path | Scenario | dict | Iterable[Scenario | dict] | None
 
 
 class _DropStreamCuts(logging.Filter):
-    # Scripted stream cuts are intended; keep uvicorn from logging them as crashes.
+    # Scripted stream cuts and resets are intended; keep uvicorn from logging them as crashes.
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, StreamCut)
+        return not isinstance(exc, (StreamCut, ConnectionDropped))
 
 
 def install_log_filter() -> None:
@@ -116,7 +117,7 @@ def run_in_thread(
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    server = uvicorn.Server(_uvicorn_config(create_app(state), host, port))
+    server = _server(state, host, port)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="scripted-gateway", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -131,4 +132,12 @@ def serve(scenarios: ScenarioSource = None, host: str = "127.0.0.1", port: int =
     """Run the gateway in the foreground until interrupted."""
     install_log_filter()
     state = build_state(scenarios, **config)
-    uvicorn.Server(_uvicorn_config(create_app(state), host, port)).run()
+    _server(state, host, port).run()
+
+
+def _server(state: GatewayState, host: str, port: int) -> uvicorn.Server:
+    """A uvicorn server for the app, registered with the app's connection resetter (`reset` faults)."""
+    connections = ConnectionResetter()
+    server = uvicorn.Server(_uvicorn_config(create_app(state, connections), host, port))
+    connections.attach(server)
+    return server

@@ -1,5 +1,6 @@
 """The environment a job's agent and checks run with: a per-job token, an offline CLI, nothing else."""
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ OFFLINE_CLI_ENV = {
     "DISABLE_TELEMETRY": "1",
     "DISABLE_ERROR_REPORTING": "1",
 }
+# Tells the CLI it runs in a sandbox: it then accepts bypassPermissions even from a root worker.
+SANDBOXED_CLI_ENV = {"IS_SANDBOX": "1"}
 # Harmless variables of the worker's own environment a job may see.
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "SHELL", "USER", "LOGNAME")
 
@@ -34,13 +37,20 @@ def base_job_env(job_id: str, home: Path) -> dict[str, str]:
     return env
 
 
-def agent_env(job_id: str, home: Path, adapter_url: str, signing_key: str, ttl_s: int, cli: Path, pidfile: Path) -> dict[str, str]:
-    """Environment for the CLI launcher: adapter URL, a per-job token, and the launcher's own controls."""
+def agent_env(
+    job_id: str, home: Path, adapter_url: str, signing_key: str, ttl_s: int, cli: Path, pidfile: Path, sandbox: list[str] | None = None
+) -> dict[str, str]:
+    """Environment for the CLI launcher: adapter URL, a per-job token, and the launcher's own controls
+    (`sandbox`: the bwrap command line the CLI runs under, from tasks/sandbox.py)."""
     env = base_job_env(job_id, home)
     env.update(OFFLINE_CLI_ENV)
     env.update(ANTHROPIC_BASE_URL=adapter_url, ANTHROPIC_API_KEY=mint_job_token(job_id, signing_key, ttl_s))
+    if sandbox:
+        env.update(SANDBOXED_CLI_ENV)
     env[agent_launcher.ENV_KEEP] = ",".join(env)
     env.update({agent_launcher.PIDFILE: str(pidfile), agent_launcher.REAL_CLI: str(cli)})
+    if sandbox:
+        env[agent_launcher.SANDBOX] = json.dumps(sandbox)
     return env
 
 

@@ -168,7 +168,9 @@ def _record_result(message: ResultMessage, outcome: AgentOutcome) -> None:
     )
     outcome.ok = not message.is_error
     if message.is_error:
-        outcome.error = f"agent ended with {message.subtype}: {(message.result or '')[:300]}"
+        # An API error the CLI gave up on arrives with subtype "success"; do not report it as one.
+        ending = "an error" if message.subtype == "success" else message.subtype
+        outcome.error = f"agent ended with {ending}: {(message.result or '')[:300]}"
 
 
 def _log_message(message: object, log: LogFn) -> None:

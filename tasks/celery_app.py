@@ -1,4 +1,4 @@
-"""The Celery app: configured for hour-long subprocess jobs on Redis, JSON only."""
+"""The Celery app: configured for hour-long subprocess jobs on Redis, JSON only (signed when FARM_SIGNING_* are set)."""
 
 import ctypes
 import functools
@@ -11,6 +11,8 @@ import socket
 from celery import Celery, signals
 
 from tasks import worker_metrics
+from tasks.redis_tls import celery_tls_config
+from tasks.signing import enable_signing_or_exit, signing_config
 from tasks.job_models import JobSpec
 from tasks.settings import FarmSettings
 
@@ -46,6 +48,10 @@ def celery_config(settings: FarmSettings) -> dict:
         "worker_send_task_events": True,
         "task_send_sent_event": True,
         "worker_hijack_root_logger": False,
+        # A rediss:// REDIS_URL: verify Redis's certificate (see tasks/redis_tls.py).
+        **celery_tls_config(settings.redis_url),
+        # FARM_SIGNING_*: task and control messages signed and verified (see tasks/signing.py).
+        **signing_config(settings),
     }
 
 
@@ -57,6 +63,8 @@ def farm_settings() -> FarmSettings:
 
 app = Celery("codex_farm")
 app.conf.update(celery_config(farm_settings()))
+# Registers the signing serializer; a signing file that is set but unusable stops the process here.
+enable_signing_or_exit(app, farm_settings())
 
 
 def job_store(settings: FarmSettings, retries: int | None = None):
@@ -102,7 +110,8 @@ def _die_with_the_worker(**_) -> None:
 
 @signals.worker_ready.connect
 def _start_housekeeping(sender=None, **_) -> None:
-    """At start: prune worktrees left by a crash, then reconcile silent jobs periodically."""
+    """At start: prune worktrees, processes and homes left by a crash, then reconcile silent jobs periodically."""
+    from tasks.leftovers import clear_abandoned_jobs
     from tasks.reconciler import Reconciler
     from tasks.worktree import WorktreeCache
 
@@ -111,6 +120,9 @@ def _start_housekeeping(sender=None, **_) -> None:
     removed = WorktreeCache(settings.cache_dir).prune_stale(set(store.running_ids()))
     if removed:
         log.warning("pruned %d stale worktree(s) from an earlier run", len(removed))
+    cleared = clear_abandoned_jobs(settings.cache_dir, store.running_ids)
+    if cleared:
+        log.warning("stopped the processes and removed the homes of %d job(s) an earlier run left", len(cleared))
     _housekeeping.append(Reconciler(store, settings))
     _housekeeping[-1].start()
     worker_metrics.serve(settings)

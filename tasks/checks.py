@@ -7,7 +7,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple
@@ -31,7 +31,10 @@ _MARKER_RESERVE_BYTES = 64
 _TAIL_LINES_IN_DIGEST = 5
 
 _FAILURE_LINE = re.compile(
-    r"FAIL|Error|error(?:\[\w+\])?:|Traceback|\bassert|panicked|✗|^E {3}",
+    r"FAIL|Error|error(?:\[\w+\])?:|Traceback|\bassert|panicked|✗|^E {3}"
+    r"|\berror TS\d+:|^\s*\d+:\d+\s+error\s|✕|^npm ERR!|^npm error "  # tsc, eslint, jest, npm
+    r"|^\S+:\d+:\d+: [A-Z]{1,3}\d{2,4}\b|^[A-Z]{1,3}\d{3,4} "  # ruff, flake8, pylint
+    r"|command not found|executable file not found",
 )
 
 
@@ -53,6 +56,8 @@ class CheckOutcome:
     duration_ms: int
     output: str
     pgid: int
+    # Bytes the command wrote, before the cap (`output` keeps only head and tail).
+    output_bytes: int = 0
 
     def verdict(self) -> str:
         """The compact form the user sees, e.g. `pytest: failed`."""
@@ -80,15 +85,17 @@ def run_check(
     output_cap_bytes: int = DEFAULT_OUTPUT_CAP_BYTES,
     on_line: LineCallback | None = None,
     cancelled: threading.Event | None = None,
+    sandbox: Sequence[str] = (),
 ) -> CheckOutcome:
     """Run `command` under bash in its own session, streaming redacted lines to `on_line`.
 
     `env` is the complete environment (including the job marker); daemons that escaped the
-    process group are left for the caller's `kill_job_processes`.
+    process group are left for the caller's `kill_job_processes`. `sandbox`, when given, is the
+    bwrap command line (tasks/sandbox.py) bash runs under.
     """
     started = time.monotonic()
     process = subprocess.Popen(
-        ["/bin/bash", "-o", "pipefail", "-c", command],
+        [*sandbox, "/bin/bash", "-o", "pipefail", "-c", command],
         cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -114,6 +121,7 @@ def run_check(
         duration_ms=int((time.monotonic() - started) * 1000),
         output=output.text(),
         pgid=pgid,
+        output_bytes=output.total_bytes,
     )
 
 
@@ -126,6 +134,7 @@ def run_checks(
     on_line: LineCallback | None = None,
     cancelled: threading.Event | None = None,
     stop_on_cancel: bool = True,
+    sandbox: Sequence[str] = (),
 ) -> list[CheckOutcome]:
     """Run every check in order, whatever the earlier ones returned; none start after a cancel."""
     outcomes = []
@@ -133,7 +142,7 @@ def run_checks(
         if stop_on_cancel and cancelled is not None and cancelled.is_set():
             break
         outcomes.append(
-            run_check(name, command, cwd, env, timeout_s, redactor, output_cap_bytes, on_line, cancelled)
+            run_check(name, command, cwd, env, timeout_s, redactor, output_cap_bytes, on_line, cancelled, sandbox)
         )
     return outcomes
 
@@ -305,8 +314,10 @@ class _CheckOutput:
         self._on_line = on_line
         self._splitter = _LineSplitter()
         self._buffer = _HeadTailBuffer(cap_bytes)
+        self.total_bytes = 0
 
     def feed(self, block: bytes) -> None:
+        self.total_bytes += len(block)
         for raw_line in self._splitter.feed(block):
             self._emit(raw_line)
 

@@ -131,10 +131,15 @@ def git_succeeds(cwd: Path, *args: str, env: Mapping[str, str] | None = None) ->
 
 def require_work_tree(path: Path) -> Path:
     """The top level of the working tree containing path; GitOperationError `not_a_repo` otherwise."""
-    inside = run_git_text(path, "rev-parse", "--is-inside-work-tree", code=NOT_A_REPO)
-    if inside != "true":
+    try:
+        inside, _, top = run_git_text(path, "rev-parse", "--is-inside-work-tree", "--show-toplevel", code=NOT_A_REPO).partition("\n")
+    except GitOperationError as error:
+        if "must be run in a work tree" not in error.stderr:
+            raise
+        inside, top = "false", ""  # inside a .git folder or a bare repo
+    if inside != "true" or not top:
         raise GitOperationError(f"not inside a git working tree: {path}", code=NOT_A_REPO)
-    return Path(run_git_text(path, "rev-parse", "--show-toplevel", code=NOT_A_REPO))
+    return Path(top)
 
 
 def head_commit(repo: Path) -> str | None:
@@ -157,8 +162,7 @@ def temporary_index(worktree: Path) -> Iterator[dict[str, str]]:
     """Yield env that points git at a throwaway copy of the worktree's index, deleted afterwards."""
     # Copying (rather than rebuilding) keeps stat data, so `git add -A` rehashes only changed files,
     # and keeps skip-worktree bits, so sparse checkouts do not read as mass deletions.
-    # `--git-path` (not `.git/index`) because in a linked worktree `.git` is a file.
-    index = worktree / run_git_text(worktree, "rev-parse", "--git-path", "index")
+    index = index_path(worktree)
     with tempfile.TemporaryDirectory(prefix="codex-farm-index-") as scratch:
         scratch_index = Path(scratch) / "index"
         env = {"GIT_INDEX_FILE": str(scratch_index)}
@@ -167,6 +171,21 @@ def temporary_index(worktree: Path) -> Iterator[dict[str, str]]:
         elif head_commit(worktree) is not None:
             run_git(worktree, "read-tree", "HEAD", env=env)
         yield env
+
+
+def index_path(worktree: Path) -> Path:
+    """Where the index of the working tree whose top level is `worktree` lives."""
+    # Read from `.git` (a folder, or in a linked worktree a `gitdir:` file) to spare a git process
+    # on every job; anything unusual is left to `git rev-parse --git-path`.
+    dot_git = worktree / ".git"
+    if dot_git.is_dir():
+        return dot_git / "index"
+    if dot_git.is_file():
+        line = dot_git.read_text(errors="surrogateescape").strip()
+        if line.startswith("gitdir: ") and "\n" not in line:
+            gitdir = Path(line.removeprefix("gitdir: "))
+            return (gitdir if gitdir.is_absolute() else worktree / gitdir) / "index"
+    return worktree / run_git_text(worktree, "rev-parse", "--git-path", "index")
 
 
 def stage_working_tree(worktree: Path, env: Mapping[str, str] | None = None) -> str:

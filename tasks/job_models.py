@@ -5,10 +5,16 @@ from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tasks.shell_digest import ShellDigest
 
 PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
 CHECK_NAME = re.compile(r"^[\w .:/-]{1,64}$")
+# A Celery queue name a job may ask for (the same shape `codex-farm doctor` accepts in FARM_QUEUE).
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+# The one check of a shell job: its command.
+SHELL_CHECK = "shell"
 
 
 class JobStatus(StrEnum):
@@ -103,6 +109,14 @@ class JobSpec(BaseModel):
     created_at: float
     # Applied by the frontend (where the caller's repo is), never by the worker.
     apply: Literal["never", "on_success"] = "never"
+    # "shell": no agent and no model call; the job's one check (named SHELL_CHECK) is the command (tasks/shell_run.py).
+    kind: Literal["agent", "shell"] = "agent"
+
+    @model_validator(mode="after")
+    def _shell_shape(self) -> "JobSpec":
+        if self.kind == "shell" and ([c.name for c in self.checks] != [SHELL_CHECK] or self.auto_revise):
+            raise ValueError(f"a shell job has exactly one check, named {SHELL_CHECK!r}, and no auto_revise")
+        return self
 
 
 class Usage(BaseModel):
@@ -136,6 +150,8 @@ class CompactResult(BaseModel):
     error: str | None = None
     # Every agent pass, only for jobs started with auto_revise (left out of the output otherwise).
     passes: list[PassRecord] | None = Field(None, exclude_if=lambda value: value is None)
+    # The command's digest, only for shell jobs.
+    shell: ShellDigest | None = Field(None, exclude_if=lambda value: value is None)
 
 
 class JobRecord(BaseModel):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tasks.git_cli import run_git, run_git_text, stage_working_tree, temporary_index
 from tasks.git_errors import BAD_REVISION, GitOperationError
+from tasks.worktree import FULL_OBJECT_ID
 
 JOB_TRAILER = "Codex-Farm-Job"
 
@@ -28,17 +29,15 @@ class FileStat:
     deleted: int | None
 
 
-def changed_files(worktree_path: Path, base: str = "HEAD") -> list[str]:
-    """Sorted paths that differ between base and the files on disk (untracked included, ignored not)."""
-    base_commit = _resolve(worktree_path, base)
-    # A scratch index, so merely asking does not stage anything in the worktree.
-    with temporary_index(worktree_path) as env:
-        tree = stage_working_tree(worktree_path, env)
-    return _changed_paths(worktree_path, base_commit, tree)
+def changed_files(worktree_path: Path, base: str = "HEAD", tree: str | None = None) -> list[str]:
+    """Sorted paths that differ between base and the files on disk (or `tree`, from working_tree_id)."""
+    base_commit = base if FULL_OBJECT_ID.match(base) else _resolve(worktree_path, base)
+    return _changed_paths(worktree_path, base_commit, tree or working_tree_id(worktree_path))
 
 
 def working_tree_id(worktree_path: Path) -> str:
     """The tree of the files on disk (untracked included, ignored not), written without touching the index."""
+    # A scratch index, so merely asking does not stage anything in the worktree.
     with temporary_index(worktree_path) as env:
         return stage_working_tree(worktree_path, env)
 
@@ -68,12 +67,17 @@ def commit_result(
     files = _changed_paths(worktree_path, parent, tree)
     if not files:
         return None
-    full_message = f"{message.strip() or f'codex-farm result {job_id}'}\n\n{JOB_TRAILER}: {job_id}\n"
-    # commit-tree rather than `git commit`: no hooks, templates or message cleanup can interfere.
-    commit = run_git_text(worktree_path, "commit-tree", tree, "-p", parent, "-F", "-", input=full_message.encode())
+    commit = commit_tree(worktree_path, job_id, message, parent, tree)
     # Like `git commit`: a detached HEAD moves itself, a checked-out branch advances; guarded by the old value.
     run_git(worktree_path, "update-ref", "HEAD", commit, head)
     return ResultCommit(commit=commit, parent=parent, files=files)
+
+
+def commit_tree(worktree_path: Path, job_id: str, message: str, parent: str, tree: str) -> str:
+    """Commit `tree` on `parent` (both object ids) as the farm, with the job trailer; moves no ref."""
+    full_message = f"{message.strip() or f'codex-farm result {job_id}'}\n\n{JOB_TRAILER}: {job_id}\n"
+    # commit-tree rather than `git commit`: no hooks, templates or message cleanup can interfere.
+    return run_git_text(worktree_path, "commit-tree", tree, "-p", parent, "-F", "-", input=full_message.encode())
 
 
 def binary_patch(worktree_path: Path, parent: str, commit: str) -> bytes:

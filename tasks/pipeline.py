@@ -15,11 +15,13 @@ from tasks.agent_runner import AgentOutcome, AgentRequest, AgentSession
 from tasks.cache_limits import evict_to_fit
 from tasks.checks import CheckOutcome, run_checks
 from tasks.job_models import CompactResult, JobSpec, JobStatus, PassRecord, Usage
+from tasks.leftovers import job_home
 from tasks.monitor import JobMonitor
-from tasks.packaging import binary_patch, changed_files, commit_result, restore_working_tree, trim_diff, working_tree_id
+from tasks.packaging import binary_patch, changed_files, commit_tree, restore_working_tree, trim_diff, working_tree_id
 from tasks.process_tree import kill_job_processes
 from tasks.repo_fetch import materialize_job, push_result
 from tasks.revise import Failure, failure_digest, failures_of
+from tasks.sandbox import job_wrapper
 from tasks.scope import WriteScope
 from tasks.settings import FarmSettings
 from tasks.store import JobStore
@@ -54,6 +56,10 @@ def execute_job(payload: dict, ctx: WorkerContext) -> str:
         if ctx.store.finish(spec.job_id, JobStatus.failed, _result(spec, JobStatus.failed, error=error), worker=ctx.name, error=error):
             worker_metrics.job_finished(ctx.settings, spec.queue, JobStatus.failed.value, 0.0)
         return JobStatus.failed.value
+    if spec.kind == "shell":
+        from tasks.shell_run import ShellRun  # a JobRun subclass: importing it at the top would be circular
+
+        return ShellRun(spec, ctx).run().value
     return JobRun(spec, ctx).run().value
 
 
@@ -72,8 +78,9 @@ class JobRun:
     def __init__(self, spec: JobSpec, ctx: WorkerContext):
         self.spec, self.ctx = spec, ctx
         self.started = time.monotonic()
-        self.home = ctx.settings.cache_dir / "homes" / spec.job_id
+        self.home = job_home(ctx.settings.cache_dir, spec.job_id)
         self.worktree: Worktree | None = None
+        self.sandbox: list[str] = []  # bwrap command line the agent and checks run under (tasks/sandbox.py)
 
     def log(self, kind: str, text: str) -> None:
         """Redact and append one line to the job's log stream."""
@@ -94,26 +101,25 @@ class JobRun:
             ending = self._ending(JobStatus.failed, error)
         finally:
             self._clean_up(keep=ending is not None and ending.status != JobStatus.completed and self.ctx.settings.keep_failed_worktrees)
-        if ending is None:  # superseded: the worker that holds the lease reports
-            return JobStatus.running
-        if self.ctx.store.finish(self.spec.job_id, ending.status, ending.result, worker=self.ctx.name, **ending.fields):
+        if ending is not None and self.ctx.store.finish(
+            self.spec.job_id, ending.status, ending.result, worker=self.ctx.name, **ending.fields
+        ):
             worker_metrics.job_finished(self.ctx.settings, self.spec.queue, ending.status.value, time.monotonic() - self.started)
-        return ending.status
+        self._trim_cache()  # after the result is out: cache upkeep is the worker's, not the job's, time
+        return JobStatus.running if ending is None else ending.status  # None: superseded, the lease holder reports
 
     def _ending(self, status: JobStatus, error: str) -> "Ending":
         return Ending(status, _result(self.spec, status, error=error, elapsed_ms=self._elapsed()), {"error": error})
 
     def _stages(self, monitor: JobMonitor, pidfile: Path) -> "Ending | None":
         spec, settings = self.spec, self.ctx.settings
-        self.log("status", f"running on {self.ctx.name}")
-        self.worktree = materialize_job(self.ctx.cache, spec, self.ctx.store)
-        self.log("status", f"worktree ready at commit {spec.snapshot_commit[:12]}")
+        self._prepare_worktree()
         scope = WriteScope(self.worktree.path, spec.scoped_patch.paths if spec.scoped_patch else None)
         work = anyio.run(self._agent_passes, self._agent_request(scope, pidfile), scope, monitor)
         if work is None or monitor.stopped.is_set():
             return self._stopped(monitor)
         outcome, files, verdicts = work.outcome, work.last.files, work.last.verdicts
-        patch = self._package(work.last.tree)  # the final pass's work as it was before its checks
+        patch = self._package(work.last)  # the final pass's work as it was before its checks
         diff = trim_diff(patch, settings.diff_max_bytes) if spec.include_diff and patch else ""
         status = JobStatus.completed if outcome.ok else JobStatus.failed
         result = _result(
@@ -123,6 +129,13 @@ class JobRun:
         )
         self.log("status", f"{status.value}: {len(files)} files changed; " + "; ".join(verdicts))
         return Ending(status, result, {"summary": self.ctx.redactor(outcome.summary)})
+
+    def _prepare_worktree(self) -> None:
+        """The job's fresh worktree of its snapshot, and the sandbox its processes will run under (shell jobs too)."""
+        self.log("status", f"running on {self.ctx.name}")
+        self.worktree = materialize_job(self.ctx.cache, self.spec, self.ctx.store)
+        self.log("status", f"worktree ready at commit {self.spec.snapshot_commit[:12]}")
+        self.sandbox = job_wrapper(self.ctx.settings, self.worktree.path, self.worktree.mirror, self.home, self.log)
 
     async def _agent_passes(self, request: AgentRequest, scope: WriteScope, monitor: JobMonitor) -> "AgentWork | None":
         """The agent's first pass and, while checks fail, up to `auto_revise` more in the same session.
@@ -157,8 +170,8 @@ class JobRun:
     def _verify(self, scope: WriteScope, outcome: AgentOutcome, monitor: JobMonitor) -> "Verified | None":
         """One pass's changed files, its tree before the checks, and its verdicts; None when stopped."""
         path, base = self.worktree.path, self.worktree.commit
-        files = changed_files(path, base=base)
         tree = working_tree_id(path)  # before the checks, so files they create (caches, reports) stay out
+        files = changed_files(path, base=base, tree=tree)
         patch_bytes = len(binary_patch(path, base, tree)) if files and self.spec.scoped_patch else 0
         verdicts = [self._scope_verdict(scope, files, outcome, patch_bytes)] if self.spec.scoped_patch else []
         checks = self._run_checks(monitor)
@@ -171,7 +184,7 @@ class JobRun:
         settings, spec = self.ctx.settings, self.spec
         cli = settings.claude_cli_path or bundled_cli()
         key = settings.adapter_token.get_secret_value() if settings.adapter_token else ""
-        env = agent_env(spec.job_id, self.home, settings.adapter_url, key, spec.timeout_ms // 1000 + 600, cli, pidfile)
+        env = agent_env(spec.job_id, self.home, settings.adapter_url, key, spec.timeout_ms // 1000 + 600, cli, pidfile, self.sandbox)
         return AgentRequest(
             prompt=spec.prompt,
             cwd=self.worktree.path,
@@ -208,28 +221,28 @@ class JobRun:
             ran = run_checks(
                 [(check.name, check.command, check.timeout_ms / 1000)], cwd=self.worktree.path, env=env, redactor=self.ctx.redactor,
                 output_cap_bytes=self.ctx.settings.check_output_max_bytes,
-                on_line=lambda line: self.log("check", line), cancelled=monitor.stopped,
+                on_line=lambda line: self.log("check", line), cancelled=monitor.stopped, sandbox=self.sandbox,
             )
             for outcome in ran:
                 self.log("status", f"check {outcome.verdict()}")
             outcomes += ran
         return outcomes
 
-    def _package(self, tree: str | None = None) -> bytes:
-        """Commit the agent's changes (`tree`, else the files on disk) on the snapshot and store the patch;
-        returns it (empty: no change)."""
-        commit = commit_result(
-            self.worktree.path, self.spec.job_id, f"codex-farm result {self.spec.job_id}", base=self.worktree.commit, tree=tree
-        )
-        if commit is None:
+    def _package(self, verified: "Verified") -> bytes:
+        """Commit the pass's tree on the snapshot and store the patch; returns it (empty: no change).
+
+        Plumbing only: the worktree is thrown away next, so neither its HEAD nor its index is moved."""
+        if not verified.files:
             return b""
-        patch = binary_patch(self.worktree.path, commit.parent, commit.commit)
+        path, parent, job_id = self.worktree.path, self.worktree.commit, self.spec.job_id
+        commit = commit_tree(path, job_id, f"codex-farm result {job_id}", parent, verified.tree)
+        patch = binary_patch(path, parent, commit)
         if len(patch) <= self.ctx.settings.patch_max_bytes:
-            self.ctx.store.store_patch(self.spec.job_id, patch)
+            self.ctx.store.store_patch(job_id, patch)
         else:
             self.log("status", f"patch of {len(patch)} bytes exceeds FARM_PATCH_MAX_BYTES; not stored")
-        self.ctx.store.set_fields(self.spec.job_id, result_commit=commit.commit)
-        push_result(self.spec, self.worktree.path, commit.commit, self.log)
+        self.ctx.store.set_fields(job_id, result_commit=commit)
+        push_result(self.spec, path, commit, self.log)
         return patch
 
     def _stopped(self, monitor: JobMonitor) -> "Ending | None":
@@ -245,17 +258,23 @@ class JobRun:
         return int((time.monotonic() - self.started) * 1000)
 
     def _clean_up(self, keep: bool) -> None:
-        """Kill what is left of the job, remove its worktree and home, keep the cache under its cap."""
+        """Kill what is left of the job, remove its worktree and home."""
         try:
             kill_job_processes(self.spec.job_id)
             if self.worktree is not None and not keep:
                 self.ctx.cache.remove(self.worktree)
             shutil.rmtree(self.home, ignore_errors=True)
+        except Exception as exc:  # clean-up trouble must not hide the job's outcome
+            self.log("error", f"clean-up failed: {type(exc).__name__}: {exc}")
+
+    def _trim_cache(self) -> None:
+        """Keep the mirror cache under WORKER_CACHE_MAX_GB."""
+        try:
             evicted = evict_to_fit(self.ctx.cache, int(self.ctx.settings.cache_max_gb * 1e9))
             if evicted:
                 self.log("status", f"cache over WORKER_CACHE_MAX_GB: evicted {len(evicted)} mirror(s)")
-        except Exception as exc:  # clean-up trouble must not hide the job's outcome
-            self.log("error", f"clean-up failed: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # upkeep trouble must not fail the job
+            self.log("error", f"cache upkeep failed: {type(exc).__name__}: {exc}")
 
 
 @dataclass

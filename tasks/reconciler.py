@@ -6,6 +6,7 @@ import threading
 import redis
 
 from tasks.job_models import CompactResult, JobStatus
+from tasks.process_tree import kill_job_processes
 from tasks.settings import FarmSettings
 from tasks.store import JobStore
 
@@ -22,6 +23,8 @@ def reconcile_job(store: JobStore, job_id: str, settings: FarmSettings) -> str:
         return "ok"
     decision = store.reconcile(job_id, settings.lost_grace_s, settings.max_attempts)
     silent = f"worker {record.worker or '?'} stopped heartbeating"
+    if decision in ("requeue", "lost"):
+        _kill_leftovers(store, job_id, record.worker)
     if decision == "requeue":
         from tasks.celery_app import send_job  # the Celery app imports this module's users; import late
 
@@ -35,6 +38,16 @@ def reconcile_job(store: JobStore, job_id: str, settings: FarmSettings) -> str:
         store.append_log(job_id, "status", f"lost: {reason}")
         store.publish(job_id, JobStatus.lost)
     return decision
+
+
+def _kill_leftovers(store: JobStore, job_id: str, worker: str | None) -> None:
+    """End what the silent run left on this host, before the job runs again or is declared lost.
+
+    A killed worker takes its agent along, but not the commands the agent or a check started in
+    sessions of their own (background tasks, daemons); they carry the job's marker."""
+    killed = kill_job_processes(job_id)
+    if killed:
+        store.append_log(job_id, "status", f"stopped {len(killed)} process(es) left by worker {worker or '?'}")
 
 
 def reconcile_all(store: JobStore, settings: FarmSettings) -> dict[str, str]:

@@ -46,7 +46,7 @@ def materialize_job(cache: WorktreeCache, spec: JobSpec, store: JobStore) -> Wor
     source, commit = spec.source, spec.snapshot_commit
     if source.transport == "path":
         _require_readable(cache, source, commit)
-        return cache.materialize(source.location, commit, spec.job_id)
+        return cache.materialize(source.location, commit, spec.job_id, borrow=True)
     ref = _snapshot_ref(spec)
     timeout = cache.fetch_timeout
     if source.transport == "bundle":

@@ -1,10 +1,16 @@
 """Settings shared by the worker and the frontend's view of the farm (Redis, queues, limits)."""
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Paths a sandboxed job must not read: the farm's env files and the worker user's credentials.
+DEFAULT_SANDBOX_HIDE = (
+    "/etc/codex-farm,~/.config,~/.ssh,~/.gnupg,~/.aws,~/.azure,~/.kube,~/.docker,"
+    "~/.netrc,~/.git-credentials,~/.pypirc,~/.npmrc,~/.claude,~/.claude.json"
+)
 
 
 class FarmSettings(BaseSettings):
@@ -82,3 +88,36 @@ class FarmSettings(BaseSettings):
     metrics_host: str = Field(
         "127.0.0.1", validation_alias="WORKER_METRICS_HOST", description="Address the worker's metrics port binds to."
     )
+
+    # Message signing (tasks/signing.py): on when the three files are set, on every frontend and worker alike.
+    signing_key_file: Path | None = Field(
+        None, validation_alias="FARM_SIGNING_KEY_FILE", description="PEM RSA private key this process signs task messages with."
+    )
+    signing_cert_file: Path | None = Field(
+        None, validation_alias="FARM_SIGNING_CERT_FILE", description="PEM certificate of FARM_SIGNING_KEY_FILE, named in each signed message."
+    )
+    signing_cert_store: str | None = Field(
+        None, validation_alias="FARM_SIGNING_CERT_STORE", description="Folder (or glob) of PEM certificates whose signed messages are run."
+    )
+    signing_digest: str = Field("sha256", validation_alias="FARM_SIGNING_DIGEST", description="Digest of message signatures.")
+
+    sandbox: Literal["none", "bwrap"] = Field(
+        "none", validation_alias="WORKER_SANDBOX", description="Run each job's agent and checks in a bubblewrap sandbox: none or bwrap."
+    )
+    sandbox_required: bool = Field(
+        False, validation_alias="WORKER_SANDBOX_REQUIRED", description="Refuse to start, and to run jobs, when bwrap is unusable."
+    )
+    sandbox_hide: Annotated[list[Path], NoDecode] = Field(
+        default_factory=lambda: _split_paths(DEFAULT_SANDBOX_HIDE),
+        validation_alias="WORKER_SANDBOX_HIDE",
+        description="Comma-separated paths hidden inside the sandbox (~ is the worker user's home).",
+    )
+
+    @field_validator("sandbox_hide", mode="before")
+    @classmethod
+    def _parse_sandbox_hide(cls, value: object) -> object:
+        return _split_paths(value) if isinstance(value, str) else value
+
+
+def _split_paths(text: str) -> list[Path]:
+    return [Path(part.strip()).expanduser() for part in text.split(",") if part.strip()]

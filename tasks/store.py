@@ -88,7 +88,7 @@ class JobStore:
         return JobKeys(self.prefix, job_id)
 
     def create(self, spec: JobSpec) -> None:
-        """Record a new queued job and index it by creation time."""
+        """Record a new queued job and index it by creation time (dropping index entries past the job TTL)."""
         keys = self.keys(spec.job_id)
         pipe = self.redis.pipeline()
         pipe.hset(
@@ -104,6 +104,8 @@ class JobStore:
         )
         pipe.expire(keys.record, self.ttl_s)
         pipe.zadd(jobs_index(self.prefix), {spec.job_id: spec.created_at})
+        # Their records have expired by now; trimming here keeps the index as bounded as the records.
+        pipe.zremrangebyscore(jobs_index(self.prefix), "-inf", f"({spec.created_at - self.ttl_s}")
         pipe.execute()
 
     def get(self, job_id: str) -> JobRecord | None:

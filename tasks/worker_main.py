@@ -2,7 +2,7 @@
 
 import os
 
-from tasks import worker_metrics
+from tasks import sandbox, worker_metrics
 from tasks.celery_app import app, farm_settings
 
 
@@ -10,6 +10,10 @@ def run_worker(queues: str | None, concurrency: int, loglevel: str) -> None:
     """Start the Celery worker in this process (prefork pool, one job per pool process)."""
     settings = farm_settings()
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        sandbox.check_at_start(settings)  # warns loudly, or refuses to start, when bwrap is asked for but unusable
+    except sandbox.SandboxUnavailable as exc:
+        raise SystemExit(f"codex-farm worker: {exc}") from None
     worker_metrics.prepare(settings)  # before the pool forks: its processes must inherit the metrics directory
     argv = [
         "worker",

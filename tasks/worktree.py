@@ -65,12 +65,15 @@ class WorktreeCache:
                 self._fetch(mirror, source)
         return mirror
 
-    def materialize(self, source: str, commit: str, job_id: str, fetch: Callable[[Path], None] | None = None) -> Worktree:
+    def materialize(
+        self, source: str, commit: str, job_id: str, fetch: Callable[[Path], None] | None = None, borrow: bool = False
+    ) -> Worktree:
         """A fresh detached worktree of commit at `worktrees/<job_id>`, fetching source if needed.
 
         `source` names the mirror; `fetch(mirror)`, when given, is how a missing commit is brought in
         instead of fetching `source` (other transports: a bundle, one ref of a remote). It runs under
-        the mirror's lock, like every mirror mutation.
+        the mirror's lock, like every mirror mutation. `borrow` (a repo on this machine) lets the
+        mirror read source's objects in place, so a new snapshot needs no fetch.
         """
         require_job_id(job_id)
         if not commit or commit.startswith("-"):
@@ -80,6 +83,8 @@ class WorktreeCache:
         with mirror_lock(mirror):
             if not is_mirror(mirror):
                 self._create_mirror(mirror, source)
+            if borrow:
+                borrow_objects(mirror, source)
             resolved = self._ensure_commit(mirror, source, commit, fetch)
             self._clear_leftover(mirror, path)
             self.worktrees_dir.mkdir(parents=True, exist_ok=True)
@@ -134,14 +139,16 @@ class WorktreeCache:
     def _ensure_commit(self, mirror: Path, source: str, commit: str, fetch: Callable[[Path], None] | None = None) -> str:
         # A full object id never changes meaning, so fetch only when it is missing; a name
         # (branch, tag, HEAD) may have moved in the source, so always refresh first.
-        if not (FULL_OBJECT_ID.match(commit) and has_commit(mirror, commit)):
-            if fetch is None:
-                self._fetch(mirror, source)
-            else:
-                fetch(mirror)
-        if not has_commit(mirror, commit):
+        if FULL_OBJECT_ID.match(commit) and (present := resolve_commit(mirror, commit)):
+            return present
+        if fetch is None:
+            self._fetch(mirror, source)
+        else:
+            fetch(mirror)
+        resolved = resolve_commit(mirror, commit)
+        if resolved is None:
             raise GitOperationError(f"commit {commit} not found in {source}", code=BAD_REVISION)
-        return run_git_text(mirror, "rev-parse", "--verify", f"{commit}^{{commit}}")
+        return resolved
 
     def _clear_leftover(self, mirror: Path, path: Path) -> None:
         # A retried job may find its previous attempt's directory; start clean rather than fail.
@@ -161,6 +168,24 @@ def normalize_source(source: str) -> str:
     return str(path.resolve()) if exists else source
 
 
+def borrow_objects(mirror: Path, source: str) -> None:
+    """Let a mirror of a repo on this machine read the repo's objects in place (git alternates).
+
+    A snapshot commit is then in the mirror the moment the frontend writes it: no fetch per job,
+    and no snapshot refs piling up in the mirror. A no-op for URLs and once set up."""
+    alternates = mirror / "objects" / "info" / "alternates"
+    if "://" in source or alternates.exists():
+        return
+    try:
+        common_dir = run_git_text(Path(normalize_source(source)), "rev-parse", "--path-format=absolute", "--git-common-dir")
+    except GitOperationError:
+        return  # unreadable or not a repo here: the fetch reports it
+    objects = Path(common_dir) / "objects"
+    if objects.is_dir():
+        alternates.parent.mkdir(parents=True, exist_ok=True)
+        alternates.write_text(f"{objects}\n")
+
+
 def is_mirror(path: Path) -> bool:
     """True when path looks like a complete bare repository."""
     return (path / "HEAD").is_file() and (path / "objects").is_dir()
@@ -169,6 +194,14 @@ def is_mirror(path: Path) -> bool:
 def has_commit(mirror: Path, commit: str) -> bool:
     """True when commit names a commit object present in mirror."""
     return git_succeeds(mirror, "cat-file", "-e", f"{commit}^{{commit}}")
+
+
+def resolve_commit(mirror: Path, commit: str) -> str | None:
+    """The full id of the commit that `commit` names in mirror, or None when it has none."""
+    try:
+        return run_git_text(mirror, "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}") or None
+    except GitOperationError:
+        return None
 
 
 def used_marker(mirror: Path) -> Path:

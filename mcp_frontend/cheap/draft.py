@@ -11,7 +11,7 @@ from mcp_frontend.cheap.artifacts import job_diff
 from mcp_frontend.cheap.model_call import LiteUsage, call_model, check_model_name
 from mcp_frontend.cheap.sources import FILE_MAX_BYTES
 from mcp_frontend.errors import InvalidArgument, SnapshotFailed
-from mcp_frontend.repo_paths import resolve_repo
+from mcp_frontend.repo_paths import printable_path, resolve_repo
 from tasks.git_cli import run_git
 from tasks.git_errors import GitOperationError
 from tasks.packaging import trim_diff
@@ -111,7 +111,8 @@ def _head_or_empty_tree(repo: Path) -> str:
 
 def _new_file_diff(repo: Path, name: str, notes: list[str]) -> bytes:
     path = repo / name
-    header = f"diff --git a/{name} b/{name}\nnew file (untracked)\n--- /dev/null\n+++ b/{name}\n".encode()
+    # The name's own bytes, as git writes them (it may not be UTF-8).
+    header = f"diff --git a/{name} b/{name}\nnew file (untracked)\n--- /dev/null\n+++ b/{name}\n".encode("utf-8", "surrogateescape")
     try:
         if path.is_symlink() or not path.is_file():
             return header
@@ -123,6 +124,6 @@ def _new_file_diff(repo: Path, name: str, notes: list[str]) -> bytes:
         return header + b"Binary file\n"
     if len(data) > FILE_MAX_BYTES:
         data = data[:FILE_MAX_BYTES]
-        notes.append(f"{name}: first {FILE_MAX_BYTES} bytes")
+        notes.append(f"{printable_path(name)}: first {FILE_MAX_BYTES} bytes")
     lines = data.decode("utf-8", "replace").splitlines()
     return header + "".join(f"+{line}\n" for line in lines).encode()

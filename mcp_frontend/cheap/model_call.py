@@ -51,8 +51,8 @@ class ModelClient:
         body = {
             "model": model,
             "max_tokens": max(1, min(max_tokens, MAX_OUTPUT_TOKENS)),
-            "system": system,
-            "messages": [{"role": "user", "content": prompt}],
+            "system": _sendable(system),
+            "messages": [{"role": "user", "content": _sendable(prompt)}],
         }
         headers = {"x-api-key": self.token, "anthropic-version": ANTHROPIC_VERSION, "content-type": "application/json"}
         try:
@@ -69,6 +69,11 @@ class ModelClient:
         except ValueError:
             raise ModelCallFailed("the adapter's answer is not JSON") from None
         return _reply(data)
+
+
+def _sendable(text: str) -> str:
+    """text as valid UTF-8: a lone surrogate (from a JSON escape or an undecodable file name) becomes U+FFFD."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def _reply(data: dict) -> ModelReply:

@@ -6,10 +6,12 @@ from pathlib import Path, PurePosixPath
 
 from mcp_frontend.cheap.errors import PathOutsideSandbox
 from mcp_frontend.errors import InvalidArgument
+from mcp_frontend.repo_paths import caller_path, checked_path_text, printable_path
 
 MAX_NAMED = 50  # files plus globs one call may name
 MAX_FILES = 50  # files read by one call
 MAX_GLOB_MATCHES = 2000  # paths a glob may walk before it is cut
+MAX_GLOB_PARTS = 64
 FILE_MAX_BYTES = 20_000
 TOTAL_MAX_BYTES = 100_000
 SKIPPED_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", ".mypy_cache", ".pytest_cache"}
@@ -44,13 +46,11 @@ def resolve_dir(repo: str | None, sandbox_root: Path) -> tuple[Path, Path]:
     root = Path(os.path.realpath(sandbox_root))
     if repo is None or repo == "":
         return root, root
-    if "\x00" in repo:
-        raise InvalidArgument("repo must be a path")
-    given = Path(repo).expanduser()
+    given = caller_path(repo, "repo")
     base = Path(os.path.realpath(given if given.is_absolute() else root / given))
     if not inside(base, root):
         raise PathOutsideSandbox(f"repo {repo!r} resolves outside SANDBOX_ROOT")
-    if not base.is_dir():
+    if not os.path.isdir(base):  # os.path: False rather than an OSError for a name the file system refuses
         raise InvalidArgument(f"repo {repo!r} is not a directory")
     return root, base
 
@@ -65,13 +65,11 @@ def select_files(files: list[str] | None, globs: list[str] | None, base: Path, r
     chosen: list[Path] = []
     notes: list[str] = []
     for name in files:
-        if not name or "\x00" in name:
-            raise InvalidArgument("files: every entry must be a non-empty path")
-        given = Path(name).expanduser()
+        given = caller_path(name, "file")
         path = Path(os.path.realpath(given if given.is_absolute() else base / given))
         if not inside(path, root):
             raise PathOutsideSandbox(f"file {name!r} resolves outside SANDBOX_ROOT")
-        if not path.is_file():
+        if not os.path.isfile(path):
             raise InvalidArgument(f"file {name!r} is not a readable file")
         chosen.append(path)
     for pattern in globs:
@@ -87,9 +85,14 @@ def _glob(pattern: str, base: Path, root: Path, notes: list[str]) -> list[Path]:
     parts = PurePosixPath(pattern).parts
     if not pattern or "\x00" in pattern or PurePosixPath(pattern).is_absolute() or ".." in parts:
         raise PathOutsideSandbox(f"glob {pattern!r} must be relative to repo and stay inside it")
+    if not parts:  # '.' or './': pathlib has nothing to match
+        raise InvalidArgument(f"glob {pattern!r} matches no files; name some, e.g. '*.py' or 'src/**/*.py'")
+    checked_path_text(pattern, "glob")
+    if len(parts) > MAX_GLOB_PARTS:  # pathlib builds one nested selector per part: hundreds overflow the stack
+        raise InvalidArgument(f"glob has {len(parts)} path parts, at most {MAX_GLOB_PARTS}")
     found: list[Path] = []
     walked = 0
-    for match in base.glob(pattern):
+    for match in _matches(base, pattern):
         walked += 1
         if walked > MAX_GLOB_MATCHES:
             notes.append(f"glob {pattern!r} matched more than {MAX_GLOB_MATCHES} paths; the rest were not read")
@@ -99,7 +102,7 @@ def _glob(pattern: str, base: Path, root: Path, notes: list[str]) -> list[Path]:
             continue
         real = Path(os.path.realpath(match))
         if not inside(real, root):
-            notes.append(f"{match.relative_to(base)}: left out (resolves outside SANDBOX_ROOT)")
+            notes.append(f"{printable_path(str(match.relative_to(base)))}: left out (resolves outside SANDBOX_ROOT)")
             continue
         if real.is_file():
             found.append(real)
@@ -108,8 +111,16 @@ def _glob(pattern: str, base: Path, root: Path, notes: list[str]) -> list[Path]:
     return sorted(found)
 
 
+def _matches(base: Path, pattern: str):
+    """base.glob(pattern), with pathlib's refusal of a malformed pattern (e.g. 'a**') as InvalidArgument."""
+    try:
+        yield from base.glob(pattern)
+    except ValueError as exc:
+        raise InvalidArgument(f"glob {pattern!r} is not a valid pattern: {exc}") from None
+
+
 def display_name(path: Path, base: Path, root: Path) -> str:
-    return str(path.relative_to(base if inside(path, base) else root))
+    return printable_path(str(path.relative_to(base if inside(path, base) else root)))
 
 
 def read_slices(paths: list[Path], base: Path, root: Path, notes: list[str], number_lines: bool = False) -> Selection:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mcp_frontend.errors import EditMismatch, InvalidArgument, PathNotFound, PathOutsideRepo, RequestTooLarge
 from mcp_frontend.readonly.files import BINARY_PROBE_BYTES, MAX_FILE_BYTES, inside, sandbox_root
-from mcp_frontend.repo_paths import resolve_repo
+from mcp_frontend.repo_paths import checked_path_text, printable_path, resolve_repo
 
 MAX_EDITS = 50
 MAX_EDIT_CHARS = 1 << 20  # find + replace text over all edits
@@ -71,7 +71,7 @@ def apply_edits(root: Path, repo: str, edits: list[Edit]) -> ApplyEditsResult:
             counts[target] = 0
         new, found = _replace(contents[target], edit, index)
         if found != edit.count:
-            failures.append(f"edits[{index}] {edit.path}: find matched {found} time(s), count expects {edit.count}")
+            failures.append(f"edits[{index}] {printable_path(edit.path)}: find matched {found} time(s), count expects {edit.count}")
             continue
         contents[target] = new
         counts[target] += found
@@ -100,8 +100,7 @@ def apply_edits(root: Path, repo: str, edits: list[Edit]) -> ApplyEditsResult:
 def _target(top: Path, path: str, index: int) -> Path:
     """The real file an edit writes, refused unless it stays inside the repo and out of .git."""
     where = f"edits[{index}].path {path!r}"
-    if not path or "\x00" in path:
-        raise InvalidArgument(f"edits[{index}].path must be a non-empty path")
+    checked_path_text(path, f"edits[{index}].path")
     pure = PurePosixPath(path.replace("\\", "/"))
     if pure.is_absolute() or ".." in pure.parts or Path(path).is_absolute():
         raise PathOutsideRepo(f"{where} must be relative to repo, without '..'")
@@ -110,7 +109,7 @@ def _target(top: Path, path: str, index: int) -> Path:
         raise PathOutsideRepo(f"{where} resolves outside the repo")
     if ".git" in real.relative_to(top).parts:
         raise PathOutsideRepo(f"{where} is inside .git")
-    if not real.is_file():
+    if not os.path.isfile(real):  # os.path: False rather than an OSError for a name the file system refuses
         raise PathNotFound(f"{where} is not an existing file")
     return real
 
@@ -152,7 +151,7 @@ def _atomic_write(target: Path, data: bytes) -> None:
 
 
 def _shown(path: Path, top: Path) -> str:
-    return path.relative_to(top).as_posix() if path != top else "."
+    return printable_path(path.relative_to(top).as_posix()) if path != top else "."
 
 
 def register(server, service) -> None:

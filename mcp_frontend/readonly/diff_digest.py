@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from mcp_frontend.errors import GitQueryFailed, InvalidArgument, JobNotFinished, PatchUnavailable
 from mcp_frontend.readonly.files import BINARY_PROBE_BYTES, git, sandbox_root
-from mcp_frontend.repo_paths import resolve_repo
+from mcp_frontend.repo_paths import printable_path, resolve_repo
 from tasks.git_cli import head_commit
 from tasks.git_errors import GitOperationError
 
@@ -178,7 +178,7 @@ def _unquote(text: str) -> str:
 
 def _untracked(top: Path, relative: str) -> _File:
     path = top / relative
-    entry = _File(path=relative, status="added")
+    entry = _File(path=printable_path(relative), status="added")
     try:
         with path.open("rb") as handle:
             head = handle.read(BINARY_PROBE_BYTES)

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from mcp_frontend.errors import InvalidArgument, PathNotFound, RepoOutsideSandbox, RequestTooLarge
+from mcp_frontend.repo_paths import caller_path, printable_path
 from tasks.git_cli import run_git
 from tasks.git_errors import GitOperationError
 
@@ -23,13 +24,11 @@ def sandbox_root(service) -> Path:
 
 def resolve_in_sandbox(path: str, root: Path, what: str = "path") -> Path:
     """The real path of an existing file or folder inside root; relative paths are taken from root."""
-    if not path or "\x00" in path:
-        raise InvalidArgument(f"{what} must be a non-empty path")
-    given = Path(path).expanduser()
+    given = caller_path(path, what)
     real = Path(os.path.realpath(given if given.is_absolute() else root / given))
     if not inside(real, root):
         raise RepoOutsideSandbox(f"{what} {path!r} resolves outside SANDBOX_ROOT")
-    if not real.exists():
+    if not os.path.exists(real):  # os.path: False rather than an OSError for a name the file system refuses
         raise PathNotFound(f"{what} {path!r} does not exist")
     return real
 
@@ -50,7 +49,7 @@ def inside(path: Path, root: Path) -> bool:
 
 def shown(path: Path, root: Path) -> str:
     """How a path appears in results: relative to SANDBOX_ROOT, with forward slashes."""
-    return path.relative_to(root).as_posix() if path != root else "."
+    return printable_path(path.relative_to(root).as_posix()) if path != root else "."
 
 
 def git(cwd: Path, *args: str) -> bytes:

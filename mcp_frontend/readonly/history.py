@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from mcp_frontend.errors import GitQueryFailed, InvalidArgument, NotAGitRepo, RequestTooLarge
 from mcp_frontend.readonly.files import git, git_toplevel, resolve_in_sandbox, sandbox_root, shown
+from mcp_frontend.repo_paths import printable_path
 from tasks.git_cli import head_commit
 from tasks.git_errors import GitOperationError
 
@@ -81,7 +82,7 @@ def history(root: Path, path: str, line: int | None = None, limit: int = 10) -> 
     except GitOperationError as exc:
         raise GitQueryFailed(f"git could not read the history of {path!r}: {exc.message}") from None
     return HistoryResult(
-        repo=_shown_repo(top, root), path=relative, tracked=tracked, blame=blame,
+        repo=_shown_repo(top, root), path=printable_path(relative), tracked=tracked, blame=blame,
         commits=commits[:limit], truncated=len(commits) > limit,
     )  # fmt: skip
 

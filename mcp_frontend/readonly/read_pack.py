@@ -80,6 +80,8 @@ def read_pack(
     patterns = {symbol: _definition_regex(symbol) for symbol in symbols}
     if any(not k.strip() for k in keywords):
         raise InvalidArgument("keywords must not be empty strings")
+    if not all(_is_text(k) for k in keywords):  # a lone surrogate is in no decoded file, nor can a reply carry it
+        raise InvalidArgument("keywords must be text: one has an unpaired surrogate")
     starts = resolve_all(paths, root, MAX_PATHS)
 
     files: dict[Path, None] = {}
@@ -114,6 +116,14 @@ def read_pack(
     pack = writer.finish()
     missing = [term for term in [*symbols, *keywords] if term not in found_anywhere]
     return ReadPackResult(pack=pack, files=entries, missing=missing, truncated=writer.full or cut, bytes=len(pack.encode()))
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _definition_regex(symbol: str) -> re.Pattern:

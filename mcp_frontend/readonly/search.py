@@ -1,5 +1,6 @@
 """search: regex search over files inside SANDBOX_ROOT with ripgrep, or a pure-Python fallback."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -59,6 +60,13 @@ def search(
         raise InvalidArgument(f"pattern is not a valid regular expression: {exc}") from None
     if glob is not None and (not glob.strip("!") or "\x00" in glob):
         raise InvalidArgument("glob must be a non-empty file pattern such as '*.py' or '!tests/**'")
+    if glob is not None:
+        _check_glob(glob)
+    for text, what in ((pattern, "pattern"), (glob or "", "glob")):
+        try:
+            os.fsencode(text)  # what ripgrep's command line needs
+        except UnicodeEncodeError:
+            raise InvalidArgument(f"{what} has an unpaired surrogate, which no file holds") from None
     starts = resolve_all(paths, root, MAX_PATHS)
     rg = shutil.which("rg") if use_rg else None
     if rg:
@@ -145,6 +153,14 @@ def _glob_matches(glob: str, file: Path, root: Path) -> bool:
     subject = shown(file, root) if "/" in pattern else file.name
     hit = re.fullmatch(_glob_regex(pattern.lstrip("/")), subject) is not None
     return hit != negated
+
+
+def _check_glob(glob: str) -> None:
+    """InvalidArgument for a glob whose character class is malformed (`[z-a]`, `[!]`), before any file is read."""
+    try:
+        re.compile(_glob_regex(glob.removeprefix("!").lstrip("/")))
+    except re.error as exc:
+        raise InvalidArgument(f"glob {glob[:200]!r} is not a valid pattern: {exc}") from None
 
 
 def _glob_regex(pattern: str) -> str:

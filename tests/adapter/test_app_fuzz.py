@@ -3,13 +3,14 @@
 import json
 
 import httpx
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from adapter.app import create_app
 from adapter.metrics import MetricsFile
 from adapter.settings import AdapterSettings
 from adapter.upstream import UpstreamClient
 from tests.fixtures.anthropic_strategies import requests
+from tests.fixtures.hypothesis_profiles import fuzz_settings
 
 TOKEN = "fuzz-token-0123456789"
 COMPLETION = {
@@ -41,7 +42,7 @@ def fuzz_app():
 APP = fuzz_app()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@fuzz_settings(300)  # HYPOTHESIS_PROFILE=deep: 5000 random ones
 @given(requests())
 async def test_no_well_typed_request_gets_a_500(raw):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=APP), base_url="http://adapter") as client:

@@ -3,24 +3,19 @@
 import copy
 import re
 
-from adapter import json_codec
-
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from adapter import json_codec
 from adapter.translate.request import UpstreamTarget, to_openai
 from adapter.translate.tool_schema import clean_schema
 from adapter.wire.anthropic_request import MessagesRequest
 from adapter.wire.openai_request import ChatRequest
+from tests.fixtures.anthropic_strategies import json_values, requests, schemas
+from tests.fixtures.hypothesis_profiles import fuzz_settings
 
 OPENAI_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
-FUZZ = settings(
-    max_examples=300,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-
-from tests.fixtures.anthropic_strategies import json_values, requests, schemas
+FUZZ = fuzz_settings(300)  # HYPOTHESIS_PROFILE=deep: 5000 random examples per test
 
 
 def check_invariants(body: dict, translated, cap: int, original_names: set[str]) -> None:

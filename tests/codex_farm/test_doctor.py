@@ -1,6 +1,7 @@
 """`codex-farm doctor` against a real local farm: healthy, and broken one piece at a time."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -8,11 +9,13 @@ import pytest
 
 from codex_farm.doctor import CheckResult, mask_url
 from tasks.agent_env import bundled_cli
+from tests.fixtures.machine_tools import require_bwrap
 from tests.fixtures.farm import Farm
 from tests.fixtures.processes import free_port
 from tests.fixtures.redis_server import REDIS_PASSWORD
 
-CHECKS = ["python", "git", "settings", "claude-cli", "redis", "queues", "workers", "adapter", "sandbox", "cache-dir", "gateway"]
+CHECKS = ["python", "git", "settings", "claude-cli", "redis", "queues", "workers", "adapter", "sandbox", "cache-dir", "isolation", "gateway"]
+STATUSES = (["OK"], ["FAIL"], ["SKIP"], ["WARN"], ["INFO"])
 
 
 def run_doctor(farm: Farm, *args: str, **env: str) -> tuple[int, dict[str, str]]:
@@ -24,7 +27,7 @@ def run_doctor(farm: Farm, *args: str, **env: str) -> tuple[int, dict[str, str]]
     output = done.stdout + done.stderr
     for secret in (REDIS_PASSWORD, farm.adapter.token, env.get("ADAPTER_TOKEN", farm.adapter.token)):
         assert secret not in output, output
-    lines = {line.split()[1]: line for line in done.stdout.splitlines() if line.split()[:1] in (["OK"], ["FAIL"], ["SKIP"])}
+    lines = {line.split()[1]: line for line in done.stdout.splitlines() if line.split()[:1] in STATUSES}
     assert list(lines) == CHECKS, output
     return done.returncode, lines
 
@@ -33,7 +36,7 @@ def test_a_healthy_farm_passes_every_check(farm: Farm):
     code, lines = run_doctor(farm)
     assert code == 0, lines
     for name, line in lines.items():
-        assert line.startswith("SKIP gateway" if name == "gateway" else "OK   "), line
+        assert line.startswith({"gateway": "SKIP gateway", "isolation": "INFO isolation"}.get(name, "OK   ")), line
     assert "(use --network)" in lines["gateway"]
     assert f"redis://:***@127.0.0.1:{farm.redis.port}/0 (auth ok)" in lines["redis"]
     assert farm.env["FARM_QUEUE"] in lines["workers"]
@@ -65,7 +68,7 @@ def test_a_missing_claude_cli_is_named(farm: Farm):
     code, lines = run_doctor(farm, CLAUDE_CLI_PATH="/nonexistent/claude")
     assert code != 0
     assert lines["claude-cli"].startswith("FAIL") and "not found at /nonexistent/claude" in lines["claude-cli"], lines
-    assert all(line.startswith(("OK", "SKIP")) for name, line in lines.items() if name != "claude-cli"), lines
+    assert all(line.startswith(("OK", "SKIP", "INFO")) for name, line in lines.items() if name != "claude-cli"), lines
 
 
 def test_a_queue_without_a_worker_is_named_with_the_command_to_fix_it(farm: Farm):
@@ -96,9 +99,41 @@ def test_urls_are_shown_without_their_password(url: str, shown: str):
     assert mask_url(url) == shown
 
 
+def test_bwrap_asked_for_but_missing_is_a_warning_naming_the_fix(farm: Farm, tmp_path):
+    tools = tmp_path / "bin"  # git only: the sandbox check must not find bwrap
+    tools.mkdir()
+    (tools / "git").symlink_to(shutil.which("git"))
+    code, lines = run_doctor(farm, WORKER_SANDBOX="bwrap", PATH=str(tools))
+    assert code == 0, lines
+    assert lines["isolation"].startswith("WARN isolation"), lines["isolation"]
+    assert "bwrap is not on PATH; jobs run unsandboxed" in lines["isolation"]
+    assert "apt-get install bubblewrap" in lines["isolation"] and "user.max_user_namespaces" in lines["isolation"]
+    assert all(line.startswith(("OK", "SKIP")) for name, line in lines.items() if name != "isolation"), lines
+
+
+def test_a_required_but_missing_bwrap_fails(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    from codex_farm.doctor import check_isolation
+    from tasks.settings import FarmSettings
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = check_isolation(FarmSettings(WORKER_SANDBOX="bwrap", WORKER_SANDBOX_REQUIRED=True))
+    assert result.status == "FAIL" and "required but unusable: bwrap is not on PATH" in result.detail, result
+    assert "apt-get install bubblewrap" in result.line()
+
+
+def test_the_isolation_line_of_a_working_bwrap_is_ok():
+    from codex_farm.doctor import check_isolation
+    from tasks.settings import FarmSettings
+
+    require_bwrap()
+    result = check_isolation(FarmSettings(WORKER_SANDBOX="bwrap"))
+    assert result.status == "OK" and result.detail.startswith("bwrap sandbox works"), result
+
+
 def test_a_line_shows_the_hint_only_on_failure():
     assert CheckResult("redis", False, "connection refused", "start Redis").line() == "FAIL redis        connection refused — start Redis"
     assert CheckResult("git", True, "git version 2", "unused").line() == "OK   git          git version 2"
+    assert CheckResult("isolation", True, "unusable", "install it", note="WARN").line() == "WARN isolation    unusable — install it"
 
 
 def test_a_redis_that_never_answers_is_a_timeout(monkeypatch: pytest.MonkeyPatch):

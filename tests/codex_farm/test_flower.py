@@ -16,8 +16,11 @@ import pytest
 
 from codex_farm.flower import flower_argv
 from codex_farm.settings import FlowerSettings
+from tests.fixtures.machine_tools import skip_or_fail
 from tests.fixtures.farm import Farm, connect_mcp
+from tests.fixtures.leak_scan import record_page
 from tests.fixtures.mcp_calls import call_ok
+from tests.fixtures.planted import plant
 from tests.fixtures.processes import ServerProcess, free_port, start_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -35,9 +38,7 @@ def chromium_or_skip() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found:
         return found
-    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
-        pytest.fail("chromium is not installed but CI is set: .ci/run installs it (apt-get install chromium)")
-    pytest.skip("chromium is not installed (apt-get install chromium); under CI=true this test fails instead")
+    skip_or_fail("chromium is not installed", "apt-get install chromium")
 
 
 def start_flower(farm: Farm, login: str, log_path: Path) -> ServerProcess:
@@ -101,7 +102,7 @@ async def test_flower_lists_a_real_job_without_its_secret_or_home_path(farm: Far
     monkeypatch.delenv("FLOWER_UNAUTHENTICATED_API", raising=False)
     scripted_gateway.add_scenario(SCENARIO)
     repo = make_repo(parent=farm.sandbox)
-    secret = "sk-planted-" + secrets.token_hex(12)
+    secret = plant("key in a Flower prompt", "sk-planted-" + secrets.token_hex(12))
     home = f"/home/flower-{secrets.token_hex(4)}"
     # Both inside the 80 characters of the prompt Flower shows: redaction, not trimming, must hide them.
     prompt = f"Use key {secret} on {home}/src/app.py [[scenario:flower_job]]"
@@ -149,6 +150,8 @@ async def test_flower_lists_a_real_job_without_its_secret_or_home_path(farm: Far
     finally:
         flower.stop()
 
+    for what, page in (("Flower tasks page (rendered)", dom), ("Flower task page (rendered)", task_dom), ("Flower task info (API)", str(info))):
+        record_page(what, page)  # scanned again, for every planted secret, after the session
     row = row_text(dom, job_id)
     print(f"Flower's row of job {job_id}: {row}")
     assert "codex_farm.run_job" in row and job_id in row and "SUCCESS" in row

@@ -2,33 +2,10 @@
 
 import json
 
-import redis
-
-from tests.fixtures.adapter import GATEWAY_KEY
 from tests.fixtures.farm import Farm, connect_mcp
+from tests.fixtures.leak_scan import every_redis_value
 from tests.fixtures.mcp_calls import call_ok
-from tests.fixtures.redis_server import REDIS_PASSWORD
-
-
-def every_redis_value(client: redis.Redis) -> bytes:
-    """All keys and values in the database, concatenated (strings, hashes, lists, sets, streams)."""
-    dump = bytearray()
-    for key in client.scan_iter(count=1000):
-        dump += key
-        kind = client.type(key)
-        if kind == b"string":
-            dump += client.get(key) or b""
-        elif kind == b"hash":
-            dump += b"".join(k + v for k, v in client.hgetall(key).items())
-        elif kind == b"list":
-            dump += b"".join(client.lrange(key, 0, -1))
-        elif kind == b"set":
-            dump += b"".join(client.smembers(key))
-        elif kind == b"zset":
-            dump += b"".join(client.zrange(key, 0, -1))
-        elif kind == b"stream":
-            dump += b"".join(k + v for _, fields in client.xrange(key) for k, v in fields.items())
-    return bytes(dump)
+from tests.fixtures.planted import GATEWAY_KEY, REDIS_PASSWORD
 
 
 async def test_planted_secrets_never_appear_in_redis_logs_or_responses(farm: Farm, make_repo, scripted_gateway):

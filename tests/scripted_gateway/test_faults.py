@@ -1,4 +1,4 @@
-"""Scripted faults: error statuses, cut connections and stalls, consumed in order."""
+"""Scripted faults: error statuses, cut and reset connections and stalls, consumed in order."""
 
 import time
 
@@ -91,3 +91,16 @@ def test_delay_between_chunks(scripted_gateway):
     # role + 3 content + final + [DONE] = 6 lines, 5 gaps of 40 ms
     assert len(lines) == 6
     assert time.monotonic() - start >= 0.2
+
+
+def test_reset_drops_the_connection_without_an_answer(scripted_gateway):
+    scripted_gateway.add_scenario({"name": "rst", "turns": [{"text": "after the reset", "faults": [{"reset": True}]}]})
+    with httpx.Client(timeout=10) as fresh:  # its own connection: the reset must not break the shared pool
+        with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)) as caught:
+            fresh.post(scripted_gateway.url + "/chat/completions", json=request("rst", stream=True))
+    # An RST, not an orderly close: the client sees "connection reset", not an early end of data.
+    assert isinstance(caught.value, httpx.ReadError), repr(caught.value)
+    out = reassemble(chunks_of(stream_lines(scripted_gateway, request("rst"))))
+    assert out["text"] == "after the reset"
+    assert [(e["status"], e["fault"]) for e in scripted_gateway.requests()] == [(0, {"reset": True}), (200, None)]
+    assert scripted_gateway.usage()["total"]["calls"] == 1

@@ -42,6 +42,9 @@ def test_turn_defaults():
     {"name": "fault-two", "turns": [{"faults": [{"status": 429, "cut_after_chunks": 1}]}]},
     {"name": "fault-retry-on-cut", "turns": [{"faults": [{"cut_after_chunks": 1, "retry_after": 2}]}]},
     {"name": "stall-unbounded", "turns": [{"faults": [{"stall_ms": 10_000_000}]}]},
+    {"name": "reset-false", "turns": [{"faults": [{"reset": False}]}]},
+    {"name": "reset-and-status", "turns": [{"faults": [{"reset": True, "status": 500}]}]},
+    {"name": "reset-retry-after", "turns": [{"faults": [{"reset": True, "retry_after": 1}]}]},
     {"name": "cache", "turns": [{"cache_style": "anthropic"}]},
 ])
 def test_invalid_scenarios_are_rejected(bad):

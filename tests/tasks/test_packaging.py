@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tasks.git_errors import GitOperationError
-from tasks.packaging import FileStat, binary_patch, changed_files, commit_result, diff_stats, trim_diff
+from tasks.packaging import FileStat, binary_patch, changed_files, commit_result, commit_tree, diff_stats, trim_diff, working_tree_id
 from tasks.worktree import WorktreeCache
 from tests.fixtures.git_repos import git
 
@@ -123,6 +123,31 @@ def test_commit_result_folds_in_the_agents_own_commits(repo: Path) -> None:
     assert result.parent == snapshot
     assert result.files == ["committed.txt", "edit.txt"]
     assert head(repo) == result.commit
+
+
+def test_commit_tree_commits_a_written_tree_and_moves_nothing(repo: Path) -> None:
+    parent = head(repo)
+    (repo / "edit.txt").write_text("one\n2\nthree\n")
+    (repo / "new.txt").write_text("new\n")
+    index_before = git(repo, "ls-files", "-s")
+    tree = working_tree_id(repo)
+
+    assert changed_files(repo, base=parent, tree=tree) == ["edit.txt", "new.txt"]
+    commit = commit_tree(repo, "job-9", "plumbing", parent, tree)
+
+    assert git(repo, "rev-parse", f"{commit}^{{tree}}").strip() == tree
+    assert git(repo, "rev-parse", f"{commit}^").strip() == parent
+    assert git(repo, "log", "-1", "--format=%B", commit).strip() == "plumbing\n\nCodex-Farm-Job: job-9"
+    assert head(repo) == parent and git(repo, "ls-files", "-s") == index_before  # no ref, no index moved
+
+
+def test_changed_files_against_a_given_tree_ignores_the_disk(repo: Path) -> None:
+    (repo / "edit.txt").write_text("changed\n")
+    tree = working_tree_id(repo)
+    (repo / "later.txt").write_text("written after the tree was taken\n")
+
+    assert changed_files(repo, base=head(repo), tree=tree) == ["edit.txt"]
+    assert changed_files(repo, base=head(repo)) == ["edit.txt", "later.txt"]
 
 
 def test_bad_base_is_bad_revision(repo: Path) -> None:

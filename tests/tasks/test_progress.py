@@ -20,7 +20,7 @@ def call(name: str, **arguments) -> str:
 def test_counts_turns_tool_calls_and_checks_and_describes_them():
     progress = JobProgress(JOB)
     log = [
-        ("status", f"running on box:1"),
+        ("status", "running on box:1"),
         ("assistant", "Reading first."),
         ("tool_call", call("Read", file_path=f"{WORKTREE}/README.md")),
         ("tool_call", call("Write", file_path=f"{WORKTREE}/src/app.py", content="x")),

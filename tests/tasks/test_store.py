@@ -313,3 +313,12 @@ def test_set_fields(store):
     store.set_fields("j1", result_commit="c" * 40, heartbeat_at=12.5)
     record = store.get("j1")
     assert (record.result_commit, record.heartbeat_at, record.status) == ("c" * 40, 12.5, JobStatus.queued)
+
+
+def test_job_index_drops_entries_older_than_the_job_ttl(client):
+    store = JobStore(client, "farm:", 100, LOG_MAX)
+    store.create(spec("old", created_at=1_000.0))
+    store.create(spec("edge", created_at=1_050.0))
+    store.create(spec("new", created_at=1_150.0))  # "old" is now past the TTL; "edge" is exactly at it
+
+    assert store.list_ids(10) == ["new", "edge"]

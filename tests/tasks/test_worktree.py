@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from mcp_frontend.snapshot import snapshot_worktree
-from tasks.git_errors import GitOperationError
+from tasks.git_cli import index_path, require_work_tree
+from tasks.git_errors import NOT_A_REPO, GitOperationError
 from tasks.worktree import Worktree, WorktreeCache, used_marker
 from tests.fixtures.git_repos import git
 
@@ -270,3 +271,41 @@ def test_concurrent_processes(cache: WorktreeCache, source: Path) -> None:
     assert list(cache.worktrees_dir.iterdir()) == []
     [mirror] = cache.mirrors()
     assert registered_worktrees(mirror) == [str(mirror)]
+
+
+def test_index_path_of_a_linked_worktree_is_read_without_git(make_repo, tmp_path: Path) -> None:  # noqa: F811
+    source = make_repo({"a.txt": "a\n"}, name="index-source")
+    worktree = WorktreeCache(tmp_path / "cache").materialize(str(source), git(source, "rev-parse", "HEAD").strip(), "idx-job")
+
+    for top in (source, worktree.path):
+        expected = (top / git(top, "rev-parse", "--git-path", "index").strip()).resolve()
+        assert index_path(top).resolve() == expected and expected.is_file()
+
+
+def test_require_work_tree_inside_the_git_folder_is_not_a_repo(make_repo) -> None:  # noqa: F811
+    repo = make_repo({"a.txt": "a\n"}, name="dot-git")
+    (repo / "sub").mkdir()
+    assert require_work_tree(repo / "sub").resolve() == repo.resolve()
+    with pytest.raises(GitOperationError) as raised:
+        require_work_tree(repo / ".git")
+    assert raised.value.code == NOT_A_REPO and "not inside a git working tree" in str(raised.value)
+
+
+def test_a_mirror_of_a_repo_on_this_machine_borrows_its_objects_instead_of_fetching(make_repo, tmp_path: Path) -> None:  # noqa: F811
+    source = make_repo({"a.txt": "a\n"}, name="borrowed")
+    cache = WorktreeCache(tmp_path / "cache")
+    commits = []
+    for n in range(2):
+        (source / "a.txt").write_text(f"snapshot {n}\n")
+        commits.append(snapshot_worktree(source, f"borrow-{n}").commit)
+
+    for n, commit in enumerate(commits):
+        worktree = cache.materialize(str(source), commit, f"borrow-job-{n}", borrow=True)
+        assert (worktree.path / "a.txt").read_text() == f"snapshot {n}\n"
+        cache.remove(worktree)
+
+    mirror = cache.mirror_path(str(source))
+    alternates = (mirror / "objects" / "info" / "alternates").read_text().strip()
+    assert Path(alternates).resolve() == (source / ".git" / "objects").resolve()
+    assert git(mirror, "for-each-ref") == ""  # nothing was fetched: no refs, no copied snapshots
+    assert git(mirror, "count-objects").startswith("0 objects")

@@ -4,7 +4,6 @@ import pytest
 from mcp import Client
 
 from mcp_frontend.server import build_server
-from tests.fixtures.git_repos import git
 from tests.fixtures.mcp_calls import call_error, call_ok
 from tests.mcp_frontend.cheap.support import sandbox, service, tree_bytes  # noqa: F401
 

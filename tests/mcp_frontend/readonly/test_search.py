@@ -1,12 +1,12 @@
 """search: regex over the sandbox's files through the real MCP server, never a model."""
 
-import shutil
 
 import pytest
 from mcp import Client
 
 from mcp_frontend.readonly.search import search
 from mcp_frontend.server import build_server
+from tests.fixtures.machine_tools import require_ripgrep
 from tests.fixtures.mcp_calls import call_error, call_ok
 from tests.mcp_frontend.readonly.conftest import repo_state
 
@@ -36,8 +36,8 @@ async def test_search_takes_absolute_paths_a_glob_and_stops_at_max_results(servi
     assert [m["line"] for m in folded["matches"]] == [7, 8]
 
 
-@pytest.mark.skipif(shutil.which("rg") is None, reason="ripgrep is not installed")
 def test_ripgrep_and_the_python_scan_agree(repo, sandbox):
+    require_ripgrep()
     (repo / "a-b.txt").write_text("needle\n")
     (repo / "a").mkdir()
     (repo / "a" / "x.txt").write_text("needle\n")

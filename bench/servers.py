@@ -1,0 +1,115 @@
+"""The processes a latency benchmark talks to: the scripted gateway and the adapter, each on a loopback port.
+
+Shared by `bench.adapter_latency` and `bench.proxy_compare`; every server runs as its own
+process so the benchmark client's GIL does not distort it, and is stopped by its own PID.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from adapter.settings import AdapterSettings
+from tests.fixtures.processes import free_port
+
+MARKER = "[[scenario:bench]]"
+GATEWAY_KEY = "sk-bench-gateway-key-0000"
+CLIENT_TOKEN = "bench-client-token-0000"
+ANSWER = (
+    "The failing test is fixed: the helper now returns the scaled value and every case in the suite passes again."
+)  # 20 words
+ANSWER_CHUNKS = 20
+
+_SETTINGS_DEFAULTS = AdapterSettings.model_fields
+DEFAULT_MODEL: str = _SETTINGS_DEFAULTS["default_model"].default
+DEFAULT_CAP: int = _SETTINGS_DEFAULTS["max_output_tokens"].default
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        """SIGTERM by PID, then SIGKILL if it does not exit in time."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(
+    name: str,
+    args: list[str],
+    env: dict[str, str],
+    port: int,
+    health: str,
+    workdir: Path,
+    headers: dict | None = None,
+    timeout_s: float = 30,
+) -> Server:
+    """Start `args` with its output in `workdir/<name>.log`; return once GET `health` answers 200."""
+    log_path = workdir / f"{name}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = Server(name, process, port, log_path)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited early:\n{log_path.read_text(errors='replace')}")
+        try:
+            if httpx.get(server.url + health, headers=headers, timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    server.stop()
+    raise RuntimeError(f"{name} did not answer on port {port}:\n{log_path.read_text(errors='replace')}")
+
+
+def bench_scenario(assistant_turns: int) -> dict:
+    """One scripted answer.  The gateway picks turn N for a request carrying N assistant
+    messages, so the same turn is repeated up to the request's history length."""
+    turn = {"text": ANSWER, "chunks": ANSWER_CHUNKS}
+    return {"name": "bench", "description": "adapter benchmark", "turns": [turn] * (assistant_turns + 1)}
+
+
+def start_gateway(workdir: Path, assistant_turns: int, max_output_tokens: int = DEFAULT_CAP) -> Server:
+    """The scripted gateway answering `ANSWER` to any request with up to `assistant_turns` assistant messages."""
+    scenarios = workdir / "bench-scenarios.json"
+    scenarios.write_text(json.dumps(bench_scenario(assistant_turns)))
+    port = free_port()
+    args = [sys.executable, "-m", "scripted_gateway", "--port", str(port), "--scenarios", str(scenarios),
+            "--api-key", GATEWAY_KEY, "--max-output-tokens", str(max_output_tokens)]
+    auth = {"authorization": f"Bearer {GATEWAY_KEY}"}
+    return start_server("gateway", args, dict(os.environ), port, "/v1/models", workdir, auth)
+
+
+def start_adapter(workdir: Path, gateway: Server, log_level: str) -> Server:
+    """`codex-farm adapter` in front of the gateway, with the default model and output cap."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ADAPTER_", "FALLBACK_", "WORKER_METRICS", "CLAUDE_MODEL"))}
+    env.update(
+        ONEAPI_BASE_URL=gateway.url + "/v1",
+        ONEAPI_API_KEY=GATEWAY_KEY,
+        ADAPTER_TOKENS=CLIENT_TOKEN,
+        CLAUDE_MODEL=DEFAULT_MODEL,
+        ADAPTER_MAX_OUTPUT_TOKENS=str(DEFAULT_CAP),
+    )
+    args = [sys.executable, "-m", "codex_farm", "adapter", "--port", str(port), "--log-level", log_level]
+    return start_server("adapter", args, env, port, "/healthz", workdir)
