@@ -194,6 +194,7 @@ class JobRun:
             model=spec.model or settings.claude_code_model,
             max_turns=spec.max_turns,
             scope=scope,
+            pidfile=pidfile,
         )
 
     def _scope_verdict(self, scope: WriteScope, files: list[str], outcome: AgentOutcome, patch_bytes: int) -> str:
