@@ -30,11 +30,9 @@ import os
 import platform
 import re
 import shlex
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -44,15 +42,21 @@ from pathlib import Path
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
+from bench.machine import cpu_model, load_average, tool_version
+from bench.workdir import bench_workdir
 from tasks.job_models import JobRecord
 from tasks.store import JobStore, LogEntry
 from tests.fixtures.adapter import RunningAdapter, launch_adapter
 from tests.fixtures.claude import OFFLINE_ENV, SCRUBBED_ENV, claude_cli_path
 from tests.fixtures.farm import farm_env, start_worker, stop_worker
 from tests.fixtures.git_repos import git
-from tests.fixtures.processes import ServerProcess, free_port, python_module, start_server
+from tests.fixtures.processes import (
+    ServerProcess,
+    free_port,
+    python_module,
+    start_server,
+)
 from tests.fixtures.redis_server import RedisServer
-from bench.machine import cpu_model, load_average, tool_version
 
 GOAL_OVERHEAD_RATIO = 1.15
 GOAL_BYTES_REDUCTION_PCT = 95.0
@@ -478,20 +482,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs) after the run")
     args = parser.parse_args(argv)
     header(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="farm-bench-"))
-    bench = None
-    began = time.monotonic()
-    try:
+    with bench_workdir("farm-bench-", args.keep) as workdir:
         bench = launch(workdir, args.files)
-        asyncio.run(run(bench, args))
-    finally:
-        if bench is not None:
+        try:
+            asyncio.run(run(bench, args))
+        finally:
             stop_all(bench.stoppers)
-        if args.keep:
-            print(f"work folder kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\ntotal bench time {time.monotonic() - began:.0f} s; load average at end: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -18,20 +18,25 @@ started_at) p50/p99, jobs/s and the jobs per worker process. Exits 1 when an inv
 
 import argparse
 import asyncio
-import shutil
 import sys
-import tempfile
-import time
-from pathlib import Path
 
 from bench.farm_latency import header
 from bench.farm_pool import FarmQueue, Pool, queue_workers, running_pool
 from bench.job_driver import FANOUT_BATCH, Submitted, burst
 from bench.load_invariants import (
-    Expectations, collect_facts, gateway_calls_per_job, invariant_failures, load_numbers, load_prompts, redis_footprint,
-    report_lines, unacked_on, used_memory, write_scenario,
+    Expectations,
+    collect_facts,
+    gateway_calls_per_job,
+    invariant_failures,
+    load_numbers,
+    load_prompts,
+    redis_footprint,
+    report_lines,
+    unacked_on,
+    used_memory,
+    write_scenario,
 )  # fmt: skip
-from bench.machine import load_average
+from bench.workdir import bench_workdir
 from tasks.settings import FarmSettings
 from tests.fixtures.farm import connect_mcp
 from tests.fixtures.waiting import wait_until
@@ -92,17 +97,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs) after the run")
     args = parser.parse_args(argv)
     header(argv, prog="bench.load")
-    workdir = Path(tempfile.mkdtemp(prefix="farm-load-"))
-    began = time.monotonic()
-    try:
-        with running_pool(workdir, [write_scenario(SCENARIO)]) as pool:
-            failures = run(pool, args)
-    finally:
-        if args.keep:
-            print(f"work folder kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\ntotal bench time {time.monotonic() - began:.0f} s; load average at end: {load_average()}")
+    with bench_workdir("farm-load-", args.keep) as workdir, running_pool(workdir, [write_scenario(SCENARIO)]) as pool:
+        failures = run(pool, args)
     sys.exit(1 if failures else 0)
 
 

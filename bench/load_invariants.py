@@ -269,5 +269,5 @@ def report_lines(numbers: LoadNumbers, footprint: RedisFootprint, memory_before:
         f"job keys: {footprint.job_keys} ({footprint.job_keys / max(1, numbers.jobs):.1f} per job), MEMORY USAGE {footprint.job_key_bytes:,} B"
         f" = {footprint.job_key_bytes / max(1, numbers.jobs):,.0f} B per job; all with a TTL: {not footprint.keys_without_ttl}",
         f"longest log stream {footprint.longest_log} entries (cap {footprint.log_cap_allowed} incl. one stream node of slack)",
-        f"job index (sorted set, no TTL, never trimmed): {footprint.index_entries} entries, {footprint.index_bytes:,} B",
+        f"job index (sorted set, entries past FARM_JOB_TTL_S trimmed at each start): {footprint.index_entries} entries, {footprint.index_bytes:,} B",
     ]

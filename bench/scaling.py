@@ -21,11 +21,8 @@ ran (warm-up excluded). It never fails the run.
 import argparse
 import asyncio
 import os
-import shutil
 import statistics
 import sys
-import tempfile
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +31,7 @@ from bench.farm_latency import header, pct
 from bench.farm_pool import FarmQueue, Pool, queue_workers, running_pool, tree_cpu_s
 from bench.job_driver import burst
 from bench.machine import load_average
+from bench.workdir import bench_workdir
 from tasks.job_models import JobStatus
 from tests.fixtures.farm import connect_mcp
 
@@ -151,22 +149,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs) after the run")
     args = parser.parse_args(argv)
     header(argv, prog="bench.scaling")
-    workdir = Path(tempfile.mkdtemp(prefix="farm-scaling-"))
-    began = time.monotonic()
     steps = []
-    try:
+    with bench_workdir("farm-scaling-", args.keep) as workdir:
         with running_pool(workdir, [slow_scenario(args.turn_s)]) as pool:
             for workers in [int(n) for n in args.workers.split(",")]:
                 steps.append(step(pool, workers, args.jobs))
                 print(f"  {workers} workers: {steps[-1].jobs_per_s:.3f} jobs/s (load average {load_average()})", flush=True)
-    finally:
-        if args.keep:
-            print(f"work folder kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    if steps:
-        print_table(steps, os.cpu_count() or 1)
-    print(f"\ntotal bench time {time.monotonic() - began:.0f} s; load average at end: {load_average()}")
+        if steps:
+            print_table(steps, os.cpu_count() or 1)
 
 
 if __name__ == "__main__":

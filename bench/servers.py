@@ -6,17 +6,12 @@ process so the benchmark client's GIL does not distort it, and is stopped by its
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from adapter.settings import AdapterSettings
-from tests.fixtures.processes import free_port
+from tests.fixtures.processes import ServerProcess, free_port
+from tests.fixtures.processes import start_server as start_process
 
 MARKER = "[[scenario:bench]]"
 GATEWAY_KEY = "sk-bench-gateway-key-0000"
@@ -31,26 +26,7 @@ DEFAULT_MODEL: str = _SETTINGS_DEFAULTS["default_model"].default
 DEFAULT_CAP: int = _SETTINGS_DEFAULTS["max_output_tokens"].default
 
 
-@dataclass
-class Server:
-    name: str
-    process: subprocess.Popen
-    port: int
-    log_path: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        """SIGTERM by PID, then SIGKILL if it does not exit in time."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+Server = ServerProcess  # what the benchmarks call a server process
 
 
 def start_server(
@@ -63,23 +39,10 @@ def start_server(
     headers: dict | None = None,
     timeout_s: float = 30,
 ) -> Server:
-    """Start `args` with its output in `workdir/<name>.log`; return once GET `health` answers 200."""
-    log_path = workdir / f"{name}.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = Server(name, process, port, log_path)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited early:\n{log_path.read_text(errors='replace')}")
-        try:
-            if httpx.get(server.url + health, headers=headers, timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    server.stop()
-    raise RuntimeError(f"{name} did not answer on port {port}:\n{log_path.read_text(errors='replace')}")
+    """Start `args` with exactly `env` and its output in `workdir/<name>.log`; return once GET `health` answers 200."""
+    return start_process(
+        args, env, workdir / f"{name}.log", port, health, headers=headers, inherit_env=False, require_ok=True, timeout_s=timeout_s
+    )
 
 
 def bench_scenario(assistant_turns: int) -> dict:

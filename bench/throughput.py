@@ -23,10 +23,8 @@ It prints jobs/s for each and the ratio raw Celery / farm; it never fails the ru
 
 import argparse
 import asyncio
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +33,7 @@ from bench import celery_echo
 from bench.farm_latency import header, pct
 from bench.farm_pool import FarmQueue, Pool, queue_workers, running_pool
 from bench.job_driver import burst
-from bench.machine import load_average
+from bench.workdir import bench_workdir
 from tests.fixtures.farm import connect_mcp, start_worker, stop_worker
 from tests.fixtures.mcp_calls import call_ok
 
@@ -168,17 +166,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs) after the run")
     args = parser.parse_args(argv)
     header(argv, prog="bench.throughput")
-    workdir = Path(tempfile.mkdtemp(prefix="farm-throughput-"))
-    began = time.monotonic()
-    try:
-        with running_pool(workdir, [ANSWER_SCENARIO]) as pool:
-            run(pool, args)
-    finally:
-        if args.keep:
-            print(f"work folder kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\ntotal bench time {time.monotonic() - began:.0f} s; load average at end: {load_average()}")
+    with bench_workdir("farm-throughput-", args.keep) as workdir, running_pool(workdir, [ANSWER_SCENARIO]) as pool:
+        run(pool, args)
 
 
 if __name__ == "__main__":
