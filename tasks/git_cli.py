@@ -180,12 +180,22 @@ def index_path(worktree: Path) -> Path:
     dot_git = worktree / ".git"
     if dot_git.is_dir():
         return dot_git / "index"
-    if dot_git.is_file():
-        line = dot_git.read_text(errors="surrogateescape").strip()
-        if line.startswith("gitdir: ") and "\n" not in line:
-            gitdir = Path(line.removeprefix("gitdir: "))
-            return (gitdir if gitdir.is_absolute() else worktree / gitdir) / "index"
+    linked = linked_git_dir(worktree)
+    if linked is not None:
+        return linked / "index"
     return worktree / run_git_text(worktree, "rev-parse", "--git-path", "index")
+
+
+def linked_git_dir(worktree: Path) -> Path | None:
+    """A linked worktree's own git dir (`gitdir:` in its `.git` file); None when `.git` is not such a file."""
+    try:
+        text = (worktree / ".git").read_text(errors="surrogateescape")
+    except OSError:  # a directory (not a linked worktree) or missing
+        return None
+    if not text.startswith("gitdir:") or "\n" in text.strip():
+        return None
+    admin = Path(text.removeprefix("gitdir:").strip())
+    return (admin if admin.is_absolute() else worktree / admin).resolve()
 
 
 def stage_working_tree(worktree: Path, env: Mapping[str, str] | None = None) -> str:

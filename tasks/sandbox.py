@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tasks.git_cli import linked_git_dir
 from tasks.settings import FarmSettings
 
 BWRAP_PROGRAM = "bwrap"
@@ -87,7 +88,7 @@ def bwrap_argv(bwrap: str, layout: SandboxLayout) -> list[str]:
 def job_layout(cache_dir: Path, worktree: Path, mirror: Path, home: Path, hide: Iterable[Path]) -> SandboxLayout:
     """The layout of one job: its worktree, its git admin dir and home writable, its mirror readable."""
     writable = [worktree.resolve(), home.resolve()]
-    admin_dir = worktree_admin_dir(worktree)
+    admin_dir = linked_git_dir(worktree)
     if admin_dir is not None:
         writable.insert(1, admin_dir)  # index, HEAD: git status and diff in the worktree write them
     hidden_dirs, hidden_files = split_hidden(hide)
@@ -98,18 +99,6 @@ def job_layout(cache_dir: Path, worktree: Path, mirror: Path, home: Path, hide: 
         readable=(mirror.resolve(),),
         writable=tuple(writable),
     )
-
-
-def worktree_admin_dir(worktree: Path) -> Path | None:
-    """The linked worktree's own git dir (`gitdir:` in its `.git` file); None when `.git` is not such a file."""
-    try:
-        text = (worktree / ".git").read_text()
-    except OSError:  # a directory (not a linked worktree) or missing
-        return None
-    if not text.startswith("gitdir:"):
-        return None
-    admin = Path(text.removeprefix("gitdir:").strip())
-    return (admin if admin.is_absolute() else worktree / admin).resolve()
 
 
 def split_hidden(paths: Iterable[Path]) -> tuple[tuple[Path, ...], tuple[Path, ...]]:

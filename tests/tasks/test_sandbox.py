@@ -23,7 +23,6 @@ from tasks.sandbox import (
     job_wrapper,
     sandbox_state,
     split_hidden,
-    worktree_admin_dir,
 )
 from tasks.settings import FarmSettings
 from tasks.worktree import WorktreeCache
@@ -93,17 +92,6 @@ def test_hidden_paths_split_into_dirs_and_files_and_missing_ones_are_dropped(tmp
     dirs, files = split_hidden([tmp_path / "dir", tmp_path / "file", tmp_path / "missing", tmp_path / "link"])
     assert dirs == (tmp_path / "dir",)
     assert files == (tmp_path / "file",)  # the link's target, once
-
-
-def test_the_admin_dir_comes_from_the_worktrees_git_file(tmp_path):
-    (tmp_path / "wt").mkdir()
-    (tmp_path / "wt" / ".git").write_text(f"gitdir: {tmp_path}/mirror.git/worktrees/wt\n")
-    assert worktree_admin_dir(tmp_path / "wt") == tmp_path / "mirror.git" / "worktrees" / "wt"
-    (tmp_path / "wt" / ".git").write_text("gitdir: ../mirror.git/worktrees/wt\n")
-    assert worktree_admin_dir(tmp_path / "wt") == tmp_path / "mirror.git" / "worktrees" / "wt"
-    (tmp_path / "plain").mkdir()
-    (tmp_path / "plain" / ".git").mkdir()
-    assert worktree_admin_dir(tmp_path / "plain") is None
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mcp_frontend.snapshot import snapshot_worktree
-from tasks.git_cli import index_path, require_work_tree
+from tasks.git_cli import index_path, linked_git_dir, require_work_tree
 from tasks.git_errors import NOT_A_REPO, GitOperationError
 from tasks.worktree import Worktree, WorktreeCache, used_marker
 from tests.fixtures.git_repos import git
@@ -309,3 +309,14 @@ def test_a_mirror_of_a_repo_on_this_machine_borrows_its_objects_instead_of_fetch
     assert Path(alternates).resolve() == (source / ".git" / "objects").resolve()
     assert git(mirror, "for-each-ref") == ""  # nothing was fetched: no refs, no copied snapshots
     assert git(mirror, "count-objects").startswith("0 objects")
+
+
+def test_the_admin_dir_comes_from_the_worktrees_git_file(tmp_path):
+    (tmp_path / "wt").mkdir()
+    (tmp_path / "wt" / ".git").write_text(f"gitdir: {tmp_path}/mirror.git/worktrees/wt\n")
+    assert linked_git_dir(tmp_path / "wt") == tmp_path / "mirror.git" / "worktrees" / "wt"
+    (tmp_path / "wt" / ".git").write_text("gitdir: ../mirror.git/worktrees/wt\n")
+    assert linked_git_dir(tmp_path / "wt") == tmp_path / "mirror.git" / "worktrees" / "wt"
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / ".git").mkdir()
+    assert linked_git_dir(tmp_path / "plain") is None
