@@ -362,6 +362,19 @@ def check_isolation(farm) -> CheckResult:
     return CheckResult("isolation", True, f"WORKER_SANDBOX=bwrap but unusable: {state.problem}; jobs run unsandboxed", hint, note="WARN")
 
 
+def check_signing(farm) -> CheckResult:
+    """Signed task messages: off (a fact), or the key, certificate and trusted store all readable and matching."""
+    from tasks.signing import SigningError, check_signing_files, signing_enabled
+
+    if not signing_enabled(farm):
+        return CheckResult("signing", True, "off: anyone who can write to Redis can queue jobs (see SECURITY.md)", note="INFO")
+    try:
+        check_signing_files(farm)
+    except SigningError as exc:
+        return CheckResult("signing", False, str(exc), "fix the FARM_SIGNING_* files; workers and frontends refuse to start as they are")
+    return CheckResult("signing", True, f"task messages are signed ({farm.signing_digest}); workers run only trusted signatures")
+
+
 # --- runner ----------------------------------------------------------------------------------------
 
 
@@ -383,6 +396,7 @@ def run_checks(loaded: Loaded, network: bool = False) -> list[CheckResult]:
     results.append(_needs(frontend, "sandbox", lambda: check_sandbox(frontend)))
     results.append(_needs(farm, "cache-dir", lambda: check_cache_dir(farm)))
     results.append(_needs(farm, "isolation", lambda: check_isolation(farm)))
+    results.append(_needs(farm, "signing", lambda: check_signing(farm)))
     if network:
         results.append(_needs(adapter, "gateway", lambda: check_gateway(adapter)))
     else:

@@ -10,11 +10,12 @@ import pytest
 from codex_farm.doctor import CheckResult, mask_url
 from tasks.agent_env import bundled_cli
 from tests.fixtures.machine_tools import require_bwrap
+from tests.fixtures.signing import make_signing_files
 from tests.fixtures.farm import Farm
 from tests.fixtures.processes import free_port
 from tests.fixtures.redis_server import REDIS_PASSWORD
 
-CHECKS = ["python", "git", "settings", "claude-cli", "redis", "queues", "workers", "adapter", "sandbox", "cache-dir", "isolation", "gateway"]
+CHECKS = ["python", "git", "settings", "claude-cli", "redis", "queues", "workers", "adapter", "sandbox", "cache-dir", "isolation", "signing", "gateway"]
 STATUSES = (["OK"], ["FAIL"], ["SKIP"], ["WARN"], ["INFO"])
 
 
@@ -36,7 +37,8 @@ def test_a_healthy_farm_passes_every_check(farm: Farm):
     code, lines = run_doctor(farm)
     assert code == 0, lines
     for name, line in lines.items():
-        assert line.startswith({"gateway": "SKIP gateway", "isolation": "INFO isolation"}.get(name, "OK   ")), line
+        expected = {"gateway": "SKIP gateway", "isolation": "INFO isolation", "signing": "INFO signing"}
+        assert line.startswith(expected.get(name, "OK   ")), line
     assert "(use --network)" in lines["gateway"]
     assert f"redis://:***@127.0.0.1:{farm.redis.port}/0 (auth ok)" in lines["redis"]
     assert farm.env["FARM_QUEUE"] in lines["workers"]
@@ -108,7 +110,7 @@ def test_bwrap_asked_for_but_missing_is_a_warning_naming_the_fix(farm: Farm, tmp
     assert lines["isolation"].startswith("WARN isolation"), lines["isolation"]
     assert "bwrap is not on PATH; jobs run unsandboxed" in lines["isolation"]
     assert "apt-get install bubblewrap" in lines["isolation"] and "user.max_user_namespaces" in lines["isolation"]
-    assert all(line.startswith(("OK", "SKIP")) for name, line in lines.items() if name != "isolation"), lines
+    assert all(line.startswith(("OK", "SKIP", "INFO signing")) for name, line in lines.items() if name != "isolation"), lines
 
 
 def test_a_required_but_missing_bwrap_fails(monkeypatch: pytest.MonkeyPatch, tmp_path):
@@ -150,3 +152,17 @@ def test_a_redis_that_never_answers_is_a_timeout(monkeypatch: pytest.MonkeyPatch
         result = doctor.check_redis(FarmSettings(REDIS_URL=url))
     assert not result.ok and "timed out" in result.detail, result
     assert "pw-silent-123" not in result.line()
+
+
+def test_the_signing_line_checks_the_files_and_names_what_is_wrong(tmp_path):
+    from codex_farm.doctor import check_signing
+    from tasks.settings import FarmSettings
+
+    files = make_signing_files(tmp_path / "good")
+    assert check_signing(FarmSettings(**files.env())).line().startswith("OK   signing")
+    other = make_signing_files(tmp_path / "other")
+    mismatched = {**files.env(), "FARM_SIGNING_CERT_FILE": str(other.cert)}
+    result = check_signing(FarmSettings(**mismatched))
+    assert not result.ok and "is not the certificate of FARM_SIGNING_KEY_FILE" in result.line(), result.line()
+    partial = {"FARM_SIGNING_KEY_FILE": str(files.key)}
+    assert "not set: FARM_SIGNING_CERT_FILE, FARM_SIGNING_CERT_STORE" in check_signing(FarmSettings(**partial)).line()
