@@ -68,7 +68,8 @@ def search(
         except UnicodeEncodeError:
             raise InvalidArgument(f"{what} has an unpaired surrogate, which no file holds") from None
     starts = resolve_all(paths, root, MAX_PATHS)
-    rg = shutil.which("rg") if use_rg else None
+    # A NUL cannot travel on ripgrep's command line; Python's scan can still look for it.
+    rg = shutil.which("rg") if use_rg and "\x00" not in pattern else None
     if rg:
         found = _ripgrep(rg, root, pattern, starts, glob, max_results, ignore_case)
         if found is not None:

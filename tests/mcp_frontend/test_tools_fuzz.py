@@ -340,6 +340,7 @@ FOUND_BY_FUZZING = [
     ("search", {"pattern": "x", "paths": ["proj"], "glob": "[z-a]"}, "invalid_argument"),
     ("search", {"pattern": "\ud800", "paths": ["proj"]}, "invalid_argument"),
     ("search", {"pattern": "needle", "paths": ["proj/\ud800"]}, "invalid_argument"),
+    ("search", {"pattern": "\x00", "paths": ["proj"]}, None),  # ripgrep's argv cannot carry a NUL
     ("apply_edits", {"repo": "proj", "edits": [{"path": LONG_PATH, "find": "x", "replace": "y"}]}, "invalid_argument"),
     ("start", {"prompt": "p", "repo": "proj", "base": "\x00"}, "snapshot_failed"),
     ("start", {"prompt": "p", "repo": "proj", "base": "a" * 200_001}, "snapshot_failed"),

@@ -88,3 +88,11 @@ async def test_search_refuses_bad_input(service, repo, tmp_path, arguments, code
         error = await call_error(client, "search", arguments)
     assert error["code"] == code, error
     assert error["hint"]
+
+
+def test_a_pattern_with_a_nul_is_searched_without_ripgrep(repo, sandbox):
+    require_ripgrep()
+    (repo / "data.bin").write_bytes(b"head\x00tail\n")
+    found = search(sandbox, "\x00", ["proj"], None, 10)
+    assert found.engine == "python"
+    assert found.matches == []  # files holding a NUL are binary: skipped, as ripgrep skips them
