@@ -156,7 +156,9 @@ class JobStore:
         worker: str = "",
         **fields: str,
     ) -> bool:
-        """Set a terminal status (only from one of `from_statuses`, only as `worker` if given) and wake every waiter."""
+        """Set a terminal status (only from one of `from_statuses`, only as `worker` if given) and wake every waiter.
+
+        The snapshot bundle goes too: no attempt will fetch it again, and it holds the caller's code."""
         values = {"status": status.value, "finished_at": time.time(), **fields}
         if result is not None:
             values["result"] = result.model_dump_json()
@@ -164,6 +166,7 @@ class JobStore:
         applied = bool(self._finish(keys=[self.keys(job_id).record], args=args))
         if applied:
             self.release(job_id)
+            self.redis.delete(self.keys(job_id).bundle)
             self.publish(job_id, status)
         return applied
 

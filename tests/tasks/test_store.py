@@ -322,3 +322,13 @@ def test_job_index_drops_entries_older_than_the_job_ttl(client):
     store.create(spec("new", created_at=1_150.0))  # "old" is now past the TTL; "edge" is exactly at it
 
     assert store.list_ids(10) == ["new", "edge"]
+
+
+def test_finishing_a_job_deletes_its_snapshot_bundle(store):
+    store.create(spec("b1"))
+    key = store.store_bundle("b1", b"# v2 git bundle\n")
+    store.claim("b1", "w1")
+    assert store.load_bundle("b1") is not None  # a redelivered attempt could still need it
+
+    assert store.finish("b1", JobStatus.completed, worker="w1")
+    assert store.load_bundle("b1") is None and not store.redis.exists(key)
