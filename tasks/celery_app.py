@@ -90,14 +90,16 @@ def worker_context():
 
 
 def send_job(spec: JobSpec, attempt: int = 1) -> None:
-    """Hand a job to Celery on its queue; Flower shows the job id, queue and a short prompt (redacted, no home dirs)."""
-    preview = HOME_DIR.sub("~", spec.prompt)[:PROMPT_PREVIEW_CHARS].replace("\n", " ")
+    """Hand a job to Celery on its queue; Flower shows the job id, queue and a short prompt, or a shell job's
+    command (both redacted at the frontend, home dirs shortened)."""
+    label, text = ("command", spec.checks[0].command) if spec.kind == "shell" else ("prompt", spec.prompt)
+    preview = HOME_DIR.sub("~", text)[:PROMPT_PREVIEW_CHARS].replace("\n", " ")
     app.send_task(
         RUN_JOB,
         args=[spec.model_dump(mode="json")],
         task_id=spec.job_id if attempt == 1 else f"{spec.job_id}-{attempt}",
         queue=spec.queue,
-        argsrepr=f"job={spec.job_id} queue={spec.queue} attempt={attempt} prompt={preview!r}",
+        argsrepr=f"job={spec.job_id} queue={spec.queue} attempt={attempt} {label}={preview!r}",
         kwargsrepr="{}",
     )
 
