@@ -16,9 +16,12 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends git ca-certificates tini bubblewrap \
  && rm -rf /var/lib/apt/lists/*
 
-# The package only (no dev extras); the source is not kept in the image.
+# The package and exactly its locked runtime dependencies (no dev extras, hash-checked); the source is
+# not kept in the image.
 COPY . /tmp/src
-RUN pip install /tmp/src && rm -rf /tmp/src
+RUN pip install --require-hashes --no-deps -r /tmp/src/requirements/runtime.txt \
+ && pip install --no-deps --no-build-isolation /tmp/src \
+ && rm -rf /tmp/src
 
 # An unprivileged user with a numeric id (Kubernetes' runAsNonRoot can check it). The cache and
 # metrics folders exist in the image so that named volumes mounted on them inherit this owner.

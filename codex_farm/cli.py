@@ -34,6 +34,12 @@ def _up(args: argparse.Namespace) -> None:
     raise SystemExit(run_up(args))
 
 
+def _env(args: argparse.Namespace) -> None:
+    from codex_farm.env_cli import run_env
+
+    raise SystemExit(run_env())
+
+
 def _demo(args: argparse.Namespace) -> None:
     from codex_farm.demo import run_demo
 
@@ -62,6 +68,14 @@ def _wait(args: argparse.Namespace) -> None:
     from codex_farm.wait_cli import run_wait
 
     raise SystemExit(run_wait(args.job_id, args.timeout))
+
+
+def _directory(value: str) -> Path:
+    """An argument naming an existing directory, made absolute."""
+    path = Path(value).expanduser().resolve()
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value} is not a directory")
+    return path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,13 +112,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a whole farm on this machine until Ctrl-C",
         description="Redis (REDIS_URL, else a private redis-server, else embedded; FARM_EMBEDDED_REDIS=1 forces "
         "embedded), the adapter, a worker and the MCP frontend over HTTP. The model is ONEAPI_BASE_URL/ONEAPI_API_KEY, "
-        "or the offline scripted gateway with --scripted or when they are not set.",
+        "or the offline scripted gateway with --scripted or when they are not set. The MCP token and the sandbox root "
+        "are kept in $XDG_CONFIG_HOME/codex-farm/config.json (default ~/.config/codex-farm/); while it runs, "
+        "`codex-farm env` prints the settings that reach this farm.",
     )
     up.add_argument("--scripted", action="store_true", help="use the offline scripted gateway as the model")
+    up.add_argument(
+        "--sandbox-root", type=_directory, metavar="PATH",
+        help="every repo must be inside it; kept for later runs (default: SANDBOX_ROOT, else the kept one, else your home)",
+    )
     up.add_argument("--mcp-port", type=int, default=8787)
     up.add_argument("--adapter-port", type=int, default=8788)
     up.add_argument("--concurrency", type=int, default=2, help="jobs the worker runs at once")
     up.set_defaults(run=_up)
+
+    env = commands.add_parser(
+        "env",
+        help="print export lines that point doctor, wait and stats at the running `codex-farm up`",
+        description='Use as eval "$(codex-farm env)": REDIS_URL, ADAPTER_URL, ADAPTER_TOKEN, FARM_MCP_TOKEN, SANDBOX_ROOT, '
+        "WORKER_CACHE_DIR, and FARM_QUEUE, FARM_KEY_PREFIX, WORKER_METRICS_FILE when up had them. Exits 1 with a hint "
+        "on stderr when no up is running.",
+    )
+    env.set_defaults(run=_env)
 
     demo = commands.add_parser(
         "demo",

@@ -82,6 +82,7 @@ def _run_in(root: Path) -> dict:
         extra_env={"FARM_QUEUE": f"demo-{tag}", "FARM_KEY_PREFIX": f"farm-demo-{tag}:"},
     )
     with LocalFarm(plan, say=_say) as farm:
+        _say(f"offline: {farm.model_note}")
         return anyio.run(_run_job, farm.frontend_env(), repo)
 
 

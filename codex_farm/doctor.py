@@ -104,7 +104,7 @@ def load_settings() -> Loaded:
 def check_settings(loaded: Loaded) -> CheckResult:
     if loaded.errors:
         detail = "invalid: " + " | ".join(f"{name}: {msg}" for name, msg in loaded.errors.items())
-        return CheckResult("settings", False, detail, "fix those environment variables (see the README settings table)")
+        return CheckResult("settings", False, detail, "fix those environment variables (see docs/settings.md)")
     return CheckResult("settings", True, "environment parses (farm, frontend, adapter)")
 
 

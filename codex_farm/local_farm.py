@@ -74,6 +74,7 @@ class LocalFarm:
         self.adapter_token = secrets.token_urlsafe(24)
         self.mcp_token = plan.mcp_token or secrets.token_urlsafe(24)
         self.model = ""
+        self.model_note: str | None = None  # set when the model is the scripted one
 
     @property
     def adapter_url(self) -> str:
@@ -135,8 +136,12 @@ class LocalFarm:
 
     def frontend_env(self) -> dict[str, str]:
         """Environment of an MCP frontend of this farm (the HTTP child, or the demo's stdio one)."""
+        return {**self._farm_env(), "SANDBOX_ROOT": str(self.plan.sandbox_root)}
+
+    def _farm_env(self) -> dict[str, str]:
+        """What the worker and the frontends share: this farm's Redis and adapter (the cheap tools call it too)."""
         env = _without(os.environ, _GATEWAY_SECRETS + _FARM_SECRETS)
-        env.update(self.plan.extra_env, REDIS_URL=self.redis.url, SANDBOX_ROOT=str(self.plan.sandbox_root))
+        env.update(self.plan.extra_env, REDIS_URL=self.redis.url, ADAPTER_URL=self.adapter_url, ADAPTER_TOKEN=self.adapter_token)
         return env
 
     def _start_model(self) -> tuple[str, str]:
@@ -147,9 +152,11 @@ class LocalFarm:
             self.say(f"model:   {self.model}")
             return settings.gateway_url, settings.gateway_key.get_secret_value()
         key = secrets.token_urlsafe(24)
-        self.gateway = run_in_thread(builtin_scenarios_dir(), api_key=key, default_scenario=DEFAULT_SCENARIO)
+        # A scripted answer costs nothing, so its usage is reported as zero tokens, not as a paid call's.
+        self.gateway = run_in_thread(builtin_scenarios_dir(), api_key=key, default_scenario=DEFAULT_SCENARIO, report_tokens=False)
         why = "" if self.plan.scripted else ", as ONEAPI_BASE_URL/ONEAPI_API_KEY are not set"
         self.model = f"offline scripted gateway on {self.gateway.url}{why}"
+        self.model_note = scripted_model_note(self.gateway)
         self.say(f"model:   {self.model}")
         return self.gateway.url, key
 
@@ -165,14 +172,7 @@ class LocalFarm:
         self.say(f"adapter: {self.adapter_url} (pid {child.pid})")
 
     def _start_worker(self) -> None:
-        env = _without(os.environ, _GATEWAY_SECRETS + _FARM_SECRETS)
-        env.update(
-            self.plan.extra_env,
-            REDIS_URL=self.redis.url,
-            ADAPTER_URL=self.adapter_url,
-            ADAPTER_TOKEN=self.adapter_token,
-            WORKER_CACHE_DIR=str(self.plan.cache_dir),
-        )
+        env = {**self._farm_env(), "WORKER_CACHE_DIR": str(self.plan.cache_dir)}
         argv = _farm_command("worker", "--concurrency", str(self.plan.concurrency), "--loglevel", "INFO")
         child = self._spawn("worker", argv, env)
         # Celery logs "celery@host ready." once it consumes from the queues.
@@ -191,6 +191,17 @@ class LocalFarm:
         child = spawn(name, argv, env, self.plan.run_dir / f"{name}.log")
         self.children.append(child)
         return child
+
+
+def scripted_model_note(gateway: GatewayHandle) -> str:
+    """One line on what the scripted model answers, how a prompt picks a scenario, and how to get a real model."""
+    scenarios = gateway.state.scenarios()
+    canned = scenarios[DEFAULT_SCENARIO].turns[0].text
+    return (
+        f"the model is scripted (usage 0 tokens): a plain prompt gets {canned!r}; [[scenario:NAME]] in a prompt "
+        f"plays one of {', '.join(sorted(scenarios))}; for a real model set ONEAPI_BASE_URL and ONEAPI_API_KEY "
+        "and run codex-farm up without --scripted"
+    )
 
 
 def _farm_command(*args: str) -> list[str]:

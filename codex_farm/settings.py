@@ -18,9 +18,15 @@ class LocalFarmSettings(BaseSettings):
     )
     gateway_url: str | None = Field(None, validation_alias="ONEAPI_BASE_URL", description="Real gateway; unset: scripted.")
     gateway_key: SecretStr | None = Field(None, validation_alias="ONEAPI_API_KEY", description="Its key.")
-    sandbox_root: Path | None = Field(None, validation_alias="SANDBOX_ROOT", description="Default: the current directory.")
-    mcp_token: SecretStr | None = Field(None, validation_alias="FARM_MCP_TOKEN", description="Default: a fresh token.")
+    sandbox_root: Path | None = Field(
+        None, validation_alias="SANDBOX_ROOT", description="Default: the root `up` keeps, else the home directory."
+    )
+    mcp_token: SecretStr | None = Field(None, validation_alias="FARM_MCP_TOKEN", description="Default: the token `up` keeps.")
     cache_dir: Path | None = Field(None, validation_alias="WORKER_CACHE_DIR", description="Default: the user's cache dir.")
+    # Read by the worker and frontend `up` starts; `up` records them so `codex-farm env` can repeat them.
+    queue: str | None = Field(None, validation_alias="FARM_QUEUE", description="The farm's queue(s), when not the default.")
+    key_prefix: str | None = Field(None, validation_alias="FARM_KEY_PREFIX", description="Its key prefix, when not the default.")
+    metrics_file: Path | None = Field(None, validation_alias="WORKER_METRICS_FILE", description="The adapter's metrics file, if any.")
 
 
 class FlowerSettings(BaseSettings):

@@ -151,12 +151,14 @@ def _entry(entry_id: bytes, fields: dict[bytes, bytes]) -> LogEntry:
 
 
 def _result(record: JobRecord) -> dict:
-    """The compact result once the job has one; else its id, status and error."""
+    """The compact result once the job has one; else its id, status, verdict (once it ended) and error."""
     if record.result is not None:
         result = record.result.model_dump(mode="json")
         result["job_status"] = record.status.value
         return result
     view = {"job_id": record.job_id, "job_status": record.status.value}
+    if record.verdict:
+        view["verdict"] = record.verdict
     if record.error:
         view["error"] = record.error
     return view

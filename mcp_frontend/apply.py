@@ -25,7 +25,7 @@ from mcp_frontend.repo_paths import resolve_repo
 from mcp_frontend.views import ApplyResult
 from tasks.git_cli import SAFE_CONFIG, git_env, git_succeeds, run_git, run_git_text, stage_working_tree, temporary_index
 from tasks.git_errors import GitOperationError
-from tasks.job_models import JobRecord, JobStatus
+from tasks.job_models import SCOPE_CHECK, JobRecord, JobStatus
 from tasks.store import JobStore
 
 ApplyMode = Literal["3way", "check"]
@@ -38,7 +38,6 @@ APPLY_RESULT = "apply_result"  # the latest ApplyResult as JSON, shown by get an
 
 NOTHING_TO_APPLY = "nothing to apply"
 IN_PROGRESS = "another apply of this job is in progress (or was interrupted); pass force: true to apply anyway"
-SCOPE_CHECK = "scoped_patch"
 GIT_APPLY_TIMEOUT_S = 300
 
 

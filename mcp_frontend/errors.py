@@ -5,7 +5,7 @@ class FarmError(Exception):
     """Base of every error the caller sees as a structured tool error."""
 
     code = "farm_error"
-    hint = "see the codex-farm README"
+    hint = "see the Errors section of codex-farm's docs/tools.md"
 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)

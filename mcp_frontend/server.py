@@ -18,6 +18,7 @@ from mcp_frontend.errors import FarmError, InvalidArgument
 from mcp_frontend.fanout import FANOUT_DESCRIPTION, MATRIX_DESCRIPTION, JobEntry, StartArgs
 from mcp_frontend.service import FarmService
 from mcp_frontend.shell import register as register_shell_tool
+from mcp_frontend.strict_arguments import forbid_unknown_arguments, unknown_arguments_error
 from mcp_frontend.views import ApplyResult, CancelResult, JobList, JobView, StartResult, TailResult, WaitResult
 from tasks.job_models import CheckSpec, JobStatus, ScopedPatch
 
@@ -48,36 +49,48 @@ AUTO_REVISE_DESCRIPTION = (
 
 
 class FarmMCPServer(MCPServer):
-    """MCPServer whose tool failures come back as `{error: {code, message, hint}}`, never a traceback."""
+    """MCPServer whose tools refuse unknown arguments and whose failures come back as `{error: {code, message, hint}}`."""
 
     redact = staticmethod(str)  # build_server puts the service's redactor here
+
+    def add_tool(self, fn, name: str | None = None, **options) -> None:
+        """Register fn as a tool (as MCPServer does) that refuses arguments its signature does not declare."""
+        super().add_tool(fn, name=name, **options)
+        forbid_unknown_arguments(self._tool_manager.get_tool(name or fn.__name__))
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context=None):
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
-            error = _farm_error(exc)
+            tool = self._tool_manager.get_tool(name)
+            error = _farm_error(exc, tool.parameters if tool is not None else {})
             if type(error) is FarmError:  # a bug of ours: its traceback goes to the log the hint points to
                 log.error("tool %s failed unexpectedly\n%s", name, self.redact("".join(traceback.format_exception(exc))))
             return error_result(error)
 
 
-def _farm_error(exc: BaseException) -> FarmError:
-    """The FarmError behind a tool failure; argument validation becomes invalid_argument."""
+def _farm_error(exc: BaseException, input_schema: dict[str, Any]) -> FarmError:
+    """The FarmError behind a tool failure; argument validation (against input_schema) becomes invalid_argument."""
     crashed = isinstance(exc, UnexpectedToolError)  # a bug of ours, not the caller's arguments
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, FarmError):
             return cause
         if isinstance(cause, ValidationError) and not crashed:
-            first = cause.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "arguments"
-            return InvalidArgument(f"{where}: {first['msg']}")
+            # Unknown keys first: a misspelt argument usually also leaves a required one missing.
+            return unknown_arguments_error(cause, input_schema) or _first_problem(cause)
         cause = cause.__cause__
     message = str(exc)
     if message.startswith("Unknown tool"):
         return InvalidArgument(message, hint="call tools/list for the tool names")
     return FarmError("internal error while running the tool", hint="see the frontend's log; the job state is in Redis")
+
+
+def _first_problem(error: ValidationError) -> InvalidArgument:
+    """invalid_argument for the first thing validation found, e.g. `lines: Input should be a valid integer`."""
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "arguments"
+    return InvalidArgument(f"{where}: {first['msg']}")
 
 
 def error_result(error: FarmError) -> CallToolResult:

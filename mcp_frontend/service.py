@@ -4,6 +4,7 @@ import re
 import socket
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,7 @@ from typing import Any, Literal
 import anyio
 import redis
 import redis.asyncio as aioredis
+from pydantic_core import to_jsonable_python
 
 from adapter.redaction import Redactor
 from mcp_frontend.apply import ApplyMode, AutoApply, PatchApplier
@@ -141,6 +143,7 @@ class FarmService:
             apply=args.apply,
             auto_revise=args.auto_revise,
         )
+        _require_storable_text(fields)
         return _Plan(job_id=uuid.uuid4().hex, repo_path=repo_path, base=args.base, fields=fields)
 
     async def _launch(self, plans: list[tuple[str | None, "_Plan"]]) -> list[JobSpec]:
@@ -153,10 +156,13 @@ class FarmService:
                 store_bundle(self.store, plan.job_id, source.bundle)
                 self._enqueue(spec)
                 specs.append(spec)
-        except FarmError:
+        except BaseException:
             for spec in specs:  # a fan-out is all or nothing: the broker failed midway, so stop what was queued
                 with suppress(redis.RedisError):
                     self.store.request_cancel(spec.job_id)
+            for _, plan in plans[len(specs) :]:  # no worker will run these, so nothing else would drop their refs
+                with suppress(GitOperationError):
+                    drop_snapshot_ref(plan.repo_path, plan.job_id)
             raise
         return specs
 
@@ -381,7 +387,7 @@ class FarmService:
             result = record.result
             rows.append(
                 JobRow(
-                    job_id=job_id, job_status=record.status, queue=record.queue, created_at=record.created_at,
+                    job_id=job_id, job_status=record.status, verdict=record.verdict, queue=record.queue, created_at=record.created_at,
                     changed_files=len(result.changed_files) if result else 0, elapsed_ms=result.elapsed_ms if result else 0,
                     **_shell_row(record),
                 )
@@ -427,6 +433,28 @@ def _check_cursor(cursor: str | None) -> None:
     """A tail cursor is a Redis stream id (`<ms>-<seq>`); anything else would fail in Redis."""
     if cursor and not (LOG_CURSOR.fullmatch(cursor) and all(int(part) < 2**63 for part in cursor.split("-"))):
         raise InvalidArgument(f"cursor {cursor[:80]!r} is not a tail cursor", hint="pass the cursor the last tail returned, or none")
+
+
+def _require_storable_text(fields: dict[str, Any]) -> None:
+    """InvalidArgument naming the first job field whose text no JSON store can hold (an unpaired surrogate, e.g. "\\ud800")."""
+    for where, text in _texts(to_jsonable_python(fields), ()):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = ".".join(str(step) for step in where)
+            raise InvalidArgument(f"{shown} holds an unpaired surrogate", hint="send text as valid UTF-8") from None
+
+
+def _texts(value: Any, where: tuple) -> Iterator[tuple[tuple, str]]:
+    """Every string in a JSON-like value, with its path of keys and indices."""
+    if isinstance(value, str):
+        yield where, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _texts(item, (*where, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _texts(item, (*where, index))
 
 
 def _check_names_unique(checks: list[CheckSpec]) -> None:

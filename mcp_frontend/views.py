@@ -4,7 +4,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_serializer
 
-from tasks.job_models import CompactResult, JobStatus
+from tasks.job_models import VERDICT_RULE, CompactResult, JobStatus, Verdict
 
 
 class StartedJob(BaseModel):
@@ -109,6 +109,7 @@ class JobRow(BaseModel):
 
     job_id: str
     job_status: JobStatus
+    verdict: Verdict | None = Field(None, exclude_if=_left_out_when_none, description=VERDICT_RULE)
     queue: str
     created_at: float
     changed_files: int = 0

@@ -121,7 +121,7 @@ async def _serve_completion(
     index = turn_index(messages)
     entry["scenario"], entry["turn"] = scenario.name, index
     # Expectations and templates are checked before faults so a broken request never eats one.
-    plan = plan_turn(scenario, index, body)
+    plan = plan_turn(scenario, index, body, config.report_tokens)
     fault = state.next_fault(scenario, index)
     if fault is not None and fault.kind == "reset":
         await _reset_connection(resetter, request, fault, entry)

@@ -15,7 +15,7 @@ from .errors import invalid
 from .request_text import all_strings, find_cwd, message_texts
 from .scenario import Scenario, Turn
 from .templating import fill_cwd
-from .usage import TokenCounts, compute_usage, render_usage
+from .usage import NO_TOKENS, TokenCounts, compute_usage, render_usage
 
 MARKER_RE = re.compile(r"\[\[scenario:([A-Za-z0-9_.\-]+)\]\]")
 
@@ -77,8 +77,8 @@ def select_turn(scenario: Scenario, index: int) -> Turn:
     return scenario.turns[index]
 
 
-def plan_turn(scenario: Scenario, index: int, body: dict) -> Plan:
-    """Check the turn's expectations against `body` and fill its templates."""
+def plan_turn(scenario: Scenario, index: int, body: dict, report_tokens: bool = True) -> Plan:
+    """Check the turn's expectations against `body` and fill its templates; usage is zero unless report_tokens."""
     messages = body["messages"]
     turn = select_turn(scenario, index)
     cwd = find_cwd(messages)
@@ -102,7 +102,7 @@ def plan_turn(scenario: Scenario, index: int, body: dict) -> Plan:
         text=text,
         tool_calls=calls,
         finish_reason=turn.effective_finish_reason(),
-        usage=compute_usage(messages, generated, turn.usage),
+        usage=compute_usage(messages, generated, turn.usage) if report_tokens else NO_TOKENS,
     )
 
 

@@ -71,7 +71,7 @@ class GatewayHandle:
         return parsed
 
     def configure(self, **changes: Any) -> GatewayConfig:
-        """Change api_key / default_scenario / max_output_tokens / models at runtime."""
+        """Change api_key / default_scenario / max_output_tokens / models / report_tokens at runtime."""
         return self.state.configure(**changes)
 
     def requests(self) -> list[dict]:

@@ -13,12 +13,15 @@ DEFAULT_MODELS = ("scripted-model",)
 
 @dataclass(frozen=True)
 class GatewayConfig:
-    """Per-gateway settings: auth key, default scenario, output-token cap, listed models."""
+    """Per-gateway settings: auth key, default scenario, output-token cap, listed models, token reporting."""
 
     api_key: str | None = None
     default_scenario: str | None = None
     max_output_tokens: int = 8192
     models: tuple[str, ...] = DEFAULT_MODELS
+    # False: every `usage` count is 0, as a scripted answer costs nothing (`codex-farm up`, `demo`);
+    # tests of token accounting keep the default and get predictable counts.
+    report_tokens: bool = True
 
 
 def _zero_usage() -> dict[str, int]:
@@ -59,7 +62,7 @@ class GatewayState:
             return dict(self._scenarios)
 
     def configure(self, **changes: Any) -> GatewayConfig:
-        """Change config fields (api_key, default_scenario, max_output_tokens, models)."""
+        """Change config fields (api_key, default_scenario, max_output_tokens, models, report_tokens)."""
         with self._lock:
             self.config = replace(self.config, **changes)
             return self.config

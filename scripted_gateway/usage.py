@@ -15,6 +15,9 @@ class TokenCounts:
     cached: int
 
 
+NO_TOKENS = TokenCounts(prompt=0, completion=0, cached=0)
+
+
 def compute_usage(messages: list[dict], generated: str, override: UsageSpec | None) -> TokenCounts:
     """Defaults are ~4 chars per token so tests can predict them; `override` wins per field."""
     prompt = len(json.dumps(messages)) // 4

@@ -15,6 +15,14 @@ CHECK_NAME = re.compile(r"^[\w .:/-]{1,64}$")
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 # The one check of a shell job: its command.
 SHELL_CHECK = "shell"
+# The name of the scope's check, which the pipeline reports first in `checks` when a job has a scoped_patch.
+SCOPE_CHECK = "scoped_patch"
+
+Verdict = Literal["accept", "repair", "fail"]
+VERDICT_RULE = (
+    "accept: completed, and every check and the scoped_patch scope passed; repair: completed, but a check or the scope"
+    " failed or timed out; fail: did not complete (failed, cancelled, timed_out, lost); left out while queued or running."
+)
 
 
 class JobStatus(StrEnum):
@@ -31,6 +39,15 @@ class JobStatus(StrEnum):
     @property
     def terminal(self) -> bool:
         return self not in (JobStatus.queued, JobStatus.running)
+
+
+def verdict_of(status: JobStatus, checks_passed: bool = True) -> Verdict | None:
+    """The one-word reading of a job (VERDICT_RULE); `checks_passed` is true when there were no checks."""
+    if not status.terminal:
+        return None
+    if status != JobStatus.completed:
+        return "fail"
+    return "accept" if checks_passed else "repair"
 
 
 class CheckSpec(BaseModel):
@@ -142,6 +159,8 @@ class CompactResult(BaseModel):
 
     job_id: str
     job_status: JobStatus
+    # Given by the worker for a completed agent job (from its checks' outcomes); else derived from the status and shell digest.
+    verdict: Verdict | None = Field(None, exclude_if=lambda value: value is None, description=VERDICT_RULE)
     changed_files: list[str] = Field(default_factory=list)
     checks: list[str] = Field(default_factory=list)
     diff: str = ""
@@ -152,6 +171,20 @@ class CompactResult(BaseModel):
     passes: list[PassRecord] | None = Field(None, exclude_if=lambda value: value is None)
     # The command's digest, only for shell jobs.
     shell: ShellDigest | None = Field(None, exclude_if=lambda value: value is None)
+
+    @model_validator(mode="after")
+    def _verdict_follows_status(self) -> "CompactResult":
+        """The verdict the status implies, unless the worker gave a completed job's."""
+        # job_status is None only in the envelope of a multi-job wait (mcp_frontend.views.WaitResult).
+        if self.job_status is not None and (self.job_status != JobStatus.completed or self.verdict is None):
+            self.verdict = verdict_of(self.job_status, self._stored_checks_passed())
+        return self
+
+    def _stored_checks_passed(self) -> bool:
+        """A shell job's command passed, by its digest; else (a record from before verdicts) every verdict string says passed."""
+        if self.shell is not None:
+            return self.shell.status == "passed"
+        return all(check.endswith(": passed") or check.startswith(f"{SCOPE_CHECK}: passed (") for check in self.checks)
 
 
 class JobRecord(BaseModel):
@@ -171,3 +204,8 @@ class JobRecord(BaseModel):
     summary: str = ""
     spec: JobSpec | None = None
     result: CompactResult | None = None
+
+    @property
+    def verdict(self) -> Verdict | None:
+        """The job's verdict as its record stands: its result's once it has one, else what its status implies."""
+        return self.result.verdict if self.result is not None else verdict_of(self.status)

@@ -14,7 +14,7 @@ from tasks.agent_env import agent_env, base_job_env, bundled_cli, launcher_scrip
 from tasks.agent_runner import AgentOutcome, AgentRequest, AgentSession
 from tasks.cache_limits import evict_to_fit
 from tasks.checks import CheckOutcome, run_checks
-from tasks.job_models import CompactResult, JobSpec, JobStatus, PassRecord, Usage
+from tasks.job_models import SCOPE_CHECK, CompactResult, JobSpec, JobStatus, PassRecord, Usage, verdict_of
 from tasks.leftovers import job_home
 from tasks.monitor import JobMonitor
 from tasks.packaging import binary_patch, changed_files, commit_tree, restore_working_tree, trim_diff, working_tree_id
@@ -123,7 +123,8 @@ class JobRun:
         diff = trim_diff(patch, settings.diff_max_bytes) if spec.include_diff and patch else ""
         status = JobStatus.completed if outcome.ok else JobStatus.failed
         result = _result(
-            spec, status, changed_files=files, checks=verdicts, diff=diff, usage=work.usage,
+            spec, status, verdict=verdict_of(status, checks_passed=not work.last.failures),
+            changed_files=files, checks=verdicts, diff=diff, usage=work.usage,
             error=None if outcome.ok else self.ctx.redactor(outcome.error or "agent failed"), elapsed_ms=self._elapsed(),
             passes=work.passes if spec.auto_revise else None,
         )
@@ -208,7 +209,7 @@ class JobRun:
             notes.append(f"outside scope: {', '.join(outside[:10])}")
         if too_big:
             notes.append(f"diff {patch_bytes} bytes > max_diff_bytes {limit}")
-        return f"scoped_patch: {'failed' if outside or too_big else 'passed'} ({'; '.join(notes)})"
+        return f"{SCOPE_CHECK}: {'failed' if outside or too_big else 'passed'} ({'; '.join(notes)})"
 
     def _run_checks(self, monitor: JobMonitor) -> list[CheckOutcome]:
         if not self.spec.checks:

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 from tasks.checks import CheckOutcome
+from tasks.job_models import SCOPE_CHECK
 
 DIGEST_MAX_LINES = 40
 DIGEST_MAX_BYTES = 4096
@@ -30,7 +31,7 @@ def check_failed(check: CheckOutcome) -> bool:
 
 def scope_failed(verdict: str) -> bool:
     """Whether a `scoped_patch: …` verdict failed."""
-    return verdict.startswith("scoped_patch: failed")
+    return verdict.startswith(f"{SCOPE_CHECK}: failed")
 
 
 def failures_of(verdicts: list[str], checks: list[CheckOutcome]) -> list[Failure]:

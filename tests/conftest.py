@@ -6,5 +6,6 @@ pytest_plugins = [
     "tests.fixtures.claude",
     "tests.fixtures.git_repos",
     "tests.fixtures.farm",
+    "tests.fixtures.recording_service",
     "tests.fixtures.chaos",
 ]

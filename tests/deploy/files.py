@@ -6,12 +6,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-README = ROOT / "README.md"
+SETTINGS_DOC = ROOT / "docs" / "settings.md"
 
 PLACEHOLDER = "CHANGE_ME"
 # Variable names whose values are credentials.
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|_KEY$|SECRET|AUTH$")
-# A variable outside the README's settings table must say in its comment who reads it.
+# A variable outside the settings doc's tables must say in its comment who reads it.
 OTHER_READER = re.compile(r"\b(?:Redis|Flower|compose|systemd)-only\b")
 _ASSIGNMENT = re.compile(r"^(?P<commented>#\s*)?(?P<name>[A-Z][A-Z0-9_]*)=(?P<value>.*)$")
 
@@ -57,5 +57,5 @@ def unquote(value: str) -> str:
 
 
 def documented_settings() -> set[str]:
-    """Variable names of the README's settings table (as tests/test_docs.py reads them)."""
-    return set(re.findall(r"^\| `([A-Z0-9_]+)`", README.read_text(), flags=re.MULTILINE))
+    """Variable names of the settings doc's tables (as tests/test_docs.py reads them)."""
+    return set(re.findall(r"^\| `([A-Z0-9_]+)`", SETTINGS_DOC.read_text(), flags=re.MULTILINE))

@@ -16,10 +16,10 @@ GATEWAY_SECRETS = {"ONEAPI_API_KEY", "ANTHROPIC_API_KEY", "FALLBACK_API_KEY", "A
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_every_variable_is_a_documented_setting_or_says_who_reads_it(path):
     documented = documented_settings()
-    assert documented, "the README's settings table was not found"
+    assert documented, "the settings doc's tables were not found"
     for entry in env_entries(path):
         assert entry.name in documented or OTHER_READER.search(entry.comment), (
-            f"{path.name}: {entry.name} is not in the README's settings table and its comment does not say "
+            f"{path.name}: {entry.name} is not in docs/settings.md and its comment does not say "
             "it is Redis-, Flower-, compose- or systemd-only"
         )
 

@@ -76,12 +76,14 @@ async def test_fanout_spreads_over_every_worker_and_wait_returns_on_any_then_all
     assert first["mode"] == "any" and first["done"] is True, first
     assert [job["job_id"] for job in first["jobs"]] == ids  # in the order asked
     assert first["jobs"][0]["job_status"] == "completed" and first["jobs"][0]["changed_files"] == ["out.txt"], first
+    assert first["jobs"][0]["verdict"] == "accept", first
     assert all(job == {"job_id": job["job_id"], "job_status": job["job_status"]} for job in first["jobs"][1:]), first
     assert {job["job_status"] for job in first["jobs"][1:]} <= {"queued", "running"}, first  # the slow ones still going
     print(f"wait any returned after {any_s:.1f} s")
 
     assert every["mode"] == "all" and every["done"] is True, every
     assert [job["job_status"] for job in every["jobs"]] == ["completed"] * 6, every
+    assert [job["verdict"] for job in every["jobs"]] == [record["verdict"] for record in records] == ["accept"] * 6, every
     assert all(job["changed_files"] == ["out.txt"] for job in every["jobs"])
 
     workers = [record["worker"] for record in records]

@@ -27,10 +27,14 @@ async def test_failing_check_completes_with_failed_verdict_visible_in_tail(farm,
         job_id = await start_job(client, repo, "fails_check", checks=[check])
         done = await call_ok(client, "wait", {"job_id": job_id, "timeout_ms": 60000})
         tail = await call_ok(client, "tail", {"job_id": job_id, "lines": 200})
+        got = await call_ok(client, "get", {"job_id": job_id})
+        rows = await call_ok(client, "list_jobs", {"limit": 20})
 
     assert done["job_status"] == "completed"
     assert done["checks"] == ["tests: failed"]
     assert any("FAILED tests/test_app.py::test_greet" in line for line in tail["lines"])
+    assert done["verdict"] == got["verdict"] == "repair"
+    assert next(row for row in rows["jobs"] if row["job_id"] == job_id)["verdict"] == "repair"
 
 
 async def test_write_outside_scope_is_denied_live(farm, make_repo, scripted_gateway):
@@ -46,6 +50,7 @@ async def test_write_outside_scope_is_denied_live(farm, make_repo, scripted_gate
         tail = await call_ok(client, "tail", {"job_id": job_id, "lines": 200})
 
     assert done["job_status"] == "completed"
+    assert done["verdict"] == "accept"  # the denied write did not land, so the scope held
     assert done["changed_files"] == ["src/ok.py"]
     assert done["checks"][0].startswith("scoped_patch: passed (src; 1 write(s) denied live:")
     assert "README.md" in done["checks"][0]
@@ -65,7 +70,7 @@ async def test_cancel_mid_run_kills_every_process_and_removes_the_worktree(farm,
         done = await call_ok(client, "wait", {"job_id": job_id, "timeout_ms": 10000})
         took = time.monotonic() - cancelled_at
 
-    assert done["job_status"] == "cancelled"
+    assert done["job_status"] == "cancelled" and done["verdict"] == "fail"
     assert took < 2.0, f"cancel took {took:.2f} s"
     assert find_job_processes(job_id) == []
     assert not (farm_worktrees(farm) / job_id).exists()
@@ -79,8 +84,8 @@ async def test_wait_times_out_with_running_and_the_job_still_completes(farm, mak
         early = await call_ok(client, "wait", {"job_id": job_id, "timeout_ms": 300})
         later = await call_ok(client, "wait", {"job_id": job_id, "timeout_ms": 60000})
 
-    assert early["job_status"] in ("queued", "running")
-    assert later["job_status"] == "completed"
+    assert early["job_status"] in ("queued", "running") and "verdict" not in early
+    assert later["job_status"] == "completed" and later["verdict"] == "accept"  # no checks: nothing to fail
 
 
 async def test_job_past_its_timeout_ends_timed_out(farm, make_repo, scripted_gateway):
@@ -90,7 +95,7 @@ async def test_job_past_its_timeout_ends_timed_out(farm, make_repo, scripted_gat
         job_id = await start_job(client, repo, "too_slow", timeout_ms=3000)
         done = await call_ok(client, "wait", {"job_id": job_id, "timeout_ms": 30000})
 
-    assert done["job_status"] == "timed_out"
+    assert done["job_status"] == "timed_out" and done["verdict"] == "fail"
     assert find_job_processes(job_id) == []
 
 

@@ -61,6 +61,7 @@ async def test_wait_command_follows_a_job_to_its_result(farm, make_repo, scripte
     lines = stdout.splitlines()
     result = json.loads(lines[-1])
     assert result["job_status"] == "completed" and result["changed_files"] == ["src/app.py"] and result["checks"] == ["tests: passed"]
+    assert result["verdict"] == "accept"
     live = [line for line in lines[:-1] if " | " in line]  # progress lines; the others are the log's earlier tail
     assert "\r" not in stdout  # not a terminal: plain lines
     assert any("| tool_call: Write" in line and "src/app.py" in line for line in live), stdout
@@ -81,9 +82,11 @@ async def test_wait_command_exit_statuses(farm, make_repo, scripted_gateway):
         cancelled = wait_command(farm, job_id, "--timeout", "30")
 
     assert timed_out.returncode == 2, timed_out.stdout + timed_out.stderr
-    assert json.loads(timed_out.stdout.splitlines()[-1])["job_status"] in ("queued", "running")
+    still_going = json.loads(timed_out.stdout.splitlines()[-1])
+    assert still_going["job_status"] in ("queued", "running") and "verdict" not in still_going
     assert cancelled.returncode == 1, cancelled.stdout + cancelled.stderr
-    assert json.loads(cancelled.stdout.splitlines()[-1])["job_status"] == "cancelled"
+    ended = json.loads(cancelled.stdout.splitlines()[-1])
+    assert (ended["job_status"], ended["verdict"]) == ("cancelled", "fail")
     unknown = wait_command(farm, "0" * 32)
     assert unknown.returncode == 3 and "no job" in unknown.stderr
 

@@ -80,7 +80,7 @@ async def test_passing_command_runs_on_a_snapshot_and_leaves_the_repo_untouched(
     assert done["elapsed_ms"] >= 0 and "tail" not in done
     assert tail["status"] == "passed" and "decisive_lines" not in tail
     assert tail["tail"] == [str(i) for i in range(61, 101)]  # the last 40 lines
-    assert view["checks"] == ["shell: passed"] and view["shell"]["status"] == "passed"
+    assert view["checks"] == ["shell: passed"] and view["shell"]["status"] == "passed" and view["verdict"] == "accept"
     assert scripted_gateway.requests() == [], "a shell job must not call the model"
     assert repo_state(repo) == before and not (repo / "made.txt").exists()
     for job_id in (done["job_id"], tail["job_id"]):
@@ -96,6 +96,7 @@ async def test_failing_pytest_is_a_failed_outcome_with_the_assertion(farm: Farm,
         done = result.structured_content
         log = await call_ok(client, "get_artifact_slice", {"job_id": done["job_id"], "artifact": "check:shell"})
         rows = await call_ok(client, "list_jobs", {"limit": 5})
+        view = await call_ok(client, "get", {"job_id": done["job_id"]})
 
     assert not result.is_error, "a failing command is an outcome, not a tool error"
     assert done["job_status"] == "completed"
@@ -106,6 +107,7 @@ async def test_failing_pytest_is_a_failed_outcome_with_the_assertion(farm: Farm,
     assert "test_add_four" in log["text"] and log["total_bytes"] > 0
     row = next(row for row in rows["jobs"] if row["job_id"] == done["job_id"])
     assert (row["kind"], row["shell_status"], row["failure_kind"]) == ("shell", "failed", "test_failure")
+    assert row["verdict"] == view["verdict"] == "repair"  # the command ran and failed: fix the code, not the farm
 
 
 async def test_command_past_its_timeout_is_timed_out_with_its_process_group_gone(farm: Farm, make_repo, tmp_path: Path):
@@ -114,8 +116,9 @@ async def test_command_past_its_timeout_is_timed_out_with_its_process_group_gone
     command = f"echo $$ > {pids}; sleep 300 & echo $! >> {pids}; echo started; sleep 300"
     async with connect_mcp(farm) as client:
         done = await call_ok(client, "shell", {"command": command, "repo": str(repo), "timeout_ms": 2000})
+        view = await call_ok(client, "get", {"job_id": done["job_id"]})
 
-    assert done["job_status"] == "timed_out"
+    assert done["job_status"] == "timed_out" and view["verdict"] == "fail"
     assert (done["status"], done["exit_code"], done["failure_kind"]) == ("timed_out", None, "timeout")
     assert done["decisive_lines"] == ["started"]
     leader, child = (int(pid) for pid in pids.read_text().split())

@@ -124,7 +124,7 @@ VALIDATION = [
     ("list_item", "start", {"prompt": "p", "checks": [{"name": "ok", "command": "true"}, {"name": "a;b", "command": "x"}]},
      "checks.1.name: Value error, check name: 1-64 letters, digits, spaces or . : / - _"),
     ("extra_field_in_model", "start", {"prompt": "p", "scoped_patch": {"paths": ["a"], "size": 1}},
-     "scoped_patch.size: Extra inputs are not permitted"),
+     "scoped_patch.size: unknown argument (valid: paths, max_diff_bytes)"),
 ]
 
 

@@ -273,7 +273,10 @@ async def test_start_keeps_the_single_job_shape_and_gives_jobs_for_a_fanout(farm
     [
         ({}, "prompt: Field required"),
         ({"jobs": []}, "jobs is empty"),
-        ({"jobs": [{"prompt": "a"}, {"prompt": "b", "colour": "red"}]}, "jobs.1.colour: Extra inputs are not permitted"),
+        (
+            {"jobs": [{"prompt": "a"}, {"prompt": "b", "colour": "red"}]},
+            f"jobs.1.colour: unknown argument (valid: {', '.join(JobEntry.model_fields)})",
+        ),
         ({"jobs": [{"prompt": "a"}, {"max_turns": 0}]}, "jobs.1.max_turns: Input should be greater than or equal to 1"),
         ({"repo": "app", "jobs": [{}, {"prompt": "a"}]}, "jobs[0]: prompt is empty"),
         ({"jobs": [{"prompt": "p"}] * 7}, "jobs has 7 entries, more than FARM_FANOUT_MAX (6)"),

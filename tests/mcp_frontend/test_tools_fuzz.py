@@ -1,8 +1,10 @@
 """Every MCP tool under fuzzing, through the real server and the official client in memory.
 
-Arguments come from each tool's inputSchema (as tools/list gives it, so a new tool is fuzzed too) plus
-adversarial paths and job ids. Every call must end in a well-formed structured result or a structured
-error with a stable code and a one-line hint — never an internal error, a protocol error or a hang.
+Arguments come from each tool's inputSchema (as tools/list gives it, so a new tool is fuzzed too): a quarter of
+the calls valid by construction (the schema plus the tool's rules in tests/fixtures/tool_rules.py), which must
+succeed, the rest adversarial (paths, job ids, types, sizes). Every call must end in a well-formed structured
+result or a structured error with a stable code and a one-line hint — never an internal error, a protocol
+error or a hang.
 Afterwards the repo is byte-identical for read-only tools, nothing outside SANDBOX_ROOT was written,
 and the server still answers. Real redis-server, real git, the adapter in front of the scripted gateway;
 `start` jobs go to a queue no worker consumes and are cancelled at the end.
@@ -33,12 +35,14 @@ from tasks.job_models import JobStatus
 from tasks.settings import FarmSettings
 from tests.fixtures.adapter import RunningAdapter, launch_adapter
 from tests.fixtures.hypothesis_profiles import fuzz_settings
-from tests.fixtures.tool_arguments import UNDECODABLE_NAME, FuzzLayout, SchemaStrategies
+from tests.fixtures.tool_arguments import UNDECODABLE_NAME, FuzzCall, FuzzLayout, SchemaStrategies, ToolRules
+from tests.fixtures.tool_rules import FINISHED_CHECK, SeededJobs, tool_rules
 from tests.mcp_frontend.cheap.support import make_job
 
 # Examples per tool in CI (derandomized); a few hundred each keeps the whole file near a minute on 2 cores.
 CI_EXAMPLES = 300
-CI_EXAMPLES_BY_TOOL = {"start": 200, "shell": 200}
+# Fewer for tools whose successes are dear: a model call, a snapshot, or a wait to its timeout.
+CI_EXAMPLES_BY_TOOL = {"start": 150, "shell": 200, "review": 150, "draft": 150, "analyze": 200, "wait": 200}
 DEEP_EXAMPLES = 1500
 CALL_TIMEOUT_S = 60.0  # a call still running past this is a hang
 # Tools that may write: snapshots add refs under .git (the working tree stays as it is); the others edit files.
@@ -90,7 +94,7 @@ class Fuzzed:
     client: Client
     service: FarmService
     layout: FuzzLayout
-    known_ids: list[str]
+    known_ids: SeededJobs
     tools: dict
     server_log: list[str]
 
@@ -141,16 +145,18 @@ def tree_state(folder: Path) -> dict[str, tuple[int, bytes]]:
     return state
 
 
-def seed_jobs(service: FarmService) -> list[str]:
-    """Jobs in every state the tools read: finished with a patch, checks and a log; failed; queued; running."""
-    log = [("status", "check tests: running"), ("check", "1 passed"), ("status", "check tests: passed"), ("tool", "Write src/app.py")]
-    return [
-        make_job(service, prompt="p", patch=PATCH, checks={"tests": "passed"}, log=log, changed=["src/app.py"]),
-        make_job(service, status=JobStatus.failed),
-        make_job(service, status=JobStatus.queued),
-        make_job(service, status=JobStatus.running),
-        make_job(service, status=JobStatus.cancelled, patch=b"not a patch \x00\xff"),
-    ]
+def seed_jobs(service: FarmService) -> SeededJobs:
+    """Jobs in every state the tools read: finished with a patch, checks and a log; failed; queued; running; cancelled."""
+    check = FINISHED_CHECK
+    log = [("status", f"check {check}: running"), ("check", "1 passed"), ("status", f"check {check}: passed")]
+    log.append(("tool", "Write src/app.py"))
+    return SeededJobs(
+        finished=make_job(service, prompt="p", patch=PATCH, checks={check: "passed"}, log=log, changed=["src/app.py"]),
+        failed=make_job(service, status=JobStatus.failed),
+        queued=make_job(service, status=JobStatus.queued),
+        running=make_job(service, status=JobStatus.running),
+        cancelled=make_job(service, status=JobStatus.cancelled, patch=b"not a patch \x00\xff"),
+    )
 
 
 @pytest.fixture
@@ -159,8 +165,9 @@ def fuzzed(tmp_path, make_repo, redis_server, fuzz_adapter, scripted_gateway, mo
     layout = make_layout(tmp_path, make_repo)
     monkeypatch.setenv("HOME", str(layout.home))  # `~` paths aim at a folder outside the sandbox we watch
     tag = uuid.uuid4().hex[:8]
+    # No worker runs the fuzzed jobs, so shell and wait always block until WAIT_MAX_MS: keep it short.
     frontend = FrontendSettings(
-        sandbox_root=layout.sandbox, lite_cache_dir=tmp_path / "lite-cache", lite_cache_ttl_s=3600, wait_default_ms=50, wait_max_ms=200,
+        sandbox_root=layout.sandbox, lite_cache_dir=tmp_path / "lite-cache", lite_cache_ttl_s=3600, wait_default_ms=10, wait_max_ms=30,
     )  # fmt: skip
     farm = FarmSettings(
         redis_url=redis_server.url, key_prefix=f"fuzz-{tag}:", default_queue=f"fuzz-{tag}", adapter_url=fuzz_adapter.url,
@@ -218,21 +225,30 @@ def test_tool_survives_fuzzed_arguments(tool, fuzzed: Fuzzed):
     layout = fuzzed.layout
     before_sandbox, before_repo = tree_state(layout.sandbox), tree_state(layout.repo)
     before_outside = {folder: tree_state(folder) for folder in (layout.outside, layout.home)}
-    strategies = SchemaStrategies(layout, fuzzed.known_ids, plausible_values(fuzzed))
-    outcomes = {"ok": 0, "error": 0}
+    rules = rules_of(fuzzed, tool)
+    outcomes, valid_outcomes = Counter(ok=0, error=0), Counter(ok=0, error=0)
     sent: set[str] = set()
+    other_landed = False  # a call not built valid succeeded: on a stateful tool it may have changed what valid calls meet
 
     @fuzz_settings(CI_EXAMPLES_BY_TOOL.get(tool, CI_EXAMPLES), DEEP_EXAMPLES)
-    @given(strategies.arguments(schema))
-    def call_once(arguments):
-        result = fuzzed.call(tool, arguments)
+    @given(SchemaStrategies(layout, fuzzed.known_ids).calls(schema, rules))
+    def call_once(call: FuzzCall):
+        nonlocal other_landed
+        result = fuzzed.call(tool, call.arguments)
         outcome = check_result(tool, fuzzed.tools[tool], result, codes, fuzzed.server_log)
         outcomes[outcome] += 1
-        sent.update(arguments)
+        sent.update(call.arguments)
+        if call.valid:
+            valid_outcomes[outcome] += 1
+            refusable = rules.stateful and other_landed
+            hint = "tell tests/fixtures/tool_rules.py what the schema cannot say, or fix the tool"
+            assert outcome == "ok" or refusable, f"{tool}: a valid call was refused: {result.structured_content}; {hint}"
+        else:
+            other_landed |= outcome == "ok"
 
     call_once()
     assert set(schema.get("properties", {})) <= sent, "some argument was never fuzzed"
-    assert outcomes["ok"], "no call succeeded: give plausible_values for this tool's arguments"
+    assert outcomes["ok"], "no call succeeded: give this tool's valid calls rules in tests/fixtures/tool_rules.py"
 
     assert_nothing_written_outside(layout, before_outside)
     if tool in SNAPSHOTTING:
@@ -243,22 +259,14 @@ def test_tool_survives_fuzzed_arguments(tool, fuzzed: Fuzzed):
     else:
         assert tree_state(layout.sandbox) == before_sandbox, f"{tool} is read-only but changed the sandbox"
     assert_server_answers(fuzzed)
-    print(f"{tool}: {outcomes['ok']} results, {outcomes['error']} structured errors")
+    valid_summary = f"{valid_outcomes['ok']} of {valid_outcomes.total()} valid calls succeeded"
+    print(f"{tool}: {outcomes['ok']} results, {outcomes['error']} structured errors; {valid_summary}")
 
 
-def plausible_values(fuzzed: Fuzzed) -> dict[str, list]:
-    """Good values the schemas cannot tell, so that a share of the calls succeeds."""
-    repo = fuzzed.layout.repo.name
-    return {
-        "repo": [repo, str(fuzzed.layout.repo), f"{repo}/"], "allowed_dirs": [repo],
-        "paths": [repo, f"{repo}/src/app.py", "plain"], "files": ["src/app.py", f"{repo}/src/app.py", f"{repo}/README.md"],
-        "path": [f"{repo}/src/app.py", "src/app.py", repo, UNDECODABLE_NAME], "globs": ["*.py", "src/*.py", "**/*.md"],
-        "glob": ["*.py", "!*.md", "src/**"], "name": ["tests", "lint"], "find": ["hello", "def", "return"], "count": [1],
-        "base": ["worktree", "HEAD", "main"], "permission_mode": ["acceptEdits", "plan", "default"], "timeout_ms": [0, 100, 1000, 60_000],
-        "queue": [fuzzed.service.farm.default_queue], "artifact": ["log", "patch", "check:tests"], "model": ["claude-haiku-4-5"],
-        "pattern": ["needle", "hello", r"def \w+", "(?i)readme"], "command": ["true", "echo hi", "python3 -c 'print(1)'"],
-        "line": [1, 2], "limit": [1, 10, 50], "lines": [1, 50],
-    }  # fmt: skip
+def rules_of(fuzzed: Fuzzed, tool: str) -> ToolRules:
+    """The tool's rules for valid calls on this layout and these jobs; a tool without any gets its schema's alone."""
+    service = fuzzed.service
+    return tool_rules(fuzzed.layout, fuzzed.known_ids, service.frontend, service.farm).get(tool, ToolRules())
 
 
 def check_result(tool: str, spec, result, codes: set[str], server_log: list[str]) -> str:
@@ -315,7 +323,7 @@ def cancel_started_jobs(fuzzed: Fuzzed) -> None:
 def assert_server_answers(fuzzed: Fuzzed) -> None:
     names = {tool.name for tool in fuzzed.portal.call(fuzzed.client.list_tools).tools}
     assert names == set(fuzzed.tools)
-    result = fuzzed.call("get", {"job_id": fuzzed.known_ids[0]})
+    result = fuzzed.call("get", {"job_id": fuzzed.known_ids.finished})
     assert not result.is_error and result.structured_content["job_status"] == "completed"
 
 
@@ -353,7 +361,7 @@ def test_what_fuzzing_found_stays_fixed(fuzzed: Fuzzed):
     """The falsifying examples, replayed: each is a structured error with its code, or a result with valid UTF-8 paths."""
     codes = stable_codes()
     for tool, arguments, code in FOUND_BY_FUZZING:
-        arguments = json.loads(json.dumps(arguments).replace("{known}", fuzzed.known_ids[0]))
+        arguments = json.loads(json.dumps(arguments).replace("{known}", fuzzed.known_ids.finished))
         result = fuzzed.call(tool, arguments)
         outcome = check_result(tool, fuzzed.tools[tool], result, codes, fuzzed.server_log)
         if code is None:

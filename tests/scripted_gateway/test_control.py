@@ -60,6 +60,16 @@ def test_usage_totals_overall_and_per_scenario(scripted_gateway):
     assert CLIENT.get(scripted_gateway.base_url + "/_control/usage").json() == expected
 
 
+def test_without_report_tokens_every_count_is_zero_even_a_scripted_override(scripted_gateway):
+    scripted_gateway.add_scenario({"name": "free", "turns": [{"text": "ok", "usage": {"prompt_tokens": 100, "cached_tokens": 60}}]})
+    scripted_gateway.configure(report_tokens=False)
+    answered = post(scripted_gateway, request("free")).json()["usage"]
+    streamed = chunks_of(stream_lines(scripted_gateway, request("free", stream_options={"include_usage": True})))[-1]["usage"]
+    zero = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "prompt_tokens_details": {"cached_tokens": 0}}
+    assert answered == zero and streamed == zero
+    assert scripted_gateway.usage()["total"] == {"prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0, "calls": 2}
+
+
 def test_control_endpoints_register_list_and_reset(scripted_gateway):
     base = scripted_gateway.base_url
     added = CLIENT.post(base + "/_control/scenarios", json=[

@@ -1,9 +1,13 @@
-"""The job schema: check names and timeouts, scoped patch paths, terminal statuses."""
+"""The job schema: check names and timeouts, scoped patch paths, terminal statuses, verdicts."""
+
+import json
 
 import pytest
 from pydantic import ValidationError
 
-from tasks.job_models import CheckSpec, JobStatus, ScopedPatch
+from tasks.checks import CheckOutcome
+from tasks.job_models import CheckSpec, CompactResult, JobRecord, JobStatus, ScopedPatch, verdict_of
+from tasks.shell_digest import shell_digest
 
 TERMINAL = {
     JobStatus.queued: False,
@@ -117,3 +121,93 @@ def test_max_diff_bytes(value, ok):
     else:
         with pytest.raises(ValidationError):
             ScopedPatch(paths=["a"], max_diff_bytes=value)
+
+
+# --- the verdict: one word for what the caller should do with a job ---
+
+NOT_COMPLETED = [JobStatus.failed, JobStatus.cancelled, JobStatus.timed_out, JobStatus.lost]
+
+
+def test_a_completed_job_is_accepted_when_its_checks_passed_and_repaired_otherwise():
+    assert verdict_of(JobStatus.completed, checks_passed=True) == "accept"
+    assert verdict_of(JobStatus.completed) == "accept"  # no checks at all
+    assert verdict_of(JobStatus.completed, checks_passed=False) == "repair"
+
+
+@pytest.mark.parametrize("status", NOT_COMPLETED, ids=[s.value for s in NOT_COMPLETED])
+def test_a_job_that_did_not_complete_fails_whatever_its_checks(status):
+    assert verdict_of(status, checks_passed=True) == verdict_of(status, checks_passed=False) == "fail"
+
+
+@pytest.mark.parametrize("status", [JobStatus.queued, JobStatus.running], ids=["queued", "running"])
+def test_a_job_still_going_has_no_verdict_and_its_result_leaves_the_field_out(status):
+    result = CompactResult(job_id="j", job_status=status, verdict="accept")
+
+    assert verdict_of(status) is None and result.verdict is None
+    assert "verdict" not in result.model_dump() and "verdict" not in json.loads(result.model_dump_json())
+
+
+@pytest.mark.parametrize("status", NOT_COMPLETED, ids=[s.value for s in NOT_COMPLETED])
+def test_a_result_of_a_job_that_did_not_complete_says_fail(status):
+    # As the reconciler, a cancel before start or a failed enqueue write them: no verdict given.
+    assert CompactResult(job_id="j", job_status=status, error="why").verdict == "fail"
+    assert CompactResult(job_id="j", job_status=status, verdict="accept").verdict == "fail"
+
+
+def test_the_verdict_the_worker_gives_a_completed_job_is_kept_and_stored():
+    result = CompactResult(job_id="j", job_status=JobStatus.completed, verdict="repair", checks=["tests: passed"])
+
+    assert result.verdict == "repair"  # the worker read the checks' outcomes; the strings do not overrule it
+    assert CompactResult.model_validate_json(result.model_dump_json()) == result
+    assert json.loads(result.model_dump_json())["verdict"] == "repair"
+
+
+STORED_BEFORE_VERDICTS = [
+    ([], "accept"),
+    (["tests: passed"], "accept"),
+    (["scoped_patch: passed (src; 1 write(s) denied live: README.md)", "lint: passed", "tests: passed"], "accept"),
+    (["tests: failed"], "repair"),
+    (["lint: passed", "tests: failed"], "repair"),
+    (["scoped_patch: failed (src; outside scope: README.md)", "tests: passed"], "repair"),
+    (["scoped_patch: failed (src; diff 900 bytes > max_diff_bytes 10)"], "repair"),
+    (["slow: timed out"], "repair"),
+]
+
+
+@pytest.mark.parametrize(("checks", "verdict"), STORED_BEFORE_VERDICTS)
+def test_a_completed_result_stored_without_a_verdict_gets_one_from_its_checks(checks, verdict):
+    stored = json.dumps({"job_id": "j", "job_status": "completed", "checks": checks, "elapsed_ms": 5})
+
+    assert CompactResult.model_validate_json(stored).verdict == verdict
+
+
+def test_a_record_stored_without_a_verdict_still_loads_with_one():
+    fields = {"job_id": "j", "status": "completed", "queue": "q", "created_at": 1.0}
+    stored = {**fields, "result": {"job_id": "j", "job_status": "completed", "checks": ["tests: failed"]}}
+
+    assert JobRecord.model_validate(stored).verdict == "repair"
+    assert JobRecord.model_validate({**fields, "status": "failed"}).verdict == "fail"  # enqueue failed: no result
+    assert JobRecord.model_validate({**fields, "status": "running"}).verdict is None
+
+
+def command(status: str, exit_code: int | None) -> CheckOutcome:
+    return CheckOutcome(name="shell", status=status, exit_code=exit_code, duration_ms=10, output="1 failed in 0.1s\n", pgid=1)
+
+
+SHELL_JOBS = [
+    (JobStatus.completed, command("passed", 0), "accept"),
+    (JobStatus.completed, command("failed", 1), "repair"),
+    (JobStatus.completed, command("timed out", None), "repair"),  # the worker ends such a job timed_out (next), but the rule holds
+    (JobStatus.timed_out, command("timed out", None), "fail"),
+    (JobStatus.cancelled, command("cancelled", None), "fail"),
+    (JobStatus.failed, None, "fail"),  # e.g. its snapshot could not be fetched: the command never ran
+]
+
+
+@pytest.mark.parametrize(("status", "outcome", "verdict"), SHELL_JOBS, ids=["passed", "failed", "timed_out", "job_timed_out", "cancelled", "never_ran"])
+def test_a_shell_job_verdict_follows_its_command_digest(status, outcome, verdict):
+    digest = shell_digest(outcome) if outcome else None
+    result = CompactResult(job_id="j", job_status=status, checks=[outcome.verdict()] if outcome else [], shell=digest)
+
+    assert result.verdict == verdict
+    assert CompactResult.model_validate_json(result.model_dump_json(exclude={"verdict"})).verdict == verdict

@@ -1,9 +1,12 @@
-"""Auto-revise: the failure digest the agent gets, and undoing what the checks wrote between passes."""
+"""Auto-revise: the failure digest the agent gets, undoing what the checks wrote between passes, and the failures that
+make a completed job's verdict."""
 
 from pathlib import Path
 
+import pytest
+
 from tasks.checks import CheckOutcome
-from tasks.job_models import CompactResult, JobStatus, PassRecord
+from tasks.job_models import CompactResult, JobStatus, PassRecord, verdict_of
 from tasks.packaging import changed_files, commit_result, restore_working_tree, working_tree_id
 from tasks.revise import INSTRUCTIONS, Failure, failure_digest, failures_of
 from tests.fixtures.git_repos import git
@@ -32,6 +35,24 @@ def test_digest_names_failing_checks_with_their_decisive_lines_and_the_instructi
 def test_timed_out_checks_fail_but_cancelled_ones_do_not():
     found = failures_of([], [check("slow", "timed out", "waiting"), check("stopped", "cancelled", "")])
     assert [f.verdict for f in found] == ["slow: timed out"]
+
+
+SCOPE_PASSED = "scoped_patch: passed (src)"
+SCOPE_FAILED = "scoped_patch: failed (src; outside scope: README.md)"
+PASSES = [
+    ([], [], "accept"),
+    ([SCOPE_PASSED], [check("tests", "passed", "ok")], "accept"),
+    ([SCOPE_PASSED], [check("lint", "passed", ""), check("tests", "failed", "1 failed")], "repair"),
+    ([SCOPE_FAILED], [check("tests", "passed", "ok")], "repair"),
+    ([], [check("slow", "timed out", "waiting")], "repair"),
+]
+
+
+@pytest.mark.parametrize(("scope", "checks", "verdict"), PASSES, ids=["no_checks", "all_passed", "check_failed", "scope_failed", "check_timed_out"])
+def test_a_completed_job_verdict_comes_from_its_last_pass_failures(scope, checks, verdict):
+    # As the pipeline does: the verdicts it reports, then the failures read from the checks' outcomes.
+    failures = failures_of(scope + [c.verdict() for c in checks], checks)
+    assert verdict_of(JobStatus.completed, checks_passed=not failures) == verdict
 
 
 def test_digest_is_bounded_in_lines_and_bytes():

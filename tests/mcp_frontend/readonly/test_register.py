@@ -8,7 +8,7 @@ from mcp import Client
 from mcp_frontend.server import build_server
 
 TOOLS = {"search", "read_pack", "history", "diff_digest", "apply_edits"}
-README = (Path(__file__).parents[3] / "README.md").read_text()
+TOOLS_DOC = (Path(__file__).parents[3] / "docs" / "tools.md").read_text()
 
 
 async def test_the_tools_are_registered_with_result_schemas(service):
@@ -23,4 +23,4 @@ async def test_the_tools_are_registered_with_result_schemas(service):
 
 def test_new_error_codes_are_documented():
     for code in ("request_too_large", "path_not_found", "path_outside_repo", "edit_mismatch", "git_query_failed"):
-        assert re.search(rf"`{code}`", README), code
+        assert re.search(rf"`{code}`", TOOLS_DOC), code
