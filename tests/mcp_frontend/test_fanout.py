@@ -3,7 +3,6 @@
 The service runs against the session's real Redis with Celery's hand-off replaced by a list, so nothing reaches a worker."""
 
 import time
-import uuid
 from pathlib import Path
 
 import anyio
@@ -14,13 +13,10 @@ from mcp_frontend import service as service_module
 from mcp_frontend.errors import InvalidArgument, RepoOutsideSandbox, SnapshotFailed, UnknownJob
 from mcp_frontend.fanout import JobEntry, StartArgs, expand, merge
 from mcp_frontend.server import build_server
-from mcp_frontend.service import FarmService
-from mcp_frontend.settings import FrontendSettings
 from mcp_frontend.snapshot import SNAPSHOT_REF_PREFIX
 from tasks.job_models import CheckSpec, CompactResult, JobStatus
-from tasks.keys import jobs_index
-from tasks.settings import FarmSettings
 from tests.fixtures.git_repos import git
+from tests.fixtures.recording_service import Recording, recording_service
 
 
 # --- expand: the entries over the defaults, before any git or Redis ---
@@ -72,25 +68,11 @@ def test_malformed_fanouts_are_invalid_arguments(jobs, matrix, defaults, message
 # --- the service: all or nothing, one snapshot per repo ---
 
 
-class Farm:
-    """A FarmService on a private key prefix whose Celery hand-off is recorded instead of sent."""
-
-    def __init__(self, service: FarmService, sent: list, sandbox: Path):
-        self.service, self.sent, self.sandbox = service, sent, sandbox
-
-    def recorded(self) -> int:
-        return self.service.store.redis.zcard(jobs_index(self.service.farm.key_prefix))
-
-
 @pytest.fixture
-def farm(tmp_path, redis_server, monkeypatch) -> Farm:
-    sandbox = tmp_path / "sandbox"
-    sandbox.mkdir()
-    sent = []
-    monkeypatch.setattr(service_module, "send_job", sent.append)
-    frontend = FrontendSettings(sandbox_root=sandbox, fanout_max=6, wait_default_ms=5_000, wait_max_ms=20_000)
-    settings = FarmSettings(redis_url=redis_server.url, key_prefix=f"fanout-{uuid.uuid4().hex[:8]}:", transport="path", default_queue="fq")
-    return Farm(FarmService(frontend, settings), sent, sandbox)
+def farm(tmp_path, redis_server, monkeypatch) -> Recording:
+    return recording_service(
+        tmp_path, redis_server.url, monkeypatch, queue="fq", fanout_max=6, wait_default_ms=5_000, wait_max_ms=20_000
+    )
 
 
 def snapshot_refs(repo: Path) -> dict[str, str]:
@@ -173,11 +155,11 @@ async def test_a_broker_failure_midway_cancels_the_jobs_already_queued(farm, mak
 # --- wait over several jobs ---
 
 
-def finish(farm: Farm, job_id: str, status: JobStatus = JobStatus.completed) -> None:
+def finish(farm: Recording, job_id: str, status: JobStatus = JobStatus.completed) -> None:
     farm.service.store.finish(job_id, status, CompactResult(job_id=job_id, job_status=status, changed_files=["a.py"]))
 
 
-async def queued_jobs(farm: Farm, make_repo, count: int) -> list[str]:
+async def queued_jobs(farm: Recording, make_repo, count: int) -> list[str]:
     repo = make_repo(parent=farm.sandbox)
     result = await farm.service.start_fanout(StartArgs(repo=str(repo)), None, [f"job {n}" for n in range(count)])
     return [job.job_id for job in result.jobs]
@@ -252,7 +234,7 @@ async def test_wait_many_names_an_unknown_job(farm, make_repo):
 # --- the tools: shapes and argument errors through MCP ---
 
 
-async def call(farm: Farm, tool: str, arguments: dict):
+async def call(farm: Recording, tool: str, arguments: dict):
     async with Client(build_server(farm.service)) as client:
         return await client.call_tool(tool, arguments)
 
