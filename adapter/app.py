@@ -19,6 +19,7 @@ from adapter.errors import AdapterError, InvalidRequest
 from adapter.metrics import MetricsFile
 from adapter.model_map import listed_models, resolve_target
 from adapter.prometheus import AdapterMetrics
+from adapter.reasoning_seal import ReasoningSeal
 from adapter.redaction import RedactingFilter, Redactor
 from adapter.settings import AdapterSettings
 from adapter.token_count import estimate_input_tokens
@@ -40,6 +41,7 @@ class MessagesService:
 
     def __init__(self, settings: AdapterSettings, upstream: UpstreamClient | None = None):
         self.settings = settings
+        self.seal = ReasoningSeal.from_secrets(settings.reasoning_key, settings.upstream_api_key)
         self.tokens = TokenCheck(settings)
         self.upstream = upstream or UpstreamClient(settings, MetricsFile(settings.metrics_file))
         self.prometheus = AdapterMetrics()
@@ -72,7 +74,7 @@ class MessagesService:
         return Response(self.prometheus.render(), media_type=self.prometheus.content_type)
 
     def _translate(self, parsed: MessagesRequest | CountTokensRequest) -> TranslatedRequest:
-        return to_openai(parsed, resolve_target(parsed.model, self.settings))
+        return to_openai(parsed, resolve_target(parsed.model, self.settings, self.seal))
 
 
 def parse_body(model, raw: bytes):

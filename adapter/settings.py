@@ -5,15 +5,22 @@ from pathlib import Path
 
 from typing import Annotated
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from adapter.providers import Effort, ProfileName, ThinkingMode
 
 
 class ModelRoute(BaseModel):
-    """One model-map entry: the backend model and its output-token cap."""
+    """One model-map entry: the backend model, its output-token cap, provider profile and thinking."""
+
+    model_config = ConfigDict(extra="forbid")
 
     model: str
     max_output_tokens: int | None = None
+    profile: ProfileName | None = Field(None, description="Provider profile; default ADAPTER_PROFILE, else inferred.")
+    thinking: ThinkingMode = Field("auto", description="on | off | auto (as Claude Code asks, else the provider's default).")
+    effort: Effort | None = Field(None, description="Thinking effort sent upstream; default the one Claude Code asks for.")
 
 
 class AdapterSettings(BaseSettings):
@@ -40,6 +47,17 @@ class AdapterSettings(BaseSettings):
         default_factory=dict,
         validation_alias="ADAPTER_MODEL_MAP",
         description='JSON: Claude model family or name -> backend model, e.g. {"haiku": "deepseek-chat"}.',
+    )
+    profile: ProfileName | None = Field(
+        None,
+        validation_alias="ADAPTER_PROFILE",
+        description="Provider profile of the gateway (deepseek, kimi, glm, qwen, gemini, openrouter, vllm, generic); "
+        "default: inferred from ONEAPI_BASE_URL and the model name.",
+    )
+    reasoning_key: SecretStr | None = Field(
+        None,
+        validation_alias="ADAPTER_REASONING_KEY",
+        description="Key sealing the reasoning clients carry back; default: derived from the gateway key.",
     )
     max_output_tokens: int = Field(
         8192,
@@ -99,5 +117,5 @@ class AdapterSettings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every secret value this adapter holds, for log redaction."""
-        values = [self.upstream_api_key, self.fallback_api_key, *self.client_tokens]
+        values = [self.upstream_api_key, self.fallback_api_key, self.reasoning_key, *self.client_tokens]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from bench.machine import cpu_model, load_average
 from bench.servers import (
     ANSWER,
     ANSWER_CHUNKS,
+    BENCH_SEAL,
     CLIENT_TOKEN,
     DEFAULT_CAP,
     DEFAULT_MODEL,
@@ -60,10 +62,13 @@ class Bodies:
     openai: bytes
 
 
-def build_bodies(size: int, stream: bool) -> Bodies:
-    """The Anthropic request and the OpenAI request the adapter sends upstream for it."""
-    anthropic = json.dumps(claude_code_request(size, stream=stream, marker=MARKER)).encode()
-    translated = to_openai(MessagesRequest.model_validate_json(anthropic), UpstreamTarget(DEFAULT_MODEL, DEFAULT_CAP))
+def build_bodies(size: int, stream: bool, reasoning: bool) -> Bodies:
+    """The Anthropic request and the OpenAI request the adapter sends upstream for it (reasoning carried back or not)."""
+    seal = BENCH_SEAL if reasoning else None
+    sealer = partial(BENCH_SEAL.seal, "generic", "reasoning_content") if reasoning else None
+    anthropic = json.dumps(claude_code_request(size, stream=stream, marker=MARKER, seal_reasoning=sealer)).encode()
+    target = UpstreamTarget(DEFAULT_MODEL, DEFAULT_CAP, seal=seal)
+    translated = to_openai(MessagesRequest.model_validate_json(anthropic), target)
     return Bodies(anthropic, orjson.dumps(translated.payload))
 
 
@@ -72,7 +77,7 @@ def check_answers(direct: httpx.Client, via: httpx.Client, plain: Bodies, stream
     completion = direct.post("/v1/chat/completions", content=plain.openai).json()
     assert completion["choices"][0]["message"]["content"] == ANSWER, completion
     message = via.post("/v1/messages", content=plain.anthropic).json()
-    assert message["content"][0]["text"] == ANSWER, message
+    assert [b["text"] for b in message["content"] if b["type"] == "text"] == [ANSWER], message
     with via.stream("POST", "/v1/messages", content=streamed.anthropic) as response:
         text = "".join(
             event["delta"].get("text", "")
@@ -107,8 +112,9 @@ def print_table(title: str, direct: list[float], via: list[float]) -> float:
 
 
 def measure_end_to_end(args: argparse.Namespace) -> None:
-    plain, streamed = build_bodies(args.size, stream=False), build_bodies(args.size, stream=True)
+    plain, streamed = build_bodies(args.size, False, args.reasoning), build_bodies(args.size, True, args.reasoning)
     assistant_turns = sum(1 for m in json.loads(plain.openai)["messages"] if m["role"] == "assistant")
+    print(f"reasoning: {'sealed in every history turn and in each answer' if args.reasoning else 'none'}")
     print(f"request: Anthropic {len(plain.anthropic):,} B -> OpenAI {len(plain.openai):,} B "
           f"(model {DEFAULT_MODEL}, max_tokens cap {DEFAULT_CAP}); answer: {len(ANSWER.split())} words, "
           f"{ANSWER_CHUNKS} chunks when streamed")
@@ -116,7 +122,7 @@ def measure_end_to_end(args: argparse.Namespace) -> None:
         workdir = Path(tmp)
         servers: list[Server] = []
         try:
-            gateway = start_gateway(workdir, assistant_turns)
+            gateway = start_gateway(workdir, assistant_turns, reasoning=args.reasoning)
             servers.append(gateway)
             adapter = start_adapter(workdir, gateway, args.adapter_log_level)
             servers.append(adapter)
@@ -171,10 +177,10 @@ def measure_end_to_end(args: argparse.Namespace) -> None:
 # ----------------------------------------------------------------------------- in-process
 
 
-def measure_translation_cost(size: int, runs: int) -> None:
+def measure_translation_cost(size: int, runs: int, reasoning: bool) -> None:
     """The adapter's request work alone: parse, translate, serialise (what it does before sending upstream)."""
-    raw = json.dumps(claude_code_request(size, stream=False, marker=MARKER)).encode()
-    target = UpstreamTarget(DEFAULT_MODEL, DEFAULT_CAP)
+    raw = build_bodies(size, False, reasoning).anthropic
+    target = UpstreamTarget(DEFAULT_MODEL, DEFAULT_CAP, seal=BENCH_SEAL if reasoning else None)
     parse, translate, dump, total = [], [], [], []
     for _ in range(runs + 20):
         t0 = time.perf_counter()
@@ -303,11 +309,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stream-chunks", type=int, default=200_000, help="chunks fed to the stream translator")
     parser.add_argument("--translate-runs", type=int, default=500, help="runs of the in-process request translation")
     parser.add_argument("--adapter-log-level", default="info", help="the adapter's --log-level (as deployed: info)")
+    parser.add_argument(
+        "--reasoning", action="store_true",
+        help="the gateway answers with reasoning and every history turn carries sealed reasoning back",
+    )
     args = parser.parse_args(argv)
 
     print_header(argv)
     measure_end_to_end(args)
-    measure_translation_cost(args.size, args.translate_runs)
+    measure_translation_cost(args.size, args.translate_runs, args.reasoning)
     measure_stream_throughput(args.stream_chunks)
     print(f"\nload average at end: {load_average()}")
 

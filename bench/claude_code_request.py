@@ -1,6 +1,7 @@
 """A Claude Code-shaped Anthropic Messages request of a chosen size, for benchmarks."""
 
 import json
+from collections.abc import Callable
 
 TOOL_SCHEMA = {
     "$schema": "http://json-schema.org/draft-07/schema#",
@@ -16,9 +17,15 @@ TOOL_SCHEMA = {
 }
 
 
-def claude_code_request(target_bytes: int = 100_000, stream: bool = False, marker: str = "[[scenario:bench]]") -> dict:
+def claude_code_request(
+    target_bytes: int = 100_000,
+    stream: bool = False,
+    marker: str = "[[scenario:bench]]",
+    seal_reasoning: Callable[[str], str] | None = None,
+) -> dict:
     """A request with billing header, cached system blocks, a mid-conversation system message,
-    12 tools and a tool-use history padded to about target_bytes of JSON."""
+    12 tools and a tool-use history padded to about target_bytes of JSON; with seal_reasoning, every
+    tool-use turn starts with a thinking block carrying the provider's reasoning, as Claude Code sends it back."""
     system = [
         {"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.0; cc_entrypoint=sdk-cli;"},
         {"type": "text", "text": "You are an agent working in a repository. " * 40, "cache_control": {"type": "ephemeral"}},
@@ -34,15 +41,14 @@ def claude_code_request(target_bytes: int = 100_000, stream: bool = False, marke
     turn = 0
     while len(json.dumps({"system": system, "tools": tools, "messages": messages})) < target_bytes:
         call_id = f"toolu_{turn:04d}"
-        messages.append(
-            {
-                "role": "assistant",
-                "content": [
-                    {"type": "text", "text": "Let me look at the next file."},
-                    {"type": "tool_use", "id": call_id, "name": "Read", "input": {"file_path": f"/srv/checkout/src/mod{turn}.py"}},
-                ],
-            }
-        )
+        content = [
+            {"type": "text", "text": "Let me look at the next file."},
+            {"type": "tool_use", "id": call_id, "name": "Read", "input": {"file_path": f"/srv/checkout/src/mod{turn}.py"}},
+        ]
+        if seal_reasoning is not None:
+            thought = f"Module {turn} is next; its helpers may hold the bug, so read it whole before editing. " * 3
+            content.insert(0, {"type": "thinking", "thinking": thought, "signature": seal_reasoning(thought)})
+        messages.append({"role": "assistant", "content": content})
         body = "\n".join(f"{n:>5}\tdef function_{turn}_{n}(value):  return value * {n}" for n in range(40))
         messages.append({"role": "user", "content": [{"type": "tool_result", "tool_use_id": call_id, "content": body}]})
         turn += 1

@@ -9,6 +9,9 @@ import os
 import sys
 from pathlib import Path
 
+from pydantic import SecretStr
+
+from adapter.reasoning_seal import ReasoningSeal
 from adapter.settings import AdapterSettings
 from tests.fixtures.processes import ServerProcess, free_port
 from tests.fixtures.processes import start_server as start_process
@@ -20,6 +23,9 @@ ANSWER = (
     "The failing test is fixed: the helper now returns the scaled value and every case in the suite passes again."
 )  # 20 words
 ANSWER_CHUNKS = 20
+REASONING = "The helper multiplies by the wrong factor; the test expects the scaled value, so fix the factor."
+# The seal the benchmark adapter makes and opens: derived from the gateway key it is started with.
+BENCH_SEAL = ReasoningSeal.from_secrets(None, SecretStr(GATEWAY_KEY))
 
 _SETTINGS_DEFAULTS = AdapterSettings.model_fields
 DEFAULT_MODEL: str = _SETTINGS_DEFAULTS["default_model"].default
@@ -45,17 +51,17 @@ def start_server(
     )
 
 
-def bench_scenario(assistant_turns: int) -> dict:
-    """One scripted answer.  The gateway picks turn N for a request carrying N assistant
-    messages, so the same turn is repeated up to the request's history length."""
-    turn = {"text": ANSWER, "chunks": ANSWER_CHUNKS}
+def bench_scenario(assistant_turns: int, reasoning: bool = False) -> dict:
+    """One scripted answer (with REASONING first when asked).  The gateway picks turn N for a request
+    carrying N assistant messages, so the same turn is repeated up to the request's history length."""
+    turn = {"text": ANSWER, "chunks": ANSWER_CHUNKS, **({"reasoning": REASONING} if reasoning else {})}
     return {"name": "bench", "description": "adapter benchmark", "turns": [turn] * (assistant_turns + 1)}
 
 
-def start_gateway(workdir: Path, assistant_turns: int, max_output_tokens: int = DEFAULT_CAP) -> Server:
+def start_gateway(workdir: Path, assistant_turns: int, max_output_tokens: int = DEFAULT_CAP, reasoning: bool = False) -> Server:
     """The scripted gateway answering `ANSWER` to any request with up to `assistant_turns` assistant messages."""
     scenarios = workdir / "bench-scenarios.json"
-    scenarios.write_text(json.dumps(bench_scenario(assistant_turns)))
+    scenarios.write_text(json.dumps(bench_scenario(assistant_turns, reasoning)))
     port = free_port()
     args = [sys.executable, "-m", "scripted_gateway", "--port", str(port), "--scenarios", str(scenarios),
             "--api-key", GATEWAY_KEY, "--max-output-tokens", str(max_output_tokens)]
@@ -73,6 +79,7 @@ def start_adapter(workdir: Path, gateway: Server, log_level: str) -> Server:
         ADAPTER_TOKENS=CLIENT_TOKEN,
         CLAUDE_MODEL=DEFAULT_MODEL,
         ADAPTER_MAX_OUTPUT_TOKENS=str(DEFAULT_CAP),
+        ADAPTER_PROFILE="generic",  # the scripted gateway's default profile
     )
     args = [sys.executable, "-m", "codex_farm", "adapter", "--port", str(port), "--log-level", log_level]
     return start_server("adapter", args, env, port, "/healthz", workdir)

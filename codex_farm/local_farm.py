@@ -22,6 +22,8 @@ from scripted_gateway import GatewayHandle, builtin_scenarios_dir, run_in_thread
 
 # Scripted requests without a `[[scenario:NAME]]` marker get this one (a plain answer, no tools).
 DEFAULT_SCENARIO = "hello"
+# The provider profile the scripted gateway plays for `up` and `demo`.
+SCRIPTED_PROFILE = "generic"
 # Credentials each piece must not see unless it is the one that uses them.
 _GATEWAY_SECRETS = ("ONEAPI_API_KEY", "ANTHROPIC_API_KEY", "FALLBACK_API_KEY")
 _FARM_SECRETS = ("ADAPTER_TOKENS", "ADAPTER_TOKEN", "FARM_MCP_TOKEN")
@@ -165,6 +167,7 @@ class LocalFarm:
         if self.gateway is not None:
             # A fallback to a real gateway would turn scripted failures into paid calls.
             env = _without(env, ("FALLBACK_BASE_URL", "FALLBACK_API_KEY", "FALLBACK_MODEL"))
+            env["ADAPTER_PROFILE"] = SCRIPTED_PROFILE  # the rules the scripted gateway plays
         env.update(ONEAPI_BASE_URL=upstream_url, ONEAPI_API_KEY=upstream_key, ADAPTER_TOKENS=self.adapter_token)
         argv = _farm_command("adapter", "--host", LOOPBACK, "--port", str(self.plan.adapter_port))
         child = self._spawn("adapter", argv, env)

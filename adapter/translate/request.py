@@ -22,9 +22,13 @@ Translation rules, in brief (see the tests for exact shapes):
 * Tool names are made OpenAI-valid (see :class:`ToolNameMap`);
   ``ResponseContext.tool_names`` lists only the names that changed.  Tool-call ids
   repeated within a conversation get a ``_2``/``_3`` suffix so upstream ids are unique.
-* Thinking blocks, unknown/server blocks, server tools, ``cache_control``,
-  ``citations``, ``metadata``, ``thinking``, ``top_k`` and any unknown field are
-  dropped.
+* A thinking block whose ``signature`` is a seal of this adapter (see
+  :mod:`adapter.reasoning_seal`) gives its assistant message the provider's reasoning
+  back, in the field it came in, exactly as received; any other thinking block is
+  dropped.  ``thinking`` and ``output_config.effort`` become the provider profile's
+  own switch (see :mod:`adapter.providers`).
+* Redacted thinking, unknown/server blocks, server tools, ``cache_control``,
+  ``citations``, ``metadata``, ``top_k`` and any unknown field are dropped.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Union
 
+from adapter.providers import PROFILES, Effort, ProviderProfile, ThinkingMode, client_effort, wants_thinking
+from adapter.reasoning_seal import CarriedReasoning, ReasoningSeal
 from adapter.translate.context import ResponseContext
 from adapter.translate.tool_schema import ToolNameMap, clean_schema
 from adapter.wire.anthropic_request import (
@@ -47,6 +53,7 @@ from adapter.wire.anthropic_request import (
     PlainTextSource,
     TextBlock,
     ToolReferenceBlock,
+    ThinkingBlock,
     ToolResultBlock,
     ToolUseBlock,
     UrlSource,
@@ -79,10 +86,15 @@ _RESULT_JOIN = "\n"
 
 @dataclass(frozen=True)
 class UpstreamTarget:
-    """Where the request goes: the upstream model and its output-token ceiling."""
+    """Where the request goes: the upstream model, its output-token ceiling, and how its provider thinks."""
 
     model: str
     max_output_tokens: int
+    profile: ProviderProfile = PROFILES["generic"]
+    thinking: ThinkingMode = "auto"
+    effort: Effort | None = None  # None: the effort the client asks for
+    # Seals the provider's reasoning into thinking signatures and opens them; None: reasoning is not carried.
+    seal: ReasoningSeal | None = None
 
 
 @dataclass
@@ -113,11 +125,12 @@ class _User:
 
 
 class _Assistant:
-    __slots__ = ("texts", "calls")
+    __slots__ = ("texts", "calls", "reasoning")
 
     def __init__(self) -> None:
         self.texts: list[str] = []
         self.calls: list[dict[str, Any]] = []
+        self.reasoning: dict[str, list[str]] = {}  # message field -> the provider's reasoning pieces, in order
 
 
 # User turn, assistant turn, or a finished tool message.
@@ -160,7 +173,7 @@ def to_openai(
     names = ToolNameMap([tool.name for tool in custom_tools] + history_names)
 
     # ---- pass 2: messages -------------------------------------------------------
-    state = _State(names, results)
+    state = _State(names, results, target)
     system_texts = _system_texts(request.system)
     for i, message in enumerate(messages):
         if message.role == "system":
@@ -245,12 +258,24 @@ def to_openai(
             payload["tool_choice"] = tool_choice
         if parallel_tool_calls is not None:
             payload["parallel_tool_calls"] = parallel_tool_calls
+    payload.update(_thinking_fields(request, target))
+    seal = target.seal
     context = ResponseContext(
         request_model=request.model,
         tool_names=names.changed(),
         stop_sequences=tuple(stop_sequences),
+        seal_reasoning=functools.partial(seal.seal, target.profile.name) if seal is not None else None,
     )
     return TranslatedRequest(payload=payload, context=context)
+
+
+def _thinking_fields(request: MessagesRequest | CountTokensRequest, target: UpstreamTarget) -> dict[str, Any]:
+    """The profile's own thinking switch and effort, from the model map's choice or what the client asked."""
+    on = wants_thinking(target.thinking, request.thinking)
+    if on is None:
+        return {}  # the provider's default
+    effort = target.effort or client_effort(request.model_extra)
+    return target.profile.thinking_fields(on, effort if on else None)
 
 
 # --------------------------------------------------------------------------- state
@@ -259,15 +284,17 @@ def to_openai(
 class _State:
     """Accumulates output entries, merging adjacent user/assistant turns."""
 
-    __slots__ = ("names", "results", "entries", "consumed", "call_ids")
+    __slots__ = ("names", "results", "target", "entries", "consumed", "call_ids")
 
     def __init__(
         self,
         names: ToolNameMap,
         results: dict[str, list[tuple[int, int, ToolResultBlock]]],
+        target: UpstreamTarget,
     ) -> None:
         self.names = names
         self.results = results
+        self.target = target
         self.entries: list[_Entry] = []
         # id() of tool_result blocks already emitted as tool messages.
         self.consumed: set[int] = set()
@@ -308,17 +335,24 @@ class _State:
             return
         texts: list[str] = []
         uses: list[tuple[str, ToolUseBlock]] = []
+        reasoning: list[CarriedReasoning] = []
         for block in content:
             if type(block) is TextBlock:
                 if block.text:
                     texts.append(block.text)
             elif type(block) is ToolUseBlock:
                 uses.append((self._call_id(block.id), block))
-            # thinking, redacted_thinking, server blocks, misplaced user blocks: dropped
-        if not texts and not uses:
+            elif type(block) is ThinkingBlock:
+                carried = self._carried(block)
+                if carried is not None:
+                    reasoning.append(carried)
+            # redacted_thinking, server blocks, misplaced user blocks: dropped
+        if not texts and not uses and not reasoning:
             return
         entry = self._assistant_entry()
         entry.texts.extend(texts)
+        for carried in reasoning:
+            entry.reasoning.setdefault(carried.field, []).append(carried.text)
         if not uses:
             return
         upstream = self.names.upstream
@@ -334,6 +368,10 @@ class _State:
                 }
             )
         self._answer(index, uses)
+
+    def _carried(self, block: ThinkingBlock) -> CarriedReasoning | None:
+        seal = self.target.seal
+        return seal.open(block.signature, self.target.profile.name) if seal is not None else None
 
     def _call_id(self, original: str) -> str:
         call_id = original or "call"
@@ -513,6 +551,8 @@ def _finish(entry: _Entry) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant"}
         if entry.texts:
             message["content"] = _TEXT_JOIN.join(entry.texts)
+        for field, pieces in entry.reasoning.items():
+            message[field] = "".join(pieces)
         if entry.calls:
             message["tool_calls"] = entry.calls
         return message

@@ -15,6 +15,7 @@ import re
 import uuid
 from typing import Any
 
+from adapter.providers import REASONING, REASONING_CONTENT
 from adapter.translate.context import ResponseContext
 from adapter.translate.stop_reason import to_anthropic_stop
 from adapter.translate.usage import from_openai
@@ -310,7 +311,8 @@ def to_anthropic_message(
 
         thinking = message.thinking_text
         if thinking and thinking.strip():
-            content.append(ThinkingBlock(thinking=thinking, signature=""))
+            field = REASONING_CONTENT if message.reasoning_content else REASONING
+            content.append(ThinkingBlock(thinking=thinking, signature=context.signature(field, thinking)))
 
         text = message.content
         if not (text and text.strip()) and message.refusal:

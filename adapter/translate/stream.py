@@ -56,6 +56,7 @@ import json
 from json.encoder import encode_basestring as _jstr
 from typing import Any
 
+from adapter.providers import REASONING, REASONING_CONTENT
 from adapter.translate.context import ResponseContext
 from adapter.translate.response import completion_suffix, new_tool_use_id
 from adapter.translate.stop_reason import to_anthropic_stop
@@ -69,6 +70,7 @@ PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 _DELTA_HEAD = 'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
 _TEXT_MID = ',"delta":{"type":"text_delta","text":'
 _THINKING_MID = ',"delta":{"type":"thinking_delta","thinking":'
+_SIGNATURE_MID = ',"delta":{"type":"signature_delta","signature":'
 _JSON_MID = ',"delta":{"type":"input_json_delta","partial_json":'
 _DELTA_TAIL = "}}\n\n"
 _STOP_HEAD = 'event: content_block_stop\ndata: {"type":"content_block_stop","index":'
@@ -101,6 +103,7 @@ class _Block:
         "args",
         "tail",
         "sent_json",
+        "thought",
     )
 
     def __init__(self, kind: int) -> None:
@@ -114,6 +117,8 @@ class _Block:
         self.args: list[str] = []  # every argument piece, for completeness checks
         self.tail = ""  # last non-whitespace character of the arguments
         self.sent_json = False  # a non-whitespace argument piece was emitted
+        # thinking only: every reasoning piece, sealed into the block's signature when it closes
+        self.thought: list[str] = []
 
 
 class StreamTranslator:
@@ -132,6 +137,7 @@ class StreamTranslator:
         self._thinking: _Block | None = None  # current (not closed) thinking block
         self._ws_text = ""
         self._ws_thinking = ""
+        self._reasoning_field = REASONING_CONTENT  # the delta field reasoning arrives in
         self._calls_by_index: dict[int, _Block] = {}
         self._calls_by_id: dict[str, _Block] = {}
         self._last_call: _Block | None = None
@@ -304,7 +310,9 @@ class StreamTranslator:
         return self.fail(error_type, f"upstream stream error: {str(message)[:500]}")
 
     def _feed_delta(self, delta: dict[str, Any], out: list[str]) -> None:
-        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        reasoning = delta.get(REASONING_CONTENT)
+        if not reasoning and delta.get(REASONING):
+            reasoning, self._reasoning_field = delta[REASONING], REASONING
         if reasoning and isinstance(reasoning, str):
             self._on_prose(_THINKING, reasoning, out)
         content = delta.get("content")
@@ -325,9 +333,11 @@ class StreamTranslator:
     def _on_prose(self, kind: int, piece: str, out: list[str]) -> None:
         block = self._text if kind == _TEXT else self._thinking
         if block is self._open and block is not None:
+            block.thought.append(piece)
             out.append(f"{_DELTA_HEAD}{block.index}{_MIDS[kind]}{_jstr(piece)}{_DELTA_TAIL}")
             return
         if block is not None:  # queued behind an unfinished tool call
+            block.thought.append(piece)
             block.pending.append(piece)
             return
         if piece.isspace():
@@ -347,6 +357,7 @@ class StreamTranslator:
             if self._ws_thinking:
                 piece = self._ws_thinking + piece
                 self._ws_thinking = ""
+        block.thought.append(piece)
         block.pending.append(piece)
         self._queue.append(block)
         self._advance(out)
@@ -486,6 +497,10 @@ class StreamTranslator:
             self._text = None
         elif block is self._thinking:
             self._thinking = None
+        if block.kind == _THINKING:
+            signature = self.context.signature(self._reasoning_field, "".join(block.thought))
+            if signature:
+                out.append(f"{_DELTA_HEAD}{block.index}{_SIGNATURE_MID}{_jstr(signature)}{_DELTA_TAIL}")
         block.closed = True
         if self._open is block:
             self._open = None

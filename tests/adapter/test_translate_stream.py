@@ -67,6 +67,9 @@ def accumulate(events) -> dict:
             elif kind == "thinking_delta":
                 assert block["type"] == "thinking"
                 block["thinking"] += delta["thinking"]
+            elif kind == "signature_delta":
+                assert block["type"] == "thinking"
+                block["signature"] += delta["signature"]
             elif kind == "input_json_delta":
                 assert block["type"] == "tool_use"
                 json_parts.setdefault(open_index, []).append(delta["partial_json"])
