@@ -15,6 +15,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 from pydantic import ValidationError
 
+from adapter.model_map import profile_of
+from adapter.settings import AdapterSettings, ModelRoute
+
 CLI_TIMEOUT_S = 15
 REDIS_TIMEOUT_S = 3
 INSPECT_TIMEOUT_S = 2
@@ -295,6 +298,18 @@ def check_adapter(farm) -> CheckResult:
     return CheckResult("adapter", True, f"healthy at {shown} (ADAPTER_TOKEN accepted)")
 
 
+def check_profiles(adapter: AdapterSettings) -> CheckResult:
+    """Which provider profile (thinking switch, reasoning field) each backend model gets, and why."""
+    routes = {"default": ModelRoute(model=adapter.default_model), **adapter.model_map}
+    shown = []
+    for name, route in routes.items():
+        profile = profile_of(route, adapter)
+        source = "model map" if route.profile else ("ADAPTER_PROFILE" if adapter.profile else "inferred")
+        thinking = f", thinking {route.thinking}" if route.thinking != "auto" else ""
+        shown.append(f"{name} → {route.model}: {profile.name} ({source}{thinking})")
+    return CheckResult("profiles", True, "; ".join(shown), "set ADAPTER_PROFILE or a model-map profile (docs/providers.md)")
+
+
 def check_gateway(adapter) -> CheckResult:
     """The adapter's OpenAI-compatible gateway lists models with its key (only with --network)."""
     base, shown = adapter.upstream_base_url.rstrip("/"), mask_url(adapter.upstream_base_url)
@@ -393,6 +408,7 @@ def run_checks(loaded: Loaded, network: bool = False) -> list[CheckResult]:
     results += [redis_result, _needs(farm, "queues", lambda: check_queues(farm))]
     results.append(_needs(farm, "workers", lambda: check_workers(farm, redis_result)))
     results.append(_needs(farm, "adapter", lambda: check_adapter(farm)))
+    results.append(_needs(adapter, "profiles", lambda: check_profiles(adapter)))
     results.append(_needs(frontend, "sandbox", lambda: check_sandbox(frontend)))
     results.append(_needs(farm, "cache-dir", lambda: check_cache_dir(farm)))
     results.append(_needs(farm, "isolation", lambda: check_isolation(farm)))

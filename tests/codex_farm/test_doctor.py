@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from codex_farm.doctor import CheckResult, mask_url
+from adapter.settings import AdapterSettings
+from codex_farm.doctor import CheckResult, check_profiles, mask_url
 from tasks.agent_env import bundled_cli
 from tests.fixtures.machine_tools import require_bwrap
 from tests.fixtures.signing import make_signing_files
@@ -15,7 +16,7 @@ from tests.fixtures.farm import Farm
 from tests.fixtures.processes import free_port
 from tests.fixtures.redis_server import REDIS_PASSWORD
 
-CHECKS = ["python", "git", "settings", "claude-cli", "redis", "queues", "workers", "adapter", "sandbox", "cache-dir", "isolation", "signing", "gateway"]
+CHECKS = ["python", "git", "settings", "claude-cli", "redis", "queues", "workers", "adapter", "profiles", "sandbox", "cache-dir", "isolation", "signing", "gateway"]
 STATUSES = (["OK"], ["FAIL"], ["SKIP"], ["WARN"], ["INFO"])
 
 
@@ -166,3 +167,15 @@ def test_the_signing_line_checks_the_files_and_names_what_is_wrong(tmp_path):
     assert not result.ok and "is not the certificate of FARM_SIGNING_KEY_FILE" in result.line(), result.line()
     partial = {"FARM_SIGNING_KEY_FILE": str(files.key)}
     assert "not set: FARM_SIGNING_CERT_FILE, FARM_SIGNING_CERT_STORE" in check_signing(FarmSettings(**partial)).line()
+
+
+def test_the_profiles_line_names_each_backend_models_profile_and_why():
+    adapter = AdapterSettings(
+        upstream_base_url="https://relay.example/v1",
+        default_model="deepseek-v4-flash",
+        model_map={"haiku": {"model": "qwen3-coder", "thinking": "off"}, "opus": {"model": "x-large", "profile": "glm"}},
+    )
+    line = check_profiles(adapter).line()
+    assert line.startswith("OK   profiles")
+    assert "default → deepseek-v4-flash: deepseek (inferred)" in line
+    assert "haiku → qwen3-coder: qwen (inferred, thinking off)" in line and "opus → x-large: glm (model map)" in line
