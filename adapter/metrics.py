@@ -22,6 +22,7 @@ class UpstreamCallRow:
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    reasoning_tokens: int = 0  # part of output_tokens
     error: str = ""
     job: str = ""  # the job id when the client is a per-job token (`job:<id>`), else empty
 

@@ -89,6 +89,7 @@ class UpstreamCall:
                 input_tokens=usage.input_tokens,
                 output_tokens=usage.output_tokens,
                 cached_tokens=usage.cached_tokens,
+                reasoning_tokens=usage.reasoning_tokens,
                 error=error,
             )
         )

@@ -89,6 +89,7 @@ class Totals:
     input: int = 0
     cached: int = 0
     output: int = 0
+    reasoning: int = 0  # part of output
     cost: float = 0.0
     unpriced: int = 0  # rows with tokens but no known price
 
@@ -98,10 +99,16 @@ class Totals:
         self.input += _count(row, "input_tokens")
         self.cached += _count(row, "cached_tokens")
         self.output += _count(row, "output_tokens")
+        self.reasoning += _count(row, "reasoning_tokens")
         if price is not None:
             self.cost += price.cost(row)
         elif _count(row, "input_tokens") or _count(row, "cached_tokens") or _count(row, "output_tokens"):
             self.unpriced += 1
+
+    def cache_hit_text(self) -> str:
+        """The share of prompt tokens the gateway served from its cache."""
+        prompt = self.input + self.cached
+        return f"{100 * self.cached / prompt:.0f}%" if prompt else "-"
 
     def cost_text(self) -> str:
         if self.unpriced == self.calls and self.calls:
@@ -159,19 +166,20 @@ def summarise(rows: list[dict], key: Callable[[dict], str], prices: PriceBook) -
 
 def render_table(title: str, groups: dict[str, Totals], extra: Callable[[str], str] | None = None) -> str:
     """A plain-text table with a total line."""
-    header = [title, "calls", "errors", "input", "cached", "output", "cost USD"] + (["prices"] if extra else [])
+    header = [title, *NUMBER_COLUMNS] + (["prices"] if extra else [])
     total = Totals()
     lines = []
     for name, t in groups.items():
         lines.append([name, *_numbers(t)] + ([extra(name)] if extra else []))
-        for field in ("calls", "errors", "input", "cached", "output", "cost", "unpriced"):
+        for field in ("calls", "errors", "input", "cached", "output", "reasoning", "cost", "unpriced"):
             setattr(total, field, getattr(total, field) + getattr(t, field))
     lines.append(["total", *_numbers(total)] + ([""] if extra else []))
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
 
     def fmt(row: list[str]) -> str:
-        cells = [row[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in zip(row[1:7], widths[1:7])]
-        cells += [cell.ljust(width) for cell, width in zip(row[7:], widths[7:])]
+        numbers = len(NUMBER_COLUMNS) + 1
+        cells = [row[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in zip(row[1:numbers], widths[1:numbers])]
+        cells += [cell.ljust(width) for cell, width in zip(row[numbers:], widths[numbers:])]
         return "  ".join(cells).rstrip()
 
     return "\n".join([fmt(header), *(fmt(row) for row in lines)])
@@ -218,14 +226,19 @@ def run_stats(metrics_file: Path | None, days: float | None, out: TextIO = sys.s
     print(file=out)
     print("input = prompt tokens not served from cache; cost = input x input price + cached x cache price", file=out)
     print("+ output x output price; prices are USD per million tokens (input/cache/output).", file=out)
+    print("cache hit = cached / (input + cached); reasoning = the part of output spent thinking, where the gateway reports it.", file=out)
     if any((p := prices.price(str(r.get("model") or "?"))) is not None and p.source == BUILTIN_SOURCE for r in rows):
         print(f"{BUILTIN_SOURCE} approximate list prices, check your provider; set WORKER_PRICE_INPUT/OUTPUT/CACHE or WORKER_PRICE_TABLE.", file=out)
     print(f"queue: {NO_JOB} = not a job's call, {UNKNOWN_QUEUE} = job record not found" + (f"; {queue_note}" if queue_note else ""), file=out)
     return 0
 
 
+NUMBER_COLUMNS = ("calls", "errors", "input", "cached", "cache hit", "output", "reasoning", "cost USD")
+
+
 def _numbers(t: Totals) -> list[str]:
-    return [f"{t.calls:,}", f"{t.errors:,}", f"{t.input:,}", f"{t.cached:,}", f"{t.output:,}", t.cost_text()]
+    """The cells of NUMBER_COLUMNS."""
+    return [f"{t.calls:,}", f"{t.errors:,}", f"{t.input:,}", f"{t.cached:,}", t.cache_hit_text(), f"{t.output:,}", f"{t.reasoning:,}", t.cost_text()]
 
 
 def _count(row: dict, key: str) -> int:

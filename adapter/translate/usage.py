@@ -30,6 +30,8 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    # The part of output_tokens spent thinking, where the gateway says (completion_tokens_details).
+    reasoning_tokens: int = 0
 
     @property
     def cache_read_input_tokens(self) -> int:
@@ -86,4 +88,5 @@ def from_openai(usage: Any) -> Usage:
         input_tokens=max(prompt - cached, 0),
         output_tokens=completion,
         cached_tokens=cached,
+        reasoning_tokens=_count(_get(_get(usage, "completion_tokens_details"), "reasoning_tokens")),
     )

@@ -96,3 +96,9 @@ def test_to_anthropic_shape():
 def test_default_is_zero():
     assert Usage() == Usage(0, 0, 0)
     assert from_openai(None) == Usage()
+
+
+def test_reasoning_tokens_are_the_part_of_the_output_spent_thinking():
+    usage = from_openai({"prompt_tokens": 10, "completion_tokens": 50, "completion_tokens_details": {"reasoning_tokens": 30}})
+    assert (usage.output_tokens, usage.reasoning_tokens) == (50, 30)
+    assert from_openai({"prompt_tokens": 10, "completion_tokens": 5}).reasoning_tokens == 0
