@@ -25,7 +25,8 @@ def _worker(args: argparse.Namespace) -> None:
 def _gateway(args: argparse.Namespace) -> None:
     from scripted_gateway.__main__ import main as gateway_main
 
-    gateway_main(["--host", args.host, "--port", str(args.port), *(["--scenarios", args.scenarios] if args.scenarios else [])])
+    gateway_main(["--host", args.host, "--port", str(args.port), "--profile", args.profile,
+                  *(["--scenarios", args.scenarios] if args.scenarios else [])])
 
 
 def _up(args: argparse.Namespace) -> None:
@@ -105,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     gateway.add_argument("--host", default="127.0.0.1")
     gateway.add_argument("--port", type=int, default=8790)
     gateway.add_argument("--scenarios", help="scenario JSON file or folder")
+    gateway.add_argument("--profile", default="generic",
+                         help="provider whose thinking rules the gateway plays, e.g. deepseek (default: generic)")
     gateway.set_defaults(run=_gateway)
 
     up = commands.add_parser(

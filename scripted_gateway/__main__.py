@@ -3,6 +3,7 @@
 import argparse
 import logging
 
+from .profiles import PROFILE_NAMES
 from .scenario import builtin_scenarios_dir
 from .server import serve
 
@@ -17,6 +18,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--default-scenario", default=None, help="scenario used when a request has no marker")
     parser.add_argument("--api-key", default=None, help="require 'Authorization: Bearer KEY'")
     parser.add_argument("--max-output-tokens", type=int, default=8192)
+    parser.add_argument("--profile", choices=PROFILE_NAMES, default="generic",
+                        help="provider whose thinking rules to play (default: generic, none enforced)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     serve(
@@ -26,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         api_key=args.api_key,
         default_scenario=args.default_scenario,
         max_output_tokens=args.max_output_tokens,
+        profile=args.profile,
     )
 
 

@@ -14,6 +14,8 @@ from starlette.routing import Route
 from .connections import ConnectionDropped, ConnectionResetter
 from .errors import GatewayError, invalid
 from .playback import Plan, plan_turn, render_chunks, render_completion, select_scenario, turn_index
+from .profiles import Profile
+from .reasoning_echo import echo_report, refuse_missing
 from .recording import new_entry
 from .scenario import Fault, parse_scenarios
 from .state import GatewayState
@@ -115,13 +117,15 @@ async def _serve_completion(
         body = json.loads(raw)
     except ValueError:
         raise invalid("We could not parse the JSON body of your request.") from None
-    validate_request(body, config.max_output_tokens)
+    profile = config.thinking_profile
+    validate_request(body, config.max_output_tokens, profile)
+    thinking = _apply_thinking_rules(body, profile, entry)
     messages = body["messages"]
     scenario = select_scenario(messages, state.scenarios(), config.default_scenario)
     index = turn_index(messages)
     entry["scenario"], entry["turn"] = scenario.name, index
     # Expectations and templates are checked before faults so a broken request never eats one.
-    plan = plan_turn(scenario, index, body, config.report_tokens)
+    plan = plan_turn(scenario, index, body, config.report_tokens, profile, thinking)
     fault = state.next_fault(scenario, index)
     if fault is not None and fault.kind == "reset":
         await _reset_connection(resetter, request, fault, entry)
@@ -135,6 +139,21 @@ async def _serve_completion(
         return StreamingResponse(_cut_body(_paced([half], 0)), media_type="application/json")
     state.add_usage(plan.scenario, plan.usage)
     return Response(completion, media_type="application/json")
+
+
+def _apply_thinking_rules(body: dict, profile: Profile, entry: dict) -> bool:
+    """Whether the request thinks; refuses it as the provider would when reasoning did not come back.
+
+    Profiles with a switch record `thinking`, those with an echo rule `reasoning_echo`, in the entry.
+    """
+    thinking = profile.thinks(body)
+    if profile.switch is not None:
+        entry["thinking"] = thinking
+    if thinking and profile.echo_rule is not None:
+        report = echo_report(body["messages"], profile.echo_rule, profile.echo_fields)
+        entry["reasoning_echo"] = report.record()
+        refuse_missing(report, profile.echo_rule)
+    return thinking
 
 
 def _check_auth(request: Request, api_key: str | None) -> None:

@@ -10,6 +10,9 @@ _TYPE_BY_STATUS = {
     429: "rate_limit_error",
 }
 
+# OpenAI's error object; some providers send fewer of these keys.
+ERROR_KEYS = ("message", "type", "param", "code")
+
 
 class GatewayError(Exception):
     """A request the gateway answers with an OpenAI-style error JSON."""
@@ -22,6 +25,7 @@ class GatewayError(Exception):
         param: str | None = None,
         code: str | None = None,
         headers: dict[str, str] | None = None,
+        keys: tuple[str, ...] = ERROR_KEYS,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -29,6 +33,7 @@ class GatewayError(Exception):
         self.param = param
         self.code = code
         self.headers = headers or {}
+        self.keys = keys
 
     @property
     def error_type(self) -> str:
@@ -38,15 +43,9 @@ class GatewayError(Exception):
         return _TYPE_BY_STATUS.get(self.status, "invalid_request_error")
 
     def body(self) -> dict[str, Any]:
-        """The JSON body: `{"error": {message, type, param, code}}`."""
-        return {
-            "error": {
-                "message": self.message,
-                "type": self.error_type,
-                "param": self.param,
-                "code": self.code,
-            }
-        }
+        """The JSON body: `{"error": {message, type, param, code}}`, narrowed to `keys`."""
+        fields = {"message": self.message, "type": self.error_type, "param": self.param, "code": self.code}
+        return {"error": {key: fields[key] for key in self.keys}}
 
 
 def invalid(message: str, param: str | None = None, code: str | None = None) -> GatewayError:

@@ -12,12 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .errors import invalid
+from .profiles import GENERIC, Profile
 from .request_text import all_strings, find_cwd, message_texts
 from .scenario import Scenario, Turn
 from .templating import fill_cwd
 from .usage import NO_TOKENS, TokenCounts, compute_usage, render_usage
 
 MARKER_RE = re.compile(r"\[\[scenario:([A-Za-z0-9_.\-]+)\]\]")
+# What a thinking profile sends for a turn scripted without reasoning.
+GENERATED_REASONING = "Thinking about turn {index}."
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Plan:
     tool_calls: tuple[PlannedCall, ...]
     finish_reason: str
     usage: TokenCounts
+    profile: Profile = GENERIC  # decides the reasoning field and the extra usage fields
 
 
 def find_marker(messages: list[dict]) -> str | None:
@@ -77,21 +81,32 @@ def select_turn(scenario: Scenario, index: int) -> Turn:
     return scenario.turns[index]
 
 
-def plan_turn(scenario: Scenario, index: int, body: dict, report_tokens: bool = True) -> Plan:
-    """Check the turn's expectations against `body` and fill its templates; usage is zero unless report_tokens."""
+def plan_turn(
+    scenario: Scenario,
+    index: int,
+    body: dict,
+    report_tokens: bool = True,
+    profile: Profile = GENERIC,
+    thinking: bool = True,
+) -> Plan:
+    """Check the turn's expectations against `body` and fill its templates; usage is zero unless report_tokens.
+
+    `profile` and `thinking` (whether the request runs in thinking mode) decide what reasoning is sent.
+    """
     messages = body["messages"]
     turn = select_turn(scenario, index)
     cwd = find_cwd(messages)
     _check_expect(fill_cwd(turn.expect, cwd), body, scenario.name, index)
+    calls_so_far = _tool_call_count(messages)
     calls = tuple(
         PlannedCall(
-            id=spec.id or f"call_{uuid.uuid4().hex[:24]}",
+            id=spec.id or _new_call_id(profile, spec.name, calls_so_far + i),
             name=spec.name,
             arguments=_encode_arguments(fill_cwd(spec.arguments, cwd)),
         )
-        for spec in turn.tool_calls
+        for i, spec in enumerate(turn.tool_calls)
     )
-    reasoning = fill_cwd(turn.reasoning, cwd)
+    reasoning = served_reasoning(fill_cwd(turn.reasoning, cwd), index, profile, thinking)
     text = fill_cwd(turn.text, cwd)
     generated = (reasoning or "") + (text or "") + "".join(call.arguments for call in calls)
     return Plan(
@@ -102,8 +117,29 @@ def plan_turn(scenario: Scenario, index: int, body: dict, report_tokens: bool = 
         text=text,
         tool_calls=calls,
         finish_reason=turn.effective_finish_reason(),
-        usage=compute_usage(messages, generated, turn.usage) if report_tokens else NO_TOKENS,
+        usage=compute_usage(messages, generated, turn.usage, reasoning or "") if report_tokens else NO_TOKENS,
+        profile=profile,
     )
+
+
+def served_reasoning(scripted: str | None, index: int, profile: Profile, thinking: bool) -> str | None:
+    """None with thinking off; else the scripted reasoning, generated if the profile always reasons."""
+    if not thinking:
+        return None
+    if scripted is None and profile.fills_missing_reasoning:
+        return GENERATED_REASONING.format(index=index)
+    return scripted
+
+
+def _tool_call_count(messages: list[dict]) -> int:
+    return sum(len(m.get("tool_calls") or []) for m in messages if m.get("role") == "assistant")
+
+
+def _new_call_id(profile: Profile, name: str, ordinal: int) -> str:
+    # `ordinal` counts the calls made so far in the conversation, as Kimi numbers them.
+    if profile.tool_call_id is not None:
+        return profile.tool_call_id.format(name=name, index=ordinal)
+    return f"call_{uuid.uuid4().hex[:24]}"
 
 
 def _encode_arguments(arguments: dict | str) -> str:
@@ -129,7 +165,7 @@ def render_completion(plan: Plan, model: str) -> dict:
     """The non-streaming `chat.completion` object."""
     message: dict = {"role": "assistant", "content": plan.text, "refusal": None}
     if plan.reasoning is not None:
-        message["reasoning_content"] = plan.reasoning
+        message[plan.profile.reasoning_field] = plan.reasoning
     if plan.tool_calls:
         message["tool_calls"] = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
@@ -144,7 +180,7 @@ def render_completion(plan: Plan, model: str) -> dict:
         "created": int(time.time()),
         "model": model,
         "choices": [choice],
-        "usage": render_usage(plan.usage, plan.turn.cache_style),
+        "usage": render_usage(plan.usage, plan.turn.cache_style, plan.profile.usage),
     }
 
 
@@ -173,13 +209,13 @@ def render_chunks(plan: Plan, model: str, include_usage: bool) -> list[dict]:
 
     pieces = plan.turn.chunks
     chunks = [chunk({"role": "assistant", "content": ""})]
-    chunks += [chunk({"reasoning_content": p}) for p in split_pieces(plan.reasoning, pieces)]
+    chunks += [chunk({plan.profile.reasoning_field: p}) for p in split_pieces(plan.reasoning, pieces)]
     chunks += [chunk({"content": p}) for p in split_pieces(plan.text, pieces)]
     chunks += [chunk({"tool_calls": [d]}) for d in _tool_call_deltas(plan, pieces)]
     chunks.append(chunk({}, plan.finish_reason))
     if include_usage:
         chunks.append({"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-                       "choices": [], "usage": render_usage(plan.usage, plan.turn.cache_style)})
+                       "choices": [], "usage": render_usage(plan.usage, plan.turn.cache_style, plan.profile.usage)})
     return chunks
 
 

@@ -71,7 +71,7 @@ class GatewayHandle:
         return parsed
 
     def configure(self, **changes: Any) -> GatewayConfig:
-        """Change api_key / default_scenario / max_output_tokens / models / report_tokens at runtime."""
+        """Change api_key / default_scenario / max_output_tokens / models / report_tokens / profile at runtime."""
         return self.state.configure(**changes)
 
     def requests(self) -> list[dict]:
@@ -107,7 +107,7 @@ def _uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
 def run_in_thread(
     scenarios: ScenarioSource = None, host: str = "127.0.0.1", port: int = 0, **config: Any
 ) -> GatewayHandle:
-    """Start a gateway on a background thread; `config` takes GatewayConfig fields."""
+    """Start a gateway on a background thread; `config` takes GatewayConfig fields (e.g. profile="deepseek")."""
     install_log_filter()
     state = build_state(scenarios, **config)
     # Binding here (port 0 = any free port) means the URL is known before uvicorn starts.

@@ -5,6 +5,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .profiles import Profile, profile_named
 from .scenario import Fault, Scenario
 from .usage import TokenCounts
 
@@ -13,7 +14,7 @@ DEFAULT_MODELS = ("scripted-model",)
 
 @dataclass(frozen=True)
 class GatewayConfig:
-    """Per-gateway settings: auth key, default scenario, output-token cap, listed models, token reporting."""
+    """Per-gateway settings: auth key, default scenario, output-token cap, listed models, token reporting, profile."""
 
     api_key: str | None = None
     default_scenario: str | None = None
@@ -22,6 +23,16 @@ class GatewayConfig:
     # False: every `usage` count is 0, as a scripted answer costs nothing (`codex-farm up`, `demo`);
     # tests of token accounting keep the default and get predictable counts.
     report_tokens: bool = True
+    # Whose thinking rules to play (see `profiles.PROFILES`); "generic" enforces none.
+    profile: str = "generic"
+
+    def __post_init__(self) -> None:
+        profile_named(self.profile)  # a typo fails here, not on the first request
+
+    @property
+    def thinking_profile(self) -> Profile:
+        """The `Profile` named by `profile`."""
+        return profile_named(self.profile)
 
 
 def _zero_usage() -> dict[str, int]:
@@ -62,7 +73,7 @@ class GatewayState:
             return dict(self._scenarios)
 
     def configure(self, **changes: Any) -> GatewayConfig:
-        """Change config fields (api_key, default_scenario, max_output_tokens, models, report_tokens)."""
+        """Change config fields (api_key, default_scenario, max_output_tokens, models, report_tokens, profile)."""
         with self._lock:
             self.config = replace(self.config, **changes)
             return self.config

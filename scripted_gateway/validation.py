@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from .errors import invalid
+from .profiles import GENERIC, Profile
 
 ALLOWED_TOP_LEVEL = frozenset(
     {
@@ -21,12 +22,12 @@ ALLOWED_TOP_LEVEL = frozenset(
 )
 
 # Keys each role may carry; anything else (Anthropic `type`, `cache_control`...) is a bug.
+# Assistant messages may also carry reasoning back in the profile's `echo_fields`.
 ALLOWED_MESSAGE_KEYS = {
     "system": {"role", "content", "name"},
     "developer": {"role", "content", "name"},
     "user": {"role", "content", "name"},
-    # reasoning_content: DeepSeek-style thinking echoed back on tool-call turns.
-    "assistant": {"role", "content", "name", "tool_calls", "refusal", "reasoning_content"},
+    "assistant": {"role", "content", "name", "tool_calls", "refusal"},
     "tool": {"role", "content", "tool_call_id"},
 }
 
@@ -47,16 +48,16 @@ ALLOWED_PART_KEYS = {
 
 TOOL_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 MAX_STOP_SEQUENCES = 16
-REASONING_EFFORTS = {"none", "minimal", "low", "medium", "high", "xhigh"}
 RESPONSE_FORMAT_TYPES = {"text", "json_object", "json_schema"}
 
 
-def validate_request(body: Any, max_output_tokens: int = 8192) -> None:
-    """Raise a 400 GatewayError describing the first problem found in `body`."""
+def validate_request(body: Any, max_output_tokens: int = 8192, profile: Profile = GENERIC) -> None:
+    """Raise a 400 GatewayError describing the first problem found in `body`, as `profile`'s provider would."""
     if not isinstance(body, dict):
         raise invalid("Request body must be a JSON object.")
+    allowed = ALLOWED_TOP_LEVEL | profile.request_fields
     for key in body:
-        if key not in ALLOWED_TOP_LEVEL:
+        if key not in allowed:
             raise invalid(f"Unrecognized request argument supplied: {key}", param=key, code="unknown_parameter")
     _reject_cache_control(body, "")
     _check_model(body)
@@ -65,8 +66,8 @@ def validate_request(body: Any, max_output_tokens: int = 8192) -> None:
     _check_stop(body.get("stop"))
     tool_names = _check_tools(body)
     _check_tool_choice(body, tool_names)
-    _check_misc(body)
-    _check_messages(body.get("messages"))
+    _check_misc(body, profile.reasoning_efforts)
+    _check_messages(body.get("messages"), profile.echo_fields)
 
 
 def _reject_cache_control(value: Any, path: str) -> None:
@@ -243,7 +244,7 @@ def _check_tool_choice(body: dict, tool_names: set[str]) -> None:
         raise invalid(f"Invalid 'tool_choice': tool '{name}' is not declared in 'tools'.", param="tool_choice")
 
 
-def _check_misc(body: dict) -> None:
+def _check_misc(body: dict, reasoning_efforts: frozenset[str]) -> None:
     if body.get("user") is not None and not isinstance(body["user"], str):
         raise invalid("Invalid 'user': expected a string.", param="user")
     if body.get("seed") is not None and not _is_int(body["seed"]):
@@ -257,31 +258,32 @@ def _check_misc(body: dict) -> None:
         if body.get("logprobs") is not True:
             raise invalid("'top_logprobs' requires 'logprobs' to be true.", param="top_logprobs")
     effort = body.get("reasoning_effort")
-    if effort is not None and effort not in REASONING_EFFORTS:
+    if effort is not None and effort not in reasoning_efforts:
         raise invalid(f"Invalid 'reasoning_effort': {effort!r}.", param="reasoning_effort")
     fmt = body.get("response_format")
     if fmt is not None and (not isinstance(fmt, dict) or fmt.get("type") not in RESPONSE_FORMAT_TYPES):
         raise invalid("Invalid 'response_format': expected an object with a known 'type'.", param="response_format")
 
 
-def _check_messages(messages: Any) -> None:
+def _check_messages(messages: Any, echo_fields: tuple[str, ...]) -> None:
     if not isinstance(messages, list) or not messages:
         raise invalid("'messages' must be a non-empty array.", param="messages")
     for i, message in enumerate(messages):
-        _check_message(message, f"messages[{i}]")
+        _check_message(message, f"messages[{i}]", echo_fields)
     _check_tool_pairing(messages)
 
 
-def _check_message(message: Any, path: str) -> None:
+def _check_message(message: Any, path: str, echo_fields: tuple[str, ...]) -> None:
     if not isinstance(message, dict):
         raise invalid(f"Invalid '{path}': expected an object.", param=path)
     role = message.get("role")
     if role not in ALLOWED_MESSAGE_KEYS:
         raise invalid(f"Invalid '{path}.role': {role!r}.", param=f"{path}.role")
+    allowed = ALLOWED_MESSAGE_KEYS[role] | (set(echo_fields) if role == "assistant" else set())
     for key in message:
-        if key not in ALLOWED_MESSAGE_KEYS[role]:
+        if key not in allowed:
             raise invalid(f"Unrecognized argument '{key}' in {role} message {path}", param=f"{path}.{key}")
-    for key in ("name", "refusal", "reasoning_content"):
+    for key in ("name", "refusal", *echo_fields):
         if message.get(key) is not None and not isinstance(message[key], str):
             raise invalid(f"Invalid '{path}.{key}': expected a string.", param=f"{path}.{key}")
     content = message.get("content")

@@ -1,11 +1,15 @@
 """The real Claude Code CLI carries the provider's reasoning back through the adapter, turn after turn.
 
-The scripted gateway sends reasoning with every tool-call turn (parallel calls included); every later
-request must hand it back on the assistant message that made those calls, exactly as sent, and each
-request must still repeat the one before it as a prefix (the gateway's cache).
+The scripted gateway plays each provider profile's documented rules (DeepSeek and Kimi refuse a
+request whose tool-call turns lack their reasoning) and sends reasoning with every tool-call turn,
+parallel calls included; every later request must hand it back on the assistant message that made
+those calls, exactly as sent, and each request must still repeat the one before it as a prefix (the
+gateway's cache).
 """
 
 import pytest
+
+from adapter.providers import PROFILES
 
 REASONING = ["First write the greeting.", "Read it back and add notes at once.", "Now fix the greeting."]
 SCENARIO = {
@@ -40,24 +44,30 @@ def shared_prefix(a: bytes, b: bytes) -> int:
     return n
 
 
+# Profiles the scripted gateway plays (gemini and openrouter carry more than text: not yet).
+PLAYED = ["deepseek", "kimi", "glm", "qwen", "vllm", "generic"]
+
+
 @pytest.mark.cli
-@pytest.mark.parametrize("output_format", ["json", "stream-json"])
-def test_reasoning_comes_back_on_every_tool_call_message_and_the_prefix_holds(
-    output_format, scripted_gateway, start_adapter, make_repo, run_claude
-):
+@pytest.mark.parametrize("profile", PLAYED)
+def test_reasoning_comes_back_on_every_tool_call_message_and_the_prefix_holds(profile, scripted_gateway, start_adapter, make_repo, run_claude):
+    scripted_gateway.configure(profile=profile)
     scripted_gateway.add_scenario(SCENARIO)
-    adapter = start_adapter(scripted_gateway.url)
+    adapter = start_adapter(scripted_gateway.url, ADAPTER_PROFILE=profile)
     repo = make_repo({"README.md": "# sample\n"})
 
-    run = run_claude("Make the greeting. [[scenario:cli_reasoning]]", repo, adapter.url, adapter.token, output_format)
+    run = run_claude("Make the greeting. [[scenario:cli_reasoning]]", repo, adapter.url, adapter.token)
 
     assert run.returncode == 0, run.stderr[-2000:]
     assert (repo / "hello.txt").read_text() == "hello, farm\n"
+    refused = [r for r in scripted_gateway.requests() if r["status"] != 200]
+    assert refused == [], refused[:1]
     bodies = served_bodies(scripted_gateway, "cli_reasoning")
     assert len(bodies) == 4
+    field = PROFILES[profile].reasoning_field
     for turn, body in enumerate(bodies):
         with_calls = [m for m in body["messages"] if m["role"] == "assistant" and m.get("tool_calls")]
-        assert [m.get("reasoning_content") for m in with_calls] == REASONING[:turn]
+        assert [m.get(field) for m in with_calls] == REASONING[:turn]
     for earlier, later in zip(bodies, bodies[1:]):
         assert later["messages"][: len(earlier["messages"])] == earlier["messages"]
     # What a prefix cache sees: the bytes of each request that the next one repeats.

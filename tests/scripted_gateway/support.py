@@ -40,7 +40,7 @@ def chunks_of(lines: list[str]) -> list[dict]:
     return [json.loads(line[len("data: "):]) for line in lines[:-1]]
 
 
-def reassemble(chunks: list[dict]) -> dict:
+def reassemble(chunks: list[dict], reasoning_field: str = "reasoning_content") -> dict:
     """Fold streamed deltas back into one message, the way a careful client does."""
     out: dict = {"role": None, "reasoning": "", "text": "", "calls": {}, "finish_reason": None, "usage": None}
     for chunk in chunks:
@@ -51,7 +51,7 @@ def reassemble(chunks: list[dict]) -> dict:
         choice = chunk["choices"][0]
         delta = choice["delta"]
         out["role"] = delta.get("role", out["role"])
-        out["reasoning"] += delta.get("reasoning_content") or ""
+        out["reasoning"] += delta.get(reasoning_field) or ""
         out["text"] += delta.get("content") or ""
         for call in delta.get("tool_calls") or []:
             slot = out["calls"].setdefault(call["index"], {"id": None, "name": None, "arguments": ""})
