@@ -28,11 +28,9 @@ class ThinkingObject:
 
     def read(self, body: dict) -> bool | None:
         """The requested mode, None when the field is absent; 400 on anything else."""
-        value = body.get(self.name)
+        value = _object_field(body, self.name)
         if value is None:
             return None
-        if not isinstance(value, dict):
-            raise invalid(f"Invalid '{self.name}': expected an object.", param=self.name)
         for key, item in value.items():
             if key == "type":
                 continue
@@ -72,11 +70,9 @@ class TemplateKwargs:
 
     def read(self, body: dict) -> bool | None:
         """The requested mode, None when no flag is set; 400 on a non-object or a non-boolean flag."""
-        value = body.get(self.name)
+        value = _object_field(body, self.name)
         if value is None:
             return None
-        if not isinstance(value, dict):
-            raise invalid(f"Invalid '{self.name}': expected an object.", param=self.name)
         for flag in self.flags:
             if value.get(flag) is None:
                 continue
@@ -87,3 +83,11 @@ class TemplateKwargs:
 
 
 ThinkingSwitch = ThinkingObject | TopLevelFlag | TemplateKwargs
+
+
+def _object_field(body: dict, name: str) -> dict | None:
+    """The object under name, None when absent; 400 when it is not an object."""
+    value = body.get(name)
+    if value is not None and not isinstance(value, dict):
+        raise invalid(f"Invalid '{name}': expected an object.", param=name)
+    return value
