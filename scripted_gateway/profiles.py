@@ -134,7 +134,8 @@ QWEN = Profile(
     model_rules=(
         # The Qwen3.5 / Qwen3.6 series: "混合思考模式，默认开启思考模式" (thinking on by default).
         ModelRule(r"qwen3\.\d+-"),
-        # Open-source Qwen3 (qwen3-32b, qwen3-235b-a22b, ...): enable_thinking defaults to true.
+        # Open-source Qwen3 (qwen3-32b, qwen3-235b-a22b, ...), https://help.aliyun.com/zh/model-studio/qwen-api-reference
+        # on enable_thinking: "开源版默认True，商业版默认False" (open-source default true, commercial false).
         ModelRule(r"qwen3-\d"),
         # "Thinking-only: The model always thinks before replying, and this cannot be disabled."
         ModelRule(r"qwq-", always_thinks=True),
