@@ -103,7 +103,6 @@ class _Block:
         "args",
         "tail",
         "sent_json",
-        "thought",
     )
 
     def __init__(self, kind: int) -> None:
@@ -117,8 +116,6 @@ class _Block:
         self.args: list[str] = []  # every argument piece, for completeness checks
         self.tail = ""  # last non-whitespace character of the arguments
         self.sent_json = False  # a non-whitespace argument piece was emitted
-        # thinking only: every reasoning piece, sealed into the block's signature when it closes
-        self.thought: list[str] = []
 
 
 class StreamTranslator:
@@ -138,6 +135,10 @@ class StreamTranslator:
         self._ws_text = ""
         self._ws_thinking = ""
         self._reasoning_field = REASONING_CONTENT  # the delta field reasoning arrives in
+        # The reasoning of the thinking block being built, sealed into its signature when it closes (only
+        # kept when the context seals). A new thinking block starts only after the last one closed.
+        self._sealing = context.seal_reasoning is not None
+        self._thought: list[str] = []
         self._calls_by_index: dict[int, _Block] = {}
         self._calls_by_id: dict[str, _Block] = {}
         self._last_call: _Block | None = None
@@ -314,6 +315,8 @@ class StreamTranslator:
         if not reasoning and delta.get(REASONING):
             reasoning, self._reasoning_field = delta[REASONING], REASONING
         if reasoning and isinstance(reasoning, str):
+            if self._sealing:
+                self._thought.append(reasoning)
             self._on_prose(_THINKING, reasoning, out)
         content = delta.get("content")
         if content:
@@ -333,11 +336,9 @@ class StreamTranslator:
     def _on_prose(self, kind: int, piece: str, out: list[str]) -> None:
         block = self._text if kind == _TEXT else self._thinking
         if block is self._open and block is not None:
-            block.thought.append(piece)
             out.append(f"{_DELTA_HEAD}{block.index}{_MIDS[kind]}{_jstr(piece)}{_DELTA_TAIL}")
             return
         if block is not None:  # queued behind an unfinished tool call
-            block.thought.append(piece)
             block.pending.append(piece)
             return
         if piece.isspace():
@@ -357,7 +358,6 @@ class StreamTranslator:
             if self._ws_thinking:
                 piece = self._ws_thinking + piece
                 self._ws_thinking = ""
-        block.thought.append(piece)
         block.pending.append(piece)
         self._queue.append(block)
         self._advance(out)
@@ -497,8 +497,9 @@ class StreamTranslator:
             self._text = None
         elif block is self._thinking:
             self._thinking = None
-        if block.kind == _THINKING:
-            signature = self.context.signature(self._reasoning_field, "".join(block.thought))
+        if block.kind == _THINKING and self._sealing:
+            signature = self.context.signature(self._reasoning_field, "".join(self._thought))
+            self._thought = []
             if signature:
                 out.append(f"{_DELTA_HEAD}{block.index}{_SIGNATURE_MID}{_jstr(signature)}{_DELTA_TAIL}")
         block.closed = True
