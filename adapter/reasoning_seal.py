@@ -1,13 +1,15 @@
 """The provider's reasoning, carried by the client in a thinking block's `signature` and checked on return.
 
-Reasoning models want their reasoning back on later turns (DeepSeek and Kimi answer 400 without it).
-The adapter keeps no state: the reasoning text, exactly as the provider sent it, travels to the
+Reasoning models want their reasoning back on later turns (DeepSeek and Kimi answer 400 without it,
+Gemini without each tool call's thought signature, OpenRouter without `reasoning_details`).
+The adapter keeps no state: the provider's reasoning state, exactly as it was sent, travels to the
 client inside the thinking block's opaque `signature`, sealed with an HMAC only the adapter's key
 makes, and comes back on the next request. Any replica holding the same key can read it; a seal
 that was forged, altered or made for another provider profile is never forwarded.
 
 Format: `cf1.<base64url(JSON payload)>.<base64url(HMAC-SHA256(key, "cf1." + payload part))>`,
-payload `{"p": profile, "f": field, "t": text}` (zlib-compressed before base64 when that is shorter).
+payload `{"p": profile, "f": field, "t": text, "d"?: reasoning_details, "c"?: {tool call id: extra_content}}`
+(zlib-compressed before base64 when that is shorter).
 """
 
 import base64
@@ -18,7 +20,9 @@ import json
 import logging
 import secrets
 import zlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -32,10 +36,19 @@ OPENED_CACHE_SIZE = 2048  # seals verified recently (the histories of a few doze
 
 @dataclass(frozen=True)
 class CarriedReasoning:
-    """Reasoning as the provider sent it, and the message field it arrived in (and must go back in)."""
+    """The provider's reasoning state as it was sent: what must go back on the same assistant message."""
 
-    field: str
+    field: str  # the message field the text arrived in (and goes back in)
     text: str
+    # OpenRouter's `reasoning_details`, in order, each object as received.
+    details: tuple[dict[str, Any], ...] = ()
+    # Tool call id -> that call's `extra_content` (Gemini's `{"google": {"thought_signature": ...}}`).
+    call_extras: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing the provider would want back."""
+        return not (self.text or self.details or self.call_extras)
 
 
 @dataclass(frozen=True)
@@ -54,9 +67,14 @@ class ReasoningSeal:
         log.warning("no ADAPTER_REASONING_KEY or gateway key: reasoning seals last only as long as this process")
         return cls(secrets.token_bytes(32))
 
-    def seal(self, profile: str, field: str, text: str) -> str:
-        """The signature carrying text (from field) for profile."""
-        payload = json.dumps({"p": profile, "f": field, "t": text}, ensure_ascii=False, separators=(",", ":")).encode()
+    def seal(self, profile: str, carried: CarriedReasoning) -> str:
+        """The signature carrying the reasoning state for profile."""
+        fields: dict[str, Any] = {"p": profile, "f": carried.field, "t": carried.text}
+        if carried.details:
+            fields["d"] = list(carried.details)
+        if carried.call_extras:
+            fields["c"] = dict(carried.call_extras)
+        payload = json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
         deflated = zlib.compress(payload, 6)
         body = _DEFLATED + _b64(deflated) if len(deflated) < len(payload) else _PLAIN + _b64(payload)
         return f"{VERSION}.{body}.{_b64(_mac(self.key, body))}"
@@ -86,10 +104,19 @@ def _open(key: bytes, signature: str) -> tuple[str, CarriedReasoning] | None:
         return None
     try:
         payload = json.loads(_decode_body(parts[1]))
-        return str(payload["p"]), CarriedReasoning(field=str(payload["f"]), text=str(payload["t"]))
-    except (ValueError, KeyError, TypeError, zlib.error):
+        return str(payload["p"]), _carried(payload)
+    except (ValueError, KeyError, TypeError, AttributeError, zlib.error):
         log.warning("dropped a thinking block whose sealed payload is unreadable")
         return None
+
+
+def _carried(payload: dict[str, Any]) -> CarriedReasoning:
+    """The reasoning state of a verified payload; TypeError/AttributeError when a part has the wrong shape."""
+    details = tuple(payload.get("d") or ())
+    extras = dict(payload.get("c") or {})
+    if not all(isinstance(d, dict) for d in details) or not all(isinstance(e, dict) for e in extras.values()):
+        raise TypeError("reasoning details and call extras are objects")
+    return CarriedReasoning(field=str(payload["f"]), text=str(payload["t"]), details=details, call_extras=extras)
 
 
 def _mac(key: bytes, body: str) -> bytes:

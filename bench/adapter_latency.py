@@ -22,13 +22,13 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from functools import partial
 from importlib import metadata
 from pathlib import Path
 
 import httpx
 import orjson
 
+from adapter.reasoning_seal import CarriedReasoning
 from adapter.translate.context import ResponseContext
 from adapter.translate.request import UpstreamTarget, to_openai
 from adapter.translate.stream import StreamTranslator
@@ -62,10 +62,15 @@ class Bodies:
     openai: bytes
 
 
+def _sealed_text(text: str) -> str:
+    """The signature a generic-profile adapter gives a thinking block of text."""
+    return BENCH_SEAL.seal("generic", CarriedReasoning("reasoning_content", text))
+
+
 def build_bodies(size: int, stream: bool, reasoning: bool) -> Bodies:
     """The Anthropic request and the OpenAI request the adapter sends upstream for it (reasoning carried back or not)."""
     seal = BENCH_SEAL if reasoning else None
-    sealer = partial(BENCH_SEAL.seal, "generic", "reasoning_content") if reasoning else None
+    sealer = _sealed_text if reasoning else None
     anthropic = json.dumps(claude_code_request(size, stream=stream, marker=MARKER, seal_reasoning=sealer)).encode()
     target = UpstreamTarget(DEFAULT_MODEL, DEFAULT_CAP, seal=seal)
     translated = to_openai(MessagesRequest.model_validate_json(anthropic), target)

@@ -144,7 +144,8 @@ async def _serve_completion(
 def _apply_thinking_rules(body: dict, profile: Profile, entry: dict) -> bool:
     """Whether the request thinks; refuses it as the provider would when reasoning did not come back.
 
-    Profiles with a switch record `thinking`, those with an echo rule `reasoning_echo`, in the entry.
+    Profiles with a switch record `thinking`, those with an echo rule `reasoning_echo`, those with provider
+    state `state_checked` (the assistant messages whose state came back intact), in the entry.
     """
     thinking = profile.thinks(body)
     if profile.switch is not None:
@@ -153,6 +154,8 @@ def _apply_thinking_rules(body: dict, profile: Profile, entry: dict) -> bool:
         report = echo_report(body["messages"], profile.echo_rule, profile.echo_fields)
         entry["reasoning_echo"] = report.record()
         refuse_missing(report, profile.echo_rule)
+    if thinking and profile.state is not None:
+        entry["state_checked"] = profile.state.check(body["messages"])
     return thinking
 
 
@@ -202,10 +205,18 @@ def _stream_response(state: GatewayState, plan: Plan, body: dict, cut: int | Non
     if cut is None:
         # Billed when served; a cut stream never completes, so it is not counted.
         state.add_usage(plan.scenario, plan.usage)
-        return StreamingResponse(_paced(lines + [b"data: [DONE]\n\n"], plan.turn.delay_ms),
+        return StreamingResponse(_paced(_with_comments(lines, plan) + [b"data: [DONE]\n\n"], plan.turn.delay_ms),
                                  media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-    return StreamingResponse(_cut_body(_paced(lines[:cut], plan.turn.delay_ms)),
+    return StreamingResponse(_cut_body(_paced(_with_comments(lines[:cut], plan), plan.turn.delay_ms)),
                              media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+def _with_comments(lines: list[bytes], plan: Plan) -> list[bytes]:
+    """The profile's SSE comment line before the first chunk and between every two."""
+    if plan.profile.sse_comment is None:
+        return lines
+    comment = f"{plan.profile.sse_comment}\n\n".encode()
+    return [part for line in lines for part in (comment, line)]
 
 
 async def _paced(lines: list[bytes], delay_ms: int) -> AsyncIterator[bytes]:

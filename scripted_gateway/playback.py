@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from .errors import invalid
 from .profiles import GENERIC, Profile
+from .provider_state import ReasoningDetails, ThoughtSignatures
 from .request_text import all_strings, find_cwd, message_texts
 from .scenario import Scenario, Turn
 from .templating import fill_cwd
@@ -44,7 +45,21 @@ class Plan:
     tool_calls: tuple[PlannedCall, ...]
     finish_reason: str
     usage: TokenCounts
-    profile: Profile = GENERIC  # decides the reasoning field and the extra usage fields
+    profile: Profile = GENERIC  # decides the reasoning field, the provider state and the extra usage fields
+    thinking: bool = True  # the request runs in thinking mode
+
+    def call_extra(self, position: int) -> dict | None:
+        """The extra_content of the call at `position`: Gemini signs the first call of a thinking answer."""
+        if position == 0 and self.thinking and isinstance(self.profile.state, ThoughtSignatures):
+            call = self.tool_calls[0]
+            return self.profile.state.mint(call.id, call.name)
+        return None
+
+    def reasoning_details(self) -> list[dict] | None:
+        """OpenRouter's details of this answer's reasoning; None for other profiles or without reasoning."""
+        if self.reasoning and isinstance(self.profile.state, ReasoningDetails):
+            return self.profile.state.mint(self.reasoning)
+        return None
 
 
 def find_marker(messages: list[dict]) -> str | None:
@@ -119,12 +134,13 @@ def plan_turn(
         finish_reason=turn.effective_finish_reason(),
         usage=compute_usage(messages, generated, turn.usage, reasoning or "") if report_tokens else NO_TOKENS,
         profile=profile,
+        thinking=thinking,
     )
 
 
 def served_reasoning(scripted: str | None, index: int, profile: Profile, thinking: bool) -> str | None:
-    """None with thinking off; else the scripted reasoning, generated if the profile always reasons."""
-    if not thinking:
+    """None with thinking off or hidden thoughts; else the scripted reasoning, generated if the profile always reasons."""
+    if not thinking or not profile.sends_reasoning_text:
         return None
     if scripted is None and profile.fills_missing_reasoning:
         return GENERATED_REASONING.format(index=index)
@@ -166,11 +182,13 @@ def render_completion(plan: Plan, model: str) -> dict:
     message: dict = {"role": "assistant", "content": plan.text, "refusal": None}
     if plan.reasoning is not None:
         message[plan.profile.reasoning_field] = plan.reasoning
+    details = plan.reasoning_details()
+    if details is not None:
+        message["reasoning_details"] = details
     if plan.tool_calls:
-        message["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in plan.tool_calls
-        ]
+        message["tool_calls"] = [_with_extra({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}},
+                                             plan.call_extra(i))
+                                 for i, c in enumerate(plan.tool_calls)]
     choice: dict = {"index": 0, "message": message, "logprobs": None, "finish_reason": plan.finish_reason}
     if plan.turn.matched_stop is not None:
         choice["stop_reason"] = plan.turn.matched_stop
@@ -209,7 +227,7 @@ def render_chunks(plan: Plan, model: str, include_usage: bool) -> list[dict]:
 
     pieces = plan.turn.chunks
     chunks = [chunk({"role": "assistant", "content": ""})]
-    chunks += [chunk({plan.profile.reasoning_field: p}) for p in split_pieces(plan.reasoning, pieces)]
+    chunks += [chunk(d) for d in _reasoning_deltas(plan, pieces)]
     chunks += [chunk({"content": p}) for p in split_pieces(plan.text, pieces)]
     chunks += [chunk({"tool_calls": [d]}) for d in _tool_call_deltas(plan, pieces)]
     chunks.append(chunk({}, plan.finish_reason))
@@ -219,14 +237,29 @@ def render_chunks(plan: Plan, model: str, include_usage: bool) -> list[dict]:
     return chunks
 
 
+def _with_extra(call: dict, extra: dict | None) -> dict:
+    return call if extra is None else {**call, "extra_content": extra}
+
+
+def _reasoning_deltas(plan: Plan, pieces: int) -> list[dict]:
+    """The reasoning text in pieces; OpenRouter's details stream alongside, then the rest of them after."""
+    texts = split_pieces(plan.reasoning, pieces)
+    deltas = [{plan.profile.reasoning_field: text} for text in texts]
+    details = plan.reasoning_details()
+    if details is not None:
+        *with_text, rest = ReasoningDetails.stream_pieces(details, texts)
+        deltas = [dict(delta, reasoning_details=d) for delta, d in zip(deltas, with_text)] + [{"reasoning_details": rest}]
+    return deltas
+
+
 def _tool_call_deltas(plan: Plan, pieces: int) -> list[dict]:
     # Parallel calls are interleaved round-robin so clients must route pieces by `index`.
     sequences = []
     for index, call in enumerate(plan.tool_calls):
         parts = split_pieces(call.arguments, pieces)
         first_args = parts.pop(0) if plan.turn.first_chunk_args and parts else ""
-        header = {"index": index, "id": call.id, "type": "function",
-                  "function": {"name": call.name, "arguments": first_args}}
+        header = _with_extra({"index": index, "id": call.id, "type": "function",
+                              "function": {"name": call.name, "arguments": first_args}}, plan.call_extra(index))
         sequences.append([header] + [{"index": index, "function": {"arguments": p}} for p in parts])
     deltas = []
     for step in range(max((len(s) for s in sequences), default=0)):

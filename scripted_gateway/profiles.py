@@ -2,14 +2,15 @@
 
 A profile says how a request switches thinking, what the provider does when it says nothing,
 which response field carries the reasoning, what must come back and the provider's error when
-it does not. To add a provider (openrouter and gemini are next), add one `Profile` to `PROFILES`.
+it does not. To add a provider, add one `Profile` to `PROFILES`.
 """
 
 import re
 from dataclasses import dataclass
 
+from .provider_state import ProviderState, ReasoningDetails, ThoughtSignatures
 from .reasoning_echo import EchoRule
-from .switches import TemplateKwargs, ThinkingObject, ThinkingSwitch, TopLevelFlag
+from .switches import EffortLevel, ReasoningObject, TemplateKwargs, ThinkingObject, ThinkingSwitch, TopLevelFlag
 from .usage import OPENAI_USAGE, UsageFields
 
 # OpenAI's values; what the generic gateway has always accepted.
@@ -37,12 +38,26 @@ class Profile:
     # Assistant-message fields that may carry reasoning back in a request.
     echo_fields: tuple[str, ...] = ("reasoning_content",)
     echo_rule: EchoRule | None = None
+    # Opaque state on answers that must come back unmodified (Gemini's thought signatures, OpenRouter's details).
+    state: ProviderState | None = None
     # A thinking model always says something: a turn scripted without reasoning gets a generated line.
     fills_missing_reasoning: bool = True
+    sends_reasoning_text: bool = True  # False: the model thinks but its thoughts are not returned
+    sse_comment: str | None = None  # an SSE comment line the provider sends before and between chunks
     reasoning_efforts: frozenset[str] = OPENAI_REASONING_EFFORTS
     # Format of generated tool call ids ({name}, {index} = calls so far in the conversation); None: call_<hex>.
     tool_call_id: str | None = None
     usage: UsageFields = OPENAI_USAGE
+
+    @property
+    def message_keys(self) -> frozenset[str]:
+        """Assistant-message keys this provider takes back beyond OpenAI's."""
+        return frozenset(self.echo_fields) | (self.state.message_keys if self.state else frozenset())
+
+    @property
+    def call_keys(self) -> frozenset[str]:
+        """Tool-call keys this provider takes back beyond id, type and function."""
+        return self.state.call_keys if self.state else frozenset()
 
     @property
     def request_fields(self) -> frozenset[str]:
@@ -155,7 +170,39 @@ VLLM = Profile(
     echo_fields=("reasoning", "reasoning_content"),
 )
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (GENERIC, DEEPSEEK, KIMI, GLM, QWEN, VLLM)}
+# Gemini's OpenAI-compatible endpoint. https://ai.google.dev/gemini-api/docs/openai
+GEMINI_EFFORTS = frozenset({"none", "minimal", "low", "medium", "high"})
+GEMINI = Profile(
+    name="gemini",
+    # "reasoning_effort": "low", "medium", "high" ... "If you want to disable thinking, you can set the
+    # reasoning effort to "none"."
+    switch=EffortLevel(GEMINI_EFFORTS),
+    # https://ai.google.dev/gemini-api/docs/thinking: "Gemini models engage in dynamic thinking by default"
+    thinks_by_default=True,
+    reasoning_efforts=GEMINI_EFFORTS,
+    # Thought summaries only come with `include_thoughts`, which the adapter does not ask for.
+    sends_reasoning_text=False,
+    fills_missing_reasoning=False,
+    state=ThoughtSignatures(),
+)
+
+# OpenRouter. https://openrouter.ai/docs/guides/best-practices/reasoning-tokens
+OPENROUTER = Profile(
+    name="openrouter",
+    # "reasoning": {"effort": "xhigh" | "high" | "medium" | "low" | "minimal" | "none", "max_tokens": n,
+    # "exclude": false, "enabled": true}
+    switch=ReasoningObject(frozenset({"xhigh", "high", "medium", "low", "minimal", "none"})),
+    thinks_by_default=True,
+    # "Reasoning tokens will appear in the reasoning field of each message"
+    reasoning_field="reasoning",
+    echo_fields=("reasoning",),
+    state=ReasoningDetails(),
+    # https://openrouter.ai/docs/api-reference/streaming: "OpenRouter occasionally sends comments to prevent
+    # connection timeouts. These comments look like: : OPENROUTER PROCESSING"
+    sse_comment=": OPENROUTER PROCESSING",
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (GENERIC, DEEPSEEK, KIMI, GLM, QWEN, VLLM, GEMINI, OPENROUTER)}
 PROFILE_NAMES = tuple(PROFILES)
 
 

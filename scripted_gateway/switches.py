@@ -82,7 +82,48 @@ class TemplateKwargs:
         return None
 
 
-ThinkingSwitch = ThinkingObject | TopLevelFlag | TemplateKwargs
+@dataclass(frozen=True)
+class EffortLevel:
+    """`"reasoning_effort": "low" | ... | "none"` at the top of the request, "none" turning thinking off (Gemini)."""
+
+    levels: frozenset[str]
+    off: str = "none"
+    name: str = "reasoning_effort"
+
+    def read(self, body: dict) -> bool | None:
+        """The requested mode, None when the field is absent; 400 on a level the provider does not know."""
+        value = body.get(self.name)
+        if value is None:
+            return None
+        if value not in self.levels:
+            raise invalid(f"Invalid '{self.name}': {value!r}.", param=self.name)
+        return value != self.off
+
+
+@dataclass(frozen=True)
+class ReasoningObject:
+    """`"reasoning": {"effort": ..., "max_tokens": n, "exclude": bool, "enabled": bool}` (OpenRouter)."""
+
+    efforts: frozenset[str]
+    name: str = "reasoning"
+
+    def read(self, body: dict) -> bool | None:
+        """The requested mode, None when the field is absent; 400 on an unknown key or a wrong value."""
+        value = _object_field(body, self.name)
+        if value is None:
+            return None
+        known = {"effort": str, "max_tokens": int, "exclude": bool, "enabled": bool}
+        for key, item in value.items():
+            if key not in known:
+                raise invalid(f"Unrecognized argument '{key}' in '{self.name}'.", param=f"{self.name}.{key}")
+            if type(item) is not known[key] or (key == "effort" and item not in self.efforts):
+                raise invalid(f"Invalid '{self.name}.{key}': {item!r}.", param=f"{self.name}.{key}")
+        if value.get("enabled") is False or value.get("effort") == "none":
+            return False
+        return True
+
+
+ThinkingSwitch = ThinkingObject | TopLevelFlag | TemplateKwargs | EffortLevel | ReasoningObject
 
 
 def _object_field(body: dict, name: str) -> dict | None:

@@ -22,7 +22,7 @@ ALLOWED_TOP_LEVEL = frozenset(
 )
 
 # Keys each role may carry; anything else (Anthropic `type`, `cache_control`...) is a bug.
-# Assistant messages may also carry reasoning back in the profile's `echo_fields`.
+# Assistant messages may also carry reasoning back in the profile's `message_keys`, tool calls its `call_keys`.
 ALLOWED_MESSAGE_KEYS = {
     "system": {"role", "content", "name"},
     "developer": {"role", "content", "name"},
@@ -67,7 +67,7 @@ def validate_request(body: Any, max_output_tokens: int = 8192, profile: Profile 
     tool_names = _check_tools(body)
     _check_tool_choice(body, tool_names)
     _check_misc(body, profile.reasoning_efforts)
-    _check_messages(body.get("messages"), profile.echo_fields)
+    _check_messages(body.get("messages"), profile)
 
 
 def _reject_cache_control(value: Any, path: str) -> None:
@@ -265,25 +265,25 @@ def _check_misc(body: dict, reasoning_efforts: frozenset[str]) -> None:
         raise invalid("Invalid 'response_format': expected an object with a known 'type'.", param="response_format")
 
 
-def _check_messages(messages: Any, echo_fields: tuple[str, ...]) -> None:
+def _check_messages(messages: Any, profile: Profile) -> None:
     if not isinstance(messages, list) or not messages:
         raise invalid("'messages' must be a non-empty array.", param="messages")
     for i, message in enumerate(messages):
-        _check_message(message, f"messages[{i}]", echo_fields)
+        _check_message(message, f"messages[{i}]", profile)
     _check_tool_pairing(messages)
 
 
-def _check_message(message: Any, path: str, echo_fields: tuple[str, ...]) -> None:
+def _check_message(message: Any, path: str, profile: Profile) -> None:
     if not isinstance(message, dict):
         raise invalid(f"Invalid '{path}': expected an object.", param=path)
     role = message.get("role")
     if role not in ALLOWED_MESSAGE_KEYS:
         raise invalid(f"Invalid '{path}.role': {role!r}.", param=f"{path}.role")
-    allowed = ALLOWED_MESSAGE_KEYS[role] | (set(echo_fields) if role == "assistant" else set())
+    allowed = ALLOWED_MESSAGE_KEYS[role] | (profile.message_keys if role == "assistant" else set())
     for key in message:
         if key not in allowed:
             raise invalid(f"Unrecognized argument '{key}' in {role} message {path}", param=f"{path}.{key}")
-    for key in ("name", "refusal", *echo_fields):
+    for key in ("name", "refusal", *profile.echo_fields):
         if message.get(key) is not None and not isinstance(message[key], str):
             raise invalid(f"Invalid '{path}.{key}': expected a string.", param=f"{path}.{key}")
     content = message.get("content")
@@ -291,7 +291,7 @@ def _check_message(message: Any, path: str, echo_fields: tuple[str, ...]) -> Non
         if content is None and not message.get("tool_calls"):
             raise invalid(f"Invalid '{path}': assistant messages need 'content' or 'tool_calls'.", param=path)
         if message.get("tool_calls") is not None:
-            _check_tool_calls(message["tool_calls"], f"{path}.tool_calls")
+            _check_tool_calls(message["tool_calls"], f"{path}.tool_calls", profile.call_keys)
         if content is None:
             return
     elif role == "tool":
@@ -328,12 +328,12 @@ def _check_part(part: Any, role: str, path: str) -> None:
             raise invalid(f"Invalid '{path}.file': expected file_data/file_id/filename.", param=f"{path}.file")
 
 
-def _check_tool_calls(tool_calls: Any, path: str) -> None:
+def _check_tool_calls(tool_calls: Any, path: str, extra_keys: frozenset[str]) -> None:
     if not isinstance(tool_calls, list) or not tool_calls:
         raise invalid(f"Invalid '{path}': expected a non-empty array.", param=path)
     for i, call in enumerate(tool_calls):
         sub = f"{path}[{i}]"
-        if not isinstance(call, dict) or set(call) != {"id", "type", "function"}:
+        if not isinstance(call, dict) or not {"id", "type", "function"} <= set(call) <= {"id", "type", "function"} | extra_keys:
             raise invalid(f"Invalid '{sub}': expected exactly id, type and function.", param=sub)
         if not isinstance(call["id"], str) or not call["id"]:
             raise invalid(f"Invalid '{sub}.id': expected a non-empty string.", param=f"{sub}.id")

@@ -3,6 +3,8 @@
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from adapter.reasoning_seal import CarriedReasoning
+
 
 @dataclass(frozen=True)
 class ResponseContext:
@@ -14,12 +16,17 @@ class ResponseContext:
     tool_names: dict[str, str] = field(default_factory=dict)
     # The client's stop_sequences, to tell `stop_sequence` from `end_turn`.
     stop_sequences: tuple[str, ...] = ()
-    # (field, reasoning text) -> the thinking block's signature that carries it back; None: not carried.
-    seal_reasoning: Callable[[str, str], str] | None = None
+    # The provider's reasoning state -> the thinking block's signature that carries it back; None: not carried.
+    seal_reasoning: Callable[[CarriedReasoning], str] | None = None
 
-    def signature(self, field: str, text: str) -> str:
-        """The signature of a thinking block holding text that arrived in field ("" when reasoning is not carried)."""
-        return self.seal_reasoning(field, text) if self.seal_reasoning is not None else ""
+    @property
+    def carries_reasoning(self) -> bool:
+        """Whether reasoning state is sealed into thinking signatures for the next request."""
+        return self.seal_reasoning is not None
+
+    def signature(self, carried: CarriedReasoning) -> str:
+        """The signature of a thinking block carrying this state ("" when reasoning is not carried)."""
+        return self.seal_reasoning(carried) if self.seal_reasoning is not None else ""
 
     def original_tool_name(self, upstream_name: str) -> str:
         """Map a tool name the upstream used back to the client's name."""

@@ -24,8 +24,9 @@ Translation rules, in brief (see the tests for exact shapes):
   repeated within a conversation get a ``_2``/``_3`` suffix so upstream ids are unique.
 * A thinking block whose ``signature`` is a seal of this adapter (see
   :mod:`adapter.reasoning_seal`) gives its assistant message the provider's reasoning
-  back, in the field it came in, exactly as received; any other thinking block is
-  dropped.  ``thinking`` and ``output_config.effort`` become the provider profile's
+  state back exactly as received: the text in the field it came in, OpenRouter's
+  ``reasoning_details`` in order, and each tool call's ``extra_content`` (Gemini's
+  thought signature) on that same call; any other thinking block is dropped.  ``thinking`` and ``output_config.effort`` become the provider profile's
   own switch (see :mod:`adapter.providers`).
 * Redacted thinking, unknown/server blocks, server tools, ``cache_control``,
   ``citations``, ``metadata``, ``top_k`` and any unknown field are dropped.
@@ -125,12 +126,21 @@ class _User:
 
 
 class _Assistant:
-    __slots__ = ("texts", "calls", "reasoning")
+    __slots__ = ("texts", "calls", "reasoning", "details", "call_extras")
 
     def __init__(self) -> None:
         self.texts: list[str] = []
         self.calls: list[dict[str, Any]] = []
         self.reasoning: dict[str, list[str]] = {}  # message field -> the provider's reasoning pieces, in order
+        self.details: list[dict[str, Any]] = []  # OpenRouter reasoning_details, in order
+        self.call_extras: dict[str, dict[str, Any]] = {}  # client tool_use id -> the call's extra_content
+
+    def carry(self, carried: CarriedReasoning) -> None:
+        """Take back one thinking block's reasoning state."""
+        if carried.text:
+            self.reasoning.setdefault(carried.field, []).append(carried.text)
+        self.details.extend(carried.details)
+        self.call_extras.update(carried.call_extras)
 
 
 # User turn, assistant turn, or a finished tool message.
@@ -352,21 +362,23 @@ class _State:
         entry = self._assistant_entry()
         entry.texts.extend(texts)
         for carried in reasoning:
-            entry.reasoning.setdefault(carried.field, []).append(carried.text)
+            entry.carry(carried)
         if not uses:
             return
         upstream = self.names.upstream
         for call_id, block in uses:
-            entry.calls.append(
-                {
-                    "id": call_id,
-                    "type": "function",
-                    "function": {
-                        "name": upstream(block.name),
-                        "arguments": _dump_arguments(block.input),
-                    },
-                }
-            )
+            call: dict[str, Any] = {
+                "id": call_id,
+                "type": "function",
+                "function": {
+                    "name": upstream(block.name),
+                    "arguments": _dump_arguments(block.input),
+                },
+            }
+            extra = entry.call_extras.get(block.id)
+            if extra is not None:
+                call["extra_content"] = extra
+            entry.calls.append(call)
         self._answer(index, uses)
 
     def _carried(self, block: ThinkingBlock) -> CarriedReasoning | None:
@@ -553,6 +565,8 @@ def _finish(entry: _Entry) -> dict[str, Any]:
             message["content"] = _TEXT_JOIN.join(entry.texts)
         for field, pieces in entry.reasoning.items():
             message[field] = "".join(pieces)
+        if entry.details:
+            message["reasoning_details"] = entry.details
         if entry.calls:
             message["tool_calls"] = entry.calls
         return message

@@ -1,7 +1,9 @@
 """Non-streaming answer: OpenAI ``ChatCompletion`` -> Anthropic ``Message``.
 
 Content order is thinking (from ``reasoning_content``) -> text -> tool_use blocks, the
-order Anthropic models produce.  Tool names are mapped back to the client's names, tool
+order Anthropic models produce.  When reasoning is carried, the thinking block's signature
+seals the provider's whole reasoning state (text, ``reasoning_details``, each call's
+``extra_content``); a state without text still gets an empty thinking block to carry it.  Tool names are mapped back to the client's names, tool
 call ids are kept (or generated as ``toolu_...`` when missing or repeated), and tool
 arguments are decoded leniently: a model's malformed JSON must never fail the request.
 
@@ -16,6 +18,7 @@ import uuid
 from typing import Any
 
 from adapter.providers import REASONING, REASONING_CONTENT
+from adapter.reasoning_seal import CarriedReasoning
 from adapter.translate.context import ResponseContext
 from adapter.translate.stop_reason import to_anthropic_stop
 from adapter.translate.usage import from_openai
@@ -27,7 +30,7 @@ from adapter.wire.anthropic_response import (
     ToolUseBlock,
     Usage,
 )
-from adapter.wire.openai_response import ChatCompletion, Choice, ToolCall
+from adapter.wire.openai_response import ChatCompletion, ChatMessage, Choice, ToolCall
 
 RAW_ARGUMENTS_KEY = "_raw_arguments"
 
@@ -290,6 +293,24 @@ def _tool_calls(choice: Choice) -> list[ToolCall]:
     return calls
 
 
+def _thinking_block(
+    message: ChatMessage, call_extras: dict[str, dict[str, Any]], context: ResponseContext
+) -> ThinkingBlock | None:
+    """The thinking block for the message's reasoning, sealing its state when reasoning is carried."""
+    text = message.thinking_text or ""
+    if not text.strip():
+        text = ""
+    carried = CarriedReasoning(
+        field=REASONING_CONTENT if message.reasoning_content else REASONING,
+        text=text,
+        details=tuple(message.reasoning_details or ()),
+        call_extras=call_extras,
+    )
+    if text or (context.carries_reasoning and not carried.empty):
+        return ThinkingBlock(thinking=text, signature=context.signature(carried))
+    return None
+
+
 def to_anthropic_message(
     completion: ChatCompletion | dict[str, Any],
     context: ResponseContext,
@@ -309,11 +330,6 @@ def to_anthropic_message(
         finish_reason = choice.finish_reason
         matched_stop = choice.stop_reason
 
-        thinking = message.thinking_text
-        if thinking and thinking.strip():
-            field = REASONING_CONTENT if message.reasoning_content else REASONING
-            content.append(ThinkingBlock(thinking=thinking, signature=context.signature(field, thinking)))
-
         text = message.content
         if not (text and text.strip()) and message.refusal:
             text = message.refusal
@@ -321,6 +337,7 @@ def to_anthropic_message(
             content.append(TextBlock(text=text))
 
         seen_ids: set[str] = set()
+        call_extras: dict[str, dict[str, Any]] = {}
         for call in _tool_calls(choice):
             function = call.function
             name = function.name if function is not None else None
@@ -331,6 +348,8 @@ def to_anthropic_message(
             if not call_id or call_id in seen_ids:
                 call_id = new_tool_use_id()
             seen_ids.add(call_id)
+            if call.extra_content:
+                call_extras[call_id] = call.extra_content
             tool_blocks.append(
                 ToolUseBlock(
                     id=call_id,
@@ -339,6 +358,9 @@ def to_anthropic_message(
                 )
             )
         content.extend(tool_blocks)
+        thinking = _thinking_block(message, call_extras, context)
+        if thinking is not None:
+            content.insert(0, thinking)
 
     if not content:
         # Clients reject an empty content list.

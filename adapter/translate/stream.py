@@ -39,6 +39,15 @@ repair does with junk after a complete object.  A tool call whose name never arr
 dropped.  At ``finish()`` a tool block whose arguments were cut off (e.g. ``length``)
 gets a final delta that closes the open strings/brackets when that makes valid JSON.
 
+Reasoning state
+---------------
+When the context carries reasoning, each thinking block's ``signature_delta`` (sent as it
+closes) seals the state gathered while it was the current thinking block: its text,
+OpenRouter ``reasoning_details`` fragments (merged by ``index`` as they stream), and the
+``extra_content`` of tool calls that arrived meanwhile (Gemini's thought signature, keyed
+by the call's final tool_use id).  State that arrives with no current thinking block --
+a Gemini call signature without visible reasoning -- opens an empty one to carry it.
+
 Whitespace-only ``content`` or reasoning deltas do not open a block; they are carried
 into the next block of that kind if one opens.  A call without argument pieces sends no
 ``input_json_delta`` (the client reads that as ``{}``).  If nothing at all came back,
@@ -57,6 +66,7 @@ from json.encoder import encode_basestring as _jstr
 from typing import Any
 
 from adapter.providers import REASONING, REASONING_CONTENT
+from adapter.reasoning_seal import CarriedReasoning
 from adapter.translate.context import ResponseContext
 from adapter.translate.response import completion_suffix, new_tool_use_id
 from adapter.translate.stop_reason import to_anthropic_stop
@@ -78,6 +88,7 @@ _STOP_TAIL = "}\n\n"
 _START_HEAD = 'event: content_block_start\ndata: {"type":"content_block_start","index":'
 
 _TEXT, _THINKING, _TOOL = 0, 1, 2
+_DETAIL_TEXT_KEYS = ("text", "summary")  # reasoning_details fields that stream in pieces
 _MIDS = {_TEXT: _TEXT_MID, _THINKING: _THINKING_MID, _TOOL: _JSON_MID}
 
 
@@ -103,6 +114,7 @@ class _Block:
         "args",
         "tail",
         "sent_json",
+        "tool_use_id",
     )
 
     def __init__(self, kind: int) -> None:
@@ -116,6 +128,34 @@ class _Block:
         self.args: list[str] = []  # every argument piece, for completeness checks
         self.tail = ""  # last non-whitespace character of the arguments
         self.sent_json = False  # a non-whitespace argument piece was emitted
+        self.tool_use_id: str | None = None  # the id sent to the client, fixed on first use
+
+
+class _Carry:
+    """The reasoning state of the current thinking block, sealed into its signature when it closes."""
+
+    __slots__ = ("pieces", "details", "calls")
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.details: list[dict[str, Any]] = []
+        self.calls: list[tuple[_Block, dict[str, Any]]] = []  # tool call -> its extra_content
+
+    def add_details(self, fragments: list[Any]) -> None:
+        """Merge streamed reasoning_details: a fragment continues the last detail of the same index and type."""
+        for fragment in fragments:
+            if not isinstance(fragment, dict):
+                continue
+            last = self.details[-1] if self.details else None
+            if (last is None or "index" not in fragment or fragment.get("index") != last.get("index")
+                    or fragment.get("type") != last.get("type")):
+                self.details.append(dict(fragment))
+                continue
+            for key, value in fragment.items():
+                if key in _DETAIL_TEXT_KEYS and isinstance(value, str) and isinstance(last.get(key), str):
+                    last[key] += value
+                elif value is not None:
+                    last[key] = value
 
 
 class StreamTranslator:
@@ -135,10 +175,9 @@ class StreamTranslator:
         self._ws_text = ""
         self._ws_thinking = ""
         self._reasoning_field = REASONING_CONTENT  # the delta field reasoning arrives in
-        # The reasoning of the thinking block being built, sealed into its signature when it closes (only
-        # kept when the context seals). A new thinking block starts only after the last one closed.
-        self._sealing = context.seal_reasoning is not None
-        self._thought: list[str] = []
+        # Kept only when the context seals; a new thinking block starts only after the last one closed.
+        self._sealing = context.carries_reasoning
+        self._carry = _Carry()
         self._calls_by_index: dict[int, _Block] = {}
         self._calls_by_id: dict[str, _Block] = {}
         self._last_call: _Block | None = None
@@ -316,8 +355,12 @@ class StreamTranslator:
             reasoning, self._reasoning_field = delta[REASONING], REASONING
         if reasoning and isinstance(reasoning, str):
             if self._sealing:
-                self._thought.append(reasoning)
+                self._carry.pieces.append(reasoning)
             self._on_prose(_THINKING, reasoning, out)
+        details = delta.get("reasoning_details")
+        if details and isinstance(details, list) and self._sealing:
+            self._carrying_block(out)
+            self._carry.add_details(details)
         content = delta.get("content")
         if content:
             if not isinstance(content, str):
@@ -387,6 +430,10 @@ class StreamTranslator:
             block = _Block(_TOOL)
             if index is not None:
                 self._calls_by_index[index] = block
+        extra = call.get("extra_content")
+        if extra and isinstance(extra, dict) and self._sealing:
+            self._carrying_block(out)  # before a new call is queued, so the carrier comes first
+            self._carry.calls.append((block, extra))
         self._last_call = block
         if call_id and block.call_id is None:
             block.call_id = call_id
@@ -421,6 +468,35 @@ class StreamTranslator:
             self._advance(out)
         elif named_now and self._queue and self._queue[0] is block:
             self._advance(out)
+
+    def _carrying_block(self, out: list[str]) -> None:
+        """Make sure a thinking block is current to carry reasoning state; an empty one if need be."""
+        if self._thinking is not None:
+            return
+        self._thinking = _Block(_THINKING)
+        self._queue.append(self._thinking)
+        self._advance(out)
+
+    def _tool_use_id(self, block: _Block) -> str:
+        """The id the client sees for a tool call: the upstream's unless missing or repeated."""
+        if block.tool_use_id is None:
+            call_id = block.call_id
+            if not call_id or call_id in self._used_ids:
+                call_id = new_tool_use_id()
+            self._used_ids.add(call_id)
+            block.tool_use_id = call_id
+        return block.tool_use_id
+
+    def _seal(self) -> str:
+        """The signature for the thinking block closing now; the next one starts a fresh state."""
+        carry, self._carry = self._carry, _Carry()
+        carried = CarriedReasoning(
+            field=self._reasoning_field,
+            text="".join(carry.pieces),
+            details=tuple(carry.details),
+            call_extras={self._tool_use_id(block): extra for block, extra in carry.calls},
+        )
+        return self.context.signature(carried)
 
     def _closable(self, block: _Block) -> bool:
         if block.kind != _TOOL:
@@ -466,10 +542,7 @@ class StreamTranslator:
                 f'{{"type":"thinking","thinking":"","signature":""}}}}\n\n'
             )
         else:
-            call_id = block.call_id
-            if not call_id or call_id in self._used_ids:
-                call_id = new_tool_use_id()
-            self._used_ids.add(call_id)
+            call_id = self._tool_use_id(block)
             self._tool_blocks += 1
             name = self.context.original_tool_name(block.name or "")
             out.append(
@@ -498,8 +571,7 @@ class StreamTranslator:
         elif block is self._thinking:
             self._thinking = None
         if block.kind == _THINKING and self._sealing:
-            signature = self.context.signature(self._reasoning_field, "".join(self._thought))
-            self._thought = []
+            signature = self._seal()
             if signature:
                 out.append(f"{_DELTA_HEAD}{block.index}{_SIGNATURE_MID}{_jstr(signature)}{_DELTA_TAIL}")
         block.closed = True

@@ -1,7 +1,8 @@
 """Pydantic models of the OpenAI ``/chat/completions`` request we send upstream.
 
 Every model forbids extra fields, so nothing Anthropic-only (``cache_control``,
-``thinking``, ``metadata``, ...) can ride along into the upstream body.  Optional
+``output_config``, ``metadata``, ...) can ride along into the upstream body; the
+thinking fields are the providers' own switches, set by the profile.  Optional
 fields default to ``None``; serialize with :meth:`ChatRequest.payload` (which is
 ``model_dump(exclude_none=True)``) so that unset fields are omitted rather than sent
 as ``null`` -- several gateways reject explicit nulls.
@@ -95,6 +96,8 @@ class ToolCall(_Strict):
     id: str
     type: Literal["function"] = "function"
     function: FunctionCall
+    # Provider state of this call, back exactly as received (Gemini: {"google": {"thought_signature": ...}}).
+    extra_content: dict[str, Any] | None = None
 
 
 class AssistantMessage(_Strict):
@@ -102,6 +105,10 @@ class AssistantMessage(_Strict):
     # None (omitted on dump) when the turn only calls tools.
     content: str | None = None
     tool_calls: list[ToolCall] | None = None
+    # The provider's reasoning, back in the field it came in (see adapter.providers).
+    reasoning_content: str | None = None
+    reasoning: str | None = None
+    reasoning_details: list[dict[str, Any]] | None = None  # OpenRouter, each object as received
 
 
 class ToolMessage(_Strict):
@@ -158,6 +165,12 @@ class ChatRequest(_Strict):
     tools: list[FunctionTool] | None = None
     tool_choice: Literal["auto", "required", "none"] | NamedToolChoice | None = None
     parallel_tool_calls: bool | None = None
+    # Each provider profile's thinking switch (see adapter.providers); at most the profile's own are set.
+    thinking: dict[str, Any] | None = None
+    reasoning_effort: str | None = None
+    enable_thinking: bool | None = None
+    reasoning: dict[str, Any] | None = None
+    chat_template_kwargs: dict[str, Any] | None = None
 
     def payload(self) -> dict[str, Any]:
         """The JSON-ready body: ``model_dump(exclude_none=True)``."""

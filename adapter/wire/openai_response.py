@@ -5,7 +5,8 @@ is optional, because DeepSeek, OneAPI, New API and vLLM each fill these objects 
 differently.  Vendor extensions that matter to the translation are modelled explicitly:
 
 * ``reasoning_content`` (DeepSeek, vLLM reasoning parsers) and ``reasoning`` (newer vLLM,
-  OpenRouter-style gateways) carry the model's chain of thought;
+  OpenRouter-style gateways) carry the model's chain of thought; OpenRouter adds
+  ``reasoning_details`` and Gemini a tool call's ``extra_content`` (its thought signature);
 * ``stop_reason`` on a choice (vLLM) is the stop string or token id that ended generation;
 * ``prompt_cache_hit_tokens`` / ``prompt_cache_miss_tokens`` (DeepSeek) next to the
   OpenAI-style ``prompt_tokens_details.cached_tokens``.
@@ -56,6 +57,19 @@ def _count_or_none(value: Any) -> int | None:
 Count = Annotated[int | None, BeforeValidator(_count_or_none)]
 
 
+def _objects_only(value: Any) -> list[dict[str, Any]] | None:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else None
+
+
+def _object_or_none(value: Any) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) else None
+
+
+# Opaque provider state, kept as received; a malformed one is dropped, never fatal.
+Objects = Annotated[list[dict[str, Any]] | None, BeforeValidator(_objects_only)]
+Object = Annotated[dict[str, Any] | None, BeforeValidator(_object_or_none)]
+
+
 class FunctionCall(_Tolerant):
     name: str | None = None
     # Normally a JSON-encoded string; a few gateways send an already decoded object.
@@ -68,6 +82,8 @@ class ToolCall(_Tolerant):
     id: str | None = None
     type: str | None = None
     function: FunctionCall | None = None
+    # Gemini: {"google": {"thought_signature": ...}}, to be sent back on this same call.
+    extra_content: Object = None
 
 
 class PromptTokensDetails(_Tolerant):
@@ -94,6 +110,8 @@ class _MessageFields(_Tolerant):
     content: str | None = None
     reasoning_content: str | None = None
     reasoning: str | None = None
+    # OpenRouter: the reasoning as typed objects (text, summary, encrypted), to be sent back unmodified.
+    reasoning_details: Objects = None
     tool_calls: list[ToolCall] | None = None
     # Legacy single function call (pre-tools API); still produced by some old gateways.
     function_call: FunctionCall | None = None

@@ -1,10 +1,11 @@
 """The real Claude Code CLI carries the provider's reasoning back through the adapter, turn after turn.
 
 The scripted gateway plays each provider profile's documented rules (DeepSeek and Kimi refuse a
-request whose tool-call turns lack their reasoning) and sends reasoning with every tool-call turn,
-parallel calls included; every later request must hand it back on the assistant message that made
-those calls, exactly as sent, and each request must still repeat the one before it as a prefix (the
-gateway's cache).
+request whose tool-call turns lack their reasoning, Gemini one whose first call lost its thought
+signature, OpenRouter one without its reasoning_details) and sends its reasoning state with every
+tool-call turn, parallel calls included; every later request must hand it back on the assistant message
+that made those calls, exactly as sent, and each request must still repeat the one before it as a
+prefix (the gateway's cache).
 """
 
 import pytest
@@ -30,9 +31,9 @@ SCENARIO = {
 }
 
 
-def served_bodies(gateway, scenario: str) -> list[dict]:
-    bodies = [r["body"] for r in gateway.requests() if r["scenario"] == scenario and r["status"] == 200]
-    return sorted(bodies, key=lambda body: len(body["messages"]))
+def served(gateway, scenario: str) -> list[dict]:
+    entries = [r for r in gateway.requests() if r["scenario"] == scenario and r["status"] == 200]
+    return sorted(entries, key=lambda entry: len(entry["body"]["messages"]))
 
 
 def shared_prefix(a: bytes, b: bytes) -> int:
@@ -44,8 +45,9 @@ def shared_prefix(a: bytes, b: bytes) -> int:
     return n
 
 
-# Profiles the scripted gateway plays (gemini and openrouter carry more than text: not yet).
-PLAYED = ["deepseek", "kimi", "glm", "qwen", "vllm", "generic"]
+PLAYED = ["deepseek", "kimi", "glm", "qwen", "vllm", "gemini", "openrouter", "generic"]
+# Gemini returns no thought text (only signatures); the others send the scripted reasoning back as text.
+TEXT_BACK = {profile: REASONING for profile in PLAYED} | {"gemini": [None] * len(REASONING)}
 
 
 @pytest.mark.cli
@@ -62,12 +64,16 @@ def test_reasoning_comes_back_on_every_tool_call_message_and_the_prefix_holds(pr
     assert (repo / "hello.txt").read_text() == "hello, farm\n"
     refused = [r for r in scripted_gateway.requests() if r["status"] != 200]
     assert refused == [], refused[:1]
-    bodies = served_bodies(scripted_gateway, "cli_reasoning")
+    entries = served(scripted_gateway, "cli_reasoning")
+    bodies = [entry["body"] for entry in entries]
     assert len(bodies) == 4
     field = PROFILES[profile].reasoning_field
-    for turn, body in enumerate(bodies):
-        with_calls = [m for m in body["messages"] if m["role"] == "assistant" and m.get("tool_calls")]
-        assert [m.get(field) for m in with_calls] == REASONING[:turn]
+    for turn, entry in enumerate(entries):
+        messages = entry["body"]["messages"]
+        with_calls = [i for i, m in enumerate(messages) if m["role"] == "assistant" and m.get("tool_calls")]
+        assert [messages[i].get(field) for i in with_calls] == TEXT_BACK[profile][:turn]
+        if profile in ("gemini", "openrouter"):  # the gateway checked each one's opaque state came back intact
+            assert entry["state_checked"] == with_calls
     for earlier, later in zip(bodies, bodies[1:]):
         assert later["messages"][: len(earlier["messages"])] == earlier["messages"]
     # What a prefix cache sees: the bytes of each request that the next one repeats.

@@ -903,7 +903,7 @@ def test_request_from_json_bytes():
 def test_chat_request_forbids_unknown_fields():
     with pytest.raises(ValueError):
         ChatRequest.model_validate(
-            {"model": "m", "messages": [{"role": "user", "content": "x"}], "thinking": {}}
+            {"model": "m", "messages": [{"role": "user", "content": "x"}], "output_config": {}}
         )
     with pytest.raises(ValueError):
         ChatRequest.model_validate(

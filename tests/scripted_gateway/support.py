@@ -34,7 +34,8 @@ def stream_lines(gw: GatewayHandle, body: dict, **kwargs: Any) -> list[str]:
 
 
 def chunks_of(lines: list[str]) -> list[dict]:
-    """Parsed `data:` payloads, asserting the SSE framing and the final [DONE]."""
+    """Parsed `data:` payloads, asserting the SSE framing and the final [DONE]; comment lines are skipped."""
+    lines = [line for line in lines if not line.startswith(":")]
     assert lines[-1] == "data: [DONE]"
     assert all(line.startswith("data: ") for line in lines)
     return [json.loads(line[len("data: "):]) for line in lines[:-1]]

@@ -319,3 +319,117 @@ def test_gateway_command_passes_the_profile(monkeypatch):
     assert [options["profile"] for options in served] == ["kimi", "generic"]
     with pytest.raises(SystemExit):
         cli.main(["gateway", "--profile", "deepsek"])
+
+
+GEMINI_REFUSAL = ("Function call is missing a thought_signature in functionCall parts. This is required for tools to "
+                  "work correctly, and missing thought_signature may lead to degraded model performance. Additional "
+                  "data, function call `default_api:Read` , position 1. Please refer to "
+                  "https://ai.google.dev/gemini-api/docs/thought-signatures for more details.")
+PARALLEL = {"name": "parallel", "turns": [
+    {"reasoning": "Read both.", "tool_calls": [{"name": "Read", "arguments": {"file_path": "a"}},
+                                               {"name": "Read", "arguments": {"file_path": "b"}}]},
+    {"text": "Both read."},
+]}
+
+
+def first_answer(gw, scenario: str, model: str, stream: bool, **extra) -> tuple[dict, dict]:
+    """The first request of `scenario` and its answer as one message (streamed or not)."""
+    body = request(scenario, model=model, tools=[READ_TOOL], **extra)
+    if not stream:
+        return body, post(gw, body).json()["choices"][0]["message"]
+    chunks = chunks_of(stream_lines(gw, body))
+    deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+    calls: dict[int, dict] = {}
+    for delta in deltas:
+        for call in delta.get("tool_calls") or ():
+            known = calls.setdefault(call["index"], {"function": {"arguments": ""}})
+            known["function"]["arguments"] += call["function"].pop("arguments", "")
+            known["function"].update(call.pop("function"))
+            known.update({k: v for k, v in call.items() if k != "index"})
+    message = {"role": "assistant", "content": None, "tool_calls": [calls[i] for i in sorted(calls)]}
+    fragments = [d for delta in deltas for d in delta.get("reasoning_details") or ()]
+    if fragments:
+        message["reasoning_details"] = fragments
+    return body, message
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_gemini_signs_the_first_of_parallel_calls_and_refuses_a_request_that_lost_it(scripted_gateway, stream):
+    scripted_gateway.add_scenario(PARALLEL)
+    scripted_gateway.configure(profile="gemini")
+    body, reply = first_answer(scripted_gateway, "parallel", "gemini-3-flash-preview", stream)
+    first, second = reply["tool_calls"]
+    assert set(first["extra_content"]["google"]) == {"thought_signature"} and "extra_content" not in second
+    assert not {"reasoning_content", "reasoning"} & set(reply)  # thoughts are not returned without include_thoughts
+    results = [tool_result(first["id"], "a"), tool_result(second["id"], "b")]
+    lost = {"role": "assistant", "content": None, "tool_calls": [{k: v for k, v in c.items() if k != "extra_content"} for c in reply["tool_calls"]]}
+    refused = post(scripted_gateway, {**body, "messages": [*body["messages"], lost, *results]})
+    assert refused.status_code == 400 and refused.json()["error"]["message"] == GEMINI_REFUSAL
+    altered = {**reply, "tool_calls": [{**first, "extra_content": {"google": {"thought_signature": "AAAA"}}}, second]}
+    assert post(scripted_gateway, {**body, "messages": [*body["messages"], altered, *results]}).status_code == 400
+    answered = post(scripted_gateway, {**body, "messages": [*body["messages"], reply, *results]})
+    assert answered.status_code == 200 and scripted_gateway.requests()[-1]["state_checked"] == [1]
+
+
+def test_gemini_with_reasoning_effort_none_signs_nothing_and_wants_nothing_back(scripted_gateway):
+    scripted_gateway.add_scenario(PARALLEL)
+    scripted_gateway.configure(profile="gemini")
+    body, reply = first_answer(scripted_gateway, "parallel", "gemini-2.5-flash", False, reasoning_effort="none")
+    assert all("extra_content" not in call for call in reply["tool_calls"])
+    results = [tool_result(call["id"], "x") for call in reply["tool_calls"]]
+    assert post(scripted_gateway, {**body, "messages": [*body["messages"], reply, *results]}).status_code == 200
+
+
+def merged(fragments: list[dict]) -> list[dict]:
+    """Streamed reasoning_details as one list: a fragment continues the last detail of its index."""
+    out: list[dict] = []
+    for fragment in fragments:
+        if out and fragment["index"] == out[-1]["index"]:
+            out[-1] = {**out[-1], **{k: v for k, v in fragment.items() if v is not None},
+                       "text": out[-1]["text"] + fragment.get("text", "")}
+        else:
+            out.append(dict(fragment))
+    return out
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_openrouter_wants_its_reasoning_details_back_unmodified(scripted_gateway, stream):
+    scripted_gateway.add_scenario(TOOL_TURNS)
+    scripted_gateway.configure(profile="openrouter")
+    body, reply = first_answer(scripted_gateway, "tools", "google/gemini-3-pro-preview", stream)
+    details = merged(reply["reasoning_details"]) if stream else reply["reasoning_details"]
+    assert [d["type"] for d in details] == ["reasoning.text", "reasoning.encrypted"] and details[0]["text"] == "Read it first."
+    result = tool_result(reply["tool_calls"][0]["id"], "hi")
+    for changed in ([], [{**details[0], "text": "Something else."}, details[1]], details[:1]):
+        refused = post(scripted_gateway, {**body, "messages": [*body["messages"], {**reply, "reasoning_details": changed}, result]})
+        assert refused.status_code == 400
+        assert refused.json()["error"]["message"] == "Gemini models require OpenRouter reasoning details to be preserved in each request."
+    kept = {**reply, "reasoning_details": details}
+    assert post(scripted_gateway, {**body, "messages": [*body["messages"], kept, result]}).status_code == 200
+
+
+def test_openrouter_streams_keep_alive_comments_between_chunks(scripted_gateway):
+    scripted_gateway.add_scenario(ONE_TURN)
+    scripted_gateway.configure(profile="openrouter")
+    lines = [line for line in stream_lines(scripted_gateway, {**request("think"), "stream": True}) if line]
+    assert lines[0] == ": OPENROUTER PROCESSING" and lines[-1] == "data: [DONE]"
+    data = [i for i, line in enumerate(lines) if line.startswith("data: {")]
+    assert all(lines[i - 1] == ": OPENROUTER PROCESSING" for i in data)
+
+
+@pytest.mark.parametrize(("fields", "thinking"), [({"reasoning": {"effort": "high"}}, True), ({"reasoning": {"enabled": False}}, False),
+                                                   ({"reasoning": {"effort": "none"}}, False), ({}, True)])
+def test_openrouter_reads_its_reasoning_object(scripted_gateway, fields, thinking):
+    scripted_gateway.add_scenario(ONE_TURN)
+    scripted_gateway.configure(profile="openrouter")
+    message = post(scripted_gateway, request("think", **fields)).json()["choices"][0]["message"]
+    assert ("reasoning" in message) is thinking and scripted_gateway.requests()[-1]["thinking"] is thinking
+
+
+@pytest.mark.parametrize(("profile", "fields"), [("openrouter", {"reasoning": {"effort": "huge"}}),
+                                                 ("openrouter", {"reasoning": {"budget": 5}}),
+                                                 ("gemini", {"reasoning_effort": "max"})])
+def test_gemini_and_openrouter_refuse_switch_values_they_do_not_know(scripted_gateway, profile, fields):
+    scripted_gateway.add_scenario(ONE_TURN)
+    scripted_gateway.configure(profile=profile)
+    assert post(scripted_gateway, request("think", **fields)).status_code == 400
