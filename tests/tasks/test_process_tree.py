@@ -84,7 +84,9 @@ def test_kill_job_processes_leaves_a_job_whose_id_only_shares_a_prefix(started_p
     target = start_job_shell("exec sleep 1000", f"{base_id}-1")
     other = start_job_shell("exec sleep 1000", f"{base_id}-10")
     started_pids.extend([target.pid, other.pid])
+    # Both must have finished exec'ing into sleep: mid-exec a process's environ reads empty.
     assert wait_until(lambda: find_job_processes(f"{base_id}-1") == [target.pid])
+    assert wait_until(lambda: find_job_processes(f"{base_id}-10") == [other.pid])
 
     kill_job_processes(f"{base_id}-1", known_groups=[target.pid])
     target.wait(timeout=5)
