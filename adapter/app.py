@@ -34,6 +34,8 @@ from adapter.wire.openai_response import ChatCompletion
 
 log = logging.getLogger("adapter")
 JSON = "application/json"
+# Which backend model and provider profile served a /v1/messages request (errors included): `doctor --network` reads it.
+ROUTE_HEADER = "x-codex-farm-route"
 
 
 class MessagesService:
@@ -50,7 +52,10 @@ class MessagesService:
     async def messages(self, request: Request) -> Response:
         client = self.tokens.client_label(request)
         parsed = parse_body(MessagesRequest, await request.body())
-        translated = self._translate(parsed)
+        target = resolve_target(parsed.model, self.settings, self.seal)
+        backend = target.model.encode("ascii", "replace").decode()  # header values are Latin-1 at most
+        request.state.route = f"model={backend}; profile={target.profile.name}"
+        translated = to_openai(parsed, target)
         call = await self.upstream.open(translated.payload, client=client)
         message_id = "msg_" + secrets.token_hex(12)
         if parsed.stream:
@@ -142,6 +147,9 @@ def handled(endpoint):
         except Exception:
             log.exception("unhandled error on %s", request.url.path)
             response = error_response(AdapterError("internal adapter error"))
+        route = getattr(request.state, "route", None)
+        if route is not None:
+            response.headers[ROUTE_HEADER] = route
         log.info("%s %s -> %s in %.1f ms", request.method, request.url.path, response.status_code, (time.perf_counter() - started) * 1000)
         return response
 

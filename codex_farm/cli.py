@@ -3,6 +3,8 @@
 import argparse
 from pathlib import Path
 
+from adapter.providers import PROFILE_NAMES
+
 
 def _adapter(args: argparse.Namespace) -> None:
     from adapter.server import serve
@@ -44,7 +46,7 @@ def _env(args: argparse.Namespace) -> None:
 def _demo(args: argparse.Namespace) -> None:
     from codex_farm.demo import run_demo
 
-    raise SystemExit(run_demo())
+    raise SystemExit(run_demo(args.profile))
 
 
 def _flower(args: argparse.Namespace) -> None:
@@ -120,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
         "`codex-farm env` prints the settings that reach this farm.",
     )
     up.add_argument("--scripted", action="store_true", help="use the offline scripted gateway as the model")
+    up.add_argument("--profile", choices=PROFILE_NAMES, metavar="NAME",
+                    help="the model's provider profile: the scripted gateway plays its thinking rules and the adapter "
+                    "uses it; with a real gateway, sets ADAPTER_PROFILE (docs/providers.md)")
     up.add_argument(
         "--sandbox-root", type=_directory, metavar="PATH",
         help="every repo must be inside it; kept for later runs (default: SANDBOX_ROOT, else the kept one, else your home)",
@@ -144,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="A private farm (Redis chosen as for `up`; FARM_EMBEDDED_REDIS=1 forces the embedded one), a sample "
         "repo and one job through the real MCP frontend; exits 0 only if the job completed as scripted.",
     )
+    demo.add_argument("--profile", choices=PROFILE_NAMES, metavar="NAME",
+                      help="the provider whose thinking rules the scripted model plays, e.g. deepseek (default generic)")
     demo.set_defaults(run=_demo)
 
     flower = commands.add_parser(
@@ -164,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="check this box: Python, git, the Claude Code CLI, Redis, queues, workers, adapter, folders",
         description="One line per check (OK/FAIL/SKIP); exits non-zero when a check fails. Never prints a secret.",
     )
-    doctor.add_argument("--network", action="store_true", help="also check the gateway (ONEAPI_BASE_URL /models)")
+    doctor.add_argument("--network", action="store_true",
+                        help="also check the gateway: list its models, and a live two-step tool-call conversation through "
+                        "the adapter with thinking on, then off (a few hundred tokens)")
     doctor.set_defaults(run=_doctor)
 
     stats = commands.add_parser(

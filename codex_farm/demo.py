@@ -42,13 +42,13 @@ class DemoFailed(RuntimeError):
     """A tool call of the demo job was refused or failed."""
 
 
-def run_demo() -> int:
-    """Start a private farm, run the demo job through MCP, print its result; 0 only if it checks out."""
+def run_demo(profile: str | None = None) -> int:
+    """Start a private farm (its scripted model playing profile), run the demo job through MCP; 0 only if it checks out."""
     began = time.monotonic()
     interrupt_once_on_stop_signals()
     try:
         with tempfile.TemporaryDirectory(prefix="codex-farm-demo-") as tmp:
-            result = _run_in(Path(tmp))
+            result = _run_in(Path(tmp), profile)
     except (ChildFailed, DemoFailed) as exc:
         _say(f"demo FAILED: {exc}")
         return 1
@@ -65,7 +65,7 @@ def run_demo() -> int:
     return 0
 
 
-def _run_in(root: Path) -> dict:
+def _run_in(root: Path, profile: str | None) -> dict:
     """Build the sample repo and the farm under root, run the job, stop the farm."""
     sandbox, run_dir = root / "sandbox", root / "run"
     repo = make_sample_repo(sandbox / "sample")
@@ -80,6 +80,7 @@ def _run_in(root: Path) -> dict:
         sandbox_root=sandbox,
         cache_dir=root / "cache",
         extra_env={"FARM_QUEUE": f"demo-{tag}", "FARM_KEY_PREFIX": f"farm-demo-{tag}:"},
+        profile=profile,
     )
     with LocalFarm(plan, say=_say) as farm:
         _say(f"offline: {farm.model_note}")

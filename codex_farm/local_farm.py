@@ -22,7 +22,7 @@ from scripted_gateway import GatewayHandle, builtin_scenarios_dir, run_in_thread
 
 # Scripted requests without a `[[scenario:NAME]]` marker get this one (a plain answer, no tools).
 DEFAULT_SCENARIO = "hello"
-# The provider profile the scripted gateway plays for `up` and `demo`.
+# The provider profile the scripted gateway plays for `up` and `demo` unless they are given one.
 SCRIPTED_PROFILE = "generic"
 # Credentials each piece must not see unless it is the one that uses them.
 _GATEWAY_SECRETS = ("ONEAPI_API_KEY", "ANTHROPIC_API_KEY", "FALLBACK_API_KEY")
@@ -44,6 +44,14 @@ class FarmPlan:
     cache_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)  # read by worker and frontend alike
     mcp_token: str | None = None
+    # The model's provider profile: the scripted gateway plays it and the adapter uses it (ADAPTER_PROFILE).
+    # None: generic for the scripted model, the adapter's own choice for a real gateway.
+    profile: str | None = None
+
+    @property
+    def scripted_profile(self) -> str:
+        """The profile the scripted gateway plays."""
+        return self.profile or SCRIPTED_PROFILE
 
 
 def default_cache_dir() -> Path:
@@ -155,9 +163,11 @@ class LocalFarm:
             return settings.gateway_url, settings.gateway_key.get_secret_value()
         key = secrets.token_urlsafe(24)
         # A scripted answer costs nothing, so its usage is reported as zero tokens, not as a paid call's.
-        self.gateway = run_in_thread(builtin_scenarios_dir(), api_key=key, default_scenario=DEFAULT_SCENARIO, report_tokens=False)
+        profile = self.plan.scripted_profile
+        self.gateway = run_in_thread(builtin_scenarios_dir(), api_key=key, default_scenario=DEFAULT_SCENARIO,
+                                     report_tokens=False, profile=profile)
         why = "" if self.plan.scripted else ", as ONEAPI_BASE_URL/ONEAPI_API_KEY are not set"
-        self.model = f"offline scripted gateway on {self.gateway.url}{why}"
+        self.model = f"offline scripted gateway on {self.gateway.url} playing {profile}{why}"
         self.model_note = scripted_model_note(self.gateway)
         self.say(f"model:   {self.model}")
         return self.gateway.url, key
@@ -167,7 +177,9 @@ class LocalFarm:
         if self.gateway is not None:
             # A fallback to a real gateway would turn scripted failures into paid calls.
             env = _without(env, ("FALLBACK_BASE_URL", "FALLBACK_API_KEY", "FALLBACK_MODEL"))
-            env["ADAPTER_PROFILE"] = SCRIPTED_PROFILE  # the rules the scripted gateway plays
+            env["ADAPTER_PROFILE"] = self.plan.scripted_profile  # the rules the scripted gateway plays
+        elif self.plan.profile is not None:
+            env["ADAPTER_PROFILE"] = self.plan.profile
         env.update(ONEAPI_BASE_URL=upstream_url, ONEAPI_API_KEY=upstream_key, ADAPTER_TOKENS=self.adapter_token)
         argv = _farm_command("adapter", "--host", LOOPBACK, "--port", str(self.plan.adapter_port))
         child = self._spawn("adapter", argv, env)

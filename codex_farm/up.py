@@ -85,6 +85,7 @@ def _plan(args: argparse.Namespace, run_dir: Path, root: Path, token: str) -> Fa
         sandbox_root=root,
         cache_dir=default_cache_dir(),
         mcp_token=token,
+        profile=args.profile,
     )
 
 

@@ -1,5 +1,6 @@
 """`codex-farm doctor` against a real local farm: healthy, and broken one piece at a time."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,19 +10,23 @@ import pytest
 
 from adapter.settings import AdapterSettings
 from codex_farm.doctor import CheckResult, check_profiles, mask_url
+from scripted_gateway import builtin_scenarios_dir
 from tasks.agent_env import bundled_cli
 from tests.fixtures.machine_tools import require_bwrap
+from tests.fixtures.planted import GATEWAY_KEY
 from tests.fixtures.signing import make_signing_files
 from tests.fixtures.farm import Farm
 from tests.fixtures.processes import free_port
 from tests.fixtures.redis_server import REDIS_PASSWORD
 
 CHECKS = ["python", "git", "settings", "claude-cli", "redis", "queues", "workers", "adapter", "profiles", "sandbox", "cache-dir", "isolation", "signing", "gateway"]
+NETWORK_CHECKS = ["probe-on", "probe-off"]
 STATUSES = (["OK"], ["FAIL"], ["SKIP"], ["WARN"], ["INFO"])
+PROBE = json.loads((builtin_scenarios_dir() / "probe.json").read_text())
 
 
 def run_doctor(farm: Farm, *args: str, **env: str) -> tuple[int, dict[str, str]]:
-    """Run `python -m codex_farm doctor`; return its exit code and its lines keyed by check name."""
+    """Run `python -m codex_farm doctor`; return its exit code and its lines keyed by check name (all of them, in order)."""
     environment = {**os.environ, **farm.env, "CLAUDE_CLI_PATH": str(bundled_cli()), **env}
     done = subprocess.run(
         [sys.executable, "-m", "codex_farm", "doctor", *args], env=environment, capture_output=True, text=True, timeout=60
@@ -30,7 +35,7 @@ def run_doctor(farm: Farm, *args: str, **env: str) -> tuple[int, dict[str, str]]
     for secret in (REDIS_PASSWORD, farm.adapter.token, env.get("ADAPTER_TOKEN", farm.adapter.token)):
         assert secret not in output, output
     lines = {line.split()[1]: line for line in done.stdout.splitlines() if line.split()[:1] in STATUSES}
-    assert list(lines) == CHECKS, output
+    assert list(lines) == CHECKS + (NETWORK_CHECKS if "--network" in args else []), output
     return done.returncode, lines
 
 
@@ -44,6 +49,18 @@ def test_a_healthy_farm_passes_every_check(farm: Farm):
     assert f"redis://:***@127.0.0.1:{farm.redis.port}/0 (auth ok)" in lines["redis"]
     assert farm.env["FARM_QUEUE"] in lines["workers"]
     assert "ADAPTER_TOKEN accepted" in lines["adapter"]
+
+
+def test_network_lists_the_gateways_models_and_probes_it_through_the_adapter(farm: Farm, scripted_gateway):
+    scripted_gateway.add_scenario(PROBE)
+    code, lines = run_doctor(farm, "--network", ONEAPI_BASE_URL=scripted_gateway.url, ONEAPI_API_KEY=GATEWAY_KEY)
+    assert code == 0, lines
+    assert lines["gateway"].startswith("OK   gateway      answers at "), lines["gateway"]
+    assert lines["probe-on"].startswith("OK   probe-on     generic profile, "), lines["probe-on"]
+    assert "reasoning round trip ok" in lines["probe-on"] and "streamed usage" in lines["probe-on"]
+    # The farm's scripted gateway plays generic, which reasons whatever is asked: the probe says so.
+    assert lines["probe-off"].startswith("WARN probe-off") and "still reasoned" in lines["probe-off"], lines["probe-off"]
+    assert [r["scenario"] for r in scripted_gateway.requests()] == ["probe"] * 4
 
 
 def test_redis_down_is_named_and_workers_are_not_asked(farm: Farm):

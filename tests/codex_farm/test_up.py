@@ -271,7 +271,7 @@ def test_up_defaults_the_sandbox_root_to_home_and_prints_what_a_user_needs(up: R
     assert re.search(r"^  adapter: http://127\.0\.0\.1:\d+$", text, re.MULTILINE), text
     assert 'In another shell, eval "$(codex-farm env)" points codex-farm doctor, wait and stats' in text
     (offline,) = [line for line in text.splitlines() if line.startswith("  offline: ")]
-    for part in ("Hello from the scripted gateway.", "[[scenario:NAME]]", "demo, flaky, hello, review, write_file", "ONEAPI_BASE_URL", "ONEAPI_API_KEY"):
+    for part in ("Hello from the scripted gateway.", "[[scenario:NAME]]", "demo, flaky, hello, probe, review, write_file", "ONEAPI_BASE_URL", "ONEAPI_API_KEY"):
         assert part in offline, offline
     exports = codex_farm_env(up.env).stdout
     plant_farm_secrets(exports)
