@@ -9,13 +9,16 @@ import anyio
 import httpx
 from pydantic import ValidationError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from adapter import json_codec
+from adapter import strict_json
 from adapter.auth import TokenCheck
-from adapter.errors import AdapterError, InvalidRequest
+from adapter.body_limit import read_capped_body
+from adapter.client_limits import ClientLimits, JobAdmission
+from adapter.errors import AdapterError, InvalidRequest, error_response
 from adapter.metrics import MetricsFile
 from adapter.model_map import listed_models, resolve_target
 from adapter.prometheus import AdapterMetrics
@@ -45,13 +48,14 @@ class MessagesService:
         self.settings = settings
         self.seal = ReasoningSeal.from_secrets(settings.reasoning_key, settings.upstream_api_key)
         self.tokens = TokenCheck(settings)
+        self.limits = ClientLimits(settings.job_max_concurrent, settings.job_rate_per_min, settings.job_burst)
         self.upstream = upstream or UpstreamClient(settings, MetricsFile(settings.metrics_file))
         self.prometheus = AdapterMetrics()
         self.upstream.metrics.add_observer(self.prometheus.observe)
 
     async def messages(self, request: Request) -> Response:
         client = self.tokens.client_label(request)
-        parsed = parse_body(MessagesRequest, await request.body())
+        parsed = parse_body(MessagesRequest, await read_capped_body(request, self.settings.max_body_bytes))
         target = resolve_target(parsed.model, self.settings, self.seal)
         backend = target.model.encode("ascii", "replace").decode()  # header values are Latin-1 at most
         request.state.route = f"model={backend}; profile={target.profile.name}"
@@ -65,7 +69,7 @@ class MessagesService:
 
     async def count_tokens(self, request: Request) -> Response:
         self.tokens.client_label(request)
-        parsed = parse_body(CountTokensRequest, await request.body())
+        parsed = parse_body(CountTokensRequest, await read_capped_body(request, self.settings.max_body_bytes))
         translated = self._translate(parsed)
         return JSONResponse({"input_tokens": estimate_input_tokens(translated.payload)})
 
@@ -82,10 +86,10 @@ class MessagesService:
         return to_openai(parsed, resolve_target(parsed.model, self.settings, self.seal))
 
 
-def parse_body(model, raw: bytes):
-    """Validate a request body, turning JSON and validation failures into a one-line InvalidRequest."""
+def parse_body(model, raw: bytes | bytearray):
+    """Validate a request body, turning JSON, Unicode and validation failures into a one-line InvalidRequest."""
     try:
-        data = json_codec.loads(raw)
+        data = strict_json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise InvalidRequest(f"body is not valid JSON: {exc}") from None
     try:
@@ -131,10 +135,6 @@ async def stream_events(call: UpstreamCall, context: ResponseContext, message_id
             await call.close(translator.usage, error)
 
 
-def error_response(error: AdapterError) -> Response:
-    return Response(error.body(), status_code=error.status, media_type=JSON)
-
-
 def handled(endpoint):
     """Wrap an endpoint so every failure becomes Anthropic error JSON, never a traceback."""
 
@@ -178,7 +178,8 @@ def create_app(settings: AdapterSettings | None = None, upstream: UpstreamClient
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", service.prometheus_metrics, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    admission = Middleware(JobAdmission, limits=service.limits, tokens=service.tokens)
+    return Starlette(routes=routes, middleware=[admission], lifespan=lifespan)
 
 
 def install_log_redaction(settings: AdapterSettings) -> None:

@@ -5,9 +5,10 @@ from pathlib import Path
 
 from typing import Annotated
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from adapter.key_guard import key_from_file
 from adapter.providers import Effort, ProfileName, ThinkingMode
 
 
@@ -26,7 +27,8 @@ class ModelRoute(BaseModel):
 class AdapterSettings(BaseSettings):
     """Everything the adapter reads from the environment."""
 
-    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
+    # Errors never quote what was read: the input holds the gateway keys.
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore", hide_input_in_errors=True)
 
     upstream_base_url: str = Field(
         "https://api.deepseek.com/v1",
@@ -68,6 +70,14 @@ class AdapterSettings(BaseSettings):
         None, validation_alias="FALLBACK_BASE_URL", description="Gateway tried when the primary keeps failing."
     )
     fallback_api_key: SecretStr | None = Field(None, validation_alias="FALLBACK_API_KEY")
+    upstream_api_key_file: Path | None = Field(
+        None,
+        validation_alias="ONEAPI_API_KEY_FILE",
+        description="File holding the gateway key instead of ONEAPI_API_KEY: read once at start, never in the environment.",
+    )
+    fallback_api_key_file: Path | None = Field(
+        None, validation_alias="FALLBACK_API_KEY_FILE", description="File holding the fallback's key instead of FALLBACK_API_KEY."
+    )
     fallback_model: str | None = Field(
         None, validation_alias="FALLBACK_MODEL", description="Backend model on the fallback; default: the primary's."
     )
@@ -97,6 +107,44 @@ class AdapterSettings(BaseSettings):
     metrics_file: Path | None = Field(
         None, validation_alias="WORKER_METRICS_FILE", description="JSONL file, one row per upstream call."
     )
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024,
+        gt=0,
+        validation_alias="ADAPTER_MAX_BODY_BYTES",
+        description="Longest request body read; past it (declared or counted as it arrives) 413 request_too_large. "
+        "Claude Code's requests are KBs to a few MB, images included.",
+    )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        validation_alias="ADAPTER_HEADER_TIMEOUT_S",
+        description="A client that has not sent a request's headers this long after connecting (or after the "
+        "request's first byte, on a kept-alive connection) is disconnected.",
+    )
+    body_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        validation_alias="ADAPTER_BODY_TIMEOUT_S",
+        description="A client that has not sent a request's whole body this long after its headers is disconnected.",
+    )
+    job_max_concurrent: int = Field(
+        8,
+        ge=0,
+        validation_alias="ADAPTER_JOB_MAX_CONCURRENT",
+        description="Requests one job token may have in flight (a stream until it ends); past it 429. 0: no limit.",
+    )
+    job_rate_per_min: float = Field(
+        240.0,
+        ge=0,
+        validation_alias="ADAPTER_JOB_RATE_PER_MIN",
+        description="Requests a minute one job token may send, sustained; past it 429 with retry-after. 0: no limit.",
+    )
+    job_burst: int = Field(
+        60,
+        ge=1,
+        validation_alias="ADAPTER_JOB_BURST",
+        description="Requests one job token may send at once before ADAPTER_JOB_RATE_PER_MIN paces it.",
+    )
 
     @field_validator("model_map", mode="before")
     @classmethod
@@ -115,7 +163,22 @@ class AdapterSettings(BaseSettings):
             return [t.strip() for t in value.split(",") if t.strip()]
         return value
 
+    @model_validator(mode="after")
+    def _read_key_files(self) -> "AdapterSettings":
+        """Each gateway key from its file when one is named; a key given both ways is refused."""
+        self.upstream_api_key = _key(self.upstream_api_key, self.upstream_api_key_file, "ONEAPI_API_KEY")
+        self.fallback_api_key = _key(self.fallback_api_key, self.fallback_api_key_file, "FALLBACK_API_KEY")
+        return self
+
     def secrets(self) -> list[str]:
         """Every secret value this adapter holds, for log redaction."""
         values = [self.upstream_api_key, self.fallback_api_key, self.reasoning_key, *self.client_tokens]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+
+def _key(value: SecretStr | None, path: Path | None, variable: str) -> SecretStr | None:
+    if path is None:
+        return value
+    if value is not None:
+        raise ValueError(f"set {variable} and {variable}_FILE, not both")
+    return key_from_file(path, f"{variable}_FILE")

@@ -393,6 +393,32 @@ def check_isolation(farm) -> CheckResult:
     return CheckResult("isolation", True, f"WORKER_SANDBOX=bwrap but unusable: {state.problem}; jobs run unsandboxed", hint, note="WARN")
 
 
+def check_gateway_key_reach(farm) -> CheckResult:
+    """Whether agents here could read the adapter's gateway key: unsandboxed with CAP_SYS_PTRACE (root), or
+    beside an adapter of their own user whose environment is readable (a WARN each)."""
+    from codex_farm.adapter_exposure import can_read_any_process, local_adapters
+    from tasks.sandbox import sandbox_state
+
+    name = "gateway-key"
+    if sandbox_state(farm).active:
+        return CheckResult(name, True, "agents run in the bwrap sandbox: no process outside it is visible to them")
+    hint = "run the worker as its own unprivileged user (deploy/README.md, \"The gateway key\"), or set WORKER_SANDBOX=bwrap"
+    if can_read_any_process():
+        detail = ("agents would run unsandboxed with CAP_SYS_PTRACE (root): they can read any process's memory, "
+                  "the adapter's key included")
+        return CheckResult(name, True, detail, hint, note="WARN")
+    same_user = [adapter for adapter in local_adapters() if adapter.uid == os.getuid()]
+    exposed = [str(adapter.pid) for adapter in same_user if adapter.environ_readable]
+    if exposed:
+        detail = f"adapter pid {', '.join(exposed)} runs as this user with a readable environment: unsandboxed agents can read its key"
+        hint = "run the adapter under its own user and a current version (it makes itself non-dumpable), or set WORKER_SANDBOX=bwrap"
+        return CheckResult(name, True, detail, hint, note="WARN")
+    if same_user:
+        pids = ", ".join(str(adapter.pid) for adapter in same_user)
+        return CheckResult(name, True, f"adapter pid {pids} runs as this user but is non-dumpable: agents cannot read its key")
+    return CheckResult(name, True, "no adapter on this box runs as this user")
+
+
 def check_signing(farm) -> CheckResult:
     """Signed task messages: off (a fact), or the key, certificate and trusted store all readable and matching."""
     from tasks.signing import SigningError, check_signing_files, signing_enabled
@@ -404,6 +430,40 @@ def check_signing(farm) -> CheckResult:
     except SigningError as exc:
         return CheckResult("signing", False, str(exc), "fix the FARM_SIGNING_* files; workers and frontends refuse to start as they are")
     return CheckResult("signing", True, f"task messages are signed ({farm.signing_digest}); workers run only trusted signatures")
+
+
+def check_dead_letters(farm, redis_result: CheckResult | None = None) -> CheckResult:
+    """How many task messages workers refused and dead-lettered, and the newest one's reason (a WARN when any)."""
+    import time
+
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    from tasks.dead_letter import MAX_ENTRIES, DeadLetters
+
+    if redis_result is not None and not redis_result.ok:
+        return CheckResult("deadletter", True, "not checked: Redis is not usable", skipped=True)
+    try:
+        client = redis.Redis.from_url(farm.redis_url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S,
+                                      retry=Retry(NoBackoff(), 0))  # fmt: skip
+    except ValueError:
+        return CheckResult("deadletter", False, "REDIS_URL is not usable", "fix REDIS_URL (redis://:PASSWORD@host:6379/0)")
+    letters = DeadLetters(client, farm.key_prefix, farm.job_ttl_s)
+    try:
+        count, newest = letters.count(), letters.latest(1)
+    except (redis.RedisError, ValueError, TypeError) as exc:  # ValueError, TypeError: an entry not written by a worker
+        return CheckResult("deadletter", False, f"cannot read {letters.key}: {type(exc).__name__}", "check Redis and REDIS_URL")
+    finally:
+        client.close()
+    if not count or not newest:
+        return CheckResult("deadletter", True, f"none: workers refused no task message ({letters.key})")
+    letter, shown = newest[0], f"{count}+" if count >= MAX_ENTRIES else str(count)
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(letter.at))
+    detail = f"{shown} refused message(s) in {letters.key}; newest: {letter.reason} on queue {letter.queue!r} at {when}"
+    hint = (f"frontends and workers disagree on FARM_SIGNING_*, or something else writes to the queues; "
+            f"read them with redis-cli LRANGE {letters.key} 0 9 (docs/operations.md)")  # fmt: skip
+    return CheckResult("deadletter", True, detail, hint, note="WARN")
 
 
 # --- runner ----------------------------------------------------------------------------------------
@@ -423,11 +483,13 @@ def run_checks(loaded: Loaded, network: bool = False) -> list[CheckResult]:
     redis_result = _needs(farm, "redis", lambda: check_redis(farm))
     results += [redis_result, _needs(farm, "queues", lambda: check_queues(farm))]
     results.append(_needs(farm, "workers", lambda: check_workers(farm, redis_result)))
+    results.append(_needs(farm, "deadletter", lambda: check_dead_letters(farm, redis_result)))
     results.append(_needs(farm, "adapter", lambda: check_adapter(farm)))
     results.append(_needs(adapter, "profiles", lambda: check_profiles(adapter)))
     results.append(_needs(frontend, "sandbox", lambda: check_sandbox(frontend)))
     results.append(_needs(farm, "cache-dir", lambda: check_cache_dir(farm)))
     results.append(_needs(farm, "isolation", lambda: check_isolation(farm)))
+    results.append(_needs(farm, "gateway-key", lambda: check_gateway_key_reach(farm)))
     results.append(_needs(farm, "signing", lambda: check_signing(farm)))
     if network:
         results.append(_needs(adapter, "gateway", lambda: check_gateway(adapter)))

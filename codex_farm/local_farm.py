@@ -6,14 +6,18 @@ and are stopped in reverse order, each by its own PID.
 
 import os
 import secrets
+import shutil
 import signal
 import sys
-from collections.abc import Callable, Mapping
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from adapter.key_guard import make_undumpable
 from codex_farm.settings import LocalFarmSettings
 from codex_farm.children import Child, spawn, wait_ready
 from codex_farm.local_redis import EMBEDDED_WARNING, LocalRedis, start_redis
@@ -26,6 +30,8 @@ DEFAULT_SCENARIO = "hello"
 SCRIPTED_PROFILE = "generic"
 # Credentials each piece must not see unless it is the one that uses them.
 _GATEWAY_SECRETS = ("ONEAPI_API_KEY", "ANTHROPIC_API_KEY", "FALLBACK_API_KEY")
+# Where the adapter finds its keys instead: files `up` writes and removes once the adapter has read them.
+_KEY_FILES = ("ONEAPI_API_KEY_FILE", "FALLBACK_API_KEY_FILE")
 _FARM_SECRETS = ("ADAPTER_TOKENS", "ADAPTER_TOKEN", "FARM_MCP_TOKEN")
 _WORKER_STOP_GRACE_S = 30.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -107,6 +113,9 @@ class LocalFarm:
 
     def start(self) -> None:
         """Redis, model, adapter, worker, frontend: each healthy before the next."""
+        # This process holds the gateway key and the farm's tokens: close its environment and memory
+        # to the user's other processes (agents among them) before it holds any of them.
+        make_undumpable()
         self.plan.run_dir.mkdir(parents=True, exist_ok=True)
         self.redis = start_redis(self.plan.run_dir)
         self.say(f"redis:   {self.redis.mode}")
@@ -173,17 +182,24 @@ class LocalFarm:
         return self.gateway.url, key
 
     def _start_adapter(self, upstream_url: str, upstream_key: str) -> None:
-        env = _without(os.environ, _FARM_SECRETS)
+        """The adapter, with its keys in files rather than its environment (see adapter/key_guard.py)."""
+        env = _without(os.environ, _FARM_SECRETS + _GATEWAY_SECRETS + _KEY_FILES)
+        keys = {"ONEAPI_API_KEY_FILE": upstream_key}
         if self.gateway is not None:
             # A fallback to a real gateway would turn scripted failures into paid calls.
-            env = _without(env, ("FALLBACK_BASE_URL", "FALLBACK_API_KEY", "FALLBACK_MODEL"))
+            env = _without(env, ("FALLBACK_BASE_URL", "FALLBACK_MODEL"))
             env["ADAPTER_PROFILE"] = self.plan.scripted_profile  # the rules the scripted gateway plays
-        elif self.plan.profile is not None:
-            env["ADAPTER_PROFILE"] = self.plan.profile
-        env.update(ONEAPI_BASE_URL=upstream_url, ONEAPI_API_KEY=upstream_key, ADAPTER_TOKENS=self.adapter_token)
+        else:
+            if os.environ.get("FALLBACK_API_KEY"):
+                keys["FALLBACK_API_KEY_FILE"] = os.environ["FALLBACK_API_KEY"]
+            if self.plan.profile is not None:
+                env["ADAPTER_PROFILE"] = self.plan.profile
+        env.update(ONEAPI_BASE_URL=upstream_url, ADAPTER_TOKENS=self.adapter_token)
         argv = _farm_command("adapter", "--host", LOOPBACK, "--port", str(self.plan.adapter_port))
-        child = self._spawn("adapter", argv, env)
-        wait_ready(child, lambda: _answers(self.adapter_url + "/healthz"), 30, "answering /healthz")
+        # The files live until the adapter answers, so it has read them; no agent runs yet (the worker starts later).
+        with key_files(self.plan.run_dir, keys) as key_env:
+            child = self._spawn("adapter", argv, {**env, **key_env})
+            wait_ready(child, lambda: _answers(self.adapter_url + "/healthz"), 30, "answering /healthz")
         self.say(f"adapter: {self.adapter_url} (pid {child.pid})")
 
     def _start_worker(self) -> None:
@@ -217,6 +233,23 @@ def scripted_model_note(gateway: GatewayHandle) -> str:
         f"plays one of {', '.join(sorted(scenarios))}; for a real model set ONEAPI_BASE_URL and ONEAPI_API_KEY "
         "and run codex-farm up without --scripted"
     )
+
+
+@contextmanager
+def key_files(folder: Path, keys: Mapping[str, str]) -> Iterator[dict[str, str]]:
+    """Each key in a file only this user can read, in a fresh folder under `folder`; yields variable -> path, removes all on exit."""
+    private = Path(tempfile.mkdtemp(prefix="keys-", dir=folder))  # mode 0700
+    try:
+        paths = {}
+        for variable, key in keys.items():
+            path = private / variable.lower()
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as key_file:
+                key_file.write(key + "\n")
+            paths[variable] = str(path)
+        yield paths
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
 
 
 def _farm_command(*args: str) -> list[str]:

@@ -7,6 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from adapter.key_guard import make_undumpable
 from codex_farm.children import ChildFailed
 from codex_farm.doctor import mask_url
 from codex_farm.local_farm import FarmPlan, LocalFarm, default_cache_dir, interrupt_once_on_stop_signals
@@ -35,6 +36,7 @@ _WATCH_PERIOD_S = 0.5
 
 def run_up(args: argparse.Namespace) -> int:
     """Start every piece, print how to connect Codex, and supervise until a signal or a crash."""
+    make_undumpable()  # before reading the gateway key and the tokens: see LocalFarm.start
     settings, paths = LocalFarmSettings(), LocalPaths.from_env()
     root, token = _settle(args, settings, paths)
     require_free(args.mcp_port, "--mcp-port")

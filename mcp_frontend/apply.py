@@ -4,12 +4,15 @@ The merge runs like `git apply --3way`, but against a scratch copy of the caller
 the files on disk. So local edits, staged or not, are "ours" in the merge, and the caller's real
 index is never written: the patch arrives as unstaged changes (new files untracked), and conflicted
 files carry conflict markers without unmerged index entries.
+
+Before git writes anything the stored patch is checked against the job's record (`patch_check.py`, and for
+`remote` jobs the result commit on the remote, `transport.py`); a patch that does not match is refused
+with `patch_mismatch`.
 """
 
 import os
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -20,12 +23,16 @@ from typing import Literal
 
 import redis
 
-from mcp_frontend.errors import ApplyFailed, BrokerUnavailable, FarmError, JobNotFinished, PatchUnavailable
+from mcp_frontend.errors import ApplyFailed, BrokerUnavailable, FarmError, JobNotFinished, PatchMismatch, PatchUnavailable
+from mcp_frontend.patch_check import PatchFacts, check_digest, check_facts, read_patch
 from mcp_frontend.repo_paths import resolve_repo
+from mcp_frontend.transport import check_result_commit
 from mcp_frontend.views import ApplyResult
-from tasks.git_cli import SAFE_CONFIG, git_env, git_succeeds, run_git, run_git_text, stage_working_tree, temporary_index
+from tasks.git_cli import SAFE_CONFIG, git_env, git_succeeds, run_git, stage_working_tree, temporary_index
 from tasks.git_errors import GitOperationError
 from tasks.job_models import SCOPE_CHECK, JobRecord, JobStatus
+from tasks.result_signature import result_signature_problem
+from tasks.settings import FarmSettings
 from tasks.store import JobStore
 
 ApplyMode = Literal["3way", "check"]
@@ -53,8 +60,8 @@ class GitApply:
 class PatchApplier:
     """Applies finished jobs' patches to the checkouts they were started from, once per job unless forced."""
 
-    def __init__(self, store: JobStore, sandbox_root: Path):
-        self.store, self.sandbox_root = store, sandbox_root
+    def __init__(self, store: JobStore, sandbox_root: Path, farm: FarmSettings):
+        self.store, self.sandbox_root, self.farm = store, sandbox_root, farm
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
 
     def apply(self, record: JobRecord, mode: ApplyMode = "3way", force: bool = False) -> ApplyResult:
@@ -69,7 +76,7 @@ class PatchApplier:
             if not record.result_commit:
                 return _result(job_id, mode, NOTHING_TO_APPLY)
             repo, patch = self._repo(record), self._patch(job_id)
-            paths = patch_paths(repo, record.spec.snapshot_commit, patch)
+            paths = self._verified(repo, record, patch).paths
             if mode == "check":
                 result = describe(job_id, mode, three_way(repo, patch, paths, dry_run=True), paths)
                 if applied_at:
@@ -93,8 +100,18 @@ class PatchApplier:
             result = _result(record.job_id, "3way", f"not applied automatically: {error.code}: {error.message}")
             if not isinstance(error, BrokerUnavailable):  # a permanent answer: do not retry on every get
                 with suppress(redis.RedisError):
-                    self.store.redis.hset(self._key(record.job_id), APPLY_RESULT, result.model_dump_json())
+                    self.store.set_fields(record.job_id, **{APPLY_RESULT: result.model_dump_json()})
             return result
+
+    def _verified(self, repo: Path, record: JobRecord, patch: bytes) -> PatchFacts:
+        """The patch's facts once it is shown to be the one its worker recorded; PatchMismatch otherwise."""
+        check_digest(record, patch)  # first: git never even reads a patch that is not the recorded one
+        if problem := result_signature_problem(record, self.farm):
+            raise PatchMismatch(f"job {record.job_id}: {problem}")
+        facts = read_patch(repo, record.spec.snapshot_commit, patch)
+        check_facts(record, facts)
+        check_result_commit(repo, record, facts.tree, self.farm)
+        return facts
 
     def _apply_once(self, job_id: str, repo: Path, patch: bytes, paths: list[str], force: bool) -> ApplyResult:
         """Hold the job's apply claim while git writes, then record the outcome on the job hash."""
@@ -111,9 +128,12 @@ class PatchApplier:
 
     def _claim(self, job_id: str, force: bool) -> bool:
         if force:
-            self.store.redis.hset(self._key(job_id), APPLY_CLAIMED, self.owner)
-            return True
-        return bool(self.store.redis.hsetnx(self._key(job_id), APPLY_CLAIMED, self.owner))
+            return self.store.set_fields(job_id, **{APPLY_CLAIMED: self.owner})
+        pipe = self.store.redis.pipeline()  # one transaction: the claim never leaves the record without its TTL
+        pipe.hsetnx(self._key(job_id), APPLY_CLAIMED, self.owner)
+        pipe.expire(self._key(job_id), self.store.ttl_s)
+        claimed, _ = pipe.execute()
+        return bool(claimed)
 
     def _record(self, job_id: str, result: ApplyResult, wrote: bool) -> None:
         """Store the result; a written tree keeps the claim, a refused patch frees it for another try."""
@@ -123,6 +143,7 @@ class PatchApplier:
             pipe.hset(self._key(job_id), APPLIED_AT, time.time())
         else:
             pipe.hdel(self._key(job_id), APPLY_CLAIMED)
+        pipe.expire(self._key(job_id), self.store.ttl_s)
         pipe.execute()
 
     def _repo(self, record: JobRecord) -> Path:
@@ -167,20 +188,6 @@ def not_eligible(record: JobRecord) -> str | None:
 
 def _passed(name: str, verdict: str) -> bool:
     return verdict == f"{name}: passed" or (name == SCOPE_CHECK and verdict.startswith(f"{SCOPE_CHECK}: passed ("))
-
-
-def patch_paths(repo: Path, snapshot: str, patch: bytes) -> list[str]:
-    """Every path the patch changes (both sides of a rename), by applying it to the snapshot in a scratch index."""
-    try:
-        with tempfile.TemporaryDirectory(prefix="codex-farm-apply-") as scratch:
-            env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
-            run_git(repo, "read-tree", snapshot, env=env)
-            run_git(repo, "apply", "--cached", "--whitespace=nowarn", "-", env=env, input=patch)
-            tree = run_git_text(repo, "write-tree", env=env)
-        output = run_git(repo, "diff-tree", "-r", "-z", "--name-only", "--no-renames", snapshot, tree, "--")
-    except GitOperationError as error:
-        raise ApplyFailed(f"the stored patch does not apply to the job's own snapshot: {error.message}") from None
-    return sorted(os.fsdecode(path) for path in output.split(b"\0") if path)
 
 
 def three_way(repo: Path, patch: bytes, paths: list[str], dry_run: bool) -> GitApply:

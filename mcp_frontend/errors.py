@@ -47,6 +47,13 @@ class UnknownJob(FarmError):
     hint = "use a job_id returned by start (list_jobs shows recent ones); records expire after FARM_JOB_TTL_S"
 
 
+# A job whose record went while it was known (waited for, or its log lives on): Redis lost state, most likely.
+VANISHED_HINT = (
+    "Redis lost the job's record (restarted without persistence, flushed, or the key was deleted): start the job"
+    " again, and run Redis with appendonly yes so jobs survive a restart"
+)
+
+
 class SnapshotFailed(FarmError):
     code = "snapshot_failed"
     hint = "check that `git status` works in the repo and the base revision exists"
@@ -65,6 +72,14 @@ class JobNotFinished(FarmError):
 class PatchUnavailable(FarmError):
     code = "patch_unavailable"
     hint = "patches expire after FARM_JOB_TTL_S and are not stored past FARM_PATCH_MAX_BYTES; rerun the job to get a fresh one"
+
+
+class PatchMismatch(FarmError):
+    code = "patch_mismatch"
+    hint = (
+        "nothing was written: the stored patch is not the one the worker recorded (Redis was written to after the job?);"
+        " rerun the job, and check who can write to the farm's Redis"
+    )
 
 
 class ApplyFailed(FarmError):

@@ -49,7 +49,7 @@ class JobEntry(BaseModel):
 
     prompt: Annotated[str | None, Field(description="What the agent should do.")] = None
     repo: Annotated[str | None, Field(description="Path of the git checkout (inside SANDBOX_ROOT).")] = None
-    allowed_dirs: Annotated[list[str] | None, Field(description="Seed-style alias: the first entry is the repo.")] = None
+    allowed_dirs: Annotated[list[str] | None, Field(description="Seed-style alias: the first entry is the repo, the others folders in it.")] = None
     base: Annotated[str | None, Field(description="'worktree', 'HEAD' or any commit-ish.")] = None
     model: Annotated[str | None, Field(description="Model name Claude Code asks for.")] = None
     permission_mode: Annotated[str | None, Field(description="default | acceptEdits | plan | bypassPermissions.")] = None

@@ -126,7 +126,7 @@ def build_server(service: FarmService) -> FarmMCPServer:
     async def start(
         prompt: Annotated[str | None, Field(description="What the agent should do (required without jobs/matrix; with jobs, every entry's default).")] = None,
         repo: Annotated[str | None, Field(description="Path of the git checkout (inside SANDBOX_ROOT).")] = None,
-        allowed_dirs: Annotated[list[str] | None, Field(description="Seed-style alias: the first entry is the repo.")] = None,
+        allowed_dirs: Annotated[list[str] | None, Field(description="Seed-style alias: the first entry is the repo, the others folders in it.")] = None,
         base: Annotated[str, Field(description="'worktree' (working tree as it is, uncommitted edits included), 'HEAD' or any commit-ish.")] = "worktree",
         model: Annotated[str | None, Field(description="Model name Claude Code asks for (mapped by the adapter).")] = None,
         permission_mode: Annotated[str | None, Field(description="default | acceptEdits | plan | bypassPermissions (needs ALLOW_BYPASS_PERMISSIONS).")] = None,

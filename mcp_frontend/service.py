@@ -18,10 +18,12 @@ from pydantic_core import to_jsonable_python
 
 from adapter.redaction import Redactor
 from mcp_frontend.apply import ApplyMode, AutoApply, PatchApplier
-from mcp_frontend.errors import BrokerUnavailable, FarmError, InvalidArgument, PermissionRefused, SnapshotFailed, UnknownJob
+from mcp_frontend.errors import (
+    VANISHED_HINT, BrokerUnavailable, FarmError, InvalidArgument, PermissionRefused, SnapshotFailed, UnknownJob,
+)  # fmt: skip
 from mcp_frontend.fanout import JobEntry, StartArgs, at, expand
 from mcp_frontend.progress import LogProgress, ProgressFn
-from mcp_frontend.repo_paths import resolve_repo
+from mcp_frontend.repo_paths import resolve_job_repo
 from mcp_frontend.settings import FrontendSettings
 from mcp_frontend.snapshot import drop_snapshot_ref, pin_commit, resolve_commitish, snapshot_worktree
 from mcp_frontend.transport import PreparedSource, prepare_source, store_bundle
@@ -64,7 +66,7 @@ class FarmService:
         self.store = job_store(farm, retries=FRONTEND_REDIS_RETRIES)
         self.async_redis = aioredis.Redis.from_url(farm.redis_url)
         self.redact = Redactor(known_secrets(farm) + _frontend_secrets(frontend))
-        self.applier = PatchApplier(self.store, frontend.sandbox_root)
+        self.applier = PatchApplier(self.store, frontend.sandbox_root, farm)
 
     async def start(
         self,
@@ -118,10 +120,7 @@ class FarmService:
             raise InvalidArgument("prompt is empty")
         if len(prompt) > self.frontend.prompt_max_chars:
             raise InvalidArgument(f"prompt is longer than FARM_PROMPT_MAX_CHARS ({self.frontend.prompt_max_chars})")
-        target = args.repo or (args.allowed_dirs[0] if args.allowed_dirs else "")
-        if not target:
-            raise InvalidArgument("give repo (or allowed_dirs with the repo first)")
-        repo_path = resolve_repo(target, self.frontend.sandbox_root)
+        repo_path = resolve_job_repo(args.repo, args.allowed_dirs, self.frontend.sandbox_root)
         mode = self._permission_mode(args.permission_mode)
         timeout = self._timeout(args.timeout_ms)
         _check_names_unique(args.checks or [])
@@ -243,22 +242,34 @@ class FarmService:
             raise UnknownJob(f"no job {job_id[:64]!r}")
         try:
             record = self.store.get(job_id)
+            if record is None:
+                raise self._unknown(job_id)
         except redis.RedisError as exc:
             raise BrokerUnavailable(f"cannot reach Redis: {type(exc).__name__}") from None
-        if record is None:
-            raise UnknownJob(f"no job {job_id!r}")
         if record.status == JobStatus.running and reconcile_job(self.store, job_id, self.farm) != "ok":
             record = self.store.get(job_id) or record  # its worker went silent: requeued or lost just now
         return record
 
+    def _unknown(self, job_id: str) -> UnknownJob:
+        """unknown_job; when keys of the job outlived its record, saying that Redis lost it."""
+        keys = self.store.keys(job_id)
+        if self.store.redis.exists(keys.log, keys.patch, keys.lease, keys.cancel):
+            message = f"job {job_id!r} has no record in Redis any more, though its log or patch is still there"
+            return UnknownJob(message, hint=VANISHED_HINT)
+        return UnknownJob(f"no job {job_id!r}")
+
     def _reread(self, job_id: str, last: JobRecord, deadline: float) -> JobRecord:
-        """A waited-for job's record again; while Redis is unreachable (a restart), the last one, until the wait's deadline."""
+        """A waited-for job's record again; while Redis is unreachable (a restart), the last one, until the wait's deadline.
+
+        A record that is gone now was there when the wait began: Redis lost it (unknown_job saying so)."""
         try:
             return self.record(job_id)
         except BrokerUnavailable:
             if time.monotonic() >= deadline:
                 raise
             return last
+        except UnknownJob:
+            raise UnknownJob(f"job {job_id!r} vanished from Redis while waiting for it", hint=VANISHED_HINT) from None
 
     def get(self, job_id: str, verbose: bool = False, include_diff: bool = False) -> JobView:
         """Compact result of a finished job, or its live status; the stored diff on request."""
@@ -298,13 +309,19 @@ class FarmService:
             if progress is not None and not record.status.terminal:
                 follower = LogProgress(self.async_redis, self.store.keys(job_id).log, job_id, progress)
                 await follower.catch_up()
+            failure: FarmError | None = None
             async with anyio.create_task_group() as tasks:
                 if follower is not None:
                     tasks.start_soon(follower.follow)
-                while not record.status.terminal and (remaining := deadline - time.monotonic()) > 0:
-                    await _woken(pubsub, remaining)
-                    record = self._reread(job_id, record, deadline)
+                try:
+                    while not record.status.terminal and (remaining := deadline - time.monotonic()) > 0:
+                        await _woken(pubsub, remaining)
+                        record = self._reread(job_id, record, deadline)
+                except FarmError as error:  # raised out of the task group it would arrive wrapped, as farm_error
+                    failure = error
                 tasks.cancel_scope.cancel()
+            if failure is not None:
+                raise failure
             if follower is not None:
                 await follower.drain()  # the last lines, logged just before the status changed
         finally:

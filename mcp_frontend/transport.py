@@ -4,7 +4,8 @@
 - `bundle`: workers fetch the repo's `origin` themselves; the frontend ships only what origin
   lacks (local commits + the snapshot) as a git bundle in Redis. Without an origin the bundle
   holds the whole history the snapshot needs. Capped by FARM_BUNDLE_MAX_BYTES.
-- `remote`: the frontend pushes the snapshot to FARM_GIT_REMOTE; workers fetch it from there.
+- `remote`: the frontend pushes the snapshot to FARM_GIT_REMOTE; workers fetch it from there, and push
+  their result commit back, which `apply` fetches to check the stored patch against (`check_result_commit`).
 
 `auto` (the default) is `remote` when FARM_GIT_REMOTE is set, else `path` when workers share the
 caller's filesystem (FARM_SHARED_FS; unset, that is inferred from a loopback or unix-socket
@@ -21,12 +22,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
-from mcp_frontend.errors import BrokerUnavailable, BundleTooLarge, TransportFailed
+from mcp_frontend.errors import BrokerUnavailable, BundleTooLarge, PatchMismatch, TransportFailed
 from mcp_frontend.snapshot import drop_snapshot_ref, snapshot_ref
 from tasks.git_cli import run_git, run_git_text
 from tasks.git_errors import GitOperationError
-from tasks.job_models import RepoSource
+from tasks.job_models import JobRecord, RepoSource
 from tasks.keys import JobKeys
+from tasks.repo_fetch import RESULT_REF_PREFIX
 from tasks.settings import FarmSettings
 from tasks.store import JobStore
 
@@ -154,6 +156,43 @@ def store_bundle(store: JobStore, job_id: str, bundle: bytes | None) -> None:
         store.store_bundle(job_id, bundle)
     except redis.RedisError as exc:
         raise BrokerUnavailable(f"cannot reach Redis: {type(exc).__name__}") from None
+
+
+def check_result_commit(repo: Path, record: JobRecord, patched_tree: str, settings: FarmSettings) -> None:
+    """For a `remote` job: PatchMismatch unless the result commit its worker pushed to FARM_GIT_REMOTE is the
+    record's `result_commit`, sits on the job's snapshot, and holds exactly the tree the stored patch makes.
+
+    The remote, not Redis, says where: FARM_GIT_REMOTE of this frontend. `path` and `bundle` jobs have no
+    second copy of the result to compare with (a `path` worker's commit goes with the job's git dir)."""
+    if record.spec is None or record.spec.source.transport != "remote":
+        return
+    if not settings.git_remote:
+        raise PatchMismatch(f"job {record.job_id} ran with transport remote, but no FARM_GIT_REMOTE is set here to fetch its result")
+    url, ref, commit = remote_url(repo, settings.git_remote), RESULT_REF_PREFIX + record.job_id, record.result_commit or ""
+    pushed = _remote_ref(repo, url, ref)
+    if pushed != commit:
+        raise PatchMismatch(f"{ref} on FARM_GIT_REMOTE is {pushed[:12] or 'missing'}, not the record's result commit {commit[:12]}")
+    try:
+        # Objects only: no ref, no FETCH_HEAD and no maintenance run in the caller's repo.
+        run_git(repo, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-auto-maintenance", url, ref, timeout=PUSH_TIMEOUT_S)
+        parents = run_git_text(repo, "rev-list", "--parents", "-n", "1", commit).split()[1:]
+        tree = run_git_text(repo, "rev-parse", "--verify", f"{commit}^{{tree}}")
+    except GitOperationError as exc:
+        raise PatchMismatch(f"could not fetch the result commit {commit[:12]} from FARM_GIT_REMOTE: {exc.message}") from None
+    if parents != [record.spec.snapshot_commit]:
+        raise PatchMismatch(f"the result commit {commit[:12]} does not sit on the job's snapshot {record.spec.snapshot_commit[:12]}")
+    if tree != patched_tree:
+        raise PatchMismatch(f"the stored patch does not make the tree of the result commit {commit[:12]} on FARM_GIT_REMOTE")
+
+
+def _remote_ref(repo: Path, url: str, ref: str) -> str:
+    """The object id `ref` names on the remote, or "" when it has no such ref (or cannot be reached)."""
+    try:
+        listing = run_git(repo, "ls-remote", "--refs", url, ref, timeout=PUSH_TIMEOUT_S).decode("utf-8", "replace")
+    except GitOperationError:
+        return ""
+    names = dict(line.split("\t")[::-1] for line in listing.splitlines() if "\t" in line)
+    return names.get(ref, "")
 
 
 def origin_url(repo: Path) -> str | None:

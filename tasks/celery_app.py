@@ -10,7 +10,7 @@ import socket
 
 from celery import Celery, signals
 
-from tasks import worker_metrics
+from tasks import cache_registry, process_tree, worker_metrics
 from tasks.redis_tls import celery_tls_config
 from tasks.signing import enable_signing_or_exit, signing_config
 from tasks.job_models import JobSpec
@@ -21,6 +21,8 @@ PROMPT_PREVIEW_CHARS = 80
 # A home directory in the prompt (`/home/<user>`, `/Users/<user>`, `/root`) shows as `~` in Flower.
 HOME_DIR = re.compile(r"(?<![\w.~-])(?:/home/[^/\s'\"]+|/Users/[^/\s'\"]+|/root)(?=[/\s'\"]|$)")
 PR_SET_PDEATHSIG = 1
+# The worker's consumer (Celery's `worker_consumer`); named, not imported, as Celery loads it only in a worker.
+DEAD_LETTER_CONSUMER = "tasks.dead_letter:DeadLetterConsumer"
 log = logging.getLogger("codex_farm.worker")
 
 
@@ -48,6 +50,8 @@ def celery_config(settings: FarmSettings) -> dict:
         "worker_send_task_events": True,
         "task_send_sent_event": True,
         "worker_hijack_root_logger": False,
+        # A message the worker cannot run is acked and dead-lettered instead of stopping it (see tasks/dead_letter.py).
+        "worker_consumer": DEAD_LETTER_CONSUMER,
         # A rediss:// REDIS_URL: verify Redis's certificate (see tasks/redis_tls.py).
         **celery_tls_config(settings.redis_url),
         # FARM_SIGNING_*: task and control messages signed and verified (see tasks/signing.py).
@@ -108,6 +112,26 @@ def send_job(spec: JobSpec, attempt: int = 1) -> None:
 def _die_with_the_worker(**_) -> None:
     """A pool process (and so its agent) dies with the worker, so a killed worker leaves no job running."""
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+@signals.worker_process_init.connect
+def _adopt_the_jobs_orphans(**_) -> None:
+    """A pool process adopts whatever its job orphans (double-forked daemons), so the job's clean-up kills them
+    even without the FARM_JOB_ID marker (tasks/process_tree.py)."""
+    process_tree.become_subreaper()
+
+
+@signals.task_postrun.connect
+def _reap_the_jobs_orphans(**_) -> None:
+    """Collect the adopted orphans the job's clean-up killed: no zombie of a job outlives it."""
+    process_tree.reap_orphans()
+
+
+@signals.worker_init.connect
+def _record_the_cache_on_the_host(**_) -> None:
+    """This worker's cache joins the host's registry: no sandboxed job of any worker here can read it."""
+    settings = farm_settings()
+    cache_registry.record_or_warn(settings.cache_registry, settings.cache_dir)
 
 
 @signals.worker_ready.connect

@@ -7,6 +7,8 @@ GIT_TIMEOUT = "git_timeout"
 NOT_A_REPO = "not_a_repo"
 BAD_REVISION = "bad_revision"
 INVALID_JOB_ID = "invalid_job_id"
+# A job changed the git plumbing (`.git`, admin dir, mirror config) the farm reads its work through.
+WORKTREE_TAMPERED = "worktree_tampered"
 
 STDERR_LIMIT_BYTES = 2048
 

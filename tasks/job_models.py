@@ -201,6 +201,11 @@ class JobRecord(BaseModel):
     heartbeat_at: float | None = None
     error: str | None = None
     result_commit: str | None = None
+    # sha256 (hex) of the result patch, written by the worker in the same step as the patch itself.
+    patch_sha256: str | None = None
+    # With FARM_SIGNING_*: the worker's signature over the result (tasks/result_signature.py) and its certificate's id.
+    result_signature: str | None = None
+    result_signer: str | None = None
     summary: str = ""
     spec: JobSpec | None = None
     result: CompactResult | None = None

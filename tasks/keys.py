@@ -19,6 +19,11 @@ class JobKeys:
         return f"{self.record}:log"
 
     @property
+    def log_gap(self) -> str:
+        """Hash of where the log cap dropped lines: the head's last entry id and how many lines went after it."""
+        return f"{self.log}:gap"
+
+    @property
     def patch(self) -> str:
         return f"{self.record}:patch"
 
@@ -50,3 +55,8 @@ def jobs_index(prefix: str) -> str:
 def running_set(prefix: str) -> str:
     """Set of job ids currently running somewhere, for the reconciler."""
     return f"{prefix}running"
+
+
+def dead_letter_list(prefix: str) -> str:
+    """List of messages workers refused (newest first, capped); see tasks/dead_letter.py."""
+    return f"{prefix}deadletter"

@@ -2,9 +2,8 @@
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
-from tasks.git_cli import run_git, run_git_text, stage_working_tree, temporary_index
+from tasks.git_cli import GitRepo, run_git, run_git_text, stage_working_tree, temporary_index
 from tasks.git_errors import BAD_REVISION, GitOperationError
 from tasks.worktree import FULL_OBJECT_ID
 
@@ -29,72 +28,72 @@ class FileStat:
     deleted: int | None
 
 
-def changed_files(worktree_path: Path, base: str = "HEAD", tree: str | None = None) -> list[str]:
+def changed_files(repo: GitRepo, base: str = "HEAD", tree: str | None = None) -> list[str]:
     """Sorted paths that differ between base and the files on disk (or `tree`, from working_tree_id)."""
-    base_commit = base if FULL_OBJECT_ID.match(base) else _resolve(worktree_path, base)
-    return _changed_paths(worktree_path, base_commit, tree or working_tree_id(worktree_path))
+    base_commit = base if FULL_OBJECT_ID.match(base) else _resolve(repo, base)
+    return _changed_paths(repo, base_commit, tree or working_tree_id(repo))
 
 
-def working_tree_id(worktree_path: Path) -> str:
+def working_tree_id(repo: GitRepo) -> str:
     """The tree of the files on disk (untracked included, ignored not), written without touching the index."""
     # A scratch index, so merely asking does not stage anything in the worktree.
-    with temporary_index(worktree_path) as env:
-        return stage_working_tree(worktree_path, env)
+    with temporary_index(repo) as env:
+        return stage_working_tree(repo, env)
 
 
-def restore_working_tree(worktree_path: Path, tree: str) -> None:
+def restore_working_tree(repo: GitRepo, tree: str) -> None:
     """Put the files on disk back to `tree`: rewrite changed or deleted files, remove new ones (ignored kept)."""
-    with temporary_index(worktree_path) as env:
-        run_git(worktree_path, "read-tree", tree, env=env)
-        run_git(worktree_path, "checkout-index", "--all", "--force", env=env)
-        run_git(worktree_path, "clean", "-d", "--force", "--quiet", env=env)
+    with temporary_index(repo) as env:
+        run_git(repo, "read-tree", tree, env=env)
+        run_git(repo, "checkout-index", "--all", "--force", env=env)
+        run_git(repo, "clean", "-d", "--force", "--quiet", env=env)
 
 
 def commit_result(
-    worktree_path: Path, job_id: str, message: str, base: str = "HEAD", tree: str | None = None
+    repo: GitRepo, job_id: str, message: str, base: str = "HEAD", tree: str | None = None
 ) -> ResultCommit | None:
     """Commit everything on disk (or `tree`, from working_tree_id) on top of base (default HEAD) as the farm;
     None when nothing changed.
 
     Pass the snapshot commit as base to fold in any commits the agent made itself.
     """
-    head = _resolve(worktree_path, "HEAD")
-    parent = head if base == "HEAD" else _resolve(worktree_path, base)
+    head = _resolve(repo, "HEAD")
+    parent = head if base == "HEAD" else _resolve(repo, base)
     if tree is None:
-        tree = stage_working_tree(worktree_path)
+        tree = stage_working_tree(repo)
     else:
-        run_git(worktree_path, "read-tree", tree)  # the index follows the commit, as after `git commit`
-    files = _changed_paths(worktree_path, parent, tree)
+        run_git(repo, "read-tree", tree)  # the index follows the commit, as after `git commit`
+    files = _changed_paths(repo, parent, tree)
     if not files:
         return None
-    commit = commit_tree(worktree_path, job_id, message, parent, tree)
+    commit = commit_tree(repo, job_id, message, parent, tree)
     # Like `git commit`: a detached HEAD moves itself, a checked-out branch advances; guarded by the old value.
-    run_git(worktree_path, "update-ref", "HEAD", commit, head)
+    run_git(repo, "update-ref", "HEAD", commit, head)
     return ResultCommit(commit=commit, parent=parent, files=files)
 
 
-def commit_tree(worktree_path: Path, job_id: str, message: str, parent: str, tree: str) -> str:
+def commit_tree(repo: GitRepo, job_id: str, message: str, parent: str, tree: str) -> str:
     """Commit `tree` on `parent` (both object ids) as the farm, with the job trailer; moves no ref."""
     full_message = f"{message.strip() or f'codex-farm result {job_id}'}\n\n{JOB_TRAILER}: {job_id}\n"
     # commit-tree rather than `git commit`: no hooks, templates or message cleanup can interfere.
-    return run_git_text(worktree_path, "commit-tree", tree, "-p", parent, "-F", "-", input=full_message.encode())
+    return run_git_text(repo, "commit-tree", tree, "-p", parent, "-F", "-", input=full_message.encode())
 
 
-def binary_patch(worktree_path: Path, parent: str, commit: str) -> bytes:
+def binary_patch(repo: GitRepo, parent: str, commit: str) -> bytes:
     """The exact `git apply`-able patch from parent to commit, binary files included."""
     # Plumbing diff-tree ignores porcelain config (diff.noPrefix, external diff, textconv)
     # that would otherwise make the patch unappliable.
     return run_git(
-        worktree_path,
+        repo,
         "diff-tree", "-r", "-p", "--binary", "--full-index", "--find-renames", "--no-color",
         _revision(parent), _revision(commit), "--",
     )  # fmt: skip
 
 
-def diff_stats(worktree_path: Path, parent: str, commit: str) -> list[FileStat]:
+def diff_stats(repo: GitRepo, parent: str, commit: str) -> list[FileStat]:
     """Per-file added/deleted line counts from parent to commit (renames count as delete + add)."""
     output = run_git(
-        worktree_path, "diff-tree", "-r", "--numstat", "-z", "--no-renames", _revision(parent), _revision(commit), "--"
+        repo, "diff-tree", "-r", "--numstat", "-z", "--no-renames", _revision(parent), _revision(commit), "--"
     )
     stats = []
     for record in output.split(b"\0"):
@@ -116,14 +115,14 @@ def trim_diff(patch: bytes, max_bytes: int) -> str:
     return shown.decode("utf-8", "replace") + f"… diff trimmed: {len(shown)} of {total} bytes shown\n"
 
 
-def _changed_paths(worktree_path: Path, parent: str, tree: str) -> list[str]:
-    output = run_git(worktree_path, "diff-tree", "-r", "-z", "--name-only", "--no-renames", parent, tree, "--")
+def _changed_paths(repo: GitRepo, parent: str, tree: str) -> list[str]:
+    output = run_git(repo, "diff-tree", "-r", "-z", "--name-only", "--no-renames", parent, tree, "--")
     return sorted(os.fsdecode(path) for path in output.split(b"\0") if path)
 
 
-def _resolve(worktree_path: Path, rev: str) -> str:
+def _resolve(repo: GitRepo, rev: str) -> str:
     try:
-        return run_git_text(worktree_path, "rev-parse", "--verify", "--quiet", f"{_revision(rev)}^{{commit}}")
+        return run_git_text(repo, "rev-parse", "--verify", "--quiet", f"{_revision(rev)}^{{commit}}")
     except GitOperationError as error:
         raise GitOperationError(f"no commit named {rev!r}", code=BAD_REVISION, stderr=error.stderr) from error
 

@@ -14,19 +14,22 @@ from tasks.agent_env import agent_env, base_job_env, bundled_cli, launcher_scrip
 from tasks.agent_runner import AgentOutcome, AgentRequest, AgentSession
 from tasks.cache_limits import evict_to_fit
 from tasks.checks import CheckOutcome, run_checks
+from tasks.git_cli import no_exec_config_env
+from tasks.git_errors import WORKTREE_TAMPERED, GitOperationError
 from tasks.job_models import SCOPE_CHECK, CompactResult, JobSpec, JobStatus, PassRecord, Usage, verdict_of
 from tasks.leftovers import job_home
 from tasks.monitor import JobMonitor
 from tasks.packaging import binary_patch, changed_files, commit_tree, restore_working_tree, trim_diff, working_tree_id
 from tasks.process_tree import kill_job_processes
 from tasks.repo_fetch import materialize_job, push_result
+from tasks.result_signature import ResultClaim, sign_result
 from tasks.revise import Failure, failure_digest, failures_of
 from tasks.sandbox import job_wrapper
 from tasks.scope import WriteScope
 from tasks.settings import FarmSettings
-from tasks.store import JobStore
+from tasks.store import JobStore, patch_sha256
 from tasks.worker_rules import JobRejected, check_worker_rules
-from tasks.worktree import Worktree, WorktreeCache
+from tasks.worktree import Worktree, WorktreeCache, restore_mirror_config, tampering
 
 
 @dataclass
@@ -164,16 +167,17 @@ class JobRun:
                 if not work.outcome.ok or not verified.failures or number == last_pass:
                     return work
                 self.log("status", f"revise pass {number + 1} of {last_pass}: " + "; ".join(f.verdict for f in verified.failures))
-                await anyio.to_thread.run_sync(restore_working_tree, self.worktree.path, verified.tree)
+                await anyio.to_thread.run_sync(restore_working_tree, self.worktree.owned, verified.tree)
                 prompt = failure_digest(verified.failures, number + 1, last_pass)
         return work
 
     def _verify(self, scope: WriteScope, outcome: AgentOutcome, monitor: JobMonitor) -> "Verified | None":
         """One pass's changed files, its tree before the checks, and its verdicts; None when stopped."""
-        path, base = self.worktree.path, self.worktree.commit
-        tree = working_tree_id(path)  # before the checks, so files they create (caches, reports) stay out
-        files = changed_files(path, base=base, tree=tree)
-        patch_bytes = len(binary_patch(path, base, tree)) if files and self.spec.scoped_patch else 0
+        self._require_intact()
+        git, base = self.worktree.owned, self.worktree.commit  # never the worktree's own `.git`
+        tree = working_tree_id(git)  # before the checks, so files they create (caches, reports) stay out
+        files = changed_files(git, base=base, tree=tree)
+        patch_bytes = len(binary_patch(git, base, tree)) if files and self.spec.scoped_patch else 0
         verdicts = [self._scope_verdict(scope, files, outcome, patch_bytes)] if self.spec.scoped_patch else []
         checks = self._run_checks(monitor)
         if monitor.stopped.is_set():
@@ -214,7 +218,8 @@ class JobRun:
     def _run_checks(self, monitor: JobMonitor) -> list[CheckOutcome]:
         if not self.spec.checks:
             return []
-        env = base_job_env(self.spec.job_id, self.home)
+        # A check that runs git in the worktree runs no hook or fsmonitor of the job's choosing either.
+        env = base_job_env(self.spec.job_id, self.home) | no_exec_config_env()
         outcomes: list[CheckOutcome] = []
         for check in self.spec.checks:  # one at a time, so each start and verdict is in the log (wait's progress)
             if monitor.stopped.is_set():
@@ -236,16 +241,26 @@ class JobRun:
         Plumbing only: the worktree is thrown away next, so neither its HEAD nor its index is moved."""
         if not verified.files:
             return b""
-        path, parent, job_id = self.worktree.path, self.worktree.commit, self.spec.job_id
-        commit = commit_tree(path, job_id, f"codex-farm result {job_id}", parent, verified.tree)
-        patch = binary_patch(path, parent, commit)
-        if len(patch) <= self.ctx.settings.patch_max_bytes:
-            self.ctx.store.store_patch(job_id, patch)
-        else:
+        self._require_intact()
+        git, parent, job_id = self.worktree.owned, self.worktree.commit, self.spec.job_id
+        commit = commit_tree(git, job_id, f"codex-farm result {job_id}", parent, verified.tree)
+        patch = binary_patch(git, parent, commit)
+        keep = len(patch) <= self.ctx.settings.patch_max_bytes
+        if not keep:
             self.log("status", f"patch of {len(patch)} bytes exceeds FARM_PATCH_MAX_BYTES; not stored")
-        self.ctx.store.set_fields(job_id, result_commit=commit)
-        push_result(self.spec, path, commit, self.log)
+        # The patch, its digest, the commit (and, with FARM_SIGNING_*, their signature) land in one write:
+        # apply checks the patch it reads against the rest.
+        claim = ResultClaim.of_job(self.spec, commit, patch_sha256(patch), verified.files)
+        self.ctx.store.store_patch(job_id, patch, keep=keep, result_commit=commit, **sign_result(claim, self.ctx.settings))
+        push_result(self.spec, git.git_dir, commit, self.log)
         return patch
+
+    def _require_intact(self) -> None:
+        """Fail the job (`worktree_tampered`) when it changed the git plumbing the farm made for it."""
+        reason = tampering(self.worktree)
+        if reason is not None:
+            restore_mirror_config(self.worktree)
+            raise GitOperationError(f"{WORKTREE_TAMPERED}: {reason}", code=WORKTREE_TAMPERED)
 
     def _stopped(self, monitor: JobMonitor) -> "Ending | None":
         monitor.kill_all()
@@ -263,6 +278,8 @@ class JobRun:
         """Kill what is left of the job, remove its worktree and home."""
         try:
             kill_job_processes(self.spec.job_id)
+            if self.worktree is not None and tampering(self.worktree):
+                restore_mirror_config(self.worktree)  # however the job ended: the next job's git must not read it
             if self.worktree is not None and not keep:
                 self.ctx.cache.remove(self.worktree)
             shutil.rmtree(self.home, ignore_errors=True)

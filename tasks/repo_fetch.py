@@ -129,15 +129,16 @@ def bundle_prerequisites(bundle: bytes) -> list[str]:
     return [line[1:].split(b" ", 1)[0].decode("ascii", "replace") for line in header[1:] if line.startswith(b"-")]
 
 
-def push_result(spec: JobSpec, worktree: Path, commit: str, log: Callable[[str, str], None]) -> bool:
-    """For a `remote` job, push the result commit to `refs/codex-farm/results/<job>` there; best effort, logged."""
+def push_result(spec: JobSpec, git_dir: Path, commit: str, log: Callable[[str, str], None]) -> bool:
+    """For a `remote` job, push the result commit from the farm's own git dir (never the agent's worktree)
+    to `refs/codex-farm/results/<job>` there; best effort, logged."""
     url = spec.source.remote_url
     if spec.source.transport != "remote" or not url:
         return False
     ref = RESULT_REF_PREFIX + require_job_id(spec.job_id)
     try:
         checked_url(url)
-        run_git(worktree, "push", "--force", "--quiet", "--no-verify", url, f"{commit}:{ref}", timeout=PUSH_TIMEOUT_S)
+        run_git(git_dir, "push", "--force", "--quiet", "--no-verify", url, f"{commit}:{ref}", timeout=PUSH_TIMEOUT_S)
     except GitOperationError as exc:
         log("status", f"could not push the result to {ref} on {safe_url(url)}: {exc.message}")
         return False

@@ -2,7 +2,8 @@
 
 Inside: the whole filesystem read-only, a fresh /proc in a private PID namespace (so no worker's
 environment is readable), the worker cache hidden except this job's worktree, git dirs and home,
-the configured secret paths hidden, no capabilities. The network is kept: the agent must reach
+every other worker cache of the host hidden (tasks/cache_registry.py), the configured secret paths
+hidden, no capabilities. The network is kept: the agent must reach
 the adapter. The worker builds the command line here; the launcher (and the check runner) put it
 in front of the command they start."""
 
@@ -13,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.git_cli import linked_git_dir
+from tasks.cache_registry import caches_to_hide
 from tasks.settings import FarmSettings
 
 BWRAP_PROGRAM = "bwrap"
@@ -48,6 +49,7 @@ class SandboxLayout:
     cache_dir: Path | None = None  # an empty read-only tmpfs, except the paths below
     readable: tuple[Path, ...] = ()
     writable: tuple[Path, ...] = ()
+    locked: tuple[Path, ...] = ()  # read-only again inside the writable paths
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ def bwrap_argv(bwrap: str, layout: SandboxLayout) -> list[str]:
         argv += ["--ro-bind", str(path), str(path)]
     for path in layout.writable:
         argv += ["--bind", str(path), str(path)]
+    for path in layout.locked:
+        argv += ["--ro-bind", str(path), str(path)]
     # Read-only last, once bwrap has made the mount points in them: writes there fail instead of
     # vanishing into a tmpfs. A remount touches only that mount, not the job's binds inside it.
     for directory in (*layout.hidden_dirs, *([layout.cache_dir] if layout.cache_dir is not None else [])):
@@ -86,18 +90,17 @@ def bwrap_argv(bwrap: str, layout: SandboxLayout) -> list[str]:
 
 
 def job_layout(cache_dir: Path, worktree: Path, mirror: Path, home: Path, hide: Iterable[Path]) -> SandboxLayout:
-    """The layout of one job: its worktree, its git admin dir and home writable, its mirror readable."""
-    writable = [worktree.resolve(), home.resolve()]
-    admin_dir = linked_git_dir(worktree)
-    if admin_dir is not None:
-        writable.insert(1, admin_dir)  # index, HEAD: git status and diff in the worktree write them
+    """The layout of one job: its worktree and home writable; its mirror (with the worktree's git admin
+    dir in it) readable; the worktree's `.git` file read-only, so git in the sandbox cannot be pointed elsewhere."""
     hidden_dirs, hidden_files = split_hidden(hide)
+    dot_git = worktree.resolve() / ".git"
     return SandboxLayout(
         hidden_dirs=hidden_dirs,
         hidden_files=hidden_files,
         cache_dir=cache_dir.resolve(),
         readable=(mirror.resolve(),),
-        writable=tuple(writable),
+        writable=(worktree.resolve(), home.resolve()),
+        locked=(dot_git,) if dot_git.is_file() and not dot_git.is_symlink() else (),
     )
 
 
@@ -173,6 +176,8 @@ def job_wrapper(settings: FarmSettings, worktree: Path, mirror: Path, home: Path
         job_log("status", f"sandbox: bwrap unusable ({state.problem}); running unsandboxed")
         return []
     home.mkdir(parents=True, exist_ok=True)
-    layout = job_layout(settings.cache_dir, worktree, mirror, home, settings.sandbox_hide)
+    # Every other worker cache of the host too (live or dead workers'), not only this worker's own.
+    hide = [*caches_to_hide(settings.cache_registry, settings.cache_dir, settings.sandbox_hide), *settings.sandbox_hide]
+    layout = job_layout(settings.cache_dir, worktree, mirror, home, hide)
     job_log("status", "sandbox: bwrap (read-only system, private /proc; writable: worktree and job home)")
     return bwrap_argv(state.bwrap, layout)

@@ -112,6 +112,11 @@ class FarmSettings(BaseSettings):
         validation_alias="WORKER_SANDBOX_HIDE",
         description="Comma-separated paths hidden inside the sandbox (~ is the worker user's home).",
     )
+    cache_registry: Path = Field(
+        Path("/var/tmp/codex-farm-caches"),
+        validation_alias="WORKER_CACHE_REGISTRY",
+        description="Folder where every worker of the host records its cache dir; the sandbox hides all of them.",
+    )
 
     @field_validator("sandbox_hide", mode="before")
     @classmethod

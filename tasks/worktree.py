@@ -12,7 +12,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.git_cli import git_succeeds, require_job_id, run_git, run_git_text
+from tasks.git_cli import OwnedGit, git_succeeds, index_path, linked_git_dir, require_job_id, run_git, run_git_text
 from tasks.git_errors import BAD_REVISION, GitOperationError
 
 # Branches, tags and the farm's private refs (where snapshots live) of the source, mirrored 1:1.
@@ -25,14 +25,31 @@ FULL_OBJECT_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 MIRROR_KEY_LENGTH = 16
 
 
+# Files of a linked worktree's admin dir that redirect git elsewhere or add config to it.
+ADMIN_LINKS = ("gitdir", "commondir", "config.worktree")
+
+
+@dataclass(frozen=True, slots=True)
+class GitSeal:
+    """The git plumbing of a fresh worktree as the farm made it, to tell afterwards whether a job changed it."""
+
+    git_link: bytes | None  # the worktree's `.git` file
+    admin_dir: Path | None
+    admin_links: tuple[tuple[str, bytes | None], ...]  # ADMIN_LINKS and their contents (None: absent)
+    mirror_config: bytes | None
+
+
 @dataclass(frozen=True, slots=True)
 class Worktree:
-    """A job's checkout: where it is, which mirror owns it and the commit it was made from."""
+    """A job's checkout: where it is, which mirror owns it, the commit it was made from, the git dir
+    the farm reads it through after the agent, and the seal of its git plumbing."""
 
     path: Path
     mirror: Path
     commit: str
     job_id: str
+    owned: OwnedGit | None = None
+    seal: GitSeal | None = None
 
 
 class WorktreeCache:
@@ -43,6 +60,8 @@ class WorktreeCache:
         self.cache_dir = Path(cache_dir).resolve()
         self.mirrors_dir = self.cache_dir / "mirrors"
         self.worktrees_dir = self.cache_dir / "worktrees"
+        # The farm's own git dirs of job worktrees; never bound into a sandbox.
+        self.owned_dir = self.cache_dir / "owned"
         self.fetch_timeout = fetch_timeout
 
     def mirror_path(self, source: str) -> Path:
@@ -94,15 +113,19 @@ class WorktreeCache:
         worktree = Worktree(path=path, mirror=mirror, commit=resolved, job_id=job_id)
         try:
             run_git(path, "reset", "--hard", "--quiet", resolved)
+            owned = make_owned_git(mirror, path, self.owned_dir / f"{job_id}.git", resolved)
         except BaseException:
             self.remove(worktree)
             raise
-        return worktree
+        return Worktree(path=path, mirror=mirror, commit=resolved, job_id=job_id, owned=owned, seal=seal_of(path, mirror))
 
     def remove(self, worktree: Worktree) -> None:
-        """Delete the worktree and git's record of it; a no-op when it is already gone."""
+        """Delete the worktree, the farm's git dir of it and git's record of it; a no-op when already gone."""
         with mirror_lock(worktree.mirror):
             _remove_locked(worktree.mirror, worktree.path)
+            force_rmtree(self.owned_dir / f"{worktree.job_id}.git")
+            if worktree.seal is not None and worktree.seal.admin_dir is not None:
+                force_rmtree(worktree.seal.admin_dir)  # even when a job pointed its `gitdir` elsewhere
 
     def prune_stale(self, active_job_ids: set[str]) -> list[str]:
         """Remove worktrees whose job is not active and git's records of them; return their job ids."""
@@ -112,6 +135,10 @@ class WorktreeCache:
                 if entry.name not in active_job_ids:
                     force_rmtree(entry)
                     removed.append(entry.name)
+        if self.owned_dir.is_dir():
+            for entry in self.owned_dir.iterdir():
+                if entry.name.removesuffix(".git") not in active_job_ids:
+                    force_rmtree(entry)
         for mirror in self.mirrors():
             with mirror_lock(mirror):
                 run_git(mirror, "worktree", "prune")
@@ -154,6 +181,71 @@ class WorktreeCache:
         # A retried job may find its previous attempt's directory; start clean rather than fail.
         if path.exists() or path.is_symlink():
             _remove_locked(mirror, path)
+        force_rmtree(self.owned_dir / f"{path.name}.git")
+
+
+def make_owned_git(mirror: Path, work_tree: Path, git_dir: Path, commit: str) -> OwnedGit:
+    """The farm's own git dir for a fresh worktree: objects borrowed from the mirror, HEAD at commit,
+    a copy of the fresh index (its stat data spares rehashing untouched files), config of git's defaults only."""
+    object_format = run_git_text(mirror, "rev-parse", "--show-object-format")
+    git_dir.parent.mkdir(parents=True, exist_ok=True)
+    run_git(git_dir.parent, "init", "--bare", "--quiet", f"--object-format={object_format}", str(git_dir))
+    (git_dir / "objects" / "info" / "alternates").write_text(f"{mirror.resolve() / 'objects'}\n")
+    (git_dir / "HEAD").write_text(f"{commit}\n")
+    shutil.copyfile(index_path(work_tree), git_dir / "index")
+    return OwnedGit(work_tree=work_tree, git_dir=git_dir)
+
+
+def seal_of(worktree: Path, mirror: Path) -> GitSeal:
+    """The git plumbing of a fresh worktree and its mirror."""
+    admin_dir = linked_git_dir(worktree)
+    return GitSeal(
+        git_link=_read_file(worktree / ".git"),
+        admin_dir=admin_dir,
+        admin_links=_links_in(admin_dir) if admin_dir is not None else (),
+        mirror_config=_read_file(mirror / "config"),
+    )
+
+
+def tampering(worktree: Worktree) -> str | None:
+    """What a job changed of the git plumbing the farm made (its `.git`, admin links, the mirror's config); None when intact."""
+    seal = worktree.seal
+    if seal is None:
+        return None
+    if _read_file(worktree.path / ".git") != seal.git_link:
+        return "the worktree's .git file was changed"
+    if seal.admin_dir is not None:
+        now = _links_in(seal.admin_dir)
+        changed = [name for (name, before), (_, after) in zip(seal.admin_links, now) if before != after]
+        if changed:
+            return f"the worktree's git admin dir was changed ({', '.join(changed)})"
+    if _read_file(worktree.mirror / "config") != seal.mirror_config:
+        return "the mirror's git config was changed"
+    return None
+
+
+def restore_mirror_config(worktree: Worktree) -> None:
+    """Put the mirror's config back as it was sealed, so a tampered job does not steer the next one's git."""
+    if worktree.seal is not None and worktree.seal.mirror_config is not None:
+        with mirror_lock(worktree.mirror):
+            config = worktree.mirror / "config"
+            config.unlink(missing_ok=True)  # a symlink is replaced, never written through
+            config.write_bytes(worktree.seal.mirror_config)
+
+
+def _links_in(admin_dir: Path) -> tuple[tuple[str, bytes | None], ...]:
+    return tuple((name, _read_file(admin_dir / name)) for name in ADMIN_LINKS)
+
+
+def _read_file(path: Path) -> bytes | None:
+    """A regular file's bytes; None when absent; a marker when it is anything else (a symlink, a dir)."""
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        return b"\0not a regular file"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
 
 
 def normalize_source(source: str) -> str:
@@ -247,12 +339,7 @@ def _make_writable_and_retry(_function, failed_path: str, _exc_info) -> None:
 
 
 def _remove_locked(mirror: Path, path: Path) -> None:
-    if is_mirror(mirror):
-        try:
-            run_git(mirror, "worktree", "remove", "--force", str(path))
-            return
-        except GitOperationError:
-            pass  # not registered, half-made or already deleted: clean up by hand below
+    # By hand, never `git worktree remove`: that would read the worktree's (possibly tampered) `.git`.
     force_rmtree(path)
     if is_mirror(mirror):
         run_git(mirror, "worktree", "prune")

@@ -13,8 +13,8 @@ import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from mcp_frontend.errors import EditMismatch, InvalidArgument, PathNotFound, PathOutsideRepo, RequestTooLarge
-from mcp_frontend.readonly.files import BINARY_PROBE_BYTES, MAX_FILE_BYTES, inside, sandbox_root
-from mcp_frontend.repo_paths import checked_path_text, printable_path, resolve_repo
+from mcp_frontend.readonly.files import BINARY_PROBE_BYTES, MAX_FILE_BYTES, sandbox_root
+from mcp_frontend.repo_paths import checked_path_text, inside, open_regular, printable_path, resolve_repo
 
 MAX_EDITS = 50
 MAX_EDIT_CHARS = 1 << 20  # find + replace text over all edits
@@ -66,7 +66,7 @@ def apply_edits(root: Path, repo: str, edits: list[Edit]) -> ApplyEditsResult:
     failures = []
     for index, (edit, target) in enumerate(zip(edits, targets)):
         if target not in contents:
-            originals[target] = _read(target, edit.path, index)
+            originals[target] = _read(top, target, edit.path, index)
             contents[target] = originals[target].decode("utf-8", "surrogateescape")
             counts[target] = 0
         new, found = _replace(contents[target], edit, index)
@@ -81,7 +81,7 @@ def apply_edits(root: Path, repo: str, edits: list[Edit]) -> ApplyEditsResult:
     written: list[tuple[Path, bytes]] = []
     try:
         for target, original in originals.items():
-            if target.read_bytes() != original:
+            if _content(top, target) != original:
                 raise EditMismatch(f"{_shown(target, top)} changed while the edits were checked; nothing else was written")
             _atomic_write(target, contents[target].encode("utf-8", "surrogateescape"))
             written.append((target, original))
@@ -114,13 +114,24 @@ def _target(top: Path, path: str, index: int) -> Path:
     return real
 
 
-def _read(target: Path, path: str, index: int) -> bytes:
-    if target.stat().st_size > MAX_FILE_BYTES:
+def _read(top: Path, target: Path, path: str, index: int) -> bytes:
+    data = _content(top, target)
+    if data is None:
+        raise PathNotFound(f"edits[{index}].path {path!r} is not an existing regular file")
+    if len(data) > MAX_FILE_BYTES:
         raise RequestTooLarge(f"edits[{index}].path {path!r} is larger than {MAX_FILE_BYTES} bytes")
-    data = target.read_bytes()
     if b"\0" in data[:BINARY_PROBE_BYTES]:
         raise InvalidArgument(f"edits[{index}].path {path!r} is a binary file")
     return data
+
+
+def _content(top: Path, target: Path) -> bytes | None:
+    """The file's bytes (at most one past MAX_FILE_BYTES) when it is a regular file reached through no link."""
+    handle = open_regular(target, top)
+    if handle is None:
+        return None
+    with handle:
+        return handle.read(MAX_FILE_BYTES + 1)
 
 
 def _replace(content: str, edit: Edit, index: int) -> tuple[str, int]:

@@ -12,11 +12,12 @@ from pydantic import BaseModel, Field
 
 from mcp_frontend.errors import GitQueryFailed, InvalidArgument, JobNotFinished, PatchUnavailable
 from mcp_frontend.readonly.files import BINARY_PROBE_BYTES, git, sandbox_root
-from mcp_frontend.repo_paths import printable_path, resolve_repo
+from mcp_frontend.repo_paths import entry_kind, link_target, open_regular, printable_path, resolve_repo
 from tasks.git_cli import head_commit
 from tasks.git_errors import GitOperationError
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+SYMLINK_MODE = "120000"  # git's mode for a symlink: its blob is the target text
 MAX_FILES = 200
 MAX_HUNKS_PER_FILE = 20
 LARGE_CHANGE_LINES = 300
@@ -43,7 +44,8 @@ CONFIG = re.compile(
 DESCRIPTION = (
     "Digest of a diff without the diff, no model involved: for a finished job (job_id) its stored patch, or for "
     "repo the working tree against HEAD (untracked files count as added). Per file: status, added/deleted lines, "
-    "hunk headers and risk flags (large, deletes_file, binary, mode_change, ci, config, lockfile, migration, secret_like)."
+    "hunk headers and risk flags (large, deletes_file, binary, mode_change, symlink, ci, config, lockfile, migration, "
+    "secret_like). A symlink is shown with its target text (link), never followed; FIFOs, sockets and devices are skipped."
 )
 
 
@@ -54,6 +56,7 @@ class FileDigest(BaseModel):
     added: int = Field(description="Lines added (0 for binary files).")
     deleted: int = Field(description="Lines deleted (0 for binary files).")
     binary: bool = False
+    link: str | None = Field(None, description="For a symlink: its target text (the link is never followed).")
     hunks: list[str] = Field(default_factory=list, description=f"Hunk headers '@@ -a,b +c,d @@ ...', at most {MAX_HUNKS_PER_FILE}.")
     more_hunks: int = Field(0, description="Hunks left out of hunks.")
     flags: list[str] = Field(default_factory=list, description="Why this file deserves a close look; empty when none.")
@@ -79,6 +82,8 @@ class _File:
     deleted: int = 0
     binary: bool = False
     mode_change: bool = False
+    is_link: bool = False
+    link: str | None = None
     hunks: list[str] = field(default_factory=list)
 
 
@@ -104,8 +109,8 @@ def digest_repo(root: Path, repo: str) -> DiffDigest:
         raise GitQueryFailed(f"git diff failed in {repo!r}: {exc.message}") from None
     files = parse_patch(patch)
     for raw in untracked.split(b"\0"):
-        if raw and not raw.endswith(b"/"):
-            files.append(_untracked(top, os.fsdecode(raw)))
+        if raw and not raw.endswith(b"/") and (entry := _untracked(top, os.fsdecode(raw))) is not None:
+            files.append(entry)
     label = top.relative_to(root).as_posix() if top != root else "."
     return _digest(f"worktree of {label} against HEAD", files)
 
@@ -128,8 +133,10 @@ def parse_patch(patch: bytes) -> list[_File]:
             current.hunks.append(line[:200])
         elif in_hunk and line.startswith("+"):
             current.added += 1
+            _link_text(current, line)
         elif in_hunk and line.startswith("-"):
             current.deleted += 1
+            _link_text(current, line)
         elif in_hunk and (line.startswith(" ") or line.startswith("\\")):
             continue
         else:
@@ -138,7 +145,15 @@ def parse_patch(patch: bytes) -> list[_File]:
     return files
 
 
+def _link_text(current: _File, line: str) -> None:
+    """A symlink's one content line is its target: the new one, or the old one of a deleted link."""
+    if current.is_link and (line.startswith("+") or current.link is None):
+        current.link = line[1:][:500]
+
+
 def _header(current: _File, line: str) -> None:
+    if line.startswith(("new file mode", "deleted file mode", "new mode", "index ")) and line.endswith(SYMLINK_MODE):
+        current.is_link = True
     if line.startswith("new file mode"):
         current.status = "added"
     elif line.startswith("deleted file mode"):
@@ -176,26 +191,40 @@ def _unquote(text: str) -> str:
     return text
 
 
-def _untracked(top: Path, relative: str) -> _File:
+def _untracked(top: Path, relative: str) -> _File | None:
+    """An untracked entry as git would add it: a file by its lines, a symlink by its target text; None for the rest."""
     path = top / relative
     entry = _File(path=printable_path(relative), status="added")
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(BINARY_PROBE_BYTES)
-            if b"\0" in head:
-                entry.binary = True
-                return entry
-            lines = head.count(b"\n")
-            last = head[-1:]
-            while chunk := handle.read(1 << 20):
-                lines += chunk.count(b"\n")
-                last = chunk[-1:]
-    except OSError:
-        return entry
-    entry.added = lines + (1 if last and last != b"\n" else 0)
+    kind = entry_kind(path)
+    if kind == "link":  # never followed: outside the repo it would tell about files the caller cannot read
+        entry.is_link, entry.link, entry.added = True, link_target(path), 1
+    elif kind == "file":
+        entry.added = _line_count(path, top, entry)
+    else:
+        return None  # a FIFO, socket or device is never opened (opening a FIFO blocks)
     if entry.added:
         entry.hunks.append(f"@@ -0,0 +1,{entry.added} @@ (untracked)")
     return entry
+
+
+def _line_count(path: Path, top: Path, entry: _File) -> int:
+    """Lines of a regular file as git counts them (a last line without newline counts); marks binary files."""
+    handle = open_regular(path, top)
+    if handle is None:
+        return 0
+    with handle:
+        try:
+            head = handle.read(BINARY_PROBE_BYTES)
+            if b"\0" in head:
+                entry.binary = True
+                return 0
+            lines, last = head.count(b"\n"), head[-1:]
+            while chunk := handle.read(1 << 20):
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+        except OSError:
+            return 0
+    return lines + (1 if last and last != b"\n" else 0)
 
 
 def _flags(entry: _File) -> list[str]:
@@ -209,6 +238,8 @@ def _flags(entry: _File) -> list[str]:
         found.append("binary")
     if entry.mode_change:
         found.append("mode_change")
+    if entry.is_link:
+        found.append("symlink")
     paths = [path] + ([entry.old_path] if entry.old_path else [])
     for flag, pattern in (("ci", CI), ("lockfile", LOCKFILE), ("migration", MIGRATION), ("secret_like", SECRET_LIKE)):
         if any(pattern.search(p) for p in paths):
@@ -225,7 +256,7 @@ def _digest(source: str, files: list[_File]) -> DiffDigest:
         entries.append(
             FileDigest(
                 path=entry.path, old_path=entry.old_path, status=entry.status, added=entry.added, deleted=entry.deleted,
-                binary=entry.binary, hunks=entry.hunks[:MAX_HUNKS_PER_FILE],
+                binary=entry.binary, link=entry.link if entry.is_link else None, hunks=entry.hunks[:MAX_HUNKS_PER_FILE],
                 more_hunks=max(0, len(entry.hunks) - MAX_HUNKS_PER_FILE), flags=_flags(entry),
             )
         )  # fmt: skip

@@ -2,10 +2,11 @@
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from mcp_frontend.errors import InvalidArgument, PathNotFound, RepoOutsideSandbox, RequestTooLarge
-from mcp_frontend.repo_paths import caller_path, printable_path
+from mcp_frontend.errors import InvalidArgument, PathNotFound, RequestTooLarge
+from mcp_frontend.repo_paths import entry_kind, inside, open_regular, printable_path, resolve_inside
 from tasks.git_cli import run_git
 from tasks.git_errors import GitOperationError
 
@@ -24,10 +25,7 @@ def sandbox_root(service) -> Path:
 
 def resolve_in_sandbox(path: str, root: Path, what: str = "path") -> Path:
     """The real path of an existing file or folder inside root; relative paths are taken from root."""
-    given = caller_path(path, what)
-    real = Path(os.path.realpath(given if given.is_absolute() else root / given))
-    if not inside(real, root):
-        raise RepoOutsideSandbox(f"{what} {path!r} resolves outside SANDBOX_ROOT")
+    real = resolve_inside(path, root, what)
     if not os.path.exists(real):  # os.path: False rather than an OSError for a name the file system refuses
         raise PathNotFound(f"{what} {path!r} does not exist")
     return real
@@ -41,10 +39,6 @@ def resolve_all(paths: list[str] | None, root: Path, cap: int, what: str = "path
         raise RequestTooLarge(f"{what}: {len(paths)} paths given, at most {cap}")
     resolved = [resolve_in_sandbox(p, root, what) for p in paths]
     return list(dict.fromkeys(resolved))
-
-
-def inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
 
 
 def shown(path: Path, root: Path) -> str:
@@ -67,59 +61,73 @@ def git_toplevel(path: Path) -> Path | None:
     return Path(os.path.realpath(top)) if top else None
 
 
-def list_files(start: Path, root: Path) -> tuple[list[Path], bool]:
-    """Regular files under start (start itself if a file), sorted; git-ignored files and .git left out.
+@dataclass
+class Listing:
+    """What a folder holds for the tools: regular files and symlinks (never followed), each sorted as ripgrep sorts."""
 
-    Returns (files, cut) where cut tells the listing stopped at MAX_LISTED_FILES. Symlinks are not
-    followed, and nothing outside root is listed."""
-    if start.is_file():
-        return [start], False
-    found: set[Path] = set()
+    files: list[Path] = field(default_factory=list)
+    links: list[Path] = field(default_factory=list)
+    cut: bool = False  # the listing stopped at MAX_LISTED_FILES
+
+
+def list_files(start: Path, root: Path) -> Listing:
+    """Regular files and symlinks under start (start itself if a file); git-ignored files and .git left out.
+
+    Links are listed, not followed; FIFOs, sockets and devices are left out; nothing outside root is listed."""
+    kind = entry_kind(start)
+    if kind != "folder":
+        return Listing(files=[start] if kind == "file" and inside(start, root) else [])
+    found: dict[Path, str] = {}
     folders = [start]
     while folders and len(found) < MAX_LISTED_FILES:
         folder = folders.pop()
         if git_toplevel(folder) is not None:
-            found.update(_git_files(folder))
+            found.update(_classified(_git_files(folder)))
             continue
         for dirpath, dirnames, filenames in os.walk(folder):
             here = Path(dirpath)
-            nested = [d for d in dirnames if (here / d / ".git").exists()]
+            found.update(_classified(here / name for name in filenames))
+            kinds = {d: entry_kind(here / d) for d in dirnames}  # os.walk lists a link to a folder among the folders
+            found.update((here / d, "link") for d, kind in kinds.items() if kind == "link")
+            nested = [d for d, kind in kinds.items() if kind == "folder" and (here / d / ".git").exists()]
             folders.extend(here / d for d in nested)
             dirnames[:] = sorted(d for d in dirnames if d != ".git" and d not in nested)
-            found.update(here / name for name in filenames if _regular(here / name))
             if len(found) >= MAX_LISTED_FILES:
                 break
-    files = sorted((f for f in found if inside(f, root)), key=lambda f: f.parts)  # as ripgrep --sort path
-    return files[:MAX_LISTED_FILES], len(files) >= MAX_LISTED_FILES
+    listed = sorted((path for path in found if inside(path, root)), key=lambda path: path.parts)  # as ripgrep --sort path
+    kept = listed[:MAX_LISTED_FILES]
+    return Listing(
+        files=[path for path in kept if found[path] == "file"], links=[path for path in kept if found[path] == "link"],
+        cut=len(listed) >= MAX_LISTED_FILES,
+    )  # fmt: skip
 
 
-def _git_files(folder: Path) -> Iterable[Path]:
-    """Tracked and untracked, not ignored files under folder, as git sees them."""
+def _classified(paths: Iterable[Path]) -> dict[Path, str]:
+    """The regular files and links among paths, with their kind; folders, FIFOs, sockets and devices dropped."""
+    kinds = {path: entry_kind(path) for path in paths}
+    return {path: kind for path, kind in kinds.items() if kind in ("file", "link")}
+
+
+def _git_files(folder: Path) -> list[Path]:
+    """Tracked and untracked, not ignored paths under folder, as git lists them (any kind of entry)."""
     try:
         output = git(folder, "ls-files", "-co", "--exclude-standard", "-z")
     except GitOperationError:
         return []
-    files = []
-    for raw in output.split(b"\0"):
-        if raw and not raw.endswith(b"/"):
-            path = folder / os.fsdecode(raw)
-            if _regular(path):
-                files.append(path)
-    return files
+    return [folder / os.fsdecode(raw) for raw in output.split(b"\0") if raw and not raw.endswith(b"/")]
 
 
-def _regular(path: Path) -> bool:
-    return not path.is_symlink() and path.is_file()
-
-
-def read_text(path: Path) -> str | None:
-    """The file as text (undecodable bytes replaced), or None when it is binary or too large."""
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return None
-        data = path.read_bytes()
-    except OSError:
+def read_text(path: Path, root: Path) -> str | None:
+    """The file as text (undecodable bytes replaced), or None when it is binary, too large or not a regular file
+    reached from root through no link (see repo_paths.open_regular)."""
+    handle = open_regular(path, root)
+    if handle is None:
         return None
-    if b"\0" in data[:BINARY_PROBE_BYTES]:
+    with handle:
+        try:
+            data = handle.read(MAX_FILE_BYTES + 1)
+        except OSError:
+            return None
+    if len(data) > MAX_FILE_BYTES or b"\0" in data[:BINARY_PROBE_BYTES]:
         return None
     return data.decode("utf-8", "replace")

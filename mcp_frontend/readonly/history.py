@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from mcp_frontend.errors import GitQueryFailed, InvalidArgument, NotAGitRepo, RequestTooLarge
 from mcp_frontend.readonly.files import git, git_toplevel, resolve_in_sandbox, sandbox_root, shown
-from mcp_frontend.repo_paths import printable_path
+from mcp_frontend.repo_paths import open_regular, printable_path
 from tasks.git_cli import head_commit
 from tasks.git_errors import GitOperationError
 
@@ -104,16 +104,15 @@ def _commit(full_hash: str, date: str, author: str, subject: str) -> Commit:
 
 
 def _blame(top: Path, target: Path, relative: str, line: int, tracked: bool) -> BlameLine:
-    with target.open("rb") as handle:
-        count = sum(1 for _ in handle)
+    working, count = _working_line(top, target, line)
     if line > count:
         raise InvalidArgument(f"line {line} is past the end of {relative!r} ({count} lines)")
     if not tracked:
-        return BlameLine(line=line, text=_trim(_line_of(target, line)), committed=False)
+        return BlameLine(line=line, text=_trim(working), committed=False)
     try:
         output = git(top, "blame", "--porcelain", "-L", f"{line},{line}", "--", relative).decode("utf-8", "replace")
     except GitOperationError:  # staged but never committed
-        return BlameLine(line=line, text=_trim(_line_of(target, line)), committed=False)
+        return BlameLine(line=line, text=_trim(working), committed=False)
     rows = output.split("\n")
     full_hash = rows[0].split(" ", 1)[0]
     headers = dict(row.split(" ", 1) for row in rows[1:] if " " in row and not row.startswith("\t"))
@@ -125,12 +124,17 @@ def _blame(top: Path, target: Path, relative: str, line: int, tracked: bool) -> 
     return BlameLine(line=line, text=_trim(text), committed=True, commit=commit)
 
 
-def _line_of(target: Path, line: int) -> str:
-    with target.open("rb") as handle:
-        for number, text in enumerate(handle, 1):
-            if number == line:
-                return text.decode("utf-8", "replace")
-    return ""
+def _working_line(top: Path, target: Path, line: int) -> tuple[str, int]:
+    """That line of the working file and the file's line count, read only if it is a regular file (repo_paths rule)."""
+    handle = open_regular(target, top)
+    if handle is None:
+        raise InvalidArgument("line needs path to be a regular file")
+    text, count = b"", 0
+    with handle:
+        for count, raw in enumerate(handle, 1):
+            if count == line:
+                text = raw
+    return text.decode("utf-8", "replace"), count
 
 
 def _trim(text: str) -> str:

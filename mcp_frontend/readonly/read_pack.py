@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from mcp_frontend.errors import InvalidArgument, RequestTooLarge
 from mcp_frontend.readonly.files import list_files, read_text, resolve_all, sandbox_root, shown
+from mcp_frontend.repo_paths import link_target
 
 DEFAULT_MAX_BYTES = 16 * 1024
 MAX_BYTES_CAP = 200 * 1024
@@ -41,7 +42,8 @@ DESCRIPTION = (
     "Read code without reading whole files, no model involved: for each file (or folder) in paths, the definitions "
     "of symbols (Python def/class, JS/TS function/class/const, Go func/type, Rust fn/struct/..., found by regex) "
     "with their bodies, and/or the lines around keyword hits, merged into ranges; with neither, the files from the top. "
-    "pack is one text with a header per file and numbered lines, at most max_bytes long (truncated says it was cut)."
+    "pack is one text with a header per file and numbered lines, at most max_bytes long (truncated says it was cut). "
+    "Symlinks are listed in links with their target, never followed; FIFOs, sockets and devices are skipped."
 )
 
 
@@ -52,9 +54,15 @@ class PackFile(BaseModel):
     found: list[str] = Field(default_factory=list, description="Symbols and keywords found in this file.")
 
 
+class PackLink(BaseModel):
+    path: str = Field(description="The symlink, relative to SANDBOX_ROOT.")
+    target: str = Field(description="Its target text, as the link holds it (not followed, not read).")
+
+
 class ReadPackResult(BaseModel):
     pack: str = Field(description="The slices: '== path (N lines) ==' then 'line| text', '...' between ranges.")
     files: list[PackFile]
+    links: list[PackLink] = Field(default_factory=list, description=f"Symlinks met under paths (at most {MAX_FILES}).")
     missing: list[str] = Field(default_factory=list, description="Symbols and keywords found in no file.")
     truncated: bool = Field(description="Something was left out to stay within max_bytes (or too many files).")
     bytes: int = Field(description="Size of pack in bytes (UTF-8).")
@@ -85,20 +93,22 @@ def read_pack(
     starts = resolve_all(paths, root, MAX_PATHS)
 
     files: dict[Path, None] = {}
+    links: dict[Path, None] = {}
     cut = False
     for start in starts:
-        listed, listing_cut = list_files(start, root)
-        cut |= listing_cut
-        files.update(dict.fromkeys(listed))
-    files = list(files)
-    if len(files) > MAX_FILES:
-        files, cut = files[:MAX_FILES], True
+        listing = list_files(start, root)
+        cut |= listing.cut
+        files.update(dict.fromkeys(listing.files))
+        links.update(dict.fromkeys(listing.links))
+    files, links = list(files), list(links)
+    if len(files) > MAX_FILES or len(links) > MAX_FILES:
+        files, links, cut = files[:MAX_FILES], links[:MAX_FILES], True
 
     writer = _PackWriter(max_bytes)
     found_anywhere: set[str] = set()
     entries = []
     for file in files:
-        text = read_text(file)
+        text = read_text(file, root)
         if text is None:
             continue
         lines = text.split("\n")
@@ -115,7 +125,10 @@ def read_pack(
             break
     pack = writer.finish()
     missing = [term for term in [*symbols, *keywords] if term not in found_anywhere]
-    return ReadPackResult(pack=pack, files=entries, missing=missing, truncated=writer.full or cut, bytes=len(pack.encode()))
+    shown_links = [PackLink(path=shown(link, root), target=link_target(link)) for link in links]
+    return ReadPackResult(
+        pack=pack, files=entries, links=shown_links, missing=missing, truncated=writer.full or cut, bytes=len(pack.encode())
+    )
 
 
 def _is_text(value: str) -> bool:

@@ -12,7 +12,8 @@ import anyio
 from pydantic import BaseModel, Field
 
 from mcp_frontend.errors import InvalidArgument, RequestTooLarge
-from mcp_frontend.readonly.files import MAX_FILE_BYTES, inside, list_files, read_text, resolve_all, sandbox_root, shown
+from mcp_frontend.readonly.files import MAX_FILE_BYTES, list_files, read_text, resolve_all, sandbox_root, shown
+from mcp_frontend.repo_paths import entry_kind, inside
 
 MAX_RESULTS_CAP = 500
 MAX_PATHS = 50
@@ -21,7 +22,8 @@ RG_TIMEOUT_S = 60.0
 
 DESCRIPTION = (
     "Regex search of files inside SANDBOX_ROOT, no model involved: ripgrep when installed, else a Python scan. "
-    "Skips .git, binary files, files over 5 MB and git-ignored files. Returns matches {path, line, text} "
+    "Skips .git, binary files, files over 5 MB, git-ignored files, FIFOs, sockets and devices; never follows a symlink "
+    "met under paths. Returns matches {path, line, text} "
     "(path relative to SANDBOX_ROOT, text cut to 300 characters), sorted by path, and truncated when more matched."
 )
 
@@ -67,9 +69,12 @@ def search(
             os.fsencode(text)  # what ripgrep's command line needs
         except UnicodeEncodeError:
             raise InvalidArgument(f"{what} has an unpaired surrogate, which no file holds") from None
-    starts = resolve_all(paths, root, MAX_PATHS)
+    # Only files and folders are searched: ripgrep opens whatever path it is given, and a FIFO's open blocks.
+    starts = [start for start in resolve_all(paths, root, MAX_PATHS) if entry_kind(start) in ("file", "folder")]
     # A NUL cannot travel on ripgrep's command line; Python's scan can still look for it.
     rg = shutil.which("rg") if use_rg and "\x00" not in pattern else None
+    if not starts:  # without paths ripgrep would search its working directory
+        return SearchResult(matches=[], truncated=False, engine="rg" if rg else "python")
     if rg:
         found = _ripgrep(rg, root, pattern, starts, glob, max_results, ignore_case)
         if found is not None:
@@ -131,12 +136,11 @@ def _python_search(root: Path, regex: re.Pattern, starts: list[Path], glob: str 
     matches: list[SearchMatch] = []
     seen: set[Path] = set()
     for start in starts:
-        files, _ = list_files(start, root)
-        for file in files:
+        for file in list_files(start, root).files:
             if file in seen or (glob and not _glob_matches(glob, file, root)):
                 continue
             seen.add(file)
-            text = read_text(file)
+            text = read_text(file, root)
             if text is None:
                 continue
             for number, line in enumerate(text.split("\n"), 1):

@@ -42,6 +42,19 @@ def test_defaults():
     assert s.secrets() == []
 
 
+def test_request_limit_defaults_and_env(clean_env):
+    s = AdapterSettings()
+    assert (s.max_body_bytes, s.header_timeout_s, s.body_timeout_s) == (16 * 1024 * 1024, 10.0, 60.0)
+    assert (s.job_max_concurrent, s.job_rate_per_min, s.job_burst) == (8, 240.0, 60)
+    clean_env.setenv("ADAPTER_MAX_BODY_BYTES", "1024")
+    clean_env.setenv("ADAPTER_JOB_MAX_CONCURRENT", "0")
+    clean_env.setenv("ADAPTER_JOB_RATE_PER_MIN", "30")
+    assert (AdapterSettings().max_body_bytes, AdapterSettings().job_max_concurrent, AdapterSettings().job_rate_per_min) == (1024, 0, 30.0)
+    clean_env.setenv("ADAPTER_MAX_BODY_BYTES", "0")
+    with pytest.raises(ValidationError):
+        AdapterSettings()
+
+
 def test_model_map_string_and_object_entries(clean_env):
     clean_env.setenv(
         "ADAPTER_MODEL_MAP",

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,13 +17,17 @@ from tests.fixtures.machine_tools import require_bwrap
 from tests.fixtures.planted import GATEWAY_KEY
 from tests.fixtures.signing import make_signing_files
 from tests.fixtures.farm import Farm
-from tests.fixtures.processes import free_port
+from tests.fixtures.processes import free_port, start_server
+from tests.fixtures.unprivileged import unprivileged
+from tests.fixtures.waiting import wait_until
 from tests.fixtures.redis_server import REDIS_PASSWORD
 
-CHECKS = ["python", "git", "settings", "claude-cli", "redis", "queues", "workers", "adapter", "profiles", "sandbox", "cache-dir", "isolation", "signing", "gateway"]
+CHECKS = ["python", "git", "settings", "claude-cli", "redis", "queues", "workers", "deadletter", "adapter", "profiles", "sandbox", "cache-dir", "isolation", "gateway-key", "signing", "gateway"]
 NETWORK_CHECKS = ["probe-on", "probe-off"]
 STATUSES = (["OK"], ["FAIL"], ["SKIP"], ["WARN"], ["INFO"])
 PROBE = json.loads((builtin_scenarios_dir() / "probe.json").read_text())
+# Unsandboxed agents of a worker that may ptrace anyone (root) can read the adapter's key: doctor warns.
+GATEWAY_KEY_LINE = "WARN gateway-key" if os.geteuid() == 0 else "OK   gateway-key"
 
 
 def run_doctor(farm: Farm, *args: str, **env: str) -> tuple[int, dict[str, str]]:
@@ -43,7 +48,7 @@ def test_a_healthy_farm_passes_every_check(farm: Farm):
     code, lines = run_doctor(farm)
     assert code == 0, lines
     for name, line in lines.items():
-        expected = {"gateway": "SKIP gateway", "isolation": "INFO isolation", "signing": "INFO signing"}
+        expected = {"gateway": "SKIP gateway", "isolation": "INFO isolation", "signing": "INFO signing", "gateway-key": GATEWAY_KEY_LINE}
         assert line.startswith(expected.get(name, "OK   ")), line
     assert "(use --network)" in lines["gateway"]
     assert f"redis://:***@127.0.0.1:{farm.redis.port}/0 (auth ok)" in lines["redis"]
@@ -88,7 +93,8 @@ def test_a_missing_claude_cli_is_named(farm: Farm):
     code, lines = run_doctor(farm, CLAUDE_CLI_PATH="/nonexistent/claude")
     assert code != 0
     assert lines["claude-cli"].startswith("FAIL") and "not found at /nonexistent/claude" in lines["claude-cli"], lines
-    assert all(line.startswith(("OK", "SKIP", "INFO")) for name, line in lines.items() if name != "claude-cli"), lines
+    others = [line for name, line in lines.items() if name not in ("claude-cli", "gateway-key")]
+    assert all(line.startswith(("OK", "SKIP", "INFO")) for line in others), lines
 
 
 def test_a_queue_without_a_worker_is_named_with_the_command_to_fix_it(farm: Farm):
@@ -128,7 +134,8 @@ def test_bwrap_asked_for_but_missing_is_a_warning_naming_the_fix(farm: Farm, tmp
     assert lines["isolation"].startswith("WARN isolation"), lines["isolation"]
     assert "bwrap is not on PATH; jobs run unsandboxed" in lines["isolation"]
     assert "apt-get install bubblewrap" in lines["isolation"] and "user.max_user_namespaces" in lines["isolation"]
-    assert all(line.startswith(("OK", "SKIP", "INFO signing")) for name, line in lines.items() if name != "isolation"), lines
+    others = [line for name, line in lines.items() if name not in ("isolation", "gateway-key")]
+    assert all(line.startswith(("OK", "SKIP", "INFO signing")) for line in others), lines
 
 
 def test_a_required_but_missing_bwrap_fails(monkeypatch: pytest.MonkeyPatch, tmp_path):
@@ -196,3 +203,68 @@ def test_the_profiles_line_names_each_backend_models_profile_and_why():
     assert line.startswith("OK   profiles")
     assert "default → deepseek-v4-flash: deepseek (inferred)" in line
     assert "haiku → qwen3-coder: qwen (inferred, thinking off)" in line and "opus → x-large: glm (model map)" in line
+
+
+# --- can agents reach the gateway key? -------------------------------------------------------------
+
+KEY_REACH = """\
+import json
+from codex_farm.doctor import check_gateway_key_reach
+from tasks.settings import FarmSettings
+result = check_gateway_key_reach(FarmSettings(WORKER_SANDBOX="none"))
+print(json.dumps([result.status, result.detail, result.hint]))
+"""
+
+
+def key_reach_as_unprivileged() -> tuple[str, str, str]:
+    """The gateway-key check as a worker's user without capabilities sees it (see tests/fixtures/unprivileged.py)."""
+    done = subprocess.run(unprivileged([sys.executable, "-c", KEY_REACH]), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return tuple(json.loads(done.stdout))
+
+
+def test_agents_with_cap_sys_ptrace_are_warned_about():
+    from codex_farm.doctor import check_gateway_key_reach
+    from tasks.settings import FarmSettings
+
+    if os.geteuid() != 0:
+        pytest.skip("needs a root test run: only root holds CAP_SYS_PTRACE here")
+    result = check_gateway_key_reach(FarmSettings(WORKER_SANDBOX="none"))
+    assert result.status == "WARN" and "CAP_SYS_PTRACE (root)" in result.detail, result
+    assert "WORKER_SANDBOX=bwrap" in result.hint
+
+
+def test_an_adapter_of_the_agents_user_with_a_readable_environment_is_warned_about(tmp_path):
+    # An adapter as old ones ran (dumpable): a process named like one, of the same user and capabilities.
+    fake = tmp_path / "codex-farm"
+    fake.write_text("import time\ntime.sleep(120)\n")
+    adapter = subprocess.Popen(unprivileged([sys.executable, str(fake), "adapter", "--port", "1"]))
+    try:
+        assert wait_until(lambda: b"adapter" in Path(f"/proc/{adapter.pid}/cmdline").read_bytes(), timeout=10)
+        status, detail, hint = key_reach_as_unprivileged()
+    finally:
+        adapter.kill()
+        adapter.wait()
+    assert status == "WARN" and f"{adapter.pid}" in detail and "readable environment" in detail, detail
+    assert "its own user" in hint
+
+
+def test_a_current_adapter_of_the_agents_user_is_not_warned_about(scripted_gateway, tmp_path):
+    port = free_port()
+    env = {"ONEAPI_BASE_URL": scripted_gateway.url, "ONEAPI_API_KEY": GATEWAY_KEY, "ADAPTER_TOKENS": "doctor-test-token"}
+    argv = unprivileged([sys.executable, "-m", "codex_farm", "adapter", "--port", str(port)])
+    adapter = start_server(argv, env, tmp_path / "adapter.log", port, "/healthz")
+    try:
+        status, detail, _ = key_reach_as_unprivileged()
+    finally:
+        adapter.stop()
+    assert status == "OK" and f"{adapter.process.pid}" in detail and "non-dumpable" in detail, detail
+
+
+def test_sandboxed_agents_see_no_adapter_at_all():
+    from codex_farm.doctor import check_gateway_key_reach
+    from tasks.settings import FarmSettings
+
+    require_bwrap()
+    result = check_gateway_key_reach(FarmSettings(WORKER_SANDBOX="bwrap"))
+    assert result.status == "OK" and "bwrap sandbox" in result.detail, result

@@ -4,6 +4,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from tasks.keys import JobKeys
 from tests.fixtures.farm import Farm, connect_mcp
 from tests.fixtures.git_repos import git
 from tests.fixtures.mcp_calls import call_error, call_ok
@@ -174,3 +175,42 @@ def disk(repo: Path) -> dict[str, bytes]:
         for name in filenames:
             files[os.path.relpath(os.path.join(dirpath, name), repo)] = Path(dirpath, name).read_bytes()
     return files
+
+
+def attacker_patch(repo: Path, job_id: str, scratch: Path) -> bytes:
+    """A patch of the job's snapshot that adds a CI workflow, a conftest.py and a symlink to /etc: what a writer of
+    Redis puts under the job's patch key."""
+    git(scratch, "clone", "-q", "--no-checkout", str(repo), "evil")
+    clone = scratch / "evil"
+    git(clone, "fetch", "-q", "origin", f"refs/codex-farm/snapshots/{job_id}")
+    git(clone, "checkout", "-q", "--detach", "FETCH_HEAD")
+    (clone / ".github/workflows").mkdir(parents=True)
+    (clone / ".github/workflows/ci.yml").write_text("on: push\njobs: {steal: {runs-on: ubuntu-latest, steps: [{run: env}]}}\n")
+    (clone / "tests").mkdir()
+    (clone / "tests/conftest.py").write_text("import os\nos.system('id')\n")
+    (clone / "etc").symlink_to("/etc")
+    git(clone, "add", "-A")
+    git(clone, "commit", "-q", "-m", "evil")
+    return git_bytes(clone, "diff-tree", "-p", "--binary", "--full-index", "HEAD~1", "HEAD")
+
+
+async def test_a_patch_swapped_in_redis_after_the_job_is_refused_and_the_checkout_left_alone(
+    farm, make_repo, scripted_gateway, tmp_path
+):
+    scripted_gateway.add_scenario(edit_scenario("apply_swapped"))
+    repo = caller_repo(make_repo, farm)
+    async with connect_mcp(farm) as client:
+        job_id, done = await run_job(client, repo, "apply_swapped", scoped_patch={"paths": ["notes.txt", "src"]})
+        farm.redis.client().set(JobKeys(farm.env["FARM_KEY_PREFIX"], job_id).patch, attacker_patch(repo, job_id, tmp_path))
+        before = (untouchables(repo), disk(repo), git(repo, "status", "--porcelain", "--untracked-files=all"))
+        seen = await call_ok(client, "get", {"job_id": job_id})
+        checked = await call_error(client, "apply", {"job_id": job_id, "mode": "check"})
+        refused = await call_error(client, "apply", {"job_id": job_id})
+        after = (untouchables(repo), disk(repo), git(repo, "status", "--porcelain", "--untracked-files=all"))
+
+    assert done["checks"][0].startswith("scoped_patch: passed") and done["changed_files"] == ["notes.txt", "src/app.py"]
+    assert seen["changed_files"] == ["notes.txt", "src/app.py"]  # what get shows; no longer what Redis holds
+    assert refused["code"] == checked["code"] == "patch_mismatch", refused
+    assert "sha256" in refused["message"] and refused["hint"]
+    assert after == before
+    assert not (repo / "etc").is_symlink() and not (repo / ".github").exists() and not (repo / "tests").exists()

@@ -43,7 +43,7 @@ async def test_eight_jobs_on_one_repo_at_once(farm, box, make_repo, scripted_gat
 
     assert [r["job_status"] for r in results] == ["completed"] * 8, results
     assert all(r["changed_files"] == ["out.txt"] for r in results)
-    assert list((cache / "worktrees").iterdir()) == []
+    assert list((cache / "worktrees").iterdir()) == [] and list((cache / "owned").iterdir()) == []
     assert ".lock" not in Path(worker_log).read_text()
 
 
@@ -57,7 +57,7 @@ async def test_fifty_jobs_leave_no_worktree_and_keep_the_cache_under_its_cap(far
         results += await run_jobs(farm, env, repos, "many")
 
     assert len(results) == 50 and all(r["job_status"] == "completed" for r in results)
-    assert list((cache / "worktrees").iterdir()) == []
+    assert list((cache / "worktrees").iterdir()) == [] and list((cache / "owned").iterdir()) == []
     mirrors_size = tree_size(cache / "mirrors")
     print(f"mirror cache after 50 jobs: {mirrors_size} bytes (cap {int(CACHE_CAP_GB * 1e9)})")
     assert 0 < mirrors_size <= CACHE_CAP_GB * 1e9

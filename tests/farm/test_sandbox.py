@@ -166,3 +166,100 @@ def command_of(pid: int) -> str:
         return ""
     parts = [part.decode(errors="replace") for part in raw.split(b"\0") if part]
     return " ".join([Path(parts[0]).name, *parts[1:]]) if parts else ""
+
+
+def git_dir_escape_scenario(name: str, evidence: Path) -> dict:
+    """The `.git` escape: a git dir of the agent's own with an fsmonitor that records who runs it, named in `.git`."""
+    admin = "$(sed 's/^gitdir: //' .git)"
+    return {
+        "name": name,
+        "turns": [
+            bash(f"printf '#!/bin/sh\\n(id; env) >> {evidence}\\n' > $HOME/h.sh && chmod +x $HOME/h.sh"),
+            bash(
+                f"git init -q --bare $HOME/fg && cp {admin}/HEAD {admin}/index $HOME/fg/"
+                f" && echo {admin}/../../objects > $HOME/fg/objects/info/alternates"
+                " && git --git-dir=$HOME/fg config core.bare false && git --git-dir=$HOME/fg config core.fsmonitor $HOME/h.sh"
+            ),
+            bash('echo "gitdir: $HOME/fg" > .git; cat .git'),
+            bash("echo changed >> README.md"),
+            {"text": "Done."},
+        ],
+    }
+
+
+async def run_git_dir_escape(farm: Farm, env: dict, scripted_gateway, make_repo) -> tuple[dict, list[str], Path]:
+    tag = secrets.token_hex(4)
+    evidence = farm.sandbox / f"git-hook-ran-{tag}.txt"
+    scripted_gateway.add_scenario(git_dir_escape_scenario(f"git_escape_{tag}", evidence))
+    repo = make_repo({"README.md": "# sample\n"}, parent=farm.sandbox)
+    async with connect_mcp(farm, **env) as client:
+        arguments = {"prompt": f"Try it. [[scenario:git_escape_{tag}]]", "repo": str(repo), "permission_mode": "bypassPermissions"}
+        started = await call_ok(client, "start", arguments)
+        done = await call_ok(client, "wait", {"job_id": started["job_id"], "timeout_ms": 100000})
+        tail = await call_ok(client, "tail", {"job_id": started["job_id"], "lines": 500})
+    return done, tail["lines"], evidence
+
+
+async def test_sandboxed_agent_cannot_point_dot_git_at_a_git_dir_of_its_own(farm, sandboxed, scripted_gateway, make_repo):
+    done, lines, evidence = await run_git_dir_escape(farm, sandboxed.env, scripted_gateway, make_repo)
+
+    assert not evidence.exists(), evidence.read_text()
+    results = results_of(lines)
+    assert len(results) == 4, results
+    assert "gitdir: " in results[2] and ("Read-only file system" in results[2] or "busy" in results[2]), results
+    assert done["job_status"] == "completed", "\n".join(lines)
+    assert done["changed_files"] == ["README.md"]
+
+
+async def test_unsandboxed_agent_that_points_dot_git_elsewhere_runs_no_hook_and_fails_tampered(farm, unsandboxed, scripted_gateway, make_repo):
+    done, lines, evidence = await run_git_dir_escape(farm, unsandboxed.env, scripted_gateway, make_repo)
+    try:
+        assert not evidence.exists(), evidence.read_text()  # the worker's git never read the agent's git dir
+        results = results_of(lines)
+        assert len(results) == 4 and results[2].endswith("/fg"), results  # the `.git` file was rewritten
+        assert done["job_status"] == "failed", "\n".join(lines)
+        assert "worktree_tampered: the worktree's .git file was changed" in done["error"]
+        assert done["changed_files"] == []
+    finally:
+        evidence.unlink(missing_ok=True)
+
+
+async def test_a_sandboxed_job_reads_no_cache_of_another_worker_on_the_host(farm, scripted_gateway, make_repo, tmp_path):
+    registry = tmp_path / "registry"
+    # Another worker of this host, on its own cache, ran and stopped: its cache keeps another tenant's
+    # worktree and transcript. Both workers record their caches in the same registry, as every worker does.
+    (tmp_path / "other").mkdir()
+    other, other_worker = start_box(farm, tmp_path / "other", WORKER_CACHE_REGISTRY=str(registry))
+    stop_worker(other_worker)
+    secret = "their-source-" + secrets.token_hex(4)
+    their_file = other.cache / "worktrees" / "their-job" / "app.py"
+    transcript = other.cache / "homes" / "their-job" / ".claude" / "projects" / "session.jsonl"
+    for path in (their_file, transcript):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secret + "\n")
+    (tmp_path / "mine").mkdir()
+    box, worker = start_box(farm, tmp_path / "mine", WORKER_SANDBOX="bwrap", WORKER_CACHE_REGISTRY=str(registry))
+    tag = secrets.token_hex(4)
+    scripted_gateway.add_scenario({"name": f"peek_{tag}", "turns": [
+        bash(f"cat {their_file} || echo 'worktree: hidden'"),
+        bash(f"cat {transcript} || echo 'transcript: hidden'"),
+        bash(f"ls -A {other.cache} | wc -l"),
+        {"text": "Done."},
+    ]})  # fmt: skip
+    repo = make_repo({"README.md": "# sample\n"}, parent=farm.sandbox)
+    try:
+        async with connect_mcp(farm, **box.env) as client:
+            arguments = {"prompt": f"Peek. [[scenario:peek_{tag}]]", "repo": str(repo), "permission_mode": "bypassPermissions"}
+            started = await call_ok(client, "start", arguments)
+            done = await call_ok(client, "wait", {"job_id": started["job_id"], "timeout_ms": 100000})
+            lines = (await call_ok(client, "tail", {"job_id": started["job_id"], "lines": 500}))["lines"]
+    finally:
+        stop_worker(worker)
+
+    results = results_of(lines)
+    assert done["job_status"] == "completed", "\n".join(lines)
+    assert any("sandbox: bwrap" in line for line in lines), lines
+    assert len(results) == 3, results
+    assert not any(secret in line for line in lines), "a sandboxed job read another worker's cache"
+    assert "worktree: hidden" in results[0] and "transcript: hidden" in results[1], results
+    assert results[2].endswith("tool_result: 0"), results  # the other cache shows empty

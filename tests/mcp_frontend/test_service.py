@@ -2,6 +2,7 @@
 
 The service runs against the session's real Redis with Celery's hand-off replaced by a list, so nothing reaches a worker."""
 
+import asyncio
 import json
 import time
 import uuid
@@ -10,6 +11,7 @@ import pytest
 from mcp import Client
 
 from mcp_frontend import service as service_module
+from mcp_frontend.errors import UnknownJob, VANISHED_HINT
 from mcp_frontend.server import build_server
 from mcp_frontend.service import FarmService, job_view
 from mcp_frontend.settings import FrontendSettings
@@ -130,3 +132,47 @@ async def test_a_start_the_broker_refuses_leaves_no_snapshot_ref(recording, make
         error = await call_error(client, "start", {"matrix": ["one", "two"], "repo": str(repo)})
     assert error["code"] == "broker_unavailable"
     assert git(repo, "for-each-ref", SNAPSHOT_REF_PREFIX) == ""
+
+
+def forget(service: FarmService, job_id: str, keep: tuple[str, ...] = ()) -> None:
+    """What a Redis restarted without persistence does to a job: its keys are gone (but those named in keep)."""
+    keys = service.store.keys(job_id)
+    service.store.redis.delete(*(getattr(keys, name) for name in ("record", "log", "patch", "lease", "cancel") if name not in keep))
+
+
+async def until_subscribed(service: FarmService, job_id: str) -> None:
+    channel = service.store.keys(job_id).events
+    for _ in range(200):
+        if service.store.redis.pubsub_numsub(channel)[0][1]:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the wait never subscribed to the job's status channel")
+
+
+async def test_a_wait_whose_job_vanishes_is_unknown_job_saying_redis_lost_it(service):
+    job_id = recorded(service)
+    service.store.claim(job_id, "w1")
+    async with Client(build_server(service)) as client:
+        waiting = asyncio.create_task(call_error(client, "wait", {"job_id": job_id, "timeout_ms": 15_000}))
+        await until_subscribed(service, job_id)
+        forget(service, job_id)
+        service.store.publish(job_id, JobStatus.running)  # any wake-up makes the wait read the record again
+        error = await asyncio.wait_for(waiting, timeout=10)
+
+    assert error == {
+        "code": "unknown_job", "message": f"job {job_id!r} vanished from Redis while waiting for it", "hint": VANISHED_HINT,
+    }
+
+
+def test_get_and_tail_of_a_job_whose_record_went_but_whose_log_lives_on_say_redis_lost_it(service):
+    job_id = recorded(service)
+    service.store.append_log(job_id, "status", "running on w1")
+    forget(service, job_id, keep=("log",))  # a worker went on logging after a Redis restart emptied it
+
+    for call in (lambda: service.get(job_id), lambda: service.tail(job_id, 10, None)):
+        with pytest.raises(UnknownJob) as unknown:
+            call()
+        assert unknown.value.hint == VANISHED_HINT and "no record in Redis any more" in unknown.value.message
+    with pytest.raises(UnknownJob) as never:
+        service.get(uuid.uuid4().hex)
+    assert never.value.hint == UnknownJob.hint  # a job id nobody ever had: the usual hint

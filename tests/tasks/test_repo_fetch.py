@@ -178,9 +178,9 @@ def test_remote_job_fetches_the_ref_and_pushes_the_result(cache: WorktreeCache, 
     assert worktree.mirror == cache.mirror_path(str(remote))
 
     (worktree.path / "result.txt").write_text("done\n")
-    result = commit_result(worktree.path, spec.job_id, "result", base=worktree.commit)
+    result = commit_result(worktree.owned, spec.job_id, "result", base=worktree.commit)
     lines: list[tuple[str, str]] = []
-    assert push_result(spec, worktree.path, result.commit, lambda kind, text: lines.append((kind, text)))
+    assert push_result(spec, worktree.owned.git_dir, result.commit, lambda kind, text: lines.append((kind, text)))
     assert git(remote, "rev-parse", "refs/codex-farm/results/job-rm").strip() == result.commit
     assert "result pushed to refs/codex-farm/results/job-rm" in lines[-1][1]
 
@@ -194,11 +194,11 @@ def test_result_push_is_best_effort_and_only_for_remote_jobs(cache: WorktreeCach
     lines: list[str] = []
     shutil.rmtree(remote)
 
-    assert not push_result(spec, worktree.path, worktree.commit, lambda kind, text: lines.append(text))
+    assert not push_result(spec, worktree.owned.git_dir, worktree.commit, lambda kind, text: lines.append(text))
     assert "could not push the result" in lines[-1]
 
     bundle_spec = ship(caller, "job-nb", store)
-    assert not push_result(bundle_spec, worktree.path, worktree.commit, lambda kind, text: lines.append(text))
+    assert not push_result(bundle_spec, worktree.owned.git_dir, worktree.commit, lambda kind, text: lines.append(text))
 
 
 def test_path_job_the_worker_cannot_read_names_farm_transport(cache: WorktreeCache, tmp_path: Path) -> None:

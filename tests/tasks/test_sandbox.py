@@ -24,8 +24,9 @@ from tasks.sandbox import (
     sandbox_state,
     split_hidden,
 )
+from tasks.cache_registry import caches_to_hide, register_cache
 from tasks.settings import FarmSettings
-from tasks.worktree import WorktreeCache
+from tasks.worktree import WorktreeCache, tampering
 from tests.fixtures.git_repos import git
 from tests.fixtures.machine_tools import require_bwrap
 
@@ -110,7 +111,8 @@ def test_a_job_layout_exposes_its_worktree_git_dirs_and_home_only(job):
     layout = job_layout(cache.cache_dir, worktree.path, worktree.mirror, home, [])
     assert layout.cache_dir == cache.cache_dir
     assert layout.readable == (worktree.mirror,)
-    assert layout.writable == (worktree.path, worktree.mirror / "worktrees" / "job0sandbox1", home)
+    assert layout.writable == (worktree.path, home)
+    assert layout.locked == (worktree.path / ".git",)
 
 
 # --- asked for, usable, required -----------------------------------------------------------------------
@@ -216,6 +218,26 @@ def test_in_the_sandbox_git_works_and_only_the_job_paths_are_writable(job, tmp_p
 
 
 @needs_bwrap
+def test_in_the_sandbox_the_worktree_git_plumbing_cannot_be_redirected(job, tmp_path):
+    cache, worktree, home = job
+    admin = worktree.mirror / "worktrees" / "job0sandbox1"
+    argv = bwrap_argv(shutil.which("bwrap"), job_layout(cache.cache_dir, worktree.path, worktree.mirror, home, []))
+    script = f"""
+        git init -q --bare {home}/fg && echo "gitdir: {home}/fg" > .git || echo ".git: refused"
+        rm -f .git || echo ".git rm: refused"
+        echo "{home}/fg" > {admin}/gitdir || echo "gitdir: refused"
+        echo "{home}/fg" > {admin}/commondir || echo "commondir: refused"
+        git config --file {worktree.mirror}/config core.fsmonitor {home}/h.sh || echo "mirror config: refused"
+        ls {cache.cache_dir}/owned 2>/dev/null | wc -l
+    """
+    done = run_in(argv, script, worktree.path)
+    assert done.stdout.splitlines() == [
+        ".git: refused", ".git rm: refused", "gitdir: refused", "commondir: refused", "mirror config: refused", "0"
+    ], done
+    assert worktree.seal is not None and tampering(worktree) is None
+
+
+@needs_bwrap
 def test_a_root_worker_cannot_remount_its_way_out(job, tmp_path):
     cache, worktree, home = job
     argv = bwrap_argv(shutil.which("bwrap"), job_layout(cache.cache_dir, worktree.path, worktree.mirror, home, []))
@@ -249,3 +271,37 @@ def test_the_launcher_runs_the_cli_inside_the_sandbox_and_its_pidfile_holds_bwra
     kept = env[agent_launcher.ENV_KEEP].split(",")
     assert report["env"] == {**{name: env[name] for name in kept}, "PWD": str(tmp_path)}  # bwrap sets PWD
     assert agent_launcher.SANDBOX not in report["env"] and agent_launcher.PIDFILE not in report["env"]
+
+
+# --- every worker cache of the host ------------------------------------------------------------------
+
+
+@needs_bwrap
+def test_a_sandboxed_job_sees_no_other_registered_cache_live_or_dead(job, tmp_path):
+    cache, worktree, home = job
+    registry = tmp_path / "registry"
+    # Two more workers of this host on caches of their own; what their jobs left is the same kind of secret.
+    others = [tmp_path / "worker-b" / "cache", tmp_path / "worker-c-stopped" / "cache"]
+    for other in others:
+        for leftover in ("worktrees/their-job/app.py", "homes/their-job/.claude/projects/session.jsonl"):
+            (other / leftover).parent.mkdir(parents=True)
+            (other / leftover).write_text("theirs\n")
+    for registered in (cache.cache_dir, *others):
+        register_cache(registry, registered)
+    settings = FarmSettings(WORKER_SANDBOX="bwrap", WORKER_CACHE_DIR=str(cache.cache_dir), WORKER_CACHE_REGISTRY=str(registry))
+    argv = job_wrapper(settings, worktree.path, worktree.mirror, home, lambda *_: None)
+    script = "; ".join(f"cat {other}/worktrees/their-job/app.py {other}/homes/their-job/.claude/projects/session.jsonl; "
+                       f"ls -A {other} | wc -l" for other in others)  # fmt: skip
+    done = run_in(argv, f"{script}; cat app.py", worktree.path)
+    assert done.stdout.splitlines() == ["0", "0", "print('hi')"], done
+    assert "theirs" not in done.stdout
+
+
+def test_the_sandbox_hides_registered_caches_outermost_first_and_never_its_own(tmp_path):
+    registry, own = tmp_path / "registry", tmp_path / "own"
+    outer, inner, inside_own = tmp_path / "outer", tmp_path / "outer" / "nested", own / "sub"
+    for folder in (own, outer, inner, inside_own):
+        folder.mkdir(parents=True)
+        register_cache(registry, folder)
+    assert caches_to_hide(registry, own, []) == [outer]
+    assert caches_to_hide(registry, own, [outer]) == []

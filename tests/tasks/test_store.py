@@ -7,7 +7,7 @@ import pytest
 
 from tasks.job_models import CompactResult, JobRecord, JobSpec, JobStatus, RepoSource
 from tasks.keys import JobKeys, jobs_index
-from tasks.store import JobStore, LogEntry
+from tasks.store import JobStore, LogEntry, gap_text, patch_sha256, with_gap_marker
 
 TTL_S = 3600
 LOG_MAX = 50
@@ -257,13 +257,59 @@ def test_log_text_kept_exactly(store):
     assert store.read_log("j1", None, 1)[0].text == text
 
 
-def test_log_stream_capped_approximately(client, store):
+def read_everything(store: JobStore, job_id: str, page: int) -> list[LogEntry]:
+    """Every entry of the log, paging forward from the start as tail and get_artifact_slice do."""
+    seen, cursor = [], "0-0"
+    for _ in range(5000):  # bounded: a page ending where the next one starts again would loop forever
+        batch = store.read_log(job_id, cursor, page)
+        if not batch:
+            return seen
+        seen += batch
+        cursor = batch[-1].cursor
+    raise AssertionError("paging never reached the end of the log")
+
+
+def test_log_cap_keeps_the_head_and_the_tail_with_one_marker_for_the_gap(client, store):
     for i in range(1000):
         store.append_log("j1", "stdout", f"line {i}")
-    length = client.xlen(store.keys("j1").log)
-    # MAXLEN ~ trims whole stream nodes (100 entries by default), never below the cap.
-    assert LOG_MAX <= length <= LOG_MAX + 100
-    assert [e.text for e in store.read_log("j1", None, LOG_MAX)] == [f"line {i}" for i in range(1000 - LOG_MAX, 1000)]
+
+    assert client.xlen(store.keys("j1").log) == LOG_MAX
+    half = LOG_MAX // 2
+    expected = [f"line {i}" for i in range(half)] + [gap_text(1000 - LOG_MAX)] + [f"line {i}" for i in range(1000 - half, 1000)]
+    for page in (2, 7, half, half + 1, LOG_MAX, 1000):
+        assert [e.text for e in read_everything(store, "j1", page)] == expected, page
+    assert [e.text for e in read_everything(store, "j1", 1)] == expected[:half] + expected[half + 1 :]  # a page of one: no room
+    latest = store.read_log("j1", None, half + 2)  # the last lines reach back over the gap: the marker shows where
+    assert [e.text for e in latest] == [f"line {half - 1}", gap_text(1000 - LOG_MAX)] + expected[-half:]
+    assert [e.text for e in store.read_log("j1", None, 3)] == ["line 997", "line 998", "line 999"]
+
+
+def test_a_noisy_check_keeps_every_tool_call_and_both_ends_of_its_output(store):
+    calls = [store.append_log("j1", "tool_call", f'Write {{"file_path": "src/f{i}.py"}}') for i in range(10)]
+    store.append_log("j1", "status", "check tests: running")
+    for i in range(2000):
+        store.append_log("j1", "check", f"noise {i}")
+    store.append_log("j1", "status", "check tests: failed")
+
+    entries = read_everything(store, "j1", 1000)
+    assert [e.cursor for e in entries if e.kind == "tool_call"] == calls
+    check = [e.text for e in entries if e.kind == "check"]
+    assert check[:3] == ["noise 0", "noise 1", "noise 2"] and check[-1] == "noise 1999"
+    assert [e.text for e in entries if e.kind == "status"] == ["check tests: running", gap_text(2012 - LOG_MAX), "check tests: failed"]
+
+
+def test_marker_placement_on_any_page_boundary():
+    head = [LogEntry(f"1-{i}", 0.0, "stdout", f"h{i}") for i in range(3)]
+    tail = [LogEntry(f"9-{i}", 0.0, "stdout", f"t{i}") for i in range(3)]
+    texts = lambda entries: [e.text for e in entries]  # noqa: E731
+
+    assert texts(with_gap_marker(head + tail, "0-0", "1-2", 5, 10)) == ["h0", "h1", "h2", gap_text(5), "t0", "t1", "t2"]
+    assert texts(with_gap_marker(head + tail, "0-0", "1-2", 5, 3)) == ["h0", "h1", "h2"]  # the marker opens the next page
+    assert texts(with_gap_marker(head[2:] + tail, "1-1", "1-2", 5, 1)) == ["h2"]
+    assert texts(with_gap_marker(tail, "1-2", "1-2", 5, 2)) == [gap_text(5), "t0"]
+    assert texts(with_gap_marker(tail, "1-2", "1-2", 5, 1)) == ["t0"]  # a one-line page never is the marker alone
+    assert texts(with_gap_marker(tail[1:], "9-0", "1-2", 5, 10)) == ["t1", "t2"]  # read past the gap already
+    assert texts(with_gap_marker(tail, None, "1-2", 5, 3)) == ["t0", "t1", "t2"]  # the last lines, all after the gap
 
 
 def test_ttls_on_record_log_patch_and_cancel(client, store):
@@ -286,6 +332,7 @@ def test_ttl_kept_after_claim_and_finish(client, store):
 
 
 def test_patch_round_trip(store):
+    store.create(spec())
     patch = b"\x00binary\xffpatch"
     store.store_patch("j1", patch)
     assert store.load_patch("j1") == patch
@@ -332,3 +379,80 @@ def test_finishing_a_job_deletes_its_snapshot_bundle(store):
 
     assert store.finish("b1", JobStatus.completed, worker="w1")
     assert store.load_bundle("b1") is None and not store.redis.exists(key)
+
+
+# Every write refreshes the TTL of what it writes, and no update re-creates a record Redis lost.
+
+def claimed(store: JobStore, job_id: str = "j1") -> JobStore:
+    store.create(spec(job_id))
+    assert store.claim(job_id, "w1") == "claimed"
+    return store
+
+
+UPDATES = {
+    "heartbeat": lambda store: store.heartbeat("j1", "w1"),
+    "set_fields": lambda store: store.set_fields("j1", summary="working"),
+    "store_patch": lambda store: store.store_patch("j1", b"diff --git a/x b/x\n", result_commit="c" * 40),
+    "finish": lambda store: store.finish("j1", JobStatus.completed, worker="w1"),
+    "reconcile": lambda store: (store.redis.delete(store.keys("j1").lease), store.set_fields("j1", heartbeat_at=0),
+                                store.redis.persist(store.keys("j1").record), store.reconcile("j1", 1, 3)),
+}
+
+
+@pytest.mark.parametrize("update", UPDATES.values(), ids=UPDATES.keys())
+def test_an_update_gives_a_record_that_lost_its_ttl_its_ttl_back(client, store, update):
+    claimed(store)
+    client.persist(store.keys("j1").record)  # a key re-created or restored without its TTL
+    assert client.ttl(store.keys("j1").record) == -1
+
+    update(store)
+
+    assert TTL_S - 5 <= client.ttl(store.keys("j1").record) <= TTL_S
+
+
+def test_log_patch_index_and_running_set_carry_ttls(client, store):
+    claimed(store)
+    store.append_log("j1", "status", "running")
+    store.store_patch("j1", b"diff --git a/x b/x\n")
+    keys = store.keys("j1")
+    for key in (keys.log, keys.patch, keys.record, jobs_index(store.prefix), f"{store.prefix}running"):
+        assert TTL_S - 5 <= client.ttl(key) <= TTL_S, key
+    client.persist(keys.log)
+    store.append_log("j1", "status", "again")
+    assert TTL_S - 5 <= client.ttl(keys.log) <= TTL_S
+    for i in range(LOG_MAX + 5):
+        store.append_log("j1", "stdout", f"line {i}")
+    assert TTL_S - 5 <= client.ttl(keys.log_gap) <= TTL_S
+
+
+def test_after_a_flush_the_running_worker_leaves_no_key_without_a_ttl_and_no_partial_record(client, store):
+    claimed(store)
+    store.append_log("j1", "status", "running on w1")
+    client.flushall()  # what a Redis restart without persistence does under a running job
+
+    assert store.heartbeat("j1", "w1") is False  # the run can no longer report anywhere: the monitor stops it
+    assert store.set_fields("j1", result_commit="c" * 40) is False
+    assert store.store_patch("j1", b"diff --git a/x b/x\n", result_commit="c" * 40) is False
+    store.append_log("j1", "status", "w1 lost the job's lease")
+    assert store.finish("j1", JobStatus.completed, worker="w1") is False
+
+    assert store.get("j1") is None and not client.exists(store.keys("j1").record, store.keys("j1").patch)
+    assert {key: client.ttl(key) for key in client.keys("*") if client.ttl(key) < 0} == {}
+
+
+def test_a_remnant_without_status_reads_as_no_record(client, store):
+    client.hset(store.keys("j1").record, mapping={"heartbeat_at": 12.5, "result_commit": "c" * 40})
+    assert store.get("j1") is None
+
+
+def test_store_patch_writes_the_patch_its_digest_and_fields_in_one_step(client, store):
+    store.create(spec())
+    patch = b"diff --git a/x b/x\n\x00binary"
+    assert store.store_patch("j1", patch, result_commit="c" * 40, result_signer="CN 1")
+    record = store.get("j1")
+    assert (record.patch_sha256, record.result_commit, record.result_signer) == (patch_sha256(patch), "c" * 40, "CN 1")
+    assert store.load_patch("j1") == patch
+
+    assert store.store_patch("j1", b"too big", keep=False, result_commit="d" * 40)
+    assert store.load_patch("j1") is None  # over FARM_PATCH_MAX_BYTES: not stored, an older one not left behind
+    assert store.get("j1").patch_sha256 == patch_sha256(b"too big")

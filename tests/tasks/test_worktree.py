@@ -62,9 +62,8 @@ def test_materialize_checks_out_the_commit_detached(cache: WorktreeCache, source
 
     worktree = cache.materialize(str(source), commit, "job-1")
 
-    assert worktree == Worktree(
-        path=cache.cache_dir / "worktrees" / "job-1", mirror=worktree.mirror, commit=commit, job_id="job-1"
-    )
+    assert (worktree.path, worktree.commit, worktree.job_id) == (cache.cache_dir / "worktrees" / "job-1", commit, "job-1")
+    assert worktree.owned.git_dir == cache.cache_dir / "owned" / "job-1.git"
     assert checkout_files(worktree.path) == commit_files(source, commit)
     assert head(worktree.path) == commit
     assert subprocess.run(["git", "symbolic-ref", "-q", "HEAD"], cwd=worktree.path).returncode == 1

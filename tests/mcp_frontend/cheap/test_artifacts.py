@@ -40,7 +40,7 @@ async def test_slices_of_log_patch_and_check(service, scripted_gateway):  # noqa
         log, log_slices = await read_all(client, job_id, "log", 100)
         patch, patch_slices = await read_all(client, job_id, "patch", 4096)
 
-    assert check == "collected 3 items\nFAILED test_greet - [REDACTED]\n" and lint == "lint ok\n"
+    assert check == "collected 3 items\nFAILED test_greet - token=[REDACTED]\n" and lint == "lint ok\n"
     lines = log.splitlines()
     assert len(lines) == len(LOG) and lines[1].endswith(" tool: Bash ls") and "sk-abcdef" not in log
     assert len(log_slices) > 1 and all(s["total_bytes"] == len(log.encode()) for s in log_slices)

@@ -2,7 +2,9 @@
 
 import hashlib
 import os
+import stat
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -127,8 +129,12 @@ def repo_state(repo: Path) -> str:
         for name in sorted(filenames):
             path = Path(dirpath) / name
             digest.update(path.relative_to(repo).as_posix().encode() + b"\0")
-            digest.update(os.readlink(path).encode() if path.is_symlink() else path.read_bytes())
-            digest.update(oct(path.lstat().st_mode).encode())
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                digest.update(os.readlink(path).encode())
+            elif stat.S_ISREG(mode):  # a FIFO or socket has no content, and reading a FIFO would block
+                digest.update(path.read_bytes())
+            digest.update(oct(mode).encode())
     status = subprocess.run(
         ["git", "status", "--porcelain=v1", "--untracked-files=all"], cwd=repo, check=True, capture_output=True,
         env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
@@ -153,3 +159,39 @@ def finished_job(service: FarmService, patch: bytes | None, status: JobStatus = 
     else:
         service.store.set_fields(job_id, status=status.value)
     return job_id
+
+
+# How long a tool may take before a reader stuck opening a FIFO counts as blocked (the tools answer in well under it).
+FIFO_PATIENCE_S = 3.0
+
+
+class FifoWatch:
+    """While active: past FIFO_PATIENCE_S, opens the FIFO's write end whenever someone waits to read it.
+
+    A reader stuck in open() then gets EOF instead of hanging the test run, and `blocked` says it was stuck."""
+
+    def __init__(self, fifo: Path, patience_s: float = FIFO_PATIENCE_S):
+        self.fifo, self.patience_s, self.blocked = fifo, patience_s, False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name=f"fifo-watch {fifo.name}", daemon=True)
+
+    def __enter__(self) -> "FifoWatch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        if self._stop.wait(self.patience_s):
+            return
+        while not self._stop.is_set():
+            try:
+                end = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO unless a reader has it open
+            except OSError:
+                pass
+            else:
+                self.blocked = True
+                os.close(end)
+            self._stop.wait(0.02)

@@ -1,5 +1,7 @@
 """diff_digest: per-file facts and risk flags of a job's patch or a working tree, never the diff."""
 
+import os
+
 import pytest
 from mcp import Client
 
@@ -8,7 +10,7 @@ from tasks.job_models import JobStatus
 from tasks.packaging import binary_patch
 from tests.fixtures.git_repos import git
 from tests.fixtures.mcp_calls import call_error, call_ok
-from tests.mcp_frontend.readonly.conftest import BINARY, finished_job, repo_state
+from tests.mcp_frontend.readonly.conftest import BINARY, FifoWatch, finished_job, repo_state
 
 
 def by_path(result: dict) -> dict[str, dict]:
@@ -33,13 +35,13 @@ async def test_digest_of_a_working_tree_against_head(service, repo):
     files = by_path(result)
     assert sorted(files) == [".env", ".github/workflows/ci.yml", "big.txt", "image.bin", "old.txt", "package-lock.json", "src/app.py"]
     assert files["src/app.py"] | {"hunks": None} == {
-        "path": "src/app.py", "old_path": None, "status": "modified", "added": 2, "deleted": 1, "binary": False,
+        "path": "src/app.py", "old_path": None, "status": "modified", "added": 2, "deleted": 1, "binary": False, "link": None,
         "hunks": None, "more_hunks": 0, "flags": [],
     }  # fmt: skip
     assert files["src/app.py"]["hunks"][0].startswith("@@ -3 +3,2 @@")
     assert files["old.txt"]["status"] == "deleted" and files["old.txt"]["flags"] == ["deletes_file"]
     assert files["big.txt"] | {"hunks": None} == {
-        "path": "big.txt", "old_path": None, "status": "added", "added": 400, "deleted": 0, "binary": False,
+        "path": "big.txt", "old_path": None, "status": "added", "added": 400, "deleted": 0, "binary": False, "link": None,
         "hunks": None, "more_hunks": 0, "flags": ["large"],
     }  # fmt: skip
     assert files["image.bin"]["binary"] and files["image.bin"]["flags"] == ["binary"]
@@ -107,3 +109,43 @@ async def test_diff_digest_refuses_bad_input(service, repo, tmp_path, arguments,
     async with Client(build_server(service)) as client:
         error = await call_error(client, "diff_digest", arguments)
     assert error["code"] == code, error
+
+
+LINK_DIGEST = {"status": "added", "added": 1, "deleted": 0, "binary": False, "hunks": ["@@ -0,0 +1,1 @@ (untracked)"],
+               "more_hunks": 0, "flags": ["symlink"], "old_path": None}  # fmt: skip
+
+
+async def test_an_untracked_symlink_out_of_the_repo_is_a_link_never_read(service, repo, tmp_path):
+    # The attack: a link to a file outside the sandbox made diff_digest count that file's lines.
+    shadow = tmp_path / "shadow"
+    shadow.write_text("root:$6$salt$hash:19000:0:99999:7:::\n" * 7)
+    (repo / "shadow-link").symlink_to(shadow)
+    async with Client(build_server(service)) as client:
+        result = await call_ok(client, "diff_digest", {"repo": "proj"})
+    assert by_path(result)["shadow-link"] == {"path": "shadow-link", "link": str(shadow), **LINK_DIGEST}
+    assert result["added"] == 1 and "symlink" in result["flags"]
+
+
+async def test_a_symlink_to_a_fifo_in_the_worktree_is_never_opened(service, repo):
+    # The attack: opening a FIFO blocks until a writer comes, so diff_digest hung forever.
+    os.mkfifo(repo / "pipe")  # git lists no FIFO itself; the link to it is an untracked file
+    (repo / "to-pipe").symlink_to("pipe")
+    before = repo_state(repo)
+    with FifoWatch(repo / "pipe") as watch:
+        async with Client(build_server(service)) as client:
+            result = await call_ok(client, "diff_digest", {"repo": "proj"})
+    assert not watch.blocked, "diff_digest blocked opening the FIFO"
+    assert repo_state(repo) == before
+    assert sorted(by_path(result)) == ["to-pipe"] and by_path(result)["to-pipe"]["link"] == "pipe"
+
+
+async def test_a_symlink_in_a_jobs_patch_is_shown_as_a_link(service, repo):
+    base = git(repo, "rev-parse", "HEAD").strip()
+    (repo / "etc-passwd").symlink_to("/etc/passwd")
+    git(repo, "add", "etc-passwd")
+    git(repo, "commit", "-q", "-m", "job adds a link")
+    job_id = finished_job(service, binary_patch(repo, base, "HEAD"), changed=["etc-passwd"])
+    async with Client(build_server(service)) as client:
+        result = await call_ok(client, "diff_digest", {"job_id": job_id})
+    [entry] = result["files"]
+    assert (entry["path"], entry["link"], entry["added"], entry["flags"]) == ("etc-passwd", "/etc/passwd", 1, ["symlink"])

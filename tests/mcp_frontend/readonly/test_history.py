@@ -1,12 +1,14 @@
 """history: bounded git log and line blame, through the real MCP server."""
 
+import os
+
 import pytest
 from mcp import Client
 
 from mcp_frontend.server import build_server
 from tests.fixtures.git_repos import git
 from tests.fixtures.mcp_calls import call_error, call_ok
-from tests.mcp_frontend.readonly.conftest import repo_state
+from tests.mcp_frontend.readonly.conftest import FifoWatch, repo_state
 
 
 async def test_history_of_a_file_newest_first_and_bounded(service, repo):
@@ -66,3 +68,11 @@ async def test_history_refuses_bad_input(service, repo, sandbox, tmp_path, argum
         error = await call_error(client, "history", arguments)
     assert error["code"] == code, error
 
+
+
+async def test_blame_never_opens_a_fifo(service, repo):
+    os.mkfifo(repo / "pipe")
+    with FifoWatch(repo / "pipe") as watch:
+        async with Client(build_server(service)) as client:
+            error = await call_error(client, "history", {"path": "proj/pipe", "line": 1})
+    assert not watch.blocked and error["code"] == "invalid_argument"

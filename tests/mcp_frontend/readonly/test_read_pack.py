@@ -1,11 +1,15 @@
 """read_pack: bounded slices around definitions and keywords, through the real MCP server."""
 
+import os
+import shutil
+
 import pytest
 from mcp import Client
 
 from mcp_frontend.server import build_server
 from tests.fixtures.mcp_calls import call_error, call_ok
-from tests.mcp_frontend.readonly.conftest import repo_state
+from tests.fixtures.git_repos import git
+from tests.mcp_frontend.readonly.conftest import FifoWatch, repo_state
 
 
 async def test_read_pack_shows_definitions_with_their_bodies(service, repo):
@@ -73,3 +77,37 @@ async def test_read_pack_refuses_bad_input(service, repo, tmp_path, arguments, c
     async with Client(build_server(service)) as client:
         error = await call_error(client, "read_pack", arguments)
     assert error["code"] == code, error
+
+
+async def test_links_are_listed_with_their_target_and_never_read(service, repo, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keys.py").write_text("PRIVATE = 'outside the sandbox'\n")
+    (repo / "keys.py").symlink_to(outside / "keys.py")
+    (repo / "vendor").symlink_to(outside, target_is_directory=True)
+    (repo / "conf").mkdir()
+    (repo / "conf" / "keys.py").write_text("harmless = 1\n")
+    git(repo, "add", "conf")
+    git(repo, "commit", "-q", "-m", "conf")
+    shutil.rmtree(repo / "conf")
+    (repo / "conf").symlink_to(outside, target_is_directory=True)  # git still lists conf/keys.py from its index
+    async with Client(build_server(service)) as client:
+        result = await call_ok(client, "read_pack", {"paths": ["proj"], "keywords": ["outside the sandbox", "PRIVATE"]})
+    assert "outside the sandbox" not in result["pack"] and result["missing"] == ["outside the sandbox", "PRIVATE"]
+    assert result["links"] == [
+        {"path": "proj/conf", "target": str(outside)},
+        {"path": "proj/keys.py", "target": str(outside / "keys.py")},
+        {"path": "proj/vendor", "target": str(outside)},
+    ]
+
+
+async def test_a_fifo_is_skipped_whether_named_or_met_in_a_folder(service, repo, sandbox):
+    os.mkfifo(repo / "pipe")
+    os.mkfifo(sandbox / "loose-pipe")  # outside any checkout: met by walking the folder
+    with FifoWatch(repo / "pipe") as watch, FifoWatch(sandbox / "loose-pipe") as loose:
+        async with Client(build_server(service)) as client:
+            named = await call_ok(client, "read_pack", {"paths": ["proj/pipe", "loose-pipe"]})
+            walked = await call_ok(client, "read_pack", {"paths": ["."], "keywords": ["needle"]})
+    assert not watch.blocked and not loose.blocked, "read_pack blocked opening a FIFO"
+    assert named["files"] == [] and named["pack"] == ""
+    assert [f["path"] for f in walked["files"]] == ["proj/notes.txt"]

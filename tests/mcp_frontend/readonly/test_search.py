@@ -1,5 +1,7 @@
 """search: regex over the sandbox's files through the real MCP server, never a model."""
 
+import os
+import shutil
 
 import pytest
 from mcp import Client
@@ -8,7 +10,8 @@ from mcp_frontend.readonly.search import search
 from mcp_frontend.server import build_server
 from tests.fixtures.machine_tools import require_ripgrep
 from tests.fixtures.mcp_calls import call_error, call_ok
-from tests.mcp_frontend.readonly.conftest import repo_state
+from tests.fixtures.git_repos import git
+from tests.mcp_frontend.readonly.conftest import FifoWatch, repo_state
 
 
 async def test_search_finds_lines_in_text_files_only(service, repo, sandbox):
@@ -96,3 +99,37 @@ def test_a_pattern_with_a_nul_is_searched_without_ripgrep(repo, sandbox):
     found = search(sandbox, "\x00", ["proj"], None, 10)
     assert found.engine == "python"
     assert found.matches == []  # files holding a NUL are binary: skipped, as ripgrep skips them
+
+
+async def test_a_fifo_named_as_a_path_is_never_opened(service, repo):
+    # The attack: ripgrep opens a path it is given, and opening a FIFO blocks until a writer comes.
+    require_ripgrep()
+    os.mkfifo(repo / "pipe")
+    (repo / "to-pipe").symlink_to("pipe")
+    with FifoWatch(repo / "pipe") as watch:
+        async with Client(build_server(service)) as client:
+            named = await call_ok(client, "search", {"pattern": "x", "paths": ["proj/pipe"]})
+            linked = await call_ok(client, "search", {"pattern": "x", "paths": ["proj/to-pipe"]})
+            folder = await call_ok(client, "search", {"pattern": "needle", "paths": ["proj"]})
+    assert not watch.blocked, "search blocked opening the FIFO"
+    assert named["matches"] == [] and linked["matches"] == []
+    assert [m["path"] for m in folder["matches"]] == ["proj/notes.txt"]
+
+
+@pytest.mark.parametrize("use_rg", [True, False], ids=["rg", "python"])
+def test_a_tracked_file_under_a_folder_swapped_for_a_link_out_is_not_read(repo, sandbox, tmp_path, use_rg):
+    # git still lists conf/app.ini from its index after conf/ became a link to a folder outside the sandbox.
+    if use_rg:
+        require_ripgrep()
+    (repo / "conf").mkdir()
+    (repo / "conf" / "app.ini").write_text("harmless\n")
+    git(repo, "add", "conf")
+    git(repo, "commit", "-q", "-m", "conf")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "app.ini").write_text("TOP SECRET outside the sandbox\n")
+    shutil.rmtree(repo / "conf")
+    (repo / "conf").symlink_to(outside, target_is_directory=True)
+    found = search(sandbox, "SECRET", ["proj"], None, 50, use_rg=use_rg)
+    assert found.engine == ("rg" if use_rg else "python")
+    assert found.matches == []
