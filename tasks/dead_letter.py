@@ -13,6 +13,7 @@ import binascii
 import functools
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -26,11 +27,13 @@ from kombu.exceptions import ContentDisallowed
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapter.redaction import Redactor
+from tasks.job_models import CompactResult, JobStatus
 from tasks.keys import dead_letter_list
 from tasks.known_secrets import known_secrets
 from tasks.redis_client import connect
 from tasks.settings import FarmSettings
 from tasks.signing import AUTH_SERIALIZER
+from tasks.store import JobStore
 
 # Stable reason codes of a dead letter (its `reason`); the detail is for humans.
 NOT_A_TASK_MESSAGE = "not_a_task_message"
@@ -43,6 +46,14 @@ SIGNED_ON_UNSIGNED_WORKER = "signed_on_unsigned_worker"
 WRONG_ARGUMENTS = "wrong_arguments"
 UNHANDLED = "unhandled_message_error"
 
+# What to do about a refusal, in the error of the queued job the refused message was sent for.
+FIXES = {
+    SIGNED_ON_UNSIGNED_WORKER: "set the frontend's FARM_SIGNING_* on every worker of the queue (SECURITY.md)",
+    UNSIGNED_ON_SIGNING_WORKER: "set FARM_SIGNING_* on the frontend as on the workers (SECURITY.md)",
+    BAD_SIGNATURE: "make the workers trust the frontend's certificate (FARM_SIGNING_CERT_STORE)",
+}
+# A retried job's task id: `<job id>-<attempt>` (tasks/celery_app.py send_job).
+RETRY_TASK_ID = re.compile(r"^(?P<job_id>.+)-\d+$")
 # The farm's own tasks are named `codex_farm.*`; Celery's built-in ones (`celery.*`) are never sent by it.
 FARM_TASK_PREFIX = "codex_farm."
 # Newest entries kept: whoever can write to the queue cannot grow the list past this.
@@ -300,6 +311,23 @@ class DeadLetterConsumer(Consumer):
         log.warning("refused a task message from queue %r (%s): %s", letter.queue, letter.reason, letter.detail)
         if hasattr(message, "ack_log_error") and not message.acknowledged:
             message.ack_log_error(log, self.connection_errors)
+        self.fail_named_job(message, letter)
+
+    def fail_named_job(self, message, letter: DeadLetter) -> None:
+        """The queued job a refused message was sent for fails with the reason: acked, it would otherwise wait forever."""
+        headers = getattr(message, "headers", None)
+        task_id = headers.get("id") if isinstance(headers, dict) else None
+        if not isinstance(task_id, str) or not task_id:
+            return
+        error = f"refused by a worker: {letter.reason} ({letter.detail})" + (f" — {FIXES[letter.reason]}" if letter.reason in FIXES else "")
+        retry = RETRY_TASK_ID.match(task_id)
+        try:
+            for job_id in dict.fromkeys([task_id, *([retry["job_id"]] if retry else [])]):
+                result = CompactResult(job_id=job_id, job_status=JobStatus.failed, error=error)
+                if self.store.finish(job_id, JobStatus.failed, result, from_statuses=JobStatus.queued.value, error=error):
+                    return
+        except redis.RedisError as exc:
+            log.warning("could not fail the job of a refused message: %s", type(exc).__name__)
 
     @functools.cached_property
     def runs(self) -> WorkerRuns:
@@ -316,6 +344,12 @@ class DeadLetterConsumer(Consumer):
     def redact(self) -> Redactor:
         """Masks the worker's known secrets and credential-shaped strings in every entry and log line."""
         return Redactor(known_secrets(self.settings))
+
+    @functools.cached_property
+    def store(self) -> JobStore:
+        """The job records, on the same briefly retrying client as the list."""
+        settings = self.settings
+        return JobStore(self.dead_letters.client, settings.key_prefix, settings.job_ttl_s, settings.log_max_entries, settings.lease_s)
 
     @functools.cached_property
     def dead_letters(self) -> DeadLetters:

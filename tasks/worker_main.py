@@ -2,12 +2,16 @@
 
 import os
 
+from adapter.key_guard import make_undumpable
 from tasks import sandbox, worker_metrics
 from tasks.celery_app import app, farm_settings
 
 
 def run_worker(queues: str | None, concurrency: int, loglevel: str) -> None:
     """Start the Celery worker in this process (prefork pool, one job per pool process)."""
+    # REDIS_URL and ADAPTER_TOKEN: no unsandboxed agent of this user reads them from /proc (pool processes
+    # inherit it over fork; an agent, exec'd, is dumpable again and holds neither).
+    make_undumpable()
     settings = farm_settings()
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
     try:

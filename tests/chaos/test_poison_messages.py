@@ -217,6 +217,26 @@ def test_poison_messages_on_a_signing_worker_are_dead_lettered_and_the_next_sign
     assert_next_job_completes(worker, make_repo, lambda spec: worker.publish(sign(task_body(spec)), "application/data"))
 
 
+@pytest.mark.parametrize("fleet", ["signing frontend, unsigned worker", "unsigned frontend, signing worker"])
+def test_a_job_whose_message_a_mismatched_worker_refused_fails_with_the_fix(fleet, unsigned_worker, signing_worker, make_repo):
+    """Acked and dead-lettered, the message can never run its job: the job fails saying why, instead of waiting forever."""
+    if fleet.startswith("signing"):
+        worker, body, reason = unsigned_worker, signer(unsigned_worker.frontend.key, unsigned_worker.frontend.cert), "signed_on_unsigned_worker"
+        content_type, fix, attempt = "application/data", "set the frontend's FARM_SIGNING_* on every worker", ""
+    else:
+        worker, body, reason = signing_worker, as_json, "unsigned_on_signing_worker"
+        content_type, fix, attempt = "application/json", "set FARM_SIGNING_* on the frontend", "-2"  # a retried attempt's task id
+    job = shell_job(worker, make_repo(), "echo must-not-run")
+    store = worker.store()
+
+    worker.publish(body(task_body(job)), content_type, id=job.job_id + attempt)
+
+    assert wait_until(lambda: store.get(job.job_id).status.value != "queued", timeout=60), worker.log()[-3000:]
+    record = store.get(job.job_id)
+    assert record.status.value == "failed" and reason in record.error and fix in record.error, record
+    assert worker.process.poll() is None
+
+
 def test_doctor_shows_the_dead_letter_count(unsigned_worker: QueueWorker):
     farm = FarmSettings(REDIS_URL=unsigned_worker.env["REDIS_URL"], FARM_KEY_PREFIX=unsigned_worker.env["FARM_KEY_PREFIX"])
     before = len(unsigned_worker.dead_letters())

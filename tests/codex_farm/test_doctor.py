@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from adapter.settings import AdapterSettings
-from codex_farm.doctor import CheckResult, check_profiles, mask_url
+from codex_farm import doctor
+from codex_farm.doctor import CheckResult, check_gateway_key_reach, check_isolation, check_profiles, check_signing, mask_url
 from scripted_gateway import builtin_scenarios_dir
 from tasks.agent_env import bundled_cli
+from tasks.settings import FarmSettings
 from tests.fixtures.machine_tools import require_bwrap
 from tests.fixtures.planted import GATEWAY_KEY
 from tests.fixtures.signing import make_signing_files
@@ -139,9 +141,6 @@ def test_bwrap_asked_for_but_missing_is_a_warning_naming_the_fix(farm: Farm, tmp
 
 
 def test_a_required_but_missing_bwrap_fails(monkeypatch: pytest.MonkeyPatch, tmp_path):
-    from codex_farm.doctor import check_isolation
-    from tasks.settings import FarmSettings
-
     monkeypatch.setenv("PATH", str(tmp_path))
     result = check_isolation(FarmSettings(WORKER_SANDBOX="bwrap", WORKER_SANDBOX_REQUIRED=True))
     assert result.status == "FAIL" and "required but unusable: bwrap is not on PATH" in result.detail, result
@@ -149,9 +148,6 @@ def test_a_required_but_missing_bwrap_fails(monkeypatch: pytest.MonkeyPatch, tmp
 
 
 def test_the_isolation_line_of_a_working_bwrap_is_ok():
-    from codex_farm.doctor import check_isolation
-    from tasks.settings import FarmSettings
-
     require_bwrap()
     result = check_isolation(FarmSettings(WORKER_SANDBOX="bwrap"))
     assert result.status == "OK" and result.detail.startswith("bwrap sandbox works"), result
@@ -166,8 +162,6 @@ def test_a_line_shows_the_hint_only_on_failure():
 def test_a_redis_that_never_answers_is_a_timeout(monkeypatch: pytest.MonkeyPatch):
     import socket
 
-    from codex_farm import doctor
-    from tasks.settings import FarmSettings
 
     monkeypatch.setattr(doctor, "REDIS_TIMEOUT_S", 0.3)
     with socket.socket() as silent:  # accepts connections (kernel backlog) and never replies
@@ -180,9 +174,6 @@ def test_a_redis_that_never_answers_is_a_timeout(monkeypatch: pytest.MonkeyPatch
 
 
 def test_the_signing_line_checks_the_files_and_names_what_is_wrong(tmp_path):
-    from codex_farm.doctor import check_signing
-    from tasks.settings import FarmSettings
-
     files = make_signing_files(tmp_path / "good")
     assert check_signing(FarmSettings(**files.env())).line().startswith("OK   signing")
     other = make_signing_files(tmp_path / "other")
@@ -224,9 +215,6 @@ def key_reach_as_unprivileged() -> tuple[str, str, str]:
 
 
 def test_agents_with_cap_sys_ptrace_are_warned_about():
-    from codex_farm.doctor import check_gateway_key_reach
-    from tasks.settings import FarmSettings
-
     if os.geteuid() != 0:
         pytest.skip("needs a root test run: only root holds CAP_SYS_PTRACE here")
     result = check_gateway_key_reach(FarmSettings(WORKER_SANDBOX="none"))
@@ -262,9 +250,6 @@ def test_a_current_adapter_of_the_agents_user_is_not_warned_about(scripted_gatew
 
 
 def test_sandboxed_agents_see_no_adapter_at_all():
-    from codex_farm.doctor import check_gateway_key_reach
-    from tasks.settings import FarmSettings
-
     require_bwrap()
     result = check_gateway_key_reach(FarmSettings(WORKER_SANDBOX="bwrap"))
     assert result.status == "OK" and "bwrap sandbox" in result.detail, result

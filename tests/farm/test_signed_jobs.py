@@ -106,13 +106,15 @@ def task_body(spec: JobSpec) -> list:
     return [[spec.model_dump(mode="json")], {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}]
 
 
-def untouched(farm: Farm, spec: JobSpec) -> bool:
-    """The job is still exactly as recorded: queued, never claimed, no lease, not running anywhere."""
+def never_ran(farm: Farm, spec: JobSpec) -> bool:
+    """The job was never claimed (no worker, no attempt, no lease, not running anywhere): still queued, or failed
+    by the worker that refused its message (tasks/dead_letter.py), which then can never run it."""
     record = farm_store(farm).get(spec.job_id)
     client = farm.redis.client()
     lease = farm_store(farm).keys(spec.job_id).lease
+    refused = record.status.value == "failed" and record.error.startswith("refused by a worker: ")
     return (
-        record.status.value == "queued" and record.attempts == 0 and not record.worker
+        (record.status.value == "queued" or refused) and record.attempts == 0 and not record.worker
         and not client.exists(lease) and not client.sismember(running_set(farm.env["FARM_KEY_PREFIX"]), spec.job_id)
     )  # fmt: skip
 
@@ -159,7 +161,7 @@ def test_forged_messages_are_refused_and_their_jobs_never_run(signed_farm: Signe
     assert wait_until(lambda: all(refusals()) and farm.worker_log().count(REFUSED_SIGNATURE) >= 3, timeout=60), farm.worker_log()[-4000:]
     assert wait_until(lambda: client.llen(queue) == 0, timeout=30), "the worker never took the forged messages off the queue"
     for spec in forgeries:
-        assert untouched(farm, spec), farm_store(farm).get(spec.job_id)
+        assert never_ran(farm, spec), farm_store(farm).get(spec.job_id)
         assert client.xlen(farm_store(farm).keys(spec.job_id).log) == 0
 
 
