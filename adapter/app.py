@@ -23,7 +23,6 @@ from adapter.metrics import MetricsFile
 from adapter.model_map import listed_models, resolve_target
 from adapter.prometheus import AdapterMetrics
 from adapter.reasoning_seal import ReasoningSeal
-from adapter.redaction import RedactingFilter, Redactor
 from adapter.settings import AdapterSettings
 from adapter.token_count import estimate_input_tokens
 from adapter.translate.context import ResponseContext
@@ -34,6 +33,7 @@ from adapter.translate.usage import Usage, from_openai
 from adapter.upstream import StreamCut, UpstreamCall, UpstreamClient
 from adapter.wire.anthropic_request import CountTokensRequest, MessagesRequest
 from adapter.wire.openai_response import ChatCompletion
+from farm_core.redaction import RedactingFilter, Redactor
 
 log = logging.getLogger("adapter")
 JSON = "application/json"

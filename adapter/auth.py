@@ -6,8 +6,8 @@ import hmac
 from starlette.requests import Request
 
 from adapter.errors import Unauthorized
-from adapter.job_tokens import verify_job_token
 from adapter.settings import AdapterSettings
+from farm_core.job_tokens import verify_job_token
 
 
 class TokenCheck:

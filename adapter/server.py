@@ -6,9 +6,9 @@ import logging
 import uvicorn
 
 from adapter.app import create_app
-from adapter.key_guard import make_undumpable
 from adapter.settings import AdapterSettings
 from adapter.slow_clients import DeadlineProtocol
+from farm_core.key_guard import make_undumpable
 
 
 def serve(host: str, port: int, log_level: str = "info") -> None:

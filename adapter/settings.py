@@ -8,8 +8,8 @@ from typing import Annotated
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from adapter.key_guard import key_from_file
 from adapter.providers import Effort, ProfileName, ThinkingMode
+from farm_core.key_guard import key_from_file
 
 
 class ModelRoute(BaseModel):

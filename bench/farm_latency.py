@@ -44,8 +44,8 @@ from mcp.client.stdio import StdioServerParameters
 
 from bench.machine import cpu_model, load_average, tool_version
 from bench.workdir import bench_workdir
-from tasks.job_models import JobRecord
-from tasks.store import JobStore, LogEntry
+from farm_core.job_models import JobRecord
+from farm_core.store import JobStore, LogEntry
 from tests.fixtures.adapter import RunningAdapter, launch_adapter
 from tests.fixtures.claude import OFFLINE_ENV, SCRUBBED_ENV, claude_cli_path
 from tests.fixtures.farm import farm_env, start_worker, stop_worker

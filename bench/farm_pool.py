@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.farm_latency import make_repo, stop_all
+from farm_core.settings import FarmSettings
+from farm_core.store import JobStore
 from scripted_gateway import GatewayHandle, run_in_thread
-from tasks.settings import FarmSettings
-from tasks.store import JobStore
 from tests.fixtures.adapter import RunningAdapter, launch_adapter
 from tests.fixtures.farm import farm_env, start_workers, stop_worker
 from tests.fixtures.processes import free_port

@@ -37,7 +37,7 @@ from bench.load_invariants import (
     write_scenario,
 )  # fmt: skip
 from bench.workdir import bench_workdir
-from tasks.settings import FarmSettings
+from farm_core.settings import FarmSettings
 from tests.fixtures.farm import connect_mcp
 from tests.fixtures.waiting import wait_until
 

@@ -15,10 +15,10 @@ from pathlib import PurePath
 import redis
 
 from bench.farm_latency import pct
+from farm_core.job_models import JobRecord, JobStatus
+from farm_core.keys import jobs_index, running_set
+from farm_core.store import JobStore
 from scripted_gateway.request_text import find_cwd
-from tasks.job_models import JobRecord, JobStatus
-from tasks.keys import jobs_index, running_set
-from tasks.store import JobStore
 
 WRITTEN_FILE = "out.txt"
 PRIORITY_SEP = "\x06\x16"  # kombu's separator between a queue's name and its priority step

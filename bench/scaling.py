@@ -32,7 +32,7 @@ from bench.farm_pool import FarmQueue, Pool, queue_workers, running_pool, tree_c
 from bench.job_driver import burst
 from bench.machine import load_average
 from bench.workdir import bench_workdir
-from tasks.job_models import JobStatus
+from farm_core.job_models import JobStatus
 from tests.fixtures.farm import connect_mcp
 
 SCENARIO = "scale_slow_model"

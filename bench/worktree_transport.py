@@ -37,14 +37,14 @@ from pathlib import Path
 
 import fakeredis
 
+from bench.machine import cpu_model, load_average
+from farm_core.job_models import JobSpec
+from farm_core.settings import FarmSettings
+from farm_core.store import JobStore
 from mcp_frontend.snapshot import pin_commit, snapshot_worktree
 from mcp_frontend.transport import bundle_snapshot, prepare_source, store_bundle
-from tasks.job_models import JobSpec
 from tasks.repo_fetch import bundle_prerequisites, materialize_job
-from tasks.settings import FarmSettings
-from tasks.store import JobStore
 from tasks.worktree import WorktreeCache, force_rmtree
-from bench.machine import cpu_model, load_average
 
 IDENTITY = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
 WORDS = (

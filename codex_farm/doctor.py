@@ -91,8 +91,8 @@ class Loaded:
 def load_settings() -> Loaded:
     """Each package's settings object, read once; validation errors name the variable, never its value."""
     from adapter.settings import AdapterSettings
+    from farm_core.settings import FarmSettings
     from mcp_frontend.settings import FrontendSettings
-    from tasks.settings import FarmSettings
 
     objects, errors = {}, {}
     for key, cls in (("farm", FarmSettings), ("frontend", FrontendSettings), ("adapter", AdapterSettings)):
@@ -228,7 +228,7 @@ def active_queues(farm) -> dict[str, list[str]]:
     """Queue name -> the workers consuming it, as the workers themselves answer (within INSPECT_TIMEOUT_S)."""
     from celery import Celery
 
-    from tasks.celery_app import celery_config
+    from farm_core.queue import celery_config
 
     app = Celery("codex_farm_doctor", set_as_current=False)
     app.conf.update(celery_config(farm))
@@ -421,7 +421,7 @@ def check_gateway_key_reach(farm) -> CheckResult:
 
 def check_signing(farm) -> CheckResult:
     """Signed task messages: off (a fact), or the key, certificate and trusted store all readable and matching."""
-    from tasks.signing import SigningError, check_signing_files, signing_enabled
+    from farm_core.signing import SigningError, check_signing_files, signing_enabled
 
     if not signing_enabled(farm):
         return CheckResult("signing", True, "off: anyone who can write to Redis can queue jobs (see SECURITY.md)", note="INFO")
@@ -502,8 +502,8 @@ def run_checks(loaded: Loaded, network: bool = False) -> list[CheckResult]:
 
 def redactor(loaded_farm, loaded_adapter):
     """Masks every secret this environment holds, a last guard on each printed line."""
-    from adapter.redaction import Redactor
-    from tasks.known_secrets import known_secrets
+    from farm_core.known_secrets import known_secrets
+    from farm_core.redaction import Redactor
 
     secrets = known_secrets(loaded_farm) if loaded_farm is not None else []
     if loaded_adapter is not None:

@@ -60,7 +60,7 @@ def is_loopback(address: str) -> bool:
 
 
 def run_flower(address: str, port: int, allow_control: bool) -> int:
-    """Run Flower for `tasks.celery_app` in this process until SIGTERM or Ctrl-C; 2 if it refuses to start."""
+    """Run Flower for the farm's Celery app (farm_core/queue.py) in this process until SIGTERM or Ctrl-C; 2 if it refuses to start."""
     try:
         argv = flower_argv(FlowerSettings(), address, port, allow_control)
     except FlowerRefused as exc:
@@ -68,6 +68,6 @@ def run_flower(address: str, port: int, allow_control: bool) -> int:
         return 2
     if not is_loopback(address):
         print(f"codex-farm flower: listening on {address}, not loopback; keep it behind a firewall or a TLS proxy", file=sys.stderr)
-    from tasks.celery_app import app
+    from farm_core.queue import app
 
     return app.start(argv) or 0

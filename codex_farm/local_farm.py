@@ -17,11 +17,11 @@ from pathlib import Path
 
 import httpx
 
-from adapter.key_guard import make_undumpable
-from codex_farm.settings import LocalFarmSettings
 from codex_farm.children import Child, spawn, wait_ready
 from codex_farm.local_redis import EMBEDDED_WARNING, LocalRedis, start_redis
 from codex_farm.ports import LOOPBACK, is_listening
+from codex_farm.settings import LocalFarmSettings
+from farm_core.key_guard import make_undumpable
 from scripted_gateway import GatewayHandle, builtin_scenarios_dir, run_in_thread
 
 # Scripted requests without a `[[scenario:NAME]]` marker get this one (a plain answer, no tools).
@@ -182,7 +182,7 @@ class LocalFarm:
         return self.gateway.url, key
 
     def _start_adapter(self, upstream_url: str, upstream_key: str) -> None:
-        """The adapter, with its keys in files rather than its environment (see adapter/key_guard.py)."""
+        """The adapter, with its keys in files rather than its environment (see farm_core/key_guard.py)."""
         env = _without(os.environ, _FARM_SECRETS + _GATEWAY_SECRETS + _KEY_FILES)
         keys = {"ONEAPI_API_KEY_FILE": upstream_key}
         if self.gateway is not None:

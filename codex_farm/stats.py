@@ -140,7 +140,7 @@ def job_queues(job_ids: Iterable[str], redis_url: str, prefix: str) -> tuple[dic
     """Queue of each job from its record in Redis; ({}, why) when Redis cannot be read."""
     import redis
 
-    from tasks.keys import JobKeys
+    from farm_core.keys import JobKeys
 
     ids = sorted(set(job_ids))
     if not ids:
@@ -199,7 +199,7 @@ def run_stats(metrics_file: Path | None, days: float | None, out: TextIO = sys.s
     rows, skipped = read_rows(path, since)
     prices = PriceBook(settings)
 
-    from tasks.settings import FarmSettings
+    from farm_core.settings import FarmSettings
 
     farm = FarmSettings()
     queues, queue_note = job_queues((r["job"] for r in rows if r.get("job")), farm.redis_url, farm.key_prefix)

@@ -7,11 +7,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from adapter.key_guard import make_undumpable
 from codex_farm.children import ChildFailed
 from codex_farm.doctor import mask_url
 from codex_farm.local_farm import FarmPlan, LocalFarm, default_cache_dir, interrupt_once_on_stop_signals
 from codex_farm.local_redis import LocalRedis
+from farm_core.key_guard import make_undumpable
 from codex_farm.local_state import (
     FarmEnv,
     LocalPaths,

@@ -19,9 +19,9 @@ from typing import TextIO
 
 import redis
 
-from tasks.job_models import JobRecord, JobStatus
-from tasks.progress import JobProgress, one_line, relative_paths
-from tasks.store import JobStore, LogEntry
+from farm_core.job_models import JobRecord, JobStatus
+from farm_core.progress import JobProgress, one_line, relative_paths
+from farm_core.store import JobStore, LogEntry
 
 EXIT_COMPLETED, EXIT_ENDED, EXIT_TIMEOUT, EXIT_UNKNOWN = 0, 1, 2, 3
 TAIL_LINES = 10  # lines of the log shown from before the command started
@@ -69,7 +69,8 @@ class ProgressLine:
 
 def run_wait(job_id: str, timeout_s: float | None, out: TextIO = sys.stdout) -> int:
     """Follow the job until it ends or timeout_s passes; returns the exit status."""
-    from tasks.celery_app import farm_settings, job_store
+    from farm_core.queue import farm_settings
+    from farm_core.store import job_store
 
     settings = farm_settings()
     try:
@@ -93,7 +94,7 @@ def run_wait(job_id: str, timeout_s: float | None, out: TextIO = sys.stdout) -> 
 
 
 def _follow(store: JobStore, record: JobRecord, timeout_s: float | None, out: TextIO, settings) -> JobRecord:
-    from tasks.reconciler import reconcile_job
+    from farm_core.reconciler import reconcile_job
 
     job_id = record.job_id
     progress = JobProgress(job_id)

@@ -8,9 +8,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from farm_core.job_models import CheckSpec, ScopedPatch
 from mcp_frontend.apply import AutoApply
 from mcp_frontend.errors import FarmError, InvalidArgument
-from tasks.job_models import CheckSpec, ScopedPatch
 
 FANOUT_DESCRIPTION = (
     "Fan-out: several jobs in one call, each entry taking the arguments of a single start (unset ones default "

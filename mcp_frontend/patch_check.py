@@ -12,12 +12,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from farm_core.git_cli import run_git, run_git_text
+from farm_core.git_errors import GitOperationError
+from farm_core.job_models import JobRecord
+from farm_core.scope import WriteScope
+from farm_core.store import patch_sha256
 from mcp_frontend.errors import ApplyFailed, PatchMismatch
-from tasks.git_cli import run_git, run_git_text
-from tasks.git_errors import GitOperationError
-from tasks.job_models import JobRecord
-from tasks.scope import WriteScope
-from tasks.store import patch_sha256
 
 SYMLINK_MODE = b"120000"
 SHOWN_PATHS = 5

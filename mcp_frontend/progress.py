@@ -5,9 +5,10 @@ from collections.abc import Awaitable, Callable
 
 import redis
 import redis.asyncio as aioredis
+from mcp.server.mcpserver import Context
 
-from tasks.progress import JobProgress
-from tasks.store import LogEntry
+from farm_core.progress import JobProgress
+from farm_core.store import LogEntry
 
 # (progress, message): sent as an MCP progress notification against the caller's progress token.
 ProgressFn = Callable[[float, str], Awaitable[None]]
@@ -96,3 +97,18 @@ def _entries(raw) -> list[LogEntry]:
         )
         for entry_id, fields in raw
     ]
+
+
+def progress_reporter(ctx: Context | None):
+    """A `(progress, message)` callback sending progress notifications, or None when the caller asked for none."""
+    try:
+        meta = ctx.request_context.meta if ctx is not None else None
+    except ValueError:  # called outside a request
+        meta = None
+    if not meta or meta.get("progress_token") is None:
+        return None
+
+    async def report(progress: float, message: str) -> None:
+        await ctx.report_progress(progress, None, message)
+
+    return report

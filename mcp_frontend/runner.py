@@ -6,11 +6,11 @@ import logging
 import anyio
 import uvicorn
 
+from farm_core.settings import FarmSettings
 from mcp_frontend.http_auth import BearerAuth
 from mcp_frontend.server import build_server
 from mcp_frontend.service import FarmService
 from mcp_frontend.settings import FrontendSettings
-from tasks.settings import FarmSettings
 
 
 def serve(transport: str, host: str, port: int) -> None:

@@ -12,15 +12,16 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp_types import CallToolResult, TextContent
 from pydantic import Field, ValidationError
 
+from farm_core.job_models import CheckSpec, JobStatus, ScopedPatch
 from mcp_frontend.apply import ApplyMode, AutoApply
 from mcp_frontend.cheap.register import register_cheap_tools
 from mcp_frontend.errors import FarmError, InvalidArgument
 from mcp_frontend.fanout import FANOUT_DESCRIPTION, MATRIX_DESCRIPTION, JobEntry, StartArgs
+from mcp_frontend.progress import progress_reporter
 from mcp_frontend.service import FarmService
 from mcp_frontend.shell import register as register_shell_tool
 from mcp_frontend.strict_arguments import forbid_unknown_arguments, unknown_arguments_error
 from mcp_frontend.views import ApplyResult, CancelResult, JobList, JobView, StartResult, TailResult, WaitResult
-from tasks.job_models import CheckSpec, JobStatus, ScopedPatch
 
 log = logging.getLogger("codex_farm.mcp")
 
@@ -97,21 +98,6 @@ def error_result(error: FarmError) -> CallToolResult:
     """A tool result flagged as an error, with the error in text and structured form."""
     body = {"error": error.as_dict()}
     return CallToolResult(content=[TextContent(type="text", text=json.dumps(body))], structured_content=body, is_error=True)
-
-
-def progress_reporter(ctx: Context | None):
-    """A `(progress, message)` callback sending progress notifications, or None when the caller asked for none."""
-    try:
-        meta = ctx.request_context.meta if ctx is not None else None
-    except ValueError:  # called outside a request
-        meta = None
-    if not meta or meta.get("progress_token") is None:
-        return None
-
-    async def report(progress: float, message: str) -> None:
-        await ctx.report_progress(progress, None, message)
-
-    return report
 
 
 def build_server(service: FarmService) -> FarmMCPServer:

@@ -16,7 +16,7 @@ import redis
 import redis.asyncio as aioredis
 from pydantic_core import to_jsonable_python
 
-from adapter.redaction import Redactor
+from farm_core.redaction import Redactor
 from mcp_frontend.apply import ApplyMode, AutoApply, PatchApplier
 from mcp_frontend.errors import (
     VANISHED_HINT, BrokerUnavailable, FarmError, InvalidArgument, PermissionRefused, SnapshotFailed, UnknownJob,
@@ -30,14 +30,15 @@ from mcp_frontend.transport import PreparedSource, prepare_source, store_bundle
 from mcp_frontend.views import (
     ApplyResult, CancelResult, JobList, JobRow, JobView, PendingJob, StartedJob, StartResult, TailResult, WaitResult,
 )  # fmt: skip
-from tasks.celery_app import job_store, send_job
-from tasks.reconciler import reconcile_job
-from tasks.git_cli import JOB_ID_PATTERN
-from tasks.git_errors import GitOperationError
-from tasks.job_models import PERMISSION_MODES, QUEUE_NAME, CheckSpec, JobRecord, JobSpec, JobStatus, ScopedPatch
-from tasks.known_secrets import known_secrets
-from tasks.packaging import trim_diff
-from tasks.settings import FarmSettings
+from farm_core.git_cli import JOB_ID_PATTERN
+from farm_core.git_errors import GitOperationError
+from farm_core.job_models import PERMISSION_MODES, QUEUE_NAME, CheckSpec, JobRecord, JobSpec, JobStatus, ScopedPatch
+from farm_core.known_secrets import known_secrets
+from farm_core.patch_text import trim_diff
+from farm_core.queue import send_job
+from farm_core.reconciler import reconcile_job
+from farm_core.settings import FarmSettings
+from farm_core.store import job_store
 
 
 # A tool call should fail fast with broker_unavailable rather than hang through a long outage.

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field, ValidationError, model_serializer
 
+from farm_core.job_models import QUEUE_NAME, SHELL_CHECK, CheckSpec, JobStatus
+from farm_core.shell_digest import LINES_MAX_BYTES, FailureKind, ShellStatus, last_lines
 from mcp_frontend.errors import InvalidArgument
+from mcp_frontend.progress import progress_reporter
 from mcp_frontend.repo_paths import resolve_repo
 from mcp_frontend.views import JobView
-from tasks.job_models import QUEUE_NAME, SHELL_CHECK, CheckSpec, JobStatus
-from tasks.shell_digest import LINES_MAX_BYTES, FailureKind, ShellStatus, last_lines
 
 DEFAULT_TIMEOUT_MS = 600_000
 # The job's own deadline leaves the command this much more for fetching the snapshot and making the worktree,
@@ -115,7 +116,6 @@ def output_tail(service, job_id: str) -> list[str]:
 
 def register(server, service) -> None:
     """Add the shell tool to the server."""
-    from mcp_frontend.server import progress_reporter  # the server imports this module's register
 
     @server.tool(name="shell", description=DESCRIPTION)
     async def shell(

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.git_cli import (
+from farm_core.git_cli import (
     head_commit,
     require_job_id,
     require_work_tree,
@@ -12,11 +12,11 @@ from tasks.git_cli import (
     stage_working_tree,
     temporary_index,
 )
-from tasks.git_errors import BAD_REVISION, GitOperationError
+from farm_core.git_errors import BAD_REVISION, GitOperationError
+from farm_core.refs import SNAPSHOT_REF_PREFIX
 
 # A private namespace: not a branch or tag, so it stays out of the caller's way,
 # yet it keeps the snapshot reachable (safe from gc) and fetchable by workers.
-SNAPSHOT_REF_PREFIX = "refs/codex-farm/snapshots/"
 MAX_REV_CHARS = 1024  # far above any commit-ish people write
 
 

@@ -22,15 +22,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
+from farm_core.git_cli import run_git, run_git_text
+from farm_core.git_errors import GitOperationError
+from farm_core.job_models import JobRecord, RepoSource
+from farm_core.keys import JobKeys
+from farm_core.refs import RESULT_REF_PREFIX
+from farm_core.settings import FarmSettings
+from farm_core.store import JobStore
 from mcp_frontend.errors import BrokerUnavailable, BundleTooLarge, PatchMismatch, TransportFailed
 from mcp_frontend.snapshot import drop_snapshot_ref, snapshot_ref
-from tasks.git_cli import run_git, run_git_text
-from tasks.git_errors import GitOperationError
-from tasks.job_models import JobRecord, RepoSource
-from tasks.keys import JobKeys
-from tasks.repo_fetch import RESULT_REF_PREFIX
-from tasks.settings import FarmSettings
-from tasks.store import JobStore
 
 ORIGIN = "origin"
 ORIGIN_TRACKING_PREFIX = "refs/remotes/origin/"

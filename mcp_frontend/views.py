@@ -4,7 +4,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_serializer
 
-from tasks.job_models import VERDICT_RULE, CompactResult, JobStatus, Verdict
+from farm_core.job_models import VERDICT_RULE, CompactResult, JobStatus, Verdict
 
 
 class StartedJob(BaseModel):

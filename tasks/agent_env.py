@@ -7,9 +7,9 @@ from pathlib import Path
 
 import claude_agent_sdk
 
-from adapter.job_tokens import mint_job_token
+from farm_core.job_tokens import mint_job_token
+from farm_core.process_tree import job_env_marker
 from tasks import agent_launcher
-from tasks.process_tree import job_env_marker
 
 # Keep the CLI from calling anything but the adapter.
 OFFLINE_CLI_ENV = {

@@ -19,9 +19,9 @@ from claude_agent_sdk import (
     UserMessage,
 )
 
-from tasks.job_models import Usage
-from tasks.process_tree import kill_process_group
-from tasks.scope import WRITE_TOOLS, WriteScope
+from farm_core.job_models import Usage
+from farm_core.process_tree import kill_process_group
+from farm_core.scope import WRITE_TOOLS, WriteScope
 
 # A log line is a (kind, text) pair; the caller redacts and stores it.
 LogFn = Callable[[str, str], None]

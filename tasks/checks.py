@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from adapter.redaction import Redactor
-from tasks.process_tree import kill_process_group
+from farm_core.process_tree import kill_process_group
+from farm_core.redaction import Redactor
 
 CheckStatus = Literal["passed", "failed", "timed out", "cancelled"]
 LineCallback = Callable[[str], None]

@@ -26,14 +26,14 @@ from cryptography.exceptions import InvalidSignature
 from kombu.exceptions import ContentDisallowed
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from adapter.redaction import Redactor
-from tasks.job_models import CompactResult, JobStatus
-from tasks.keys import dead_letter_list
-from tasks.known_secrets import known_secrets
-from tasks.redis_client import connect
-from tasks.settings import FarmSettings
-from tasks.signing import AUTH_SERIALIZER
-from tasks.store import JobStore
+from farm_core.job_models import CompactResult, JobStatus
+from farm_core.keys import dead_letter_list
+from farm_core.known_secrets import known_secrets
+from farm_core.redaction import Redactor
+from farm_core.redis_client import connect
+from farm_core.settings import FarmSettings
+from farm_core.signing import AUTH_SERIALIZER
+from farm_core.store import JobStore
 
 # Stable reason codes of a dead letter (its `reason`); the detail is for humans.
 NOT_A_TASK_MESSAGE = "not_a_task_message"

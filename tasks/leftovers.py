@@ -6,7 +6,7 @@ home found when a worker starts belongs to a run that never finished."""
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from tasks.process_tree import kill_job_processes
+from farm_core.process_tree import kill_job_processes
 from tasks.worktree import force_rmtree
 
 HOMES_DIR = "homes"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import redis
 
-from tasks.process_tree import kill_job_processes
-from tasks.store import JobStore
+from farm_core.process_tree import kill_job_processes
+from farm_core.store import JobStore
 
 # How often the watcher looks for a cancel message and at the deadline. Reading pub/sub without
 # blocking costs no Redis command, and the wait in between ends the moment the job does.

@@ -3,8 +3,8 @@
 import os
 from dataclasses import dataclass
 
-from tasks.git_cli import GitRepo, run_git, run_git_text, stage_working_tree, temporary_index
-from tasks.git_errors import BAD_REVISION, GitOperationError
+from farm_core.git_cli import GitRepo, run_git, run_git_text, stage_working_tree, temporary_index
+from farm_core.git_errors import BAD_REVISION, GitOperationError
 from tasks.worktree import FULL_OBJECT_ID
 
 JOB_TRAILER = "Codex-Farm-Job"
@@ -102,17 +102,6 @@ def diff_stats(repo: GitRepo, parent: str, commit: str) -> list[FileStat]:
         added, deleted, path = record.split(b"\t", 2)
         stats.append(FileStat(path=os.fsdecode(path), added=_count(added), deleted=_count(deleted)))
     return stats
-
-
-def trim_diff(patch: bytes, max_bytes: int) -> str:
-    """The patch as text, cut at a line boundary within max_bytes plus a marker line when cut."""
-    total = len(patch)
-    if total <= max_bytes:
-        return patch.decode("utf-8", "replace")
-    # Cutting after a newline never splits a UTF-8 sequence: 0x0A never occurs inside one.
-    cut = patch.rfind(b"\n", 0, max(max_bytes, 0)) + 1
-    shown = patch[:cut]
-    return shown.decode("utf-8", "replace") + f"… diff trimmed: {len(shown)} of {total} bytes shown\n"
 
 
 def _changed_paths(repo: GitRepo, parent: str, tree: str) -> list[str]:

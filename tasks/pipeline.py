@@ -6,29 +6,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
-from pydantic import ValidationError
 
-from adapter.redaction import Redactor
+from farm_core.git_cli import no_exec_config_env
+from farm_core.git_errors import WORKTREE_TAMPERED, GitOperationError
+from farm_core.job_models import SCOPE_CHECK, CompactResult, JobSpec, JobStatus, PassRecord, Usage, verdict_of
+from farm_core.patch_text import trim_diff
+from farm_core.process_tree import kill_job_processes
+from farm_core.redaction import Redactor
+from farm_core.result_signature import ResultClaim, sign_result
+from farm_core.scope import WriteScope
+from farm_core.settings import FarmSettings
+from farm_core.store import JobStore, patch_sha256
 from tasks import worker_metrics
 from tasks.agent_env import agent_env, base_job_env, bundled_cli, launcher_script
 from tasks.agent_runner import AgentOutcome, AgentRequest, AgentSession
 from tasks.cache_limits import evict_to_fit
 from tasks.checks import CheckOutcome, run_checks
-from tasks.git_cli import no_exec_config_env
-from tasks.git_errors import WORKTREE_TAMPERED, GitOperationError
-from tasks.job_models import SCOPE_CHECK, CompactResult, JobSpec, JobStatus, PassRecord, Usage, verdict_of
 from tasks.leftovers import job_home
 from tasks.monitor import JobMonitor
-from tasks.packaging import binary_patch, changed_files, commit_tree, restore_working_tree, trim_diff, working_tree_id
-from tasks.process_tree import kill_job_processes
+from tasks.packaging import binary_patch, changed_files, commit_tree, restore_working_tree, working_tree_id
 from tasks.repo_fetch import materialize_job, push_result
-from tasks.result_signature import ResultClaim, sign_result
 from tasks.revise import Failure, failure_digest, failures_of
 from tasks.sandbox import job_wrapper
-from tasks.scope import WriteScope
-from tasks.settings import FarmSettings
-from tasks.store import JobStore, patch_sha256
-from tasks.worker_rules import JobRejected, check_worker_rules
 from tasks.worktree import Worktree, WorktreeCache, restore_mirror_config, tampering
 
 
@@ -41,38 +40,6 @@ class WorkerContext:
     cache: WorktreeCache
     redactor: Redactor
     name: str
-
-
-def execute_job(payload: dict, ctx: WorkerContext) -> str:
-    """Run one job payload to a terminal status; returns that status."""
-    try:
-        spec = JobSpec.model_validate(payload)
-    except ValidationError as exc:
-        return _reject_malformed(payload, ctx, exc)
-    claim = ctx.store.claim(spec.job_id, ctx.name)
-    if claim != "claimed":
-        return claim  # cancelled while queued, finished, or running elsewhere under a lease
-    try:
-        check_worker_rules(spec, ctx.settings)
-    except JobRejected as exc:
-        error = f"rejected by worker: {exc}"
-        if ctx.store.finish(spec.job_id, JobStatus.failed, _result(spec, JobStatus.failed, error=error), worker=ctx.name, error=error):
-            worker_metrics.job_finished(ctx.settings, spec.queue, JobStatus.failed.value, 0.0)
-        return JobStatus.failed.value
-    if spec.kind == "shell":
-        from tasks.shell_run import ShellRun  # a JobRun subclass: importing it at the top would be circular
-
-        return ShellRun(spec, ctx).run().value
-    return JobRun(spec, ctx).run().value
-
-
-def _reject_malformed(payload: object, ctx: WorkerContext, exc: ValidationError) -> str:
-    """A payload that is not a JobSpec fails its job (when it names one) instead of vanishing."""
-    job_id = payload.get("job_id") if isinstance(payload, dict) else None
-    if isinstance(job_id, str) and ctx.store.get(job_id) is not None:
-        error = f"malformed job payload: {exc.errors()[0]['msg']}"
-        ctx.store.finish(job_id, JobStatus.failed, CompactResult(job_id=job_id, job_status=JobStatus.failed, error=error), error=error)
-    return JobStatus.failed.value
 
 
 class JobRun:

@@ -16,14 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from tasks.git_cli import require_job_id, run_git
-from tasks.git_errors import GitOperationError
-from tasks.job_models import JobSpec, RepoSource
-from tasks.store import JobStore
+from farm_core.git_cli import require_job_id, run_git
+from farm_core.git_errors import GitOperationError
+from farm_core.job_models import JobSpec, RepoSource
+from farm_core.refs import RESULT_REF_PREFIX, SNAPSHOT_REF_PREFIX
+from farm_core.store import JobStore
 from tasks.worktree import FULL_OBJECT_ID, Worktree, WorktreeCache, has_commit, is_mirror
 
-SNAPSHOT_REF_PREFIX = "refs/codex-farm/snapshots/"
-RESULT_REF_PREFIX = "refs/codex-farm/results/"
 # Origin's branches and tags only: its fetch must never prune the farm's refs that came from bundles.
 ORIGIN_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 # Names the mirror of a repo without an origin; `://` keeps it from ever being read as a path.

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass, field
 
+from farm_core.job_models import SCOPE_CHECK
 from tasks.checks import CheckOutcome
-from tasks.job_models import SCOPE_CHECK
 
 DIGEST_MAX_LINES = 40
 DIGEST_MAX_BYTES = 4096

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from farm_core.settings import FarmSettings
 from tasks.cache_registry import caches_to_hide
-from tasks.settings import FarmSettings
 
 BWRAP_PROGRAM = "bwrap"
 PROBE_TIMEOUT_S = 10

@@ -7,11 +7,11 @@ which is removed: nothing is committed and no patch is stored."""
 import dataclasses
 from pathlib import Path
 
+from farm_core.job_models import CompactResult, JobStatus
+from farm_core.shell_digest import ShellDigest, shell_digest
 from tasks.checks import CheckOutcome
-from tasks.job_models import CompactResult, JobStatus
 from tasks.monitor import JobMonitor
 from tasks.pipeline import Ending, JobRun
-from tasks.shell_digest import ShellDigest, shell_digest
 
 
 class ShellRun(JobRun):

@@ -2,9 +2,9 @@
 
 import os
 
-from adapter.key_guard import make_undumpable
+from farm_core.key_guard import make_undumpable
+from farm_core.queue import app, farm_settings
 from tasks import sandbox, worker_metrics
-from tasks.celery_app import app, farm_settings
 
 
 def run_worker(queues: str | None, concurrency: int, loglevel: str) -> None:

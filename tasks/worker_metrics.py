@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 
-from tasks.settings import FarmSettings
+from farm_core.settings import FarmSettings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Jobs last from seconds to hours.

@@ -1,7 +1,7 @@
 """A worker re-validates every job itself instead of trusting whoever could enqueue it."""
 
-from tasks.job_models import PERMISSION_MODES, JobSpec
-from tasks.settings import FarmSettings
+from farm_core.job_models import PERMISSION_MODES, JobSpec
+from farm_core.settings import FarmSettings
 
 
 class JobRejected(Exception):

@@ -12,8 +12,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.git_cli import OwnedGit, git_succeeds, index_path, linked_git_dir, require_job_id, run_git, run_git_text
-from tasks.git_errors import BAD_REVISION, GitOperationError
+from farm_core.git_cli import OwnedGit, git_succeeds, index_path, linked_git_dir, require_job_id, run_git, run_git_text
+from farm_core.git_errors import BAD_REVISION, GitOperationError
 
 # Branches, tags and the farm's private refs (where snapshots live) of the source, mirrored 1:1.
 MIRROR_REFSPECS = (

@@ -9,10 +9,10 @@ from pydantic_settings import BaseSettings
 
 from adapter.settings import AdapterSettings
 from codex_farm.settings import FlowerSettings, LocalFarmSettings, StatsSettings
+from farm_core.settings import FarmSettings
 from mcp_frontend.errors import FarmError
 from mcp_frontend.server import build_server
 from mcp_frontend.settings import FrontendSettings
-from tasks.settings import FarmSettings
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()

@@ -4,10 +4,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from farm_core.job_models import JobRecord
+from farm_core.patch_text import trim_diff
+from farm_core.store import LogEntry
 from mcp_frontend.errors import InvalidArgument, JobNotFinished, PatchUnavailable
-from tasks.job_models import JobRecord
-from tasks.packaging import trim_diff
-from tasks.store import LogEntry
 
 SLICE_MAX_BYTES = 65_536
 LOG_PAGE = 1000

@@ -7,14 +7,14 @@ from typing import Literal
 import anyio
 from pydantic import BaseModel, Field
 
+from farm_core.git_cli import run_git
+from farm_core.git_errors import GitOperationError
+from farm_core.patch_text import trim_diff
 from mcp_frontend.cheap.artifacts import job_diff
 from mcp_frontend.cheap.model_call import LiteUsage, call_model, check_model_name
 from mcp_frontend.cheap.sources import FILE_MAX_BYTES
 from mcp_frontend.errors import InvalidArgument, SnapshotFailed
 from mcp_frontend.repo_paths import printable_path, resolve_repo
-from tasks.git_cli import run_git
-from tasks.git_errors import GitOperationError
-from tasks.packaging import trim_diff
 
 DraftKind = Literal["commit", "pr", "changelog"]
 DRAFT_DIFF_MAX_BYTES = 60_000

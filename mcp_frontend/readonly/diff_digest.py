@@ -10,11 +10,11 @@ from typing import Annotated
 import anyio
 from pydantic import BaseModel, Field
 
+from farm_core.git_cli import head_commit
+from farm_core.git_errors import GitOperationError
 from mcp_frontend.errors import GitQueryFailed, InvalidArgument, JobNotFinished, PatchUnavailable
 from mcp_frontend.readonly.files import BINARY_PROBE_BYTES, git, sandbox_root
 from mcp_frontend.repo_paths import entry_kind, link_target, open_regular, printable_path, resolve_repo
-from tasks.git_cli import head_commit
-from tasks.git_errors import GitOperationError
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 SYMLINK_MODE = "120000"  # git's mode for a symlink: its blob is the target text

@@ -5,10 +5,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from farm_core.git_cli import run_git
+from farm_core.git_errors import GitOperationError
 from mcp_frontend.errors import InvalidArgument, PathNotFound, RequestTooLarge
 from mcp_frontend.repo_paths import entry_kind, inside, open_regular, printable_path, resolve_inside
-from tasks.git_cli import run_git
-from tasks.git_errors import GitOperationError
 
 # Git must not even refresh the index's stat cache: these tools leave the repo byte-identical.
 READ_ONLY_GIT_ENV = {"GIT_OPTIONAL_LOCKS": "0"}

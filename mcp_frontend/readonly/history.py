@@ -7,11 +7,11 @@ from typing import Annotated
 import anyio
 from pydantic import BaseModel, Field
 
+from farm_core.git_cli import head_commit
+from farm_core.git_errors import GitOperationError
 from mcp_frontend.errors import GitQueryFailed, InvalidArgument, NotAGitRepo, RequestTooLarge
 from mcp_frontend.readonly.files import git, git_toplevel, resolve_in_sandbox, sandbox_root, shown
 from mcp_frontend.repo_paths import open_regular, printable_path
-from tasks.git_cli import head_commit
-from tasks.git_errors import GitOperationError
 
 MAX_LIMIT = 50
 SUBJECT_MAX_CHARS = 200

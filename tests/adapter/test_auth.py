@@ -8,8 +8,8 @@ from starlette.requests import Request
 
 from adapter.auth import TokenCheck, presented_token
 from adapter.errors import Unauthorized
-from adapter.job_tokens import mint_job_token
 from adapter.settings import AdapterSettings
+from farm_core.job_tokens import mint_job_token
 
 TOKEN_A = "client-token-aaaaaaaa"
 TOKEN_B = "client-token-bbbbbbbb"

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapter.job_tokens import mint_job_token
+from farm_core.job_tokens import mint_job_token
 
 MB = 1024 * 1024
 ATTACK_BODY_BYTES = 200 * MB

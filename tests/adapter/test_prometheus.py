@@ -7,10 +7,10 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from adapter.app import create_app
-from adapter.job_tokens import mint_job_token
 from adapter.metrics import MetricsFile, UpstreamCallRow
 from adapter.settings import AdapterSettings
 from adapter.upstream import UpstreamClient
+from farm_core.job_tokens import mint_job_token
 
 TOKEN = "prom-token-0123456789abcdef"
 JOB = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from adapter.job_tokens import mint_job_token
+from farm_core.job_tokens import mint_job_token
 
 SLOW = {"name": "slow", "turns": [{"text": "one two three four", "chunks": 4, "delay_ms": 700}]}
 

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from tasks.process_tree import find_job_processes
+from farm_core.process_tree import find_job_processes
 from tests.codex_farm.process_tree import ProcessId, alive, kill_all
 from tests.fixtures.chaos import JobTraces, assert_no_leftovers, tail_lines, tail_when
 from tests.fixtures.farm import connect_mcp

@@ -21,14 +21,14 @@ from celery.security.key import PrivateKey
 from celery.security.serialization import SecureSerializer
 
 from codex_farm.doctor import check_dead_letters
+from farm_core.job_models import SHELL_CHECK, CheckSpec, JobSpec, RepoSource
+from farm_core.keys import dead_letter_list
+from farm_core.queue import RUN_JOB
+from farm_core.redis_client import connect
+from farm_core.settings import FarmSettings
+from farm_core.store import JobStore
 from mcp_frontend.snapshot import pin_commit
-from tasks.celery_app import RUN_JOB
 from tasks.dead_letter import MAX_ENTRIES
-from tasks.job_models import SHELL_CHECK, CheckSpec, JobSpec, RepoSource
-from tasks.keys import dead_letter_list
-from tasks.redis_client import connect
-from tasks.settings import FarmSettings
-from tasks.store import JobStore
 from tests.fixtures.farm import start_worker, stop_worker
 from tests.fixtures.git_repos import git
 from tests.fixtures.planted import REDIS_PASSWORD, plant

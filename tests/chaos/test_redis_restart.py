@@ -6,8 +6,8 @@ it can no longer report, and nothing it writes afterwards is left in Redis witho
 
 import asyncio
 
+from farm_core.keys import JobKeys
 from mcp_frontend.errors import VANISHED_HINT
-from tasks.keys import JobKeys
 from tests.fixtures.chaos import DEPLOY_REDIS_OPTIONS, JobTraces, Workers, assert_no_leftovers, tail_lines
 from tests.fixtures.farm import connect_mcp
 from tests.fixtures.git_repos import git

@@ -12,17 +12,17 @@ import pytest
 from adapter.settings import AdapterSettings
 from codex_farm import doctor
 from codex_farm.doctor import CheckResult, check_gateway_key_reach, check_isolation, check_profiles, check_signing, mask_url
+from farm_core.settings import FarmSettings
 from scripted_gateway import builtin_scenarios_dir
 from tasks.agent_env import bundled_cli
-from tasks.settings import FarmSettings
+from tests.fixtures.farm import Farm
 from tests.fixtures.machine_tools import require_bwrap
 from tests.fixtures.planted import GATEWAY_KEY
-from tests.fixtures.signing import make_signing_files
-from tests.fixtures.farm import Farm
 from tests.fixtures.processes import free_port, start_server
+from tests.fixtures.redis_server import REDIS_PASSWORD
+from tests.fixtures.signing import make_signing_files
 from tests.fixtures.unprivileged import unprivileged
 from tests.fixtures.waiting import wait_until
-from tests.fixtures.redis_server import REDIS_PASSWORD
 
 CHECKS = ["python", "git", "settings", "claude-cli", "redis", "queues", "workers", "deadletter", "adapter", "profiles", "sandbox", "cache-dir", "isolation", "gateway-key", "signing", "gateway"]
 NETWORK_CHECKS = ["probe-on", "probe-off"]
@@ -201,7 +201,7 @@ def test_the_profiles_line_names_each_backend_models_profile_and_why():
 KEY_REACH = """\
 import json
 from codex_farm.doctor import check_gateway_key_reach
-from tasks.settings import FarmSettings
+from farm_core.settings import FarmSettings
 result = check_gateway_key_reach(FarmSettings(WORKER_SANDBOX="none"))
 print(json.dumps([result.status, result.detail, result.hint]))
 """

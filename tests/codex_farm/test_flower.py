@@ -16,9 +16,9 @@ import pytest
 
 from codex_farm.flower import flower_argv
 from codex_farm.settings import FlowerSettings
-from tests.fixtures.machine_tools import skip_or_fail
 from tests.fixtures.farm import Farm, connect_mcp
 from tests.fixtures.leak_scan import record_page
+from tests.fixtures.machine_tools import skip_or_fail
 from tests.fixtures.mcp_calls import call_ok
 from tests.fixtures.planted import plant
 from tests.fixtures.processes import ServerProcess, free_port, start_server

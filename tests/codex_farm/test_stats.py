@@ -11,7 +11,7 @@ import pytest
 
 from codex_farm.settings import StatsSettings
 from codex_farm.stats import PriceBook, run_stats
-from tasks.keys import JobKeys
+from farm_core.keys import JobKeys
 from tests.fixtures.processes import free_port
 
 DAY1 = time.mktime((2031, 3, 4, 12, 0, 0, 0, 0, 0)) - time.timezone  # 2031-03-04 12:00 UTC

@@ -5,7 +5,7 @@ import re
 import pytest
 import yaml
 
-from tasks.settings import FarmSettings
+from farm_core.settings import FarmSettings
 from tests.deploy.files import DEPLOY, PLACEHOLDER, SECRET_NAME
 
 K8S = DEPLOY / "k8s"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.settings import FarmSettings
+from farm_core.settings import FarmSettings
 from tests.deploy.files import DEPLOY, env_entries
 
 UNITS = DEPLOY / "systemd"

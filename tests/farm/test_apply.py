@@ -4,7 +4,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from tasks.keys import JobKeys
+from farm_core.keys import JobKeys
 from tests.fixtures.farm import Farm, connect_mcp
 from tests.fixtures.git_repos import git
 from tests.fixtures.mcp_calls import call_error, call_ok

@@ -6,7 +6,7 @@ import time
 
 import anyio
 
-from tasks.process_tree import find_job_processes
+from farm_core.process_tree import find_job_processes
 from tests.fixtures.farm import Farm, connect_mcp, start_worker, stop_worker
 from tests.fixtures.mcp_calls import call_ok
 

@@ -2,7 +2,7 @@
 
 import time
 
-from tasks.process_tree import find_job_processes
+from farm_core.process_tree import find_job_processes
 from tests.fixtures.farm import Farm, connect_mcp
 from tests.fixtures.mcp_calls import call_ok
 from tests.fixtures.waiting import wait_until

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from farm_core.process_tree import find_job_processes
 from tasks.agent_env import bundled_cli
-from tasks.process_tree import find_job_processes
-from tests.fixtures.machine_tools import require_bwrap
 from tests.fixtures.farm import Farm, connect_mcp, farm_env, start_worker, stop_worker
+from tests.fixtures.machine_tools import require_bwrap
 from tests.fixtures.mcp_calls import call_ok
 from tests.fixtures.waiting import wait_until
 

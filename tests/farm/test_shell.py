@@ -9,7 +9,7 @@ from pathlib import Path
 
 import anyio
 
-from tasks.process_tree import find_job_processes
+from farm_core.process_tree import find_job_processes
 from tests.farm.test_bad_input import jobs_recorded, places  # noqa: F401 (places is a fixture)
 from tests.farm.test_job_outcomes import farm_worktrees
 from tests.farm.test_secrets import every_redis_value

@@ -20,13 +20,13 @@ from celery.security.certificate import Certificate, FSCertStore
 from celery.security.key import PrivateKey
 from celery.security.serialization import SecureSerializer
 
+from farm_core.job_models import JobSpec, RepoSource
+from farm_core.keys import running_set
+from farm_core.queue import RUN_JOB
+from farm_core.redis_client import connect
+from farm_core.store import JobStore
 from mcp_frontend.snapshot import pin_commit
 from scripted_gateway import GatewayHandle
-from tasks.celery_app import RUN_JOB
-from tasks.job_models import JobSpec, RepoSource
-from tasks.keys import running_set
-from tasks.redis_client import connect
-from tasks.store import JobStore
 from tests.fixtures.adapter import launch_adapter
 from tests.fixtures.farm import Farm, connect_mcp, farm_env, start_worker, stop_worker
 from tests.fixtures.git_repos import git

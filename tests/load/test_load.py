@@ -12,8 +12,8 @@ from bench.load_invariants import (
     Expectations, collect_facts, gateway_calls_per_job, invariant_failures, load_numbers, load_prompts, redis_footprint,
     report_lines, unacked_on, used_memory, write_scenario,
 )  # fmt: skip
-from tasks.settings import FarmSettings
-from tasks.store import JobStore
+from farm_core.settings import FarmSettings
+from farm_core.store import JobStore
 from tests.fixtures.farm import Farm, connect_mcp, farm_env, start_workers, stop_worker
 from tests.fixtures.waiting import wait_until
 

@@ -8,8 +8,8 @@ from collections import Counter
 from bench.load_invariants import (
     Expectations, collect_facts, invariant_failures, redis_footprint, unacked_on, write_scenario,
 )  # fmt: skip
-from tasks.job_models import CompactResult, JobSpec, JobStatus, RepoSource
-from tasks.store import JobStore
+from farm_core.job_models import CompactResult, JobSpec, JobStatus, RepoSource
+from farm_core.store import JobStore
 
 LOG_CAP = 10
 

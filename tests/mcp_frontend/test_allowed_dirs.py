@@ -5,8 +5,8 @@ The service runs against the session's real Redis with Celery's hand-off replace
 import pytest
 from mcp import Client
 
+from farm_core.refs import SNAPSHOT_REF_PREFIX
 from mcp_frontend.server import build_server
-from mcp_frontend.snapshot import SNAPSHOT_REF_PREFIX
 from tests.fixtures.git_repos import git
 from tests.fixtures.mcp_calls import call_error, call_ok
 

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from farm_core.job_models import CheckSpec, CompactResult, JobRecord, JobSpec, JobStatus, RepoSource, ScopedPatch
+from farm_core.refs import RESULT_REF_PREFIX
+from farm_core.result_signature import ResultClaim, sign_result
+from farm_core.settings import FarmSettings
+from farm_core.store import JobStore, patch_sha256
 from mcp_frontend.apply import APPLY_CLAIMED, NOTHING_TO_APPLY, PatchApplier, not_eligible
 from mcp_frontend.errors import ApplyFailed, JobNotFinished, NotAGitRepo, PatchMismatch, PatchUnavailable, RepoOutsideSandbox
 from mcp_frontend.patch_check import link_leaves_repo
 from mcp_frontend.snapshot import snapshot_ref, snapshot_worktree
-from tasks.job_models import CheckSpec, CompactResult, JobRecord, JobSpec, JobStatus, RepoSource, ScopedPatch
 from tasks.packaging import binary_patch, commit_result
-from tasks.repo_fetch import RESULT_REF_PREFIX
-from tasks.result_signature import ResultClaim, sign_result
-from tasks.settings import FarmSettings
-from tasks.store import JobStore, patch_sha256
 from tests.fixtures.git_repos import git
 from tests.fixtures.signing import make_signing_files
 

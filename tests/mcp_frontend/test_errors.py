@@ -7,11 +7,11 @@ import pytest
 from mcp import Client
 from pydantic import BaseModel
 
+from farm_core.job_models import JobStatus
 from mcp_frontend import errors
 from mcp_frontend.errors import FarmError
 from mcp_frontend.server import build_server
 from mcp_frontend.views import CancelResult, JobList, JobRow, JobView, StartResult, TailResult
-from tasks.job_models import JobStatus
 
 
 def farm_error_classes() -> list[type[FarmError]]:

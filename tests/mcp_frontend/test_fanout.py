@@ -9,12 +9,12 @@ import anyio
 import pytest
 from mcp import Client
 
+from farm_core.job_models import CheckSpec, CompactResult, JobStatus
+from farm_core.refs import SNAPSHOT_REF_PREFIX
 from mcp_frontend import service as service_module
 from mcp_frontend.errors import InvalidArgument, RepoOutsideSandbox, SnapshotFailed, UnknownJob
 from mcp_frontend.fanout import JobEntry, StartArgs, expand, merge
 from mcp_frontend.server import build_server
-from mcp_frontend.snapshot import SNAPSHOT_REF_PREFIX
-from tasks.job_models import CheckSpec, CompactResult, JobStatus
 from tests.fixtures.git_repos import git
 from tests.fixtures.recording_service import Recording, recording_service
 

@@ -10,16 +10,16 @@ import uuid
 import pytest
 from mcp import Client
 
+from farm_core.job_models import SHELL_CHECK, CheckSpec, CompactResult, JobRecord, JobSpec, JobStatus, RepoSource
+from farm_core.refs import SNAPSHOT_REF_PREFIX
+from farm_core.settings import FarmSettings
+from farm_core.shell_digest import shell_digest
 from mcp_frontend import service as service_module
 from mcp_frontend.errors import UnknownJob, VANISHED_HINT
 from mcp_frontend.server import build_server
 from mcp_frontend.service import FarmService, job_view
 from mcp_frontend.settings import FrontendSettings
-from mcp_frontend.snapshot import SNAPSHOT_REF_PREFIX
 from tasks.checks import CheckOutcome
-from tasks.job_models import SHELL_CHECK, CheckSpec, CompactResult, JobRecord, JobSpec, JobStatus, RepoSource
-from tasks.settings import FarmSettings
-from tasks.shell_digest import shell_digest
 from tests.fixtures.git_repos import git
 from tests.fixtures.mcp_calls import call_error
 

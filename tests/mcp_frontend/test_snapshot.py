@@ -14,7 +14,7 @@ from mcp_frontend.snapshot import (
     resolve_commitish,
     snapshot_worktree,
 )
-from tasks.git_errors import GitOperationError
+from farm_core.git_errors import GitOperationError
 from tests.fixtures.git_repos import git
 
 

@@ -26,13 +26,13 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import given
 from mcp import Client
 
+from farm_core import queue
+from farm_core.job_models import JobStatus
+from farm_core.settings import FarmSettings
 from mcp_frontend.errors import FarmError
 from mcp_frontend.server import build_server
 from mcp_frontend.service import FarmService
 from mcp_frontend.settings import FrontendSettings
-from tasks import celery_app
-from tasks.job_models import JobStatus
-from tasks.settings import FarmSettings
 from tests.fixtures.adapter import RunningAdapter, launch_adapter
 from tests.fixtures.hypothesis_profiles import fuzz_settings
 from tests.fixtures.tool_arguments import UNDECODABLE_NAME, FuzzCall, FuzzLayout, SchemaStrategies, ToolRules
@@ -174,9 +174,9 @@ def fuzzed(tmp_path, make_repo, redis_server, fuzz_adapter, scripted_gateway, mo
         adapter_token=fuzz_adapter.token,
     )  # fmt: skip
     # The in-process Celery app enqueues on the test's redis-server (its pools are rebuilt lazily).
-    monkeypatch.setattr(celery_app.app.conf, "broker_url", redis_server.url)
-    monkeypatch.setattr(celery_app.app, "_pool", None)
-    monkeypatch.setattr(celery_app.app.amqp, "_producer_pool", None)
+    monkeypatch.setattr(queue.app.conf, "broker_url", redis_server.url)
+    monkeypatch.setattr(queue.app, "_pool", None)
+    monkeypatch.setattr(queue.app.amqp, "_producer_pool", None)
     scripted_gateway.add_scenario({"name": "fuzz-cheap", "turns": [{"text": REVIEW_ANSWER}]})
     scripted_gateway.configure(default_scenario="fuzz-cheap")
     service = FarmService(frontend, farm)

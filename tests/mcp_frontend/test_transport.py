@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from farm_core.settings import FarmSettings
 from mcp_frontend.errors import BundleTooLarge, TransportFailed
 from mcp_frontend.snapshot import pin_commit, snapshot_worktree
 from mcp_frontend.transport import choose_transport, prepare_source, redis_is_local, strip_credentials
-from tasks.settings import FarmSettings
 from tests.fixtures.git_repos import git
 from tests.fixtures.transport_repos import clone_with_local_work, make_origin
 

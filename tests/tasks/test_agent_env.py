@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from adapter.job_tokens import verify_job_token
+from farm_core.job_tokens import verify_job_token
+from farm_core.process_tree import JOB_ID_VARIABLE
 from tasks import agent_launcher
 from tasks.agent_env import OFFLINE_CLI_ENV, PASSED_THROUGH, agent_env, base_job_env, bundled_cli, launcher_script
-from tasks.process_tree import JOB_ID_VARIABLE
 
 SIGNING_KEY = "adapter-token-5e1f0c3b9a7d"
 WORKER_SECRETS = {

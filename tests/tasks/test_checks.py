@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from adapter.redaction import Redactor
+from farm_core.process_tree import find_job_processes, job_env_marker, kill_job_processes
+from farm_core.redaction import Redactor
 from tasks.checks import CheckOutcome, CheckSpec, run_check, run_checks
-from tasks.process_tree import find_job_processes, job_env_marker, kill_job_processes
 from tests.fixtures.waiting import is_gone
 
 SECRET = "s3cr3t-value-do-not-leak"

@@ -11,8 +11,8 @@ from celery.worker.consumer import Consumer
 from kombu import Message
 from kombu.serialization import prepare_accept_content
 
-from adapter.redaction import Redactor
-from tasks.celery_app import RUN_JOB, celery_config
+from farm_core.queue import RUN_JOB, celery_config
+from farm_core.redaction import Redactor
 from tasks.dead_letter import (
     MAX_ENTRIES,
     DeadLetter,
@@ -24,9 +24,9 @@ from tasks.dead_letter import (
     looks_signed,
     screen,
 )
-from tasks.keys import dead_letter_list
-from tasks.redis_client import connect
-from tasks.settings import FarmSettings
+from farm_core.keys import dead_letter_list
+from farm_core.redis_client import connect
+from farm_core.settings import FarmSettings
 from tests.fixtures.redis_server import RedisServer
 
 UNSIGNED = WorkerRuns(frozenset({RUN_JOB}), signing=False)

@@ -8,12 +8,12 @@ import uuid
 import fakeredis
 import pytest
 
-from tasks.job_models import JobSpec, JobStatus, RepoSource
+from farm_core.job_models import JobSpec, JobStatus, RepoSource
+from farm_core.process_tree import find_job_processes, job_env_marker
+from farm_core.reconciler import reconcile_job
+from farm_core.settings import FarmSettings
+from farm_core.store import JobStore
 from tasks.leftovers import clear_abandoned_jobs, job_home
-from tasks.process_tree import find_job_processes, job_env_marker
-from tasks.reconciler import reconcile_job
-from tasks.settings import FarmSettings
-from tasks.store import JobStore
 from tests.fixtures.waiting import is_gone, wait_until
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.git_cli import git_env, no_exec_config_env, run_git_text
+from farm_core.git_cli import git_env, no_exec_config_env, run_git_text
 from tasks.packaging import binary_patch, changed_files, commit_tree, restore_working_tree, working_tree_id
 from tasks.worktree import Worktree, WorktreeCache, restore_mirror_config, tampering
 from tests.fixtures.git_repos import git

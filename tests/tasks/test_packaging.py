@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from tasks.git_errors import GitOperationError
-from tasks.packaging import FileStat, binary_patch, changed_files, commit_result, commit_tree, diff_stats, trim_diff, working_tree_id
+from farm_core.git_errors import GitOperationError
+from farm_core.patch_text import trim_diff
+from tasks.packaging import FileStat, binary_patch, changed_files, commit_result, commit_tree, diff_stats, working_tree_id
 from tasks.worktree import WorktreeCache
 from tests.fixtures.git_repos import git
 

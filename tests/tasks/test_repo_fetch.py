@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from farm_core.job_models import JobSpec, RepoSource
 from mcp_frontend.snapshot import pin_commit, snapshot_worktree
 from mcp_frontend.transport import prepare_source
-from tasks.job_models import JobSpec, RepoSource
 from tasks.packaging import commit_result
 from tasks.repo_fetch import (
     REPO_ID_SCHEME,
@@ -17,7 +17,7 @@ from tasks.repo_fetch import (
     materialize_job,
     push_result,
 )
-from tasks.settings import FarmSettings
+from farm_core.settings import FarmSettings
 from tasks.worktree import WorktreeCache
 from tests.fixtures.git_repos import git
 from tests.fixtures.transport_repos import clone_with_local_work, commit_all, make_origin, manifest

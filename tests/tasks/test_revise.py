@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from farm_core.job_models import CompactResult, JobStatus, PassRecord, verdict_of
 from tasks.checks import CheckOutcome
-from tasks.job_models import CompactResult, JobStatus, PassRecord, verdict_of
 from tasks.packaging import changed_files, commit_result, restore_working_tree, working_tree_id
 from tasks.revise import INSTRUCTIONS, Failure, failure_digest, failures_of
 from tests.fixtures.git_repos import git

@@ -24,8 +24,8 @@ from tasks.sandbox import (
     sandbox_state,
     split_hidden,
 )
+from farm_core.settings import FarmSettings
 from tasks.cache_registry import caches_to_hide, register_cache
-from tasks.settings import FarmSettings
 from tasks.worktree import WorktreeCache, tampering
 from tests.fixtures.git_repos import git
 from tests.fixtures.machine_tools import require_bwrap

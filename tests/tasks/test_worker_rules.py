@@ -2,8 +2,8 @@
 
 import pytest
 
-from tasks.job_models import JobSpec, RepoSource
-from tasks.settings import FarmSettings
+from farm_core.job_models import JobSpec, RepoSource
+from farm_core.settings import FarmSettings
 from tasks.worker_rules import JobRejected, check_worker_rules
 
 MAX_MS = 3_600_000

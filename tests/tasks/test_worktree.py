@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from farm_core.git_cli import index_path, linked_git_dir, require_work_tree
+from farm_core.git_errors import NOT_A_REPO, GitOperationError
 from mcp_frontend.snapshot import snapshot_worktree
-from tasks.git_cli import index_path, linked_git_dir, require_work_tree
-from tasks.git_errors import NOT_A_REPO, GitOperationError
 from tasks.worktree import Worktree, WorktreeCache, used_marker
 from tests.fixtures.git_repos import git
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from farm_core.job_models import CheckSpec, CompactResult, JobSpec, JobStatus, RepoSource
+from farm_core.settings import FarmSettings
 from mcp_frontend.service import FarmService
 from mcp_frontend.settings import FrontendSettings
-from tasks.job_models import CheckSpec, CompactResult, JobSpec, JobStatus, RepoSource
-from tasks.settings import FarmSettings
 
 
 @pytest.fixture

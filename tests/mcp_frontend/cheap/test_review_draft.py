@@ -3,8 +3,8 @@
 import pytest
 from mcp import Client
 
+from farm_core.job_models import JobStatus
 from mcp_frontend.server import build_server
-from tasks.job_models import JobStatus
 from tests.fixtures.mcp_calls import call_error, call_ok
 from tests.mcp_frontend.cheap.support import make_job, sandbox, service, tree_bytes  # noqa: F401
 

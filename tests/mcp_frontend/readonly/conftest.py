@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from farm_core.job_models import CompactResult, JobSpec, JobStatus, RepoSource
+from farm_core.settings import FarmSettings
 from mcp_frontend.service import FarmService
 from mcp_frontend.settings import FrontendSettings
-from tasks.job_models import CompactResult, JobSpec, JobStatus, RepoSource
-from tasks.settings import FarmSettings
 from tests.fixtures.git_repos import git
 
 PY = '''"""Sample module."""

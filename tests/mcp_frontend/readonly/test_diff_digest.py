@@ -5,8 +5,8 @@ import os
 import pytest
 from mcp import Client
 
+from farm_core.job_models import JobStatus
 from mcp_frontend.server import build_server
-from tasks.job_models import JobStatus
 from tasks.packaging import binary_patch
 from tests.fixtures.git_repos import git
 from tests.fixtures.mcp_calls import call_error, call_ok

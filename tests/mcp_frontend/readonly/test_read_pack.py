@@ -7,8 +7,8 @@ import pytest
 from mcp import Client
 
 from mcp_frontend.server import build_server
-from tests.fixtures.mcp_calls import call_error, call_ok
 from tests.fixtures.git_repos import git
+from tests.fixtures.mcp_calls import call_error, call_ok
 from tests.mcp_frontend.readonly.conftest import FifoWatch, repo_state
 
 

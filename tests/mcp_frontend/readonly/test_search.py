@@ -8,9 +8,9 @@ from mcp import Client
 
 from mcp_frontend.readonly.search import search
 from mcp_frontend.server import build_server
+from tests.fixtures.git_repos import git
 from tests.fixtures.machine_tools import require_ripgrep
 from tests.fixtures.mcp_calls import call_error, call_ok
-from tests.fixtures.git_repos import git
 from tests.mcp_frontend.readonly.conftest import FifoWatch, repo_state
 
 

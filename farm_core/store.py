@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import redis
 
-from tasks.job_models import CompactResult, JobRecord, JobSpec, JobStatus
-from tasks.keys import JobKeys, jobs_index, running_set
+from farm_core.job_models import CompactResult, JobRecord, JobSpec, JobStatus
+from farm_core.keys import JobKeys, jobs_index, running_set
+from farm_core.redis_client import RETRIES, connect
+from farm_core.settings import FarmSettings
 
 # Fields stored as JSON text in the job hash.
 _JSON_FIELDS = ("spec", "result")
@@ -356,3 +358,9 @@ def _log_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> LogEntry:
         kind=fields.get(b"kind", b"").decode(),
         text=fields.get(b"text", b"").decode(errors="replace"),
     )
+
+
+def job_store(settings: FarmSettings, retries: int | None = None) -> JobStore:
+    """A JobStore of the farm `settings` name, on a reconnecting Redis client."""
+    client = connect(settings.redis_url, RETRIES if retries is None else retries)
+    return JobStore(client, settings.key_prefix, settings.job_ttl_s, settings.log_max_entries, settings.lease_s)

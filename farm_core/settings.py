@@ -89,7 +89,7 @@ class FarmSettings(BaseSettings):
         "127.0.0.1", validation_alias="WORKER_METRICS_HOST", description="Address the worker's metrics port binds to."
     )
 
-    # Message signing (tasks/signing.py): on when the three files are set, on every frontend and worker alike.
+    # Message signing (farm_core/signing.py): on when the three files are set, on every frontend and worker alike.
     signing_key_file: Path | None = Field(
         None, validation_alias="FARM_SIGNING_KEY_FILE", description="PEM RSA private key this process signs task messages with."
     )

@@ -20,9 +20,9 @@ from celery.security.utils import get_digest_algorithm
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from tasks.job_models import JobRecord, JobSpec
-from tasks.settings import FarmSettings
-from tasks.signing import signing_enabled
+from farm_core.job_models import JobRecord, JobSpec
+from farm_core.settings import FarmSettings
+from farm_core.signing import signing_enabled
 
 # Names what is signed, so a signature made for anything else (or another layout of it) never verifies.
 CLAIM_KIND = "codex-farm result v1"

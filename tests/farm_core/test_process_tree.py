@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks import process_tree
-from tasks.process_tree import find_job_processes, job_env_marker, kill_job_processes, kill_process_group
+from farm_core import process_tree
+from farm_core.process_tree import find_job_processes, job_env_marker, kill_job_processes, kill_process_group
 from tests.fixtures.waiting import is_gone
 
 
@@ -158,7 +158,7 @@ def test_kill_process_group_ignores_a_group_that_is_gone():
 POOL = """\
 import ctypes, json, os, subprocess, sys
 ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-from tasks import process_tree
+from farm_core import process_tree
 job_id = sys.argv[1]
 check = subprocess.Popen(
     ["/bin/bash", "-c", "( env -u FARM_JOB_ID setsid sh -c 'echo $$; exec sleep 600' & ); exec sleep 600"],
@@ -214,7 +214,7 @@ def test_a_process_that_adopts_nothing_kills_only_marked_processes(started_pids)
 
 
 def test_become_subreaper_marks_only_the_calling_process():
-    probe = "from tasks import process_tree as p; p.become_subreaper(); print(p.is_child_subreaper())"
+    probe = "from farm_core import process_tree as p; p.become_subreaper(); print(p.is_child_subreaper())"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
     assert done.stdout.strip() == "True", done.stderr
 
@@ -222,7 +222,7 @@ def test_become_subreaper_marks_only_the_calling_process():
 # A process running two jobs' commands at once (a non-prefork pool): killing one job spares the other's.
 TWO_JOBS = """\
 import json, os, subprocess, sys
-from tasks import process_tree
+from farm_core import process_tree
 process_tree.become_subreaper()
 def start(job_id):
     env = {**os.environ, **process_tree.job_env_marker(job_id)}

@@ -5,9 +5,9 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from farm_core.job_models import CheckSpec, CompactResult, JobRecord, JobStatus, ScopedPatch, verdict_of
+from farm_core.shell_digest import shell_digest
 from tasks.checks import CheckOutcome
-from tasks.job_models import CheckSpec, CompactResult, JobRecord, JobStatus, ScopedPatch, verdict_of
-from tasks.shell_digest import shell_digest
 
 TERMINAL = {
     JobStatus.queued: False,

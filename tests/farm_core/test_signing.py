@@ -1,10 +1,10 @@
-"""tasks/signing.py: which Celery settings signing turns on, and how unusable signing files are reported."""
+"""farm_core/signing.py: which Celery settings signing turns on, and how unusable signing files are reported."""
 
 import pytest
 
-from tasks.celery_app import celery_config
-from tasks.settings import FarmSettings
-from tasks.signing import SigningError, check_signing_files, signing_config, signing_enabled
+from farm_core.queue import celery_config
+from farm_core.settings import FarmSettings
+from farm_core.signing import SigningError, check_signing_files, signing_config, signing_enabled
 from tests.fixtures.signing import make_key_and_cert, make_signing_files
 
 

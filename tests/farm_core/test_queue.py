@@ -2,8 +2,8 @@
 
 import pytest
 
-from tasks import celery_app
-from tasks.job_models import SHELL_CHECK, CheckSpec, JobSpec, RepoSource
+from farm_core import queue
+from farm_core.job_models import SHELL_CHECK, CheckSpec, JobSpec, RepoSource
 
 
 def job(**fields) -> JobSpec:
@@ -16,12 +16,12 @@ def job(**fields) -> JobSpec:
 @pytest.fixture
 def sent(monkeypatch) -> list[dict]:
     calls: list[dict] = []
-    monkeypatch.setattr(celery_app.app, "send_task", lambda name, **kwargs: calls.append({"name": name, **kwargs}))
+    monkeypatch.setattr(queue.app, "send_task", lambda name, **kwargs: calls.append({"name": name, **kwargs}))
     return calls
 
 
 def test_an_agent_job_shows_its_prompt_with_home_folders_shortened(sent):
-    celery_app.send_job(job(prompt="fix /home/alice/app/main.py\nplease"))
+    queue.send_job(job(prompt="fix /home/alice/app/main.py\nplease"))
 
     (call,) = sent
     assert call["queue"] == "gpu" and call["task_id"] == "j1" and call["args"][0]["job_id"] == "j1"
@@ -30,7 +30,7 @@ def test_an_agent_job_shows_its_prompt_with_home_folders_shortened(sent):
 
 def test_a_shell_job_shows_its_command_and_a_retry_its_attempt(sent):
     spec = job(prompt="shell: run the tests", kind="shell", checks=[CheckSpec(name=SHELL_CHECK, command="pytest -q tests")])
-    celery_app.send_job(spec, attempt=2)
+    queue.send_job(spec, attempt=2)
 
     (call,) = sent
     assert call["task_id"] == "j1-2"

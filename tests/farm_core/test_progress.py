@@ -2,8 +2,8 @@
 
 import json
 
-from tasks.progress import JobProgress, tool_call_summary
-from tasks.store import LogEntry
+from farm_core.progress import JobProgress, tool_call_summary
+from farm_core.store import LogEntry
 
 JOB = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
 WORKTREE = f"/srv/cache/worktrees/{JOB}"

@@ -9,14 +9,14 @@ from urllib.parse import quote
 
 import pytest
 
-from adapter.redaction import Redactor, secret_name
+from farm_core.job_models import JobSpec, RepoSource
+from farm_core.known_secrets import SECRET_ENV_NAMES, known_secrets
+from farm_core.redaction import Redactor, secret_name
+from farm_core.settings import FarmSettings
+from farm_core.store import job_store
 from mcp_frontend.service import FarmService
 from mcp_frontend.settings import FrontendSettings
-from tasks.celery_app import job_store
-from tasks.job_models import JobSpec, RepoSource
-from tasks.known_secrets import SECRET_ENV_NAMES, known_secrets
 from tasks.pipeline import JobRun, WorkerContext
-from tasks.settings import FarmSettings
 from tasks.worktree import WorktreeCache
 from tests.fixtures.planted import GATEWAY_KEY, encoded_forms, plant
 

@@ -5,7 +5,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from tasks.scope import WRITE_TOOLS, WriteScope
+from farm_core.scope import WRITE_TOOLS, WriteScope
 
 
 @pytest.fixture

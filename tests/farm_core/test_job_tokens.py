@@ -5,7 +5,7 @@ import hmac
 
 import pytest
 
-from adapter.job_tokens import mint_job_token, verify_job_token
+from farm_core.job_tokens import mint_job_token, verify_job_token
 
 KEY = "adapter-token-0123456789"
 OTHER_KEY = "adapter-token-abcdefabcd"

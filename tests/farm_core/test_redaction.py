@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapter.job_tokens import mint_job_token
-from adapter.redaction import MASK, RedactingFilter, Redactor
+from farm_core.job_tokens import mint_job_token
+from farm_core.redaction import MASK, RedactingFilter, Redactor
 from tests.fixtures.hypothesis_profiles import fuzz_settings
 
 M = MASK

@@ -3,8 +3,8 @@
 import os
 from urllib.parse import unquote, urlsplit
 
-from adapter.redaction import secret_name
-from tasks.settings import FarmSettings
+from farm_core.redaction import secret_name
+from farm_core.settings import FarmSettings
 
 # Environment variables that hold credentials wherever they are set.
 SECRET_ENV_NAMES = ("ONEAPI_API_KEY", "ANTHROPIC_API_KEY", "FALLBACK_API_KEY", "ADAPTER_TOKENS", "ADAPTER_TOKEN", "FARM_MCP_TOKEN")

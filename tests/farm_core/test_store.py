@@ -5,9 +5,9 @@ import uuid
 import fakeredis
 import pytest
 
-from tasks.job_models import CompactResult, JobRecord, JobSpec, JobStatus, RepoSource
-from tasks.keys import JobKeys, jobs_index
-from tasks.store import JobStore, LogEntry, gap_text, patch_sha256, with_gap_marker
+from farm_core.job_models import CompactResult, JobRecord, JobSpec, JobStatus, RepoSource
+from farm_core.keys import JobKeys, jobs_index
+from farm_core.store import JobStore, LogEntry, gap_text, patch_sha256, with_gap_marker
 
 TTL_S = 3600
 LOG_MAX = 50

@@ -17,7 +17,7 @@ from celery.security.key import PrivateKey
 from celery.security.utils import get_digest_algorithm
 from cryptography.hazmat.primitives import serialization
 
-from tasks.settings import FarmSettings
+from farm_core.settings import FarmSettings
 
 AUTH_SERIALIZER = "auth"
 # Events (Flower) and their receivers stay JSON: they carry no work, and Flower must read them.

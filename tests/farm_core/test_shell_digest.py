@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from adapter.redaction import Redactor
+from farm_core.redaction import Redactor
+from farm_core.shell_digest import LINES_MAX_BYTES, LINE_MAX_CHARS, head_and_tail, last_lines, shell_digest
 from tasks.checks import CheckOutcome, run_check
-from tasks.shell_digest import LINES_MAX_BYTES, LINE_MAX_CHARS, head_and_tail, last_lines, shell_digest
 
 PYTEST_FAILED = """\
 .F                                                                       [100%]

@@ -1,10 +1,10 @@
-"""tasks/result_signature.py: a worker's signature over a job's result holds only for exactly that result."""
+"""farm_core/result_signature.py: a worker's signature over a job's result holds only for exactly that result."""
 
 import pytest
 
-from tasks.job_models import CompactResult, JobRecord, JobSpec, JobStatus, RepoSource, ScopedPatch
-from tasks.result_signature import ResultClaim, result_signature_problem, sign_result
-from tasks.settings import FarmSettings
+from farm_core.job_models import CompactResult, JobRecord, JobSpec, JobStatus, RepoSource, ScopedPatch
+from farm_core.result_signature import ResultClaim, result_signature_problem, sign_result
+from farm_core.settings import FarmSettings
 from tests.fixtures.signing import make_signing_files
 
 SPEC = JobSpec(

@@ -7,9 +7,9 @@ import uuid
 import pytest
 from celery import Celery
 
-from tasks.celery_app import celery_config
-from tasks.redis_client import connect
-from tasks.settings import FarmSettings
+from farm_core.queue import celery_config
+from farm_core.redis_client import connect
+from farm_core.settings import FarmSettings
 from tests.fixtures.redis_tls import TlsRedis, tls_redis  # noqa: F401  (the fixture)
 
 

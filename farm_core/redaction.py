@@ -238,7 +238,7 @@ _URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#:@]*:)(
 _TOKEN_PREFIXES = re.compile(
     r"(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}|"
     r"xox[abprs]-[A-Za-z0-9-]{10,}|(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])|(?i:sk-)[A-Za-z0-9_-]{8,}|"
-    r"job\.[A-Za-z0-9_-]+\.\d+\.[0-9a-f]{16,})"  # the adapter's per-job tokens (adapter/job_tokens.py)
+    r"job\.[A-Za-z0-9_-]+\.\d+\.[0-9a-f]{16,})"  # the adapter's per-job tokens (farm_core/job_tokens.py)
 )
 
 

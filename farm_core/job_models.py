@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tasks.shell_digest import ShellDigest
+from farm_core.shell_digest import ShellDigest
 
 PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions")
 CHECK_NAME = re.compile(r"^[\w .:/-]{1,64}$")
@@ -203,7 +203,7 @@ class JobRecord(BaseModel):
     result_commit: str | None = None
     # sha256 (hex) of the result patch, written by the worker in the same step as the patch itself.
     patch_sha256: str | None = None
-    # With FARM_SIGNING_*: the worker's signature over the result (tasks/result_signature.py) and its certificate's id.
+    # With FARM_SIGNING_*: the worker's signature over the result (farm_core/result_signature.py) and its certificate's id.
     result_signature: str | None = None
     result_signer: str | None = None
     summary: str = ""

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.git_errors import GIT_FAILED, GIT_MISSING, GIT_TIMEOUT, INVALID_JOB_ID, NOT_A_REPO, GitOperationError
+from farm_core.git_errors import GIT_FAILED, GIT_MISSING, GIT_TIMEOUT, INVALID_JOB_ID, NOT_A_REPO, GitOperationError
 
 FARM_NAME = "codex-farm"
 FARM_EMAIL = "codex-farm@localhost"

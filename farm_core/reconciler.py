@@ -5,10 +5,11 @@ import threading
 
 import redis
 
-from tasks.job_models import CompactResult, JobStatus
-from tasks.process_tree import kill_job_processes
-from tasks.settings import FarmSettings
-from tasks.store import JobStore
+from farm_core.job_models import CompactResult, JobStatus
+from farm_core.process_tree import kill_job_processes
+from farm_core.queue import send_job
+from farm_core.settings import FarmSettings
+from farm_core.store import JobStore
 
 log = logging.getLogger("codex_farm.reconciler")
 
@@ -26,8 +27,6 @@ def reconcile_job(store: JobStore, job_id: str, settings: FarmSettings) -> str:
     if decision in ("requeue", "lost"):
         _kill_leftovers(store, job_id, record.worker)
     if decision == "requeue":
-        from tasks.celery_app import send_job  # the Celery app imports this module's users; import late
-
         store.append_log(job_id, "status", f"{silent}; requeued (attempt {record.attempts + 1} of {settings.max_attempts})")
         send_job(record.spec, attempt=record.attempts + 1)
         store.publish(job_id, JobStatus.queued)

@@ -7,7 +7,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from tasks.store import LogEntry
+from farm_core.store import LogEntry
 
 # Log kinds worth a progress message; the others (assistant text, tool results, stderr) only move counters.
 PROGRESS_KINDS = frozenset({"tool_call", "check", "status", "result", "error"})

@@ -1,14 +1,12 @@
 """The digest of a shell job's command: how it ended, why it failed, its summary line and its decisive lines.
 
-Pure functions over a CheckOutcome (already redacted and capped by tasks/checks.py); the worker stores the
-digest in the job's result, and the `shell` tool returns it instead of the output."""
+Pure functions over a command's outcome (a worker's CheckOutcome, already redacted and capped); the worker
+stores the digest in the job's result, and the `shell` tool returns it instead of the output."""
 
 import re
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
-
-from tasks.checks import CheckOutcome
 
 ShellStatus = Literal["passed", "failed", "timed_out", "cancelled"]
 FailureKind = Literal["none", "test_failure", "compile_error", "lint", "command_not_found", "timeout", "killed", "other"]
@@ -99,7 +97,19 @@ class ShellDigest(BaseModel):
     elapsed_ms: int = Field(0, description="How long the command ran.")
 
 
-def shell_digest(outcome: CheckOutcome) -> ShellDigest:
+class CommandOutcome(Protocol):
+    """What the digest reads of how a command ended (the worker's `tasks.checks.CheckOutcome`)."""
+
+    status: str
+    exit_code: int | None
+    duration_ms: int
+    output: str
+    output_bytes: int
+
+    def decisive_lines(self, max_lines: int = 20) -> list[str]: ...
+
+
+def shell_digest(outcome: CommandOutcome) -> ShellDigest:
     """The digest of one command's outcome; its lines are the outcome's (redacted) lines, bounded."""
     status = _STATUS_OF_CHECK[outcome.status]
     lines = outcome.output.splitlines()

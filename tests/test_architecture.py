@@ -1,0 +1,80 @@
+"""The packages' import direction (docs/architecture.md, "Packages"): `farm_core` is the contract and imports none
+of the others; `mcp_frontend` and `tasks` use it and never each other; `adapter` takes only what is genuinely
+shared; no first-party import hides inside a function (the way an import loop is dodged)."""
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("farm_core", "adapter", "tasks", "mcp_frontend", "scripted_gateway", "codex_farm", "bench", "tests")
+# Which packages each one may import (besides itself); `codex_farm`, the command, wires them all together.
+MAY_IMPORT = {
+    "farm_core": set(),
+    "adapter": {"farm_core"},
+    "tasks": {"farm_core"},
+    "mcp_frontend": {"farm_core"},
+    "scripted_gateway": set(),
+    "codex_farm": {"farm_core", "adapter", "tasks", "mcp_frontend", "scripted_gateway"},
+}
+# What the adapter shares with the farm: redaction, the per-job tokens it checks, keeping its key out of reach.
+ADAPTER_SHARES = {"farm_core.redaction", "farm_core.job_tokens", "farm_core.key_guard"}
+# Where a first-party import inside a function would dodge a loop between the services' modules.
+NO_IMPORT_IN_FUNCTIONS = ("farm_core", "adapter", "tasks", "mcp_frontend")
+
+
+def imports_of(package: str) -> list[tuple[Path, int, str, bool]]:
+    """Every absolute import in package's modules: (file, line, module, inside a function)."""
+    found = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        in_functions = {
+            id(node) for function in ast.walk(tree) if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+            for node in ast.walk(function)
+        }  # fmt: skip
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            found += [(path.relative_to(ROOT), node.lineno, module, id(node) in in_functions) for module in modules]
+    return found
+
+
+def first_party(module: str) -> str | None:
+    top = module.split(".")[0]
+    return top if top in PACKAGES else None
+
+
+@pytest.mark.parametrize("package", sorted(MAY_IMPORT))
+def test_imports_go_one_way(package):
+    wrong = [
+        f"{path}:{line} imports {module}" for path, line, module, _ in imports_of(package)
+        if first_party(module) not in (None, package, *MAY_IMPORT[package])
+    ]  # fmt: skip
+    assert wrong == []
+
+
+def test_the_adapter_takes_only_what_is_shared():
+    taken = {module for _, _, module, _ in imports_of("adapter") if first_party(module) == "farm_core"}
+    assert taken <= ADAPTER_SHARES, taken - ADAPTER_SHARES
+
+
+@pytest.mark.parametrize("package", NO_IMPORT_IN_FUNCTIONS)
+def test_no_first_party_import_hides_in_a_function(package):
+    hidden = [f"{path}:{line} imports {module}" for path, line, module, inner in imports_of(package) if inner and first_party(module)]
+    assert hidden == []
+
+
+def test_the_checker_sees_a_wrong_import(tmp_path, monkeypatch):
+    """The rule can fail: a module of `tasks` that imports the frontend, inside a function, is caught twice."""
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "bad.py").write_text("def f():\n    from mcp_frontend.server import build_server\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    found = imports_of("tasks")
+    assert found == [(Path("tasks/bad.py"), 2, "mcp_frontend.server", True)]
+    assert first_party("mcp_frontend.server") not in (None, "tasks", *MAY_IMPORT["tasks"])
