@@ -3,8 +3,10 @@
 import os
 
 from farm_core.key_guard import make_undumpable
-from farm_core.queue import app, farm_settings
+from farm_core.queue import farm_settings
 from tasks import sandbox, worker_metrics
+# The farm's app as a worker runs it: with the job task and the worker's hooks registered on it.
+from tasks.celery_app import app
 
 
 def run_worker(queues: str | None, concurrency: int, loglevel: str) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from farm_core.queue import RUN_JOB
+from tasks.worker_main import app as worker_app
 from tests.fixtures.farm import start_worker, stop_worker
 from tests.fixtures.planted import REDIS_PASSWORD, plant
 from tests.fixtures.redis_server import RedisServer
@@ -46,3 +48,8 @@ def test_a_same_user_process_reads_nothing_of_the_workers_environment(unprivileg
         leaked = [name for name, read in found.items() if read.holds(REDIS_PASSWORD) or read.holds(token)]
         assert not leaked, f"process {pid}: a same-user process read the worker's secrets from {leaked}"
         assert found["environ"].error == "PermissionError", f"process {pid}: its environ was readable"
+
+
+def test_the_app_a_worker_runs_has_the_job_task_and_the_dead_letter_consumer():
+    assert RUN_JOB in worker_app.tasks
+    assert worker_app.conf.worker_consumer == "tasks.dead_letter:DeadLetterConsumer"
