@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from adapter.model_map import profile_of
 from adapter.settings import AdapterSettings, ModelRoute
 from codex_farm.gateway_probe import run_probe
+from farm_core.job_models import QUEUE_NAME
 
 CLI_TIMEOUT_S = 15
 REDIS_TIMEOUT_S = 3
@@ -28,7 +29,6 @@ GATEWAY_TIMEOUT_S = 5
 PROBE_MODEL = "claude-sonnet-4-5"
 MIN_PYTHON = (3, 11)
 # What a Celery queue on Redis (a list key, and an item of `worker --queues a,b`) may safely be called.
-QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 MASK = "***"
 _SECRET_QUERY_KEYS = re.compile(r"(?i)pass|token|key|secret")
 

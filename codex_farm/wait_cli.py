@@ -21,7 +21,7 @@ import redis
 
 from farm_core.job_models import JobRecord, JobStatus
 from farm_core.progress import JobProgress, one_line, relative_paths
-from farm_core.store import JobStore, LogEntry
+from farm_core.store import JobStore, LogEntry, log_entry
 
 EXIT_COMPLETED, EXIT_ENDED, EXIT_TIMEOUT, EXIT_UNKNOWN = 0, 1, 2, 3
 TAIL_LINES = 10  # lines of the log shown from before the command started
@@ -125,7 +125,7 @@ def _follow(store: JobStore, record: JobRecord, timeout_s: float | None, out: Te
             record = store.get(job_id) or record
             for _, raw in reply or []:
                 for entry_id, fields in raw:
-                    entry = _entry(entry_id, fields)
+                    entry = log_entry(entry_id, fields)
                     cursor = entry.cursor
                     progress.feed(entry)
                     line.show(record, new_entry=True)
@@ -140,15 +140,6 @@ def _read_all(store: JobStore, job_id: str, after: str) -> list[LogEntry]:
         entries += batch
         after = batch[-1].cursor
     return entries
-
-
-def _entry(entry_id: bytes, fields: dict[bytes, bytes]) -> LogEntry:
-    return LogEntry(
-        cursor=entry_id.decode(),
-        ts=float(fields.get(b"ts", b"0")),
-        kind=fields.get(b"kind", b"").decode(),
-        text=fields.get(b"text", b"").decode(errors="replace"),
-    )
 
 
 def _result(record: JobRecord) -> dict:

@@ -69,9 +69,6 @@ class FarmSettings(BaseSettings):
     escalate_model: str | None = Field(
         None, validation_alias="WORKER_ESCALATE_MODEL", description="Model the last auto_revise pass asks for; unset: the job's model."
     )
-    permission_mode: str = Field(
-        "acceptEdits", validation_alias="CLAUDE_PERMISSION_MODE", description="Default Claude Code permission mode."
-    )
     allow_bypass_permissions: bool = Field(
         False, validation_alias="ALLOW_BYPASS_PERMISSIONS", description="Allow jobs to run with bypassPermissions."
     )

@@ -263,7 +263,7 @@ class JobStore:
             pipe.xrevrange(keys.log, count=count)
         pipe.hmget(keys.log_gap, "head_end", "dropped")
         raw, (head_end, dropped) = pipe.execute()
-        entries = [_log_entry(entry_id, fields) for entry_id, fields in (raw if after else reversed(raw))]
+        entries = [log_entry(entry_id, fields) for entry_id, fields in (raw if after else reversed(raw))]
         if not head_end or not dropped:
             return entries
         return with_gap_marker(entries, after, head_end.decode(), int(dropped), count)
@@ -351,7 +351,8 @@ def _stream_id(cursor: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-def _log_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> LogEntry:
+def log_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> LogEntry:
+    """One log stream entry as read from Redis (XRANGE, XREAD)."""
     return LogEntry(
         cursor=entry_id.decode(),
         ts=float(fields.get(b"ts", b"0")),

@@ -13,7 +13,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from mcp_frontend.errors import InvalidArgument, NotAGitRepo, RepoOutsideSandbox
+from mcp_frontend.errors import FarmError, InvalidArgument, NotAGitRepo, RepoOutsideSandbox
 
 
 # Linux's limits: longer names fail in every file system call (ENAMETOOLONG), so no file has them.
@@ -52,12 +52,15 @@ def inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def resolve_inside(text: str, root: Path, what: str) -> Path:
-    """The real path of the caller's path (relative ones taken from root, a real path); RepoOutsideSandbox if not inside root."""
+def resolve_inside(
+    text: str, root: Path, what: str, start: Path | None = None, outside: type[FarmError] = RepoOutsideSandbox
+) -> Path:
+    """The real path of the caller's path (relative ones taken from start, default root; both real paths); the
+    `outside` error (the tool's stable code) when it does not lie inside root."""
     given = caller_path(text, what)
-    path = Path(os.path.realpath(given if given.is_absolute() else root / given))
+    path = Path(os.path.realpath(given if given.is_absolute() else (start or root) / given))
     if not inside(path, root):
-        raise RepoOutsideSandbox(f"{what} {text!r} resolves outside SANDBOX_ROOT")
+        raise outside(f"{what} {text!r} resolves outside SANDBOX_ROOT")
     return path
 
 

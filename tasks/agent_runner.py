@@ -131,12 +131,6 @@ class AgentSession:
         return outcome
 
 
-async def run_agent(request: AgentRequest, log: LogFn) -> AgentOutcome:
-    """Run the agent once to its final result; a killed CLI (cancel, timeout) ends as not ok."""
-    async with AgentSession(request, log) as session:
-        return await session.run(request.prompt)
-
-
 def _failure(exc: BaseException) -> str:
     return f"agent process failed: {type(exc).__name__}: {str(exc)[:300]}"
 

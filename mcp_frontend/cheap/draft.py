@@ -14,7 +14,7 @@ from mcp_frontend.cheap.artifacts import job_diff
 from mcp_frontend.cheap.model_call import LiteUsage, call_model, check_model_name
 from mcp_frontend.cheap.sources import FILE_MAX_BYTES
 from mcp_frontend.errors import InvalidArgument, SnapshotFailed
-from mcp_frontend.repo_paths import printable_path, resolve_repo
+from mcp_frontend.repo_paths import open_regular, printable_path, resolve_repo
 
 DraftKind = Literal["commit", "pr", "changelog"]
 DRAFT_DIFF_MAX_BYTES = 60_000
@@ -113,10 +113,11 @@ def _new_file_diff(repo: Path, name: str, notes: list[str]) -> bytes:
     path = repo / name
     # The name's own bytes, as git writes them (it may not be UTF-8).
     header = f"diff --git a/{name} b/{name}\nnew file (untracked)\n--- /dev/null\n+++ b/{name}\n".encode("utf-8", "surrogateescape")
+    handle = open_regular(path, repo)  # through no link, never a FIFO or device, even one swapped in meanwhile
+    if handle is None:
+        return header
     try:
-        if path.is_symlink() or not path.is_file():
-            return header
-        with open(path, "rb") as handle:
+        with handle:
             data = handle.read(FILE_MAX_BYTES + 1)
     except OSError:
         return header

@@ -6,7 +6,7 @@ from pathlib import Path, PurePosixPath
 
 from mcp_frontend.cheap.errors import PathOutsideSandbox
 from mcp_frontend.errors import InvalidArgument
-from mcp_frontend.repo_paths import caller_path, checked_path_text, printable_path
+from mcp_frontend.repo_paths import checked_path_text, inside, open_regular, printable_path, resolve_inside
 
 MAX_NAMED = 50  # files plus globs one call may name
 MAX_FILES = 50  # files read by one call
@@ -37,19 +37,12 @@ class Selection:
         return [s.name for s in self.slices]
 
 
-def inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
-
-
 def resolve_dir(repo: str | None, sandbox_root: Path) -> tuple[Path, Path]:
     """(real sandbox root, real base directory): `repo` or the sandbox root itself."""
     root = Path(os.path.realpath(sandbox_root))
     if repo is None or repo == "":
         return root, root
-    given = caller_path(repo, "repo")
-    base = Path(os.path.realpath(given if given.is_absolute() else root / given))
-    if not inside(base, root):
-        raise PathOutsideSandbox(f"repo {repo!r} resolves outside SANDBOX_ROOT")
+    base = resolve_inside(repo, root, "repo", outside=PathOutsideSandbox)
     if not os.path.isdir(base):  # os.path: False rather than an OSError for a name the file system refuses
         raise InvalidArgument(f"repo {repo!r} is not a directory")
     return root, base
@@ -65,10 +58,7 @@ def select_files(files: list[str] | None, globs: list[str] | None, base: Path, r
     chosen: list[Path] = []
     notes: list[str] = []
     for name in files:
-        given = caller_path(name, "file")
-        path = Path(os.path.realpath(given if given.is_absolute() else base / given))
-        if not inside(path, root):
-            raise PathOutsideSandbox(f"file {name!r} resolves outside SANDBOX_ROOT")
+        path = resolve_inside(name, root, "file", start=base, outside=PathOutsideSandbox)
         if not os.path.isfile(path):
             raise InvalidArgument(f"file {name!r} is not a readable file")
         chosen.append(path)
@@ -132,9 +122,14 @@ def read_slices(paths: list[Path], base: Path, root: Path, notes: list[str], num
         if budget <= 0:
             selection.notes.append(f"{name}: left out (total cap of {TOTAL_MAX_BYTES} bytes reached)")
             continue
+        # From the sandbox root down through no link, never a FIFO or device: a swap since the check leads nowhere.
+        handle = open_regular(path, root)
+        if handle is None:
+            selection.notes.append(f"{name}: left out (not a regular file inside SANDBOX_ROOT)")
+            continue
         try:
-            size = path.stat().st_size
-            with open(path, "rb") as handle:
+            with handle:
+                size = os.fstat(handle.fileno()).st_size
                 data = handle.read(min(FILE_MAX_BYTES, budget))
         except OSError as exc:
             selection.notes.append(f"{name}: left out (unreadable: {type(exc).__name__})")
