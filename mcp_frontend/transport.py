@@ -18,7 +18,7 @@ import tempfile
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import redis
 
@@ -29,6 +29,7 @@ from farm_core.keys import JobKeys
 from farm_core.refs import RESULT_REF_PREFIX
 from farm_core.settings import FarmSettings
 from farm_core.store import JobStore
+from farm_core.url_credentials import without_credentials
 from mcp_frontend.errors import BrokerUnavailable, BundleTooLarge, PatchMismatch, TransportFailed
 from mcp_frontend.snapshot import drop_snapshot_ref, snapshot_ref
 
@@ -37,7 +38,6 @@ ORIGIN_TRACKING_PREFIX = "refs/remotes/origin/"
 PUSH_TIMEOUT_S = 600.0
 BUNDLE_TIMEOUT_S = 600.0
 # Schemes whose user name is part of the address (ssh logins), not a credential.
-USER_IS_ADDRESS = ("ssh", "git+ssh", "ssh+git")
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def push_snapshot(
         # The caller's own credentials and URL rewrites apply; their pre-push hooks do not (a private ref).
         run_git(repo, "push", "--force", "--quiet", "--no-verify", remote, f"{commit}:{ref}", timeout=PUSH_TIMEOUT_S)
     except GitOperationError as exc:
-        raise TransportFailed(f"could not push the snapshot to FARM_GIT_REMOTE ({strip_credentials(remote)}): {exc.message}") from None
+        raise TransportFailed(f"could not push the snapshot to FARM_GIT_REMOTE ({without_credentials(remote)}): {exc.message}") from None
     return PreparedSource(
         RepoSource(
             transport="remote", location=str(repo), origin_host=host, origin_url=origin,
@@ -198,12 +198,12 @@ def _remote_ref(repo: Path, url: str, ref: str) -> str:
 def origin_url(repo: Path) -> str | None:
     """The `origin` URL as the repo's config has it (credentials removed), or None without one."""
     url = _config_url(repo, ORIGIN)
-    return strip_credentials(_absolute_if_local(repo, url)) if url else None
+    return without_credentials(_absolute_if_local(repo, url)) if url else None
 
 
 def remote_url(repo: Path, remote: str) -> str:
     """The URL workers fetch `remote` from: a remote name of the repo resolved, credentials removed."""
-    return strip_credentials(_absolute_if_local(repo, _config_url(repo, remote) or remote))
+    return without_credentials(_absolute_if_local(repo, _config_url(repo, remote) or remote))
 
 
 def origin_tips(repo: Path) -> list[str]:
@@ -222,19 +222,6 @@ def has_commits_beyond(repo: Path, commit: str, excluded: list[str]) -> bool:
 def root_commit(repo: Path, commit: str) -> str:
     """A root commit of commit's history (the smallest id when there are several): the repo's identity."""
     return min(run_git_text(repo, "rev-list", "--max-parents=0", commit).split())
-
-
-def strip_credentials(url: str) -> str:
-    """url without a password (or, for http(s) and others, without any user info, often a token)."""
-    if "://" not in url:
-        return url  # a path or scp-like `user@host:path`, whose user is an ssh login
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    userinfo, _, host = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    netloc = f"{user}@{host}" if user and parts.scheme in USER_IS_ADDRESS else host
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _config_url(repo: Path, remote: str) -> str | None:

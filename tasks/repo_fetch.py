@@ -14,13 +14,13 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from farm_core.git_cli import require_job_id, run_git
 from farm_core.git_errors import GitOperationError
 from farm_core.job_models import JobSpec, RepoSource
 from farm_core.refs import RESULT_REF_PREFIX, SNAPSHOT_REF_PREFIX
 from farm_core.store import JobStore
+from farm_core.url_credentials import without_credentials
 from tasks.worktree import FULL_OBJECT_ID, Worktree, WorktreeCache, has_commit, is_mirror
 
 # Origin's branches and tags only: its fetch must never prune the farm's refs that came from bundles.
@@ -83,7 +83,7 @@ def fetch_bundle(mirror: Path, spec: JobSpec, store: JobStore, timeout: float | 
         still = [commit for commit in missing if not has_commit(mirror, commit)]
         if still:
             raise SourceUnavailable(
-                f"origin {safe_url(source.origin_url or '')} lacks {len(still)} commit(s) the bundle builds on"
+                f"origin {without_credentials(source.origin_url or '')} lacks {len(still)} commit(s) the bundle builds on"
                 f" (e.g. {still[0][:12]}): the caller's origin/* refs are ahead of origin or were rewritten;"
                 " run `git fetch origin` in the caller's repo, or use FARM_TRANSPORT=remote"
             )
@@ -105,7 +105,7 @@ def fetch_origin(mirror: Path, source: RepoSource, timeout: float | None = None)
         run_git(mirror, "fetch", "--quiet", "--no-tags", "--prune", source.origin_url, *ORIGIN_REFSPECS, timeout=timeout)
     except GitOperationError as exc:
         raise SourceUnavailable(
-            f"could not fetch origin {safe_url(source.origin_url)}: {exc.message}; this worker needs read access to"
+            f"could not fetch origin {without_credentials(source.origin_url)}: {exc.message}; this worker needs read access to"
             " origin (its own credentials), or use FARM_TRANSPORT=remote on the frontend",
             exc.stderr,
         ) from None
@@ -117,7 +117,7 @@ def fetch_ref(mirror: Path, url: str, ref: str, timeout: float | None = None) ->
     try:
         run_git(mirror, "fetch", "--quiet", "--no-tags", url, f"+{ref}:{ref}", timeout=timeout)
     except GitOperationError as exc:
-        raise SourceUnavailable(f"could not fetch {ref} from {safe_url(url)}: {exc.message}", exc.stderr) from None
+        raise SourceUnavailable(f"could not fetch {ref} from {without_credentials(url)}: {exc.message}", exc.stderr) from None
 
 
 def bundle_prerequisites(bundle: bytes) -> list[str]:
@@ -139,9 +139,9 @@ def push_result(spec: JobSpec, git_dir: Path, commit: str, log: Callable[[str, s
         checked_url(url)
         run_git(git_dir, "push", "--force", "--quiet", "--no-verify", url, f"{commit}:{ref}", timeout=PUSH_TIMEOUT_S)
     except GitOperationError as exc:
-        log("status", f"could not push the result to {ref} on {safe_url(url)}: {exc.message}")
+        log("status", f"could not push the result to {ref} on {without_credentials(url)}: {exc.message}")
         return False
-    log("status", f"result pushed to {ref} on {safe_url(url)}")
+    log("status", f"result pushed to {ref} on {without_credentials(url)}")
     return True
 
 
@@ -150,14 +150,6 @@ def checked_url(url: str) -> str:
     if not url or url.startswith("-") or any(ord(char) < 32 for char in url):
         raise SourceUnavailable(f"not a usable git URL: {url[:200]!r}")
     return url
-
-
-def safe_url(url: str) -> str:
-    """url without any user info, for messages."""
-    if "://" not in url:
-        return url
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _snapshot_ref(spec: JobSpec) -> str:

@@ -8,7 +8,7 @@ import pytest
 from farm_core.settings import FarmSettings
 from mcp_frontend.errors import BundleTooLarge, TransportFailed
 from mcp_frontend.snapshot import pin_commit, snapshot_worktree
-from mcp_frontend.transport import choose_transport, prepare_source, redis_is_local, strip_credentials
+from mcp_frontend.transport import choose_transport, prepare_source, redis_is_local
 from tests.fixtures.git_repos import git
 from tests.fixtures.transport_repos import clone_with_local_work, make_origin
 
@@ -56,21 +56,6 @@ def test_auto_picks_remote_then_shared_path_then_bundle(fields: dict, expected: 
 def test_loopback_detection() -> None:
     assert redis_is_local("redis://127.0.0.2:6379")
     assert not redis_is_local("redis://redis:6379")
-
-
-@pytest.mark.parametrize(
-    ("url", "expected"),
-    [
-        ("https://x-access-token:ghp_secret@github.com/o/r.git", "https://github.com/o/r.git"),
-        ("https://ghp_secret@github.com/o/r.git", "https://github.com/o/r.git"),
-        ("ssh://git:pw@host:2222/r.git", "ssh://git@host:2222/r.git"),
-        ("ssh://git@host/r.git", "ssh://git@host/r.git"),
-        ("git@github.com:o/r.git", "git@github.com:o/r.git"),
-        ("/srv/git/r.git", "/srv/git/r.git"),
-    ],
-)
-def test_credentials_never_leave_the_frontend(url: str, expected: str) -> None:
-    assert strip_credentials(url) == expected
 
 
 def test_path_transport_ships_nothing(caller: Path) -> None:
