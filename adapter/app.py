@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from adapter import strict_json
+from adapter import json_codec
 from adapter.auth import TokenCheck
 from adapter.body_limit import read_capped_body
 from adapter.client_limits import ClientLimits, JobAdmission
@@ -89,7 +89,7 @@ class MessagesService:
 def parse_body(model, raw: bytes | bytearray):
     """Validate a request body, turning JSON, Unicode and validation failures into a one-line InvalidRequest."""
     try:
-        data = strict_json.loads(raw)
+        data = json_codec.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise InvalidRequest(f"body is not valid JSON: {exc}") from None
     try:

@@ -168,11 +168,18 @@ def check_claude_cli(farm) -> CheckResult:
 # --- Redis, queues and workers --------------------------------------------------------------------
 
 
-def check_redis(farm) -> CheckResult:
-    """PING with the configured URL, telling refused, wrong password, no password and timeout apart."""
+def probe_client(url: str):
+    """A Redis client for one look: short timeouts, no retries (a doctor reports, it does not wait)."""
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
+
+    return redis.Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S, retry=Retry(NoBackoff(), 0))
+
+
+def check_redis(farm) -> CheckResult:
+    """PING with the configured URL, telling refused, wrong password, no password and timeout apart."""
+    import redis
 
     url = farm.redis_url
     shown = mask_url(url)
@@ -182,9 +189,7 @@ def check_redis(farm) -> CheckResult:
         return CheckResult("redis", False, "REDIS_URL is not a valid URL", "fix REDIS_URL (redis://:PASSWORD@host:6379/0)")
     fail = lambda detail, hint: CheckResult("redis", False, detail, hint)  # noqa: E731
     try:
-        client = redis.Redis.from_url(
-            url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S, retry=Retry(NoBackoff(), 0)
-        )
+        client = probe_client(url)
         client.ping()
         client.close()
     except ValueError as exc:
@@ -437,16 +442,13 @@ def check_dead_letters(farm, redis_result: CheckResult | None = None) -> CheckRe
     import time
 
     import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
 
     from tasks.dead_letter import MAX_ENTRIES, DeadLetters
 
     if redis_result is not None and not redis_result.ok:
         return CheckResult("deadletter", True, "not checked: Redis is not usable", skipped=True)
     try:
-        client = redis.Redis.from_url(farm.redis_url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S,
-                                      retry=Retry(NoBackoff(), 0))  # fmt: skip
+        client = probe_client(farm.redis_url)
     except ValueError:
         return CheckResult("deadletter", False, "REDIS_URL is not usable", "fix REDIS_URL (redis://:PASSWORD@host:6379/0)")
     letters = DeadLetters(client, farm.key_prefix, farm.job_ttl_s)

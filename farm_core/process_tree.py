@@ -139,12 +139,8 @@ def _descendants_of_job(job_id: str) -> list[int]:
 
 
 def _marker_of(pid: int) -> bytes | None:
-    try:
-        with open(f"{_PROC}/{pid}/environ", "rb") as environ_file:
-            entries = environ_file.read().split(b"\0")
-    except OSError:
-        return None
-    return next((entry for entry in entries if entry.startswith(f"{JOB_ID_VARIABLE}=".encode())), None)
+    prefix = f"{JOB_ID_VARIABLE}=".encode()
+    return next((entry for entry in _environ_entries(pid) if entry.startswith(prefix)), None)
 
 
 def _kill_process_and_its_group(pid: int) -> None:
@@ -193,13 +189,17 @@ def _all_pids() -> Iterator[int]:
 
 def _environ_has(pid: int, marker: bytes) -> bool:
     """Whether the process's initial environment holds exactly `marker` as one entry."""
+    return marker in _environ_entries(pid)
+
+
+def _environ_entries(pid: int) -> list[bytes]:
+    """The process's initial environment, one `NAME=value` entry each; empty when unreadable."""
     try:
         with open(f"{_PROC}/{pid}/environ", "rb") as environ_file:
-            environ = environ_file.read()
+            return environ_file.read().split(b"\0")
     except OSError:
         # Vanished mid-scan, or belongs to another user: either way not ours to kill.
-        return False
-    return marker in environ.split(b"\0")
+        return []
 
 
 def _read_state(pid: int) -> ProcessState | None:

@@ -9,6 +9,7 @@ record's claims (or the patch they describe) without `apply` noticing.
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,10 +72,15 @@ def sign_result(claim: ResultClaim, settings: FarmSettings) -> dict[str, str]:
     """The record fields `result_signer` and `result_signature` for claim; empty while signing is off."""
     if not signing_enabled(settings):
         return {}
-    key = PrivateKey(Path(settings.signing_key_file).read_text())
-    certificate = Certificate(Path(settings.signing_cert_file).read_text())
+    key, signer = _signing_identity(str(settings.signing_key_file), str(settings.signing_cert_file))
     signature = key.sign(claim.payload(), get_digest_algorithm(settings.signing_digest))
-    return {"result_signer": certificate.get_id(), "result_signature": base64.b64encode(signature).decode()}
+    return {"result_signer": signer, "result_signature": base64.b64encode(signature).decode()}
+
+
+@functools.cache
+def _signing_identity(key_file: str, cert_file: str) -> tuple[PrivateKey, str]:
+    """The worker's key and its certificate's id, read once per process, as Celery reads them for its messages."""
+    return PrivateKey(Path(key_file).read_text()), Certificate(Path(cert_file).read_text()).get_id()
 
 
 def result_signature_problem(record: JobRecord, settings: FarmSettings) -> str | None:

@@ -225,8 +225,7 @@ class JobRun:
     def _require_intact(self) -> None:
         """Fail the job (`worktree_tampered`) when it changed the git plumbing the farm made for it."""
         reason = tampering(self.worktree)
-        if reason is not None:
-            restore_mirror_config(self.worktree)
+        if reason is not None:  # the mirror's config is put back in _clean_up, however the job ends
             raise GitOperationError(f"{WORKTREE_TAMPERED}: {reason}", code=WORKTREE_TAMPERED)
 
     def _stopped(self, monitor: JobMonitor) -> "Ending | None":

@@ -187,9 +187,10 @@ class WorktreeCache:
 def make_owned_git(mirror: Path, work_tree: Path, git_dir: Path, commit: str) -> OwnedGit:
     """The farm's own git dir for a fresh worktree: objects borrowed from the mirror, HEAD at commit,
     a copy of the fresh index (its stat data spares rehashing untouched files), config of git's defaults only."""
-    object_format = run_git_text(mirror, "rev-parse", "--show-object-format")
+    object_format = "sha256" if len(commit) == 64 else "sha1"  # the commit's full id tells the mirror's format
     git_dir.parent.mkdir(parents=True, exist_ok=True)
-    run_git(git_dir.parent, "init", "--bare", "--quiet", f"--object-format={object_format}", str(git_dir))
+    # No template: sample hooks and the rest would only cost time in a git dir that runs none.
+    run_git(git_dir.parent, "init", "--bare", "--quiet", "--template=", f"--object-format={object_format}", str(git_dir))
     (git_dir / "objects" / "info" / "alternates").write_text(f"{mirror.resolve() / 'objects'}\n")
     (git_dir / "HEAD").write_text(f"{commit}\n")
     shutil.copyfile(index_path(work_tree), git_dir / "index")

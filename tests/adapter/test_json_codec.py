@@ -1,10 +1,10 @@
-"""strict_json.loads: orjson's strictness about Unicode kept on the standard-library fallback."""
+"""json_codec.loads: orjson's strictness about Unicode kept on the standard-library fallback."""
 
 import math
 
 import pytest
 
-from adapter.strict_json import loads
+from adapter.json_codec import loads
 from tests.adapter.test_unicode_bodies import BROKEN_TEXT, HEAD, TAIL
 
 
