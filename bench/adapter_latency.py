@@ -129,9 +129,9 @@ def measure_end_to_end(args: argparse.Namespace) -> None:
         try:
             gateway = start_gateway(workdir, assistant_turns, reasoning=args.reasoning)
             servers.append(gateway)
-            adapter = start_adapter(workdir, gateway, args.adapter_log_level)
+            adapter = start_adapter(workdir, gateway.url + "/v1", args.adapter_log_level)
             servers.append(adapter)
-            print(f"gateway pid {gateway.process.pid} :{gateway.port}, adapter pid {adapter.process.pid} :{adapter.port} "
+            print(f"gateway pid {gateway.pid} :{gateway.port}, adapter pid {adapter.pid} :{adapter.port} "
                   f"(adapter log level {args.adapter_log_level})")
             json_headers = {"content-type": "application/json"}
             with (
@@ -147,7 +147,7 @@ def measure_end_to_end(args: argparse.Namespace) -> None:
                     gc.collect()
 
                 # CPU of the process serving each path: the gateway for direct, the adapter via the adapter.
-                pids = {"direct": gateway.process.pid, "adapter": adapter.process.pid}
+                pids = {"direct": gateway.pid, "adapter": adapter.pid}
                 runs = {
                     "direct": lambda: post_once(direct, "/v1/chat/completions", plain.openai),
                     "adapter": lambda: post_once(via, "/v1/messages", plain.anthropic),

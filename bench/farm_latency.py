@@ -39,29 +39,28 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+import redis
 from mcp import Client
-from mcp.client.stdio import StdioServerParameters
 
+from bench.farm_processes import FarmAdapter, connect_mcp, farm_env, start_farm_adapter, start_worker
 from bench.machine import cpu_model, load_average, tool_version
+from bench.servers import Server, start_server
 from bench.workdir import bench_workdir
+from codex_farm.local_redis import LocalRedis, start_redis_server
+from codex_farm.ports import free_port
 from farm_core.job_models import JobRecord
 from farm_core.store import JobStore, LogEntry
-from tests.fixtures.adapter import RunningAdapter, launch_adapter
-from tests.fixtures.claude import OFFLINE_ENV, SCRUBBED_ENV, claude_cli_path
-from tests.fixtures.farm import farm_env, start_worker, stop_worker
-from tests.fixtures.git_repos import git
-from tests.fixtures.processes import (
-    ServerProcess,
-    free_port,
-    python_module,
-    start_server,
-)
-from tests.fixtures.redis_server import RedisServer
+from tasks.agent_env import OFFLINE_CLI_ENV, bundled_cli
+from tasks.settings import WorkerSettings
 
 GOAL_OVERHEAD_RATIO = 1.15
 GOAL_BYTES_REDUCTION_PCT = 95.0
 WAIT_SLICE_MS = 100_000  # below the frontend's WAIT_MAX_MS default
 EDIT_FILE = "bench_out.py"
+# Inherited variables that would point the direct run's CLI somewhere else or carry a real credential.
+SCRUBBED_ENV = ("ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_MODEL", "CLAUDE_CODE_USE_BEDROCK",
+                "CLAUDE_CODE_USE_VERTEX")  # fmt: skip
+GIT_IDENTITY = ["-c", "user.name=farm-bench", "-c", "user.email=farm-bench@example.invalid"]
 
 
 # ----------------------------------------------------------------------------- scenarios
@@ -120,9 +119,9 @@ class Bench:
 
     workdir: Path
     sandbox: Path
-    redis: RedisServer
-    gateway: ServerProcess
-    adapter: RunningAdapter
+    redis: LocalRedis
+    gateway: Server
+    adapter: FarmAdapter
     env: dict[str, str]
     store: JobStore
     claude_home: Path
@@ -139,22 +138,21 @@ def launch(workdir: Path, files: int) -> Bench:
     stoppers: list = []
     bench = None
     try:
-        redis_dir = workdir / "redis"
-        redis_dir.mkdir()
-        redis = RedisServer(free_port(), redis_dir)
-        stoppers.append(redis.stop)
-        redis.start()
+        local_redis = start_redis_server(logs)
+        stoppers.append(local_redis.stop)
         port = free_port()
-        gateway_args = python_module("scripted_gateway", "--host", "127.0.0.1", "--port", str(port), "--scenarios", str(scenario_file))
-        gateway = start_server(gateway_args, {}, logs / "gateway.log", port, "/v1/models")
+        gateway_args = [sys.executable, "-m", "scripted_gateway", "--host", "127.0.0.1", "--port", str(port),
+                        "--scenarios", str(scenario_file)]  # fmt: skip
+        gateway = start_server("gateway", gateway_args, dict(os.environ), port, "/v1/models", logs)
         stoppers.append(gateway.stop)
-        adapter = launch_adapter(f"{gateway.url}/v1", logs)
+        adapter = start_farm_adapter(logs, f"{gateway.url}/v1")
         stoppers.append(adapter.server.stop)
-        env = farm_env(redis, adapter, sandbox, cache, queue="bench" + uuid.uuid4().hex[:6])
+        env = farm_env(local_redis.url, adapter, sandbox, cache, queue="bench" + uuid.uuid4().hex[:6])
         worker = start_worker(env, logs / "worker.log", concurrency=2)
-        stoppers.append(lambda: stop_worker(worker))
-        store = JobStore(redis.client(), env["FARM_KEY_PREFIX"], ttl_s=86400, log_max_entries=5000)
-        bench = Bench(workdir, sandbox, redis, gateway, adapter, env, store, home, stoppers)
+        stoppers.append(worker.stop)
+        client = redis.Redis.from_url(local_redis.url)
+        store = JobStore(client, env["FARM_KEY_PREFIX"], ttl_s=86400, log_max_entries=5000)
+        bench = Bench(workdir, sandbox, local_redis, gateway, adapter, env, store, home, stoppers)
         return bench
     finally:
         if bench is None:
@@ -171,9 +169,15 @@ def stop_all(stoppers: list) -> None:
     stoppers.clear()
 
 
-def connect(bench: Bench) -> Client:
-    params = StdioServerParameters(command=sys.executable, args=["-m", "codex_farm", "mcp"], env={**os.environ, **bench.env})
-    return Client(params)
+def git(repo: Path, *args: str) -> str:
+    """Run git in repo (as the bench's own committer) and return its stdout."""
+    done = subprocess.run(["git", *GIT_IDENTITY, *args], cwd=repo, check=True, capture_output=True, text=True)
+    return done.stdout
+
+
+def claude_cli() -> Path:
+    """The CLI the farm's workers run: CLAUDE_CLI_PATH, else the one bundled with claude-agent-sdk."""
+    return WorkerSettings().claude_cli_path or bundled_cli()
 
 
 def make_repo(bench: Bench, name: str) -> Path:
@@ -242,7 +246,7 @@ async def farm_job(client: Client, bench: Bench, repo: Path, prompt: str) -> Far
 # ----------------------------------------------------------------------------- 1+2: dispatch and wait
 
 
-def first_model_calls(adapter: RunningAdapter) -> dict[str, float]:
+def first_model_calls(adapter: FarmAdapter) -> dict[str, float]:
     """Per job id, when its first upstream call started (metrics row time minus its latency)."""
     first: dict[str, float] = {}
     for row in adapter.metrics_rows():
@@ -341,8 +345,9 @@ def direct_run(bench: Bench, repo: Path, prompt: str) -> tuple[dict[str, float],
     """`claude -p` in a fresh detached worktree of HEAD, created and removed inside the timing."""
     path = bench.workdir / "direct" / uuid.uuid4().hex[:12]
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
-    env.update(OFFLINE_ENV, HOME=str(bench.claude_home), ANTHROPIC_BASE_URL=bench.adapter.url, ANTHROPIC_API_KEY=bench.adapter.token)
-    args = [str(claude_cli_path()), "-p", prompt, "--output-format", "json", "--permission-mode", "acceptEdits"]
+    env.update(OFFLINE_CLI_ENV, HOME=str(bench.claude_home))
+    env.update(ANTHROPIC_BASE_URL=bench.adapter.url, ANTHROPIC_API_KEY=bench.adapter.token)
+    args = [str(claude_cli()), "-p", prompt, "--output-format", "json", "--permission-mode", "acceptEdits"]
     began = time.time()
     git(repo, "worktree", "add", "--quiet", "--detach", str(path), "HEAD")
     added = time.time()
@@ -453,7 +458,7 @@ async def bytes_codex_receives(client: Client, bench: Bench, repo: Path, files: 
 def header(argv: list[str], prog: str = "bench.farm_latency") -> None:
     """Machine, versions, the command as run and the load average, printed first by every farm benchmark."""
     versions = ", ".join(
-        [f"Claude Code {tool_version(str(claude_cli_path()), '--version').split()[0]}",
+        [f"Claude Code {tool_version(str(claude_cli()), '--version').split()[0]}",
          f"celery {metadata.version('celery')}", f"mcp {metadata.version('mcp')}",
          tool_version("redis-server", "--version").split(" sha=")[0], tool_version("git", "--version")]
     )  # fmt: skip
@@ -465,7 +470,7 @@ def header(argv: list[str], prog: str = "bench.farm_latency") -> None:
 
 async def run(bench: Bench, args: argparse.Namespace) -> dict:
     repo = make_repo(bench, "repo")
-    async with connect(bench) as client:
+    async with connect_mcp(bench.env) as client:
         results = {"dispatch": await dispatch(client, bench, repo, args.jobs, args.warmup)}
         results["overhead"] = await overhead(client, bench, repo, args.runs)
         results["bytes"] = await bytes_codex_receives(client, bench, make_repo(bench, "many"), args.files)

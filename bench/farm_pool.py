@@ -3,20 +3,20 @@ and any number of `codex-farm worker` processes per queue. Used by bench.load, b
 
 import os
 import secrets
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
+
 from bench.farm_latency import make_repo, stop_all
+from bench.farm_processes import FarmAdapter, farm_env, start_farm_adapter, start_workers
+from codex_farm.children import Child
+from codex_farm.local_redis import LocalRedis, start_redis_server
 from farm_core.settings import FarmSettings
 from farm_core.store import JobStore
 from scripted_gateway import GatewayHandle, run_in_thread
-from tests.fixtures.adapter import RunningAdapter, launch_adapter
-from tests.fixtures.farm import farm_env, start_workers, stop_worker
-from tests.fixtures.processes import free_port
-from tests.fixtures.redis_server import RedisServer
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -42,20 +42,24 @@ class Pool:
 
     workdir: Path
     sandbox: Path
-    redis: RedisServer
+    redis: LocalRedis
     gateway: GatewayHandle
-    adapter: RunningAdapter
+    adapter: FarmAdapter
     stoppers: list = field(default_factory=list)
 
     def new_queue(self, name: str) -> FarmQueue:
         """A fresh queue (and key prefix) on this farm."""
         queue = f"{name}{secrets.token_hex(3)}"
-        return FarmQueue(farm_env(self.redis, self.adapter, self.sandbox, self.workdir / queue / "cache", queue=queue))
+        cache = self.workdir / queue / "cache"
+        return FarmQueue(farm_env(self.redis.url, self.adapter, self.sandbox, cache, queue=queue))
+
+    def redis_client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.redis.url)
 
     def store(self, queue: FarmQueue) -> JobStore:
         """A JobStore reading that queue's jobs with the workers' default TTL and log cap."""
         settings = FarmSettings()
-        return JobStore(self.redis.client(), queue.prefix, settings.job_ttl_s, settings.log_max_entries)
+        return JobStore(self.redis_client(), queue.prefix, settings.job_ttl_s, settings.log_max_entries)
 
     def repo(self, name: str) -> Path:
         """A small committed repository inside the sandbox."""
@@ -65,25 +69,24 @@ class Pool:
 @contextmanager
 def running_pool(workdir: Path, scenarios: list[dict]) -> Iterator[Pool]:
     """Start Redis, the gateway (serving scenarios) and the adapter; stop them all on the way out."""
-    sandbox, logs, redis_dir = workdir / "sandbox", workdir / "logs", workdir / "redis"
-    for folder in (sandbox, logs, redis_dir):
+    sandbox, logs = workdir / "sandbox", workdir / "logs"
+    for folder in (sandbox, logs):
         folder.mkdir(parents=True)
     stoppers: list = []
     try:
-        redis = RedisServer(free_port(), redis_dir)
-        stoppers.append(redis.stop)
-        redis.start()
+        local_redis = start_redis_server(logs)
+        stoppers.append(local_redis.stop)
         gateway = run_in_thread(scenarios)
         stoppers.append(gateway.stop)
-        adapter = launch_adapter(gateway.url, logs)
+        adapter = start_farm_adapter(logs, gateway.url)
         stoppers.append(adapter.server.stop)
-        yield Pool(workdir, sandbox, redis, gateway, adapter, stoppers)
+        yield Pool(workdir, sandbox, local_redis, gateway, adapter, stoppers)
     finally:
         stop_all(stoppers)
 
 
 @contextmanager
-def queue_workers(pool: Pool, queue: FarmQueue, count: int, concurrency: int = 1) -> Iterator[list[subprocess.Popen]]:
+def queue_workers(pool: Pool, queue: FarmQueue, count: int, concurrency: int = 1) -> Iterator[list[Child]]:
     """`count` workers consuming the queue for the duration of the block."""
     folder = pool.workdir / queue.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -92,7 +95,7 @@ def queue_workers(pool: Pool, queue: FarmQueue, count: int, concurrency: int = 1
         yield workers
     finally:
         for worker in workers:
-            stop_worker(worker)
+            worker.stop()
 
 
 def tree_cpu_s(pid: int) -> float:

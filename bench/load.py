@@ -9,11 +9,12 @@ process, one adapter, and --workers `codex-farm worker` processes with --concurr
 Every job plays a 2-turn scenario (one Write, then the answer). All --jobs are queued at once through
 the MCP frontend over stdio (fan-out `start`, 32 jobs per call), then waited for with multi-job `wait`.
 
-It prints the invariants (bench/load_invariants.py: every job `completed` once, one attempt, one
-"running on" log line and exactly 2 gateway calls each; every job key with a TTL, every log stream
-within its cap, nothing left queued, unacked or running; every worker used), the Redis footprint
-(INFO used_memory before and after, MEMORY USAGE of the job keys), queue wait (created_at ->
-started_at) p50/p99, jobs/s and the jobs per worker process. Exits 1 when an invariant fails.
+It prints the invariants (farm_load/invariants.py, which tests/load checks too: every job `completed`
+once, one attempt, one "running on" log line and exactly 2 gateway calls each; every job key with a TTL,
+every log stream within its cap, nothing left queued, unacked or running; every worker used), the Redis
+footprint (INFO used_memory before and after, MEMORY USAGE of the job keys), queue wait (created_at ->
+started_at) p50/p99, jobs/s and the jobs per worker process (bench/load_numbers.py). Exits 1 when an
+invariant fails.
 """
 
 import argparse
@@ -22,24 +23,21 @@ import sys
 
 from bench.farm_latency import header
 from bench.farm_pool import FarmQueue, Pool, queue_workers, running_pool
-from bench.job_driver import FANOUT_BATCH, Submitted, burst
-from bench.load_invariants import (
+from bench.farm_processes import connect_mcp
+from bench.load_numbers import load_numbers, report_lines, used_memory
+from bench.workdir import bench_workdir
+from farm_core.settings import FarmSettings
+from farm_load.driver import FANOUT_BATCH, Submitted, burst, tool_caller
+from farm_load.invariants import (
     Expectations,
+    all_acknowledged,
     collect_facts,
     gateway_calls_per_job,
     invariant_failures,
-    load_numbers,
     load_prompts,
     redis_footprint,
-    report_lines,
-    unacked_on,
-    used_memory,
     write_scenario,
-)  # fmt: skip
-from bench.workdir import bench_workdir
-from farm_core.settings import FarmSettings
-from tests.fixtures.farm import connect_mcp
-from tests.fixtures.waiting import wait_until
+)
 
 SCENARIO = "load_write"
 ACK_GRACE_S = 60  # a job's Celery message is acknowledged just after its record turns terminal
@@ -47,8 +45,9 @@ ACK_GRACE_S = 60  # a job's Celery message is acknowledged just after its record
 
 async def drive(pool: Pool, queue: FarmQueue, jobs: int, timeout_s: float) -> tuple[Submitted, list[dict]]:
     """Queue every job at once through the MCP frontend, then wait for all of them."""
-    async with connect_mcp(queue) as client:
-        return await burst(client, pool.repo("repo"), load_prompts(SCENARIO, jobs), timeout_s, progress=print_progress)
+    async with connect_mcp(queue.env) as client:
+        call, prompts = tool_caller(client), load_prompts(SCENARIO, jobs)
+        return await burst(call, pool.repo("repo"), prompts, timeout_s, progress=print_progress)
 
 
 def print_progress(ended: int) -> None:
@@ -60,11 +59,11 @@ def run(pool: Pool, args: argparse.Namespace) -> list[str]:
     """One load run; prints its numbers and returns the broken invariants."""
     queue = pool.new_queue("load")
     settings = FarmSettings()
-    client = pool.redis.client()
+    client = pool.redis_client()
     with queue_workers(pool, queue, args.workers, args.concurrency):
         memory_before = used_memory(client)
         submitted, results = asyncio.run(drive(pool, queue, args.jobs, args.timeout))
-        acked = wait_until(lambda: not unacked_on(client, queue.name), timeout=ACK_GRACE_S)
+        acked = all_acknowledged(client, queue.name, ACK_GRACE_S)
         memory_after = used_memory(client)  # with the same worker connections open as before
     facts = collect_facts(pool.store(queue), submitted.job_ids)
     footprint = redis_footprint(client, queue.prefix, queue.name, settings.job_ttl_s, settings.log_max_entries)

@@ -56,7 +56,7 @@ from bench.servers import (
     start_server,
 )
 from bench.timing import Measured, interleaved, keep_alive_client, post_once, stream_once, summary
-from tests.fixtures.processes import free_port
+from codex_farm.ports import free_port
 
 LITELLM_KEY = "sk-bench-litellm-key-0000"
 LITELLM_INSTALL = "python3 -m venv VENV && VENV/bin/pip install 'litellm[proxy]'"
@@ -411,7 +411,7 @@ def build_proxies(args: argparse.Namespace, workdir: Path, gateway: Server, serv
     """Start our adapter and each installed proxy (added to `servers` to be stopped); say which are skipped."""
     requests = (compared_request(args.size, False), compared_request(args.size, True),
                 encode(claude_code_request(args.size, stream=False, marker=MARKER)))
-    adapter = start_adapter(workdir, gateway, args.adapter_log_level)
+    adapter = start_adapter(workdir, gateway.url + "/v1", args.adapter_log_level)
     servers.append(adapter)
     headers = anthropic_headers("x-api-key", CLIENT_TOKEN)
     proxies = [Proxy("adapter", adapter, headers, encode(requests[0]), encode(requests[1]), requests[2],
@@ -441,7 +441,8 @@ def measure(args: argparse.Namespace) -> None:
             servers.append(gateway)
             proxies = build_proxies(args, workdir, gateway, servers)
             for proxy in proxies:
-                print(f"{proxy.name}: pid {proxy.server.process.pid} :{proxy.server.port}; " + "; ".join(proxy.settings))
+                settings = "; ".join(proxy.settings)
+                print(f"{proxy.name}: pid {proxy.server.pid} :{proxy.server.port}; {settings}")
             report(args, gateway, proxies, bodies)
         finally:
             for server in reversed(servers):
@@ -457,7 +458,7 @@ def report(args: argparse.Namespace, gateway: Server, proxies: list[Proxy], bodi
             probe_unmodified(proxies, clients)
             control.post("/_control/reset")
             timed = fairness_check(proxies, clients, control)
-            pids = {"direct": gateway.process.pid, **{proxy.name: proxy.server.process.pid for proxy in timed}}
+            pids = {"direct": gateway.pid, **{proxy.name: proxy.server.pid for proxy in timed}}
             plain = run_mode(timed_paths(timed, clients, direct, bodies, False), args, control, pids)
             streamed = run_mode(timed_paths(timed, clients, direct, bodies, True), args, control, pids)
         finally:

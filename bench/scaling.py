@@ -29,11 +29,11 @@ from pathlib import Path
 
 from bench.farm_latency import header, pct
 from bench.farm_pool import FarmQueue, Pool, queue_workers, running_pool, tree_cpu_s
-from bench.job_driver import burst
+from bench.farm_processes import connect_mcp
 from bench.machine import load_average
 from bench.workdir import bench_workdir
 from farm_core.job_models import JobStatus
-from tests.fixtures.farm import connect_mcp
+from farm_load.driver import burst, tool_caller
 
 SCENARIO = "scale_slow_model"
 # Lines of one streamed turn of one chunk: role, [tool call header], the piece, finish, usage, [DONE];
@@ -84,10 +84,13 @@ class Step:
 
 async def drive(queue: FarmQueue, repo: Path, jobs: int, workers: list) -> tuple[list[str], float, Cpu]:
     """A warm-up round (one job per worker, not counted), then every job at once: (job ids, first start sent, CPU used)."""
-    async with connect_mcp(queue) as client:
-        await burst(client, repo, [f"Warm-up {n}. [[scenario:{SCENARIO}]]" for n in range(len(workers))], TIMEOUT_S)
+    async with connect_mcp(queue.env) as client:
+        call = tool_caller(client)
+        warm_ups = [f"Warm-up {n}. [[scenario:{SCENARIO}]]" for n in range(len(workers))]
+        await burst(call, repo, warm_ups, TIMEOUT_S)
         before = Cpu.now(workers)
-        submitted, _ = await burst(client, repo, [f"Job {n}. [[scenario:{SCENARIO}]]" for n in range(jobs)], TIMEOUT_S)
+        prompts = [f"Job {n}. [[scenario:{SCENARIO}]]" for n in range(jobs)]
+        submitted, _ = await burst(call, repo, prompts, TIMEOUT_S)
         after = Cpu.now(workers)
     return submitted.job_ids, min(submitted.sent_at.values()), Cpu(after.farm - before.farm, after.workers - before.workers)
 

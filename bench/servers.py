@@ -1,20 +1,24 @@
 """The processes a latency benchmark talks to: the scripted gateway and the adapter, each on a loopback port.
 
-Shared by `bench.adapter_latency` and `bench.proxy_compare`; every server runs as its own
-process so the benchmark client's GIL does not distort it, and is stopped by its own PID.
+Shared by `bench.adapter_latency`, `bench.proxy_compare` and the bench farms (bench/farm_processes.py);
+every server runs as its own process so the benchmark client's GIL does not distort it, started and
+stopped by its PID as the command does its own children (codex_farm/children.py).
 """
 
 import json
 import os
 import sys
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+import httpx
 from pydantic import SecretStr
 
 from adapter.reasoning_seal import ReasoningSeal
 from adapter.settings import AdapterSettings
-from tests.fixtures.processes import ServerProcess, free_port
-from tests.fixtures.processes import start_server as start_process
+from codex_farm.children import Child, ChildFailed, spawn, wait_ready
+from codex_farm.ports import LOOPBACK, free_port
 
 MARKER = "[[scenario:bench]]"
 GATEWAY_KEY = "sk-bench-gateway-key-0000"
@@ -32,7 +36,23 @@ DEFAULT_MODEL: str = _SETTINGS_DEFAULTS["default_model"].default
 DEFAULT_CAP: int = _SETTINGS_DEFAULTS["max_output_tokens"].default
 
 
-Server = ServerProcess  # what the benchmarks call a server process
+@dataclass(frozen=True)
+class Server:
+    """A child process serving HTTP on a loopback port (started and stopped as the command does its own)."""
+
+    child: Child
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        return self.child.pid
+
+    def stop(self) -> None:
+        self.child.stop()
 
 
 def start_server(
@@ -46,9 +66,21 @@ def start_server(
     timeout_s: float = 30,
 ) -> Server:
     """Start `args` with exactly `env` and its output in `workdir/<name>.log`; return once GET `health` answers 200."""
-    return start_process(
-        args, env, workdir / f"{name}.log", port, health, headers=headers, inherit_env=False, require_ok=True, timeout_s=timeout_s
-    )
+    server = Server(spawn(name, args, env, workdir / f"{name}.log"), port)
+    try:
+        answering = partial(_answers_ok, server.url + health, headers)
+        wait_ready(server.child, answering, timeout_s, f"answering GET {health}")
+    except ChildFailed:
+        server.stop()
+        raise
+    return server
+
+
+def _answers_ok(url: str, headers: dict | None) -> bool:
+    try:
+        return httpx.get(url, headers=headers, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def bench_scenario(assistant_turns: int, reasoning: bool = False) -> dict:
@@ -69,12 +101,17 @@ def start_gateway(workdir: Path, assistant_turns: int, max_output_tokens: int = 
     return start_server("gateway", args, dict(os.environ), port, "/v1/models", workdir, auth)
 
 
-def start_adapter(workdir: Path, gateway: Server, log_level: str) -> Server:
-    """`codex-farm adapter` in front of the gateway, with the default model and output cap."""
+def start_adapter(
+    workdir: Path, upstream_url: str, log_level: str, metrics_file: Path | None = None
+) -> Server:
+    """`codex-farm adapter` in front of an OpenAI base URL, with the default model and output cap; its gateway
+    calls are written to metrics_file when one is given."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ADAPTER_", "FALLBACK_", "WORKER_METRICS", "CLAUDE_MODEL"))}
+    if metrics_file is not None:
+        env["WORKER_METRICS_FILE"] = str(metrics_file)
     env.update(
-        ONEAPI_BASE_URL=gateway.url + "/v1",
+        ONEAPI_BASE_URL=upstream_url,
         ONEAPI_API_KEY=GATEWAY_KEY,
         ADAPTER_TOKENS=CLIENT_TOKEN,
         CLAUDE_MODEL=DEFAULT_MODEL,

@@ -32,10 +32,9 @@ from pathlib import Path
 from bench import celery_echo
 from bench.farm_latency import header, pct
 from bench.farm_pool import FarmQueue, Pool, queue_workers, running_pool
-from bench.job_driver import burst
+from bench.farm_processes import connect_mcp, start_worker
 from bench.workdir import bench_workdir
-from tests.fixtures.farm import connect_mcp, start_worker, stop_worker
-from tests.fixtures.mcp_calls import call_ok
+from farm_load.driver import ToolCall, burst, tool_caller
 
 ANSWER_SCENARIO = {"name": "tp_answer", "turns": [{"text": "Nothing to change."}]}
 PROMPT = "Answer only. [[scenario:tp_answer]]"
@@ -68,41 +67,43 @@ class Rate:
 async def farm_rates(pool: Pool, queue: FarmQueue, workers: int, jobs: int, serial: int) -> list[Rate]:
     """The agent job (and the shell job when the frontend offers it), in a burst and one at a time."""
     repo = pool.repo("repo")
-    async with connect_mcp(queue) as client:
-        await burst(client, repo, [PROMPT] * workers, TIMEOUT_S)  # warm-up: a worker's first job builds its context
+    async with connect_mcp(queue.env) as client:
+        call = tool_caller(client)
+        # Warm-up: a worker's first job builds its context.
+        await burst(call, repo, [PROMPT] * workers, TIMEOUT_S)
         began = time.monotonic()
-        _, results = await burst(client, repo, [PROMPT] * jobs, TIMEOUT_S)
+        _, results = await burst(call, repo, [PROMPT] * jobs, TIMEOUT_S)
         burst_s = time.monotonic() - began
         failed = sum(r["job_status"] != "completed" for r in results)
-        rates = [Rate("farm: 1-turn agent job", jobs, burst_s, await agent_trips(client, repo, serial), failed)]
+        rates = [Rate("farm: 1-turn agent job", jobs, burst_s, await agent_trips(call, repo, serial), failed)]
         tools = {tool.name for tool in (await client.list_tools()).tools}
         if "shell" in tools:
-            rates.append(await shell_rate(client, repo, jobs, serial))
+            rates.append(await shell_rate(call, repo, jobs, serial))
         else:
             print("  (no `shell` tool in this frontend: shell jobs not measured)")
     return rates
 
 
-async def agent_trips(client, repo: Path, count: int) -> list[float]:
+async def agent_trips(call: ToolCall, repo: Path, count: int) -> list[float]:
     """Seconds from `start` sent to `wait` answered, one job at a time."""
     trips = []
     for _ in range(count):
         began = time.monotonic()
-        await burst(client, repo, [PROMPT], TIMEOUT_S)
+        await burst(call, repo, [PROMPT], TIMEOUT_S)
         trips.append(time.monotonic() - began)
     return trips
 
 
-async def shell_rate(client, repo: Path, jobs: int, serial: int) -> Rate:
+async def shell_rate(call: ToolCall, repo: Path, jobs: int, serial: int) -> Rate:
     """`shell` running `true`: all calls at once (each call waits for its job), then one at a time."""
-    call = {"command": "true", "repo": str(repo), "timeout_ms": 600_000}
+    arguments = {"command": "true", "repo": str(repo), "timeout_ms": 600_000}
     began = time.monotonic()
-    answers = await asyncio.gather(*(call_ok(client, "shell", call) for _ in range(jobs)))
+    answers = await asyncio.gather(*(call("shell", arguments) for _ in range(jobs)))
     burst_s = time.monotonic() - began
     trips = []
     for _ in range(serial):
         began = time.monotonic()
-        await call_ok(client, "shell", call)
+        await call("shell", arguments)
         trips.append(time.monotonic() - began)
     return Rate("farm: shell job (`true`)", jobs, burst_s, trips, sum(a.get("job_status") != "completed" for a in answers))
 
@@ -136,7 +137,7 @@ def celery_rate(pool: Pool, workers: int, jobs: int, serial: int) -> Rate:
         return Rate("raw Celery: echo task", jobs, burst_s, trips, wrong)
     finally:
         for worker in started:
-            stop_worker(worker)
+            worker.stop()
 
 
 # ----------------------------------------------------------------------------- main

@@ -5,6 +5,10 @@ from pathlib import Path
 
 from adapter.providers import PROFILE_NAMES
 
+# Each runner imports only its own subcommand's module: with all of them imported here, `codex-farm --help`
+# takes 1.8 s instead of 0.05 s, and every role's process (the adapter's too) loads the farm's Celery app,
+# which reads and validates the farm's settings when imported.
+
 
 def _adapter(args: argparse.Namespace) -> None:
     from adapter.server import serve

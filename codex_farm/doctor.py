@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,12 +14,24 @@ from typing import Literal, TextIO
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
+import redis
+from celery import Celery
 from pydantic import ValidationError
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from adapter.model_map import profile_of
 from adapter.settings import AdapterSettings, ModelRoute
+from codex_farm.adapter_exposure import can_read_any_process, local_adapters
 from codex_farm.gateway_probe import run_probe
 from farm_core.job_models import QUEUE_NAME
+from farm_core.known_secrets import known_secrets
+from farm_core.redaction import Redactor
+from farm_core.signing import SigningError, check_signing_files, signing_enabled
+from mcp_frontend.settings import FrontendSettings
+from tasks.dead_letter import MAX_ENTRIES, DeadLetters
+from tasks.sandbox import fix_hint, sandbox_state
+from tasks.settings import WorkerSettings
 
 CLI_TIMEOUT_S = 15
 REDIS_TIMEOUT_S = 3
@@ -90,12 +103,9 @@ class Loaded:
 
 def load_settings() -> Loaded:
     """Each package's settings object, read once; validation errors name the variable, never its value."""
-    from adapter.settings import AdapterSettings
-    from farm_core.settings import FarmSettings
-    from mcp_frontend.settings import FrontendSettings
-
     objects, errors = {}, {}
-    for key, cls in (("farm", FarmSettings), ("frontend", FrontendSettings), ("adapter", AdapterSettings)):
+    # "farm": the shared settings with the worker's own, as this box's worker would read them.
+    for key, cls in (("farm", WorkerSettings), ("frontend", FrontendSettings), ("adapter", AdapterSettings)):
         try:
             objects[key] = cls()
         except ValidationError as exc:
@@ -141,6 +151,8 @@ def check_claude_cli(farm) -> CheckResult:
     """The CLI a worker would run (`CLAUDE_CLI_PATH`, else the one bundled with claude-agent-sdk) answers --version."""
     name, hint = "claude-cli", "set CLAUDE_CLI_PATH to a Claude Code CLI, or reinstall claude-agent-sdk (it bundles one)"
     try:
+        # Imported here: claude-agent-sdk takes 0.6 s to import (`codex-farm up` imports this module), and one
+        # that cannot be imported is this check's FAIL line, not doctor's crash.
         from tasks.agent_env import OFFLINE_CLI_ENV, bundled_cli
 
         cli = farm.claude_cli_path or bundled_cli()
@@ -170,17 +182,11 @@ def check_claude_cli(farm) -> CheckResult:
 
 def probe_client(url: str):
     """A Redis client for one look: short timeouts, no retries (a doctor reports, it does not wait)."""
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
     return redis.Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S, retry=Retry(NoBackoff(), 0))
 
 
 def check_redis(farm) -> CheckResult:
     """PING with the configured URL, telling refused, wrong password, no password and timeout apart."""
-    import redis
-
     url = farm.redis_url
     shown = mask_url(url)
     try:
@@ -231,8 +237,7 @@ def check_queues(farm) -> CheckResult:
 
 def active_queues(farm) -> dict[str, list[str]]:
     """Queue name -> the workers consuming it, as the workers themselves answer (within INSPECT_TIMEOUT_S)."""
-    from celery import Celery
-
+    # Imported here: it configures the farm's Celery app, reading and validating what doctor reports on.
     from farm_core.queue import celery_config
 
     app = Celery("codex_farm_doctor", set_as_current=False)
@@ -385,8 +390,6 @@ def check_cache_dir(farm) -> CheckResult:
 
 def check_isolation(farm) -> CheckResult:
     """The agents' sandbox: off (a fact), bwrap working, or bwrap asked for and unusable (a warning; a failure when required)."""
-    from tasks.sandbox import fix_hint, sandbox_state
-
     state = sandbox_state(farm)
     if not state.requested:
         return CheckResult("isolation", True, "off (WORKER_SANDBOX=none): agents run unsandboxed as the worker user", note="INFO")
@@ -401,9 +404,6 @@ def check_isolation(farm) -> CheckResult:
 def check_gateway_key_reach(farm) -> CheckResult:
     """Whether agents here could read the adapter's gateway key: unsandboxed with CAP_SYS_PTRACE (root), or
     beside an adapter of their own user whose environment is readable (a WARN each)."""
-    from codex_farm.adapter_exposure import can_read_any_process, local_adapters
-    from tasks.sandbox import sandbox_state
-
     name = "gateway-key"
     if sandbox_state(farm).active:
         return CheckResult(name, True, "agents run in the bwrap sandbox: no process outside it is visible to them")
@@ -426,8 +426,6 @@ def check_gateway_key_reach(farm) -> CheckResult:
 
 def check_signing(farm) -> CheckResult:
     """Signed task messages: off (a fact), or the key, certificate and trusted store all readable and matching."""
-    from farm_core.signing import SigningError, check_signing_files, signing_enabled
-
     if not signing_enabled(farm):
         return CheckResult("signing", True, "off: anyone who can write to Redis can queue jobs (see SECURITY.md)", note="INFO")
     try:
@@ -439,12 +437,6 @@ def check_signing(farm) -> CheckResult:
 
 def check_dead_letters(farm, redis_result: CheckResult | None = None) -> CheckResult:
     """How many task messages workers refused and dead-lettered, and the newest one's reason (a WARN when any)."""
-    import time
-
-    import redis
-
-    from tasks.dead_letter import MAX_ENTRIES, DeadLetters
-
     if redis_result is not None and not redis_result.ok:
         return CheckResult("deadletter", True, "not checked: Redis is not usable", skipped=True)
     try:
@@ -504,9 +496,6 @@ def run_checks(loaded: Loaded, network: bool = False) -> list[CheckResult]:
 
 def redactor(loaded_farm, loaded_adapter):
     """Masks every secret this environment holds, a last guard on each printed line."""
-    from farm_core.known_secrets import known_secrets
-    from farm_core.redaction import Redactor
-
     secrets = known_secrets(loaded_farm) if loaded_farm is not None else []
     if loaded_adapter is not None:
         secrets += loaded_adapter.secrets()

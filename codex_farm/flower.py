@@ -4,6 +4,8 @@ import ipaddress
 import os
 import sys
 
+from flower.options import default_options
+
 from codex_farm.settings import FlowerSettings
 
 # The tasks page shows each job's argsrepr (job id, queue, attempt, short redacted prompt) next to its state.
@@ -31,8 +33,6 @@ def flower_argv(settings: FlowerSettings, address: str, port: int, allow_control
     if os.environ.get("FLOWER_UNAUTHENTICATED_API"):
         raise FlowerRefused("FLOWER_UNAUTHENTICATED_API is set: unset it, codex-farm flower never serves an unauthenticated API")
     logins = basic_auth_logins(settings)
-    from flower.options import default_options
-
     if not allow_control and not hasattr(default_options, "read_only"):
         raise FlowerRefused("this Flower has no read-only mode (upgrade flower, or pass --allow-control)")
     argv = [
@@ -68,6 +68,7 @@ def run_flower(address: str, port: int, allow_control: bool) -> int:
         return 2
     if not is_loopback(address):
         print(f"codex-farm flower: listening on {address}, not loopback; keep it behind a firewall or a TLS proxy", file=sys.stderr)
+    # Imported here: it configures the farm's Celery app, reading and validating its settings; refusals first.
     from farm_core.queue import app
 
     return app.start(argv) or 0

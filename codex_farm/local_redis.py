@@ -61,12 +61,12 @@ def start_redis(run_dir: Path) -> LocalRedis:
         return LocalRedis(settings.redis_url, "external (REDIS_URL)")
     binary = shutil.which("redis-server")
     if binary and not settings.embedded_redis:
-        return _redis_server(binary, run_dir)
+        return start_redis_server(run_dir, binary)
     return _embedded()
 
 
-def _redis_server(binary: str, run_dir: Path) -> LocalRedis:
-    """redis-server on a free loopback port with a random password, keeping nothing on disk."""
+def start_redis_server(run_dir: Path, binary: str = "redis-server") -> LocalRedis:
+    """redis-server on a free loopback port, a random password, nothing kept on disk; its log in run_dir."""
     port, password = free_port(), secrets.token_urlsafe(24)
     workdir = Path(tempfile.mkdtemp(prefix="redis-", dir=run_dir))
     argv = [

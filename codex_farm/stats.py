@@ -20,7 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+import redis
+
 from codex_farm.settings import StatsSettings
+from farm_core.keys import JobKeys
+from farm_core.settings import FarmSettings
 
 # Approximate list prices (USD per million tokens) of well-known models; providers change them, and
 # relays (OneAPI, New API) charge their own. Override with WORKER_PRICE_* or WORKER_PRICE_TABLE.
@@ -138,10 +142,6 @@ def read_rows(path: Path, since: float | None) -> tuple[list[dict], int]:
 
 def job_queues(job_ids: Iterable[str], redis_url: str, prefix: str) -> tuple[dict[str, str], str]:
     """Queue of each job from its record in Redis; ({}, why) when Redis cannot be read."""
-    import redis
-
-    from farm_core.keys import JobKeys
-
     ids = sorted(set(job_ids))
     if not ids:
         return {}, ""
@@ -198,9 +198,6 @@ def run_stats(metrics_file: Path | None, days: float | None, out: TextIO = sys.s
     since = time.time() - days * 86400 if days else None
     rows, skipped = read_rows(path, since)
     prices = PriceBook(settings)
-
-    from farm_core.settings import FarmSettings
-
     farm = FarmSettings()
     queues, queue_note = job_queues((r["job"] for r in rows if r.get("job")), farm.redis_url, farm.key_prefix)
 

@@ -21,7 +21,9 @@ import redis
 
 from farm_core.job_models import JobRecord, JobStatus
 from farm_core.progress import JobProgress, one_line, relative_paths
-from farm_core.store import JobStore, LogEntry, log_entry
+from farm_core.queue import farm_settings
+from farm_core.reconciler import reconcile_job
+from farm_core.store import JobStore, LogEntry, job_store, log_entry
 
 EXIT_COMPLETED, EXIT_ENDED, EXIT_TIMEOUT, EXIT_UNKNOWN = 0, 1, 2, 3
 TAIL_LINES = 10  # lines of the log shown from before the command started
@@ -69,9 +71,6 @@ class ProgressLine:
 
 def run_wait(job_id: str, timeout_s: float | None, out: TextIO = sys.stdout) -> int:
     """Follow the job until it ends or timeout_s passes; returns the exit status."""
-    from farm_core.queue import farm_settings
-    from farm_core.store import job_store
-
     settings = farm_settings()
     try:
         store = job_store(settings, retries=REDIS_RETRIES)
@@ -94,8 +93,6 @@ def run_wait(job_id: str, timeout_s: float | None, out: TextIO = sys.stdout) -> 
 
 
 def _follow(store: JobStore, record: JobRecord, timeout_s: float | None, out: TextIO, settings) -> JobRecord:
-    from farm_core.reconciler import reconcile_job
-
     job_id = record.job_id
     progress = JobProgress(job_id)
     line = ProgressLine(out, progress)

@@ -1,16 +1,12 @@
-"""Settings shared by the worker and the frontend's view of the farm (Redis, queues, limits)."""
+"""The farm's shared settings, which the frontend, the command and the workers read alike: Redis, queues,
+limits, the adapter, signing, and the transport the frontend picks for the workers. What only a worker
+reads is in `WorkerSettings` (tasks/settings.py), which extends these."""
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-# Paths a sandboxed job must not read: the farm's env files and the worker user's credentials.
-DEFAULT_SANDBOX_HIDE = (
-    "/etc/codex-farm,~/.config,~/.ssh,~/.gnupg,~/.aws,~/.azure,~/.kube,~/.docker,"
-    "~/.netrc,~/.git-credentials,~/.pypirc,~/.npmrc,~/.claude,~/.claude.json"
-)
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class FarmSettings(BaseSettings):
@@ -25,11 +21,9 @@ class FarmSettings(BaseSettings):
     default_queue: str = Field("default", validation_alias="FARM_QUEUE", description="Queue(s) a worker consumes; comma-separated.")
     job_ttl_s: int = Field(7 * 86400, validation_alias="FARM_JOB_TTL_S", description="How long job records, logs and patches live.")
     log_max_entries: int = Field(5000, validation_alias="FARM_LOG_MAX_ENTRIES", description="Cap on a job's log stream length.")
-    patch_max_bytes: int = Field(8 << 20, validation_alias="FARM_PATCH_MAX_BYTES", description="Largest result patch stored in Redis.")
     visibility_timeout_s: int = Field(
         4 * 3600, validation_alias="FARM_VISIBILITY_TIMEOUT_S", description="Redelivery delay for unacked jobs; above the longest job."
     )
-    heartbeat_s: float = Field(2.0, validation_alias="FARM_HEARTBEAT_S", description="Worker heartbeat period for a running job.")
     max_attempts: int = Field(2, ge=1, validation_alias="FARM_MAX_ATTEMPTS", description="Runs of a job before it ends lost.")
     lease_s: float = Field(15.0, gt=0, validation_alias="FARM_LEASE_S", description="Lease of a running job; the heartbeat renews it.")
     lost_grace_s: float = Field(
@@ -54,36 +48,14 @@ class FarmSettings(BaseSettings):
         None, validation_alias="FARM_GIT_REMOTE", description="Git remote (URL or remote name) snapshots are pushed to."
     )
 
-    # Worker side
-    cache_dir: Path = Field(
-        Path.home() / ".cache" / "codex-farm", validation_alias="WORKER_CACHE_DIR", description="Mirror caches and worktrees."
-    )
+    # The adapter: workers' Claude Code and the frontend's analyze, review and draft call it
     adapter_url: str = Field("http://127.0.0.1:8788", validation_alias="ADAPTER_URL", description="Adapter Claude Code talks to.")
     adapter_token: SecretStr | None = Field(
         None, validation_alias="ADAPTER_TOKEN", description="One of the adapter's ADAPTER_TOKENS; signs per-job tokens."
     )
-    claude_cli_path: Path | None = Field(None, validation_alias="CLAUDE_CLI_PATH", description="Claude Code CLI; default: bundled.")
-    claude_code_model: str | None = Field(
-        None, validation_alias="CLAUDE_CODE_MODEL", description="Model name Claude Code asks the adapter for."
-    )
-    escalate_model: str | None = Field(
-        None, validation_alias="WORKER_ESCALATE_MODEL", description="Model the last auto_revise pass asks for; unset: the job's model."
-    )
+    # Checked on both sides: the frontend refuses such a job at start, a worker refuses to run one.
     allow_bypass_permissions: bool = Field(
         False, validation_alias="ALLOW_BYPASS_PERMISSIONS", description="Allow jobs to run with bypassPermissions."
-    )
-    cache_max_gb: float = Field(
-        20.0, gt=0, validation_alias="WORKER_CACHE_MAX_GB", description="Mirror cache size; least recently used repos go first."
-    )
-    keep_failed_worktrees: bool = Field(False, validation_alias="WORKER_KEEP_FAILED", description="Keep worktrees of failed jobs.")
-    check_output_max_bytes: int = Field(
-        65536, validation_alias="WORKER_CHECK_OUTPUT_MAX_BYTES", description="Output kept per check command."
-    )
-    metrics_port: int = Field(
-        0, ge=0, le=65535, validation_alias="WORKER_METRICS_PORT", description="Port of the worker's Prometheus metrics; 0: off."
-    )
-    metrics_host: str = Field(
-        "127.0.0.1", validation_alias="WORKER_METRICS_HOST", description="Address the worker's metrics port binds to."
     )
 
     # Message signing (farm_core/signing.py): on when the three files are set, on every frontend and worker alike.
@@ -97,29 +69,3 @@ class FarmSettings(BaseSettings):
         None, validation_alias="FARM_SIGNING_CERT_STORE", description="Folder (or glob) of PEM certificates whose signed messages are run."
     )
     signing_digest: str = Field("sha256", validation_alias="FARM_SIGNING_DIGEST", description="Digest of message signatures.")
-
-    sandbox: Literal["none", "bwrap"] = Field(
-        "none", validation_alias="WORKER_SANDBOX", description="Run each job's agent and checks in a bubblewrap sandbox: none or bwrap."
-    )
-    sandbox_required: bool = Field(
-        False, validation_alias="WORKER_SANDBOX_REQUIRED", description="Refuse to start, and to run jobs, when bwrap is unusable."
-    )
-    sandbox_hide: Annotated[list[Path], NoDecode] = Field(
-        default_factory=lambda: _split_paths(DEFAULT_SANDBOX_HIDE),
-        validation_alias="WORKER_SANDBOX_HIDE",
-        description="Comma-separated paths hidden inside the sandbox (~ is the worker user's home).",
-    )
-    cache_registry: Path = Field(
-        Path("/var/tmp/codex-farm-caches"),
-        validation_alias="WORKER_CACHE_REGISTRY",
-        description="Folder where every worker of the host records its cache dir; the sandbox hides all of them.",
-    )
-
-    @field_validator("sandbox_hide", mode="before")
-    @classmethod
-    def _parse_sandbox_hide(cls, value: object) -> object:
-        return _split_paths(value) if isinstance(value, str) else value
-
-
-def _split_paths(text: str) -> list[Path]:
-    return [Path(part.strip()).expanduser() for part in text.split(",") if part.strip()]

@@ -23,13 +23,20 @@ from typing import Literal
 
 import redis
 
+from farm_core.errors import FarmError
 from farm_core.git_cli import SAFE_CONFIG, git_env, git_succeeds, run_git, stage_working_tree, temporary_index
 from farm_core.git_errors import GitOperationError
 from farm_core.job_models import SCOPE_CHECK, JobRecord, JobStatus
 from farm_core.result_signature import result_signature_problem
 from farm_core.settings import FarmSettings
 from farm_core.store import JobStore
-from mcp_frontend.errors import ApplyFailed, BrokerUnavailable, FarmError, JobNotFinished, PatchMismatch, PatchUnavailable
+from mcp_frontend.errors import (
+    ApplyFailed,
+    BrokerUnavailable,
+    JobNotFinished,
+    PatchMismatch,
+    PatchUnavailable,
+)
 from mcp_frontend.patch_check import PatchFacts, check_digest, check_facts, read_patch
 from mcp_frontend.repo_paths import resolve_repo
 from mcp_frontend.transport import check_result_commit

@@ -1,25 +1,6 @@
-"""Errors a tool call can end with: each has a stable code and a one-line fix hint."""
+"""Errors a tool call can end with: the frontend's FarmError subclasses, each a stable code and a fix hint."""
 
-
-class FarmError(Exception):
-    """Base of every error the caller sees as a structured tool error."""
-
-    code = "farm_error"
-    hint = "see the Errors section of codex-farm's docs/tools.md"
-
-    def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.message = message
-        if hint is not None:
-            self.hint = hint
-
-    def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": _utf8(self.message), "hint": _utf8(self.hint)}
-
-
-def _utf8(text: str) -> str:
-    """text as the UTF-8 a transport can write: a lone surrogate (an echoed argument or file name) becomes U+FFFD."""
-    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+from farm_core.errors import FarmError
 
 
 class InvalidArgument(FarmError):
@@ -120,3 +101,21 @@ class EditMismatch(FarmError):
 class GitQueryFailed(FarmError):
     code = "git_query_failed"
     hint = "check that the path is inside a git checkout and that `git status` works there"
+
+
+# The cheap tools' (analyze, review, draft): one model call each.
+class PathOutsideSandbox(FarmError):
+    code = "path_outside_sandbox"
+    hint = "name files and globs inside SANDBOX_ROOT (relative to repo, without `..` leaving it)"
+
+
+class ModelCallFailed(FarmError):
+    code = "model_call_failed"
+    hint = (
+        "check that the adapter at ADAPTER_URL runs and accepts ADAPTER_TOKEN; `codex-farm doctor` tests both"
+    )
+
+
+class ModelOutputInvalid(FarmError):
+    code = "model_output_invalid"
+    hint = "the model did not answer in the asked format; call again, or with a stronger model"

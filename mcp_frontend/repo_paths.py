@@ -13,7 +13,8 @@ import stat
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from mcp_frontend.errors import FarmError, InvalidArgument, NotAGitRepo, RepoOutsideSandbox
+from farm_core.errors import FarmError
+from mcp_frontend.errors import InvalidArgument, NotAGitRepo, RepoOutsideSandbox
 
 
 # Linux's limits: longer names fail in every file system call (ENAMETOOLONG), so no file has them.

@@ -9,44 +9,60 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 import redis
 import redis.asyncio as aioredis
 from pydantic_core import to_jsonable_python
 
-from farm_core.redaction import Redactor
-from mcp_frontend.apply import ApplyMode, AutoApply, PatchApplier
-from mcp_frontend.errors import (
-    VANISHED_HINT, BrokerUnavailable, FarmError, InvalidArgument, PermissionRefused, SnapshotFailed, UnknownJob,
-)  # fmt: skip
-from mcp_frontend.fanout import JobEntry, StartArgs, at, expand
-from mcp_frontend.progress import LogProgress, ProgressFn
-from mcp_frontend.repo_paths import resolve_job_repo
-from mcp_frontend.settings import FrontendSettings
-from mcp_frontend.snapshot import drop_snapshot_ref, pin_commit, resolve_commitish, snapshot_worktree
-from mcp_frontend.transport import PreparedSource, prepare_source, store_bundle
-from mcp_frontend.views import (
-    ApplyResult, CancelResult, JobList, JobRow, JobView, PendingJob, StartedJob, StartResult, TailResult, WaitResult,
-)  # fmt: skip
+from farm_core.errors import FarmError
 from farm_core.git_cli import JOB_ID_PATTERN
 from farm_core.git_errors import GitOperationError
-from farm_core.job_models import PERMISSION_MODES, QUEUE_NAME, CheckSpec, JobRecord, JobSpec, JobStatus, ScopedPatch
+from farm_core.job_models import PERMISSION_MODES, CheckSpec, JobRecord, JobSpec, JobStatus
 from farm_core.known_secrets import known_secrets
 from farm_core.patch_text import trim_diff
 from farm_core.queue import send_job
 from farm_core.reconciler import reconcile_job
+from farm_core.redaction import Redactor
 from farm_core.settings import FarmSettings
 from farm_core.store import job_store
-
+from mcp_frontend.apply import ApplyMode, PatchApplier
+from mcp_frontend.errors import (
+    VANISHED_HINT,
+    BrokerUnavailable,
+    InvalidArgument,
+    PermissionRefused,
+    SnapshotFailed,
+    UnknownJob,
+)  # fmt: skip
+from mcp_frontend.fanout import at, expand
+from mcp_frontend.job_rules import job_queue, job_timeout
+from mcp_frontend.progress import LogProgress, ProgressFn
+from mcp_frontend.repo_paths import resolve_job_repo
+from mcp_frontend.settings import FrontendSettings
+from mcp_frontend.snapshot import drop_snapshot_ref, pin_commit, resolve_commitish, snapshot_worktree
+from mcp_frontend.start_args import StartArgs, StartRequest
+from mcp_frontend.transport import PreparedSource, prepare_source, store_bundle
+from mcp_frontend.views import (
+    ApplyResult,
+    CancelResult,
+    JobList,
+    JobRow,
+    JobView,
+    PendingJob,
+    StartedJob,
+    StartResult,
+    TailResult,
+    WaitMode,
+    WaitResult,
+)  # fmt: skip
 
 # A tool call should fail fast with broker_unavailable rather than hang through a long outage.
 FRONTEND_REDIS_RETRIES = 3
 # A wait that lost Redis pauses this long before trying again; it keeps trying until its own deadline.
 WAIT_RECONNECT_PAUSE_S = 0.5
 LOG_CURSOR = re.compile(r"[0-9]{1,19}-[0-9]{1,19}")
-WaitMode = Literal["any", "all"]
 
 
 @dataclass(frozen=True)
@@ -69,39 +85,18 @@ class FarmService:
         self.redact = Redactor(known_secrets(farm) + _frontend_secrets(frontend))
         self.applier = PatchApplier(self.store, frontend.sandbox_root, farm)
 
-    async def start(
-        self,
-        prompt: str,
-        repo: str | None,
-        allowed_dirs: list[str] | None,
-        base: str,
-        model: str | None,
-        permission_mode: str | None,
-        include_diff: bool | None,
-        scoped_patch: ScopedPatch | None,
-        checks: list[CheckSpec] | None,
-        queue: str | None,
-        timeout_ms: int | None,
-        max_turns: int | None,
-        apply: AutoApply = "never",
-        auto_revise: int = 0,
-    ) -> StartResult:
+    async def start(self, args: StartArgs) -> StartResult:
         """Validate, snapshot and enqueue one job; returns at once with its id."""
-        args = StartArgs(
-            prompt=prompt, repo=repo, allowed_dirs=allowed_dirs, base=base, model=model, permission_mode=permission_mode,
-            include_diff=include_diff, scoped_patch=scoped_patch, checks=checks, queue=queue, timeout_ms=timeout_ms,
-            max_turns=max_turns, apply=apply, auto_revise=auto_revise,
-        )  # fmt: skip
         [spec] = await self._launch([(None, self._plan(args))])
         return StartResult(job_id=spec.job_id, job_status=JobStatus.queued, queue=spec.queue)
 
-    async def start_fanout(self, defaults: StartArgs, jobs: list[JobEntry] | None, matrix: list[str] | None) -> StartResult:
+    async def start_fanout(self, request: StartRequest) -> StartResult:
         """Queue one job per `jobs` entry (over the top-level defaults) or per `matrix` prompt; all or nothing.
 
         Every entry is validated first, then each distinct (repo, base) is snapshotted once and every job gets its
         own ref on that commit; an error names the entry (`jobs[2]: ...`) and leaves nothing enqueued."""
         plans = []
-        for label, args in expand(defaults, jobs, matrix, self.frontend.fanout_max):
+        for label, args in expand(request, self.frontend.fanout_max):
             try:
                 plans.append((label, self._plan(args)))
             except FarmError as exc:
@@ -123,12 +118,10 @@ class FarmService:
             raise InvalidArgument(f"prompt is longer than FARM_PROMPT_MAX_CHARS ({self.frontend.prompt_max_chars})")
         repo_path = resolve_job_repo(args.repo, args.allowed_dirs, self.frontend.sandbox_root)
         mode = self._permission_mode(args.permission_mode)
-        timeout = self._timeout(args.timeout_ms)
+        # start takes a timeout_ms of 0 and an empty queue as not given (shell refuses both).
+        timeout = job_timeout(args.timeout_ms or self.farm.default_timeout_ms, self.farm)
         _check_names_unique(args.checks or [])
-        if args.queue and not QUEUE_NAME.fullmatch(args.queue):  # else it would be enqueued on a queue no worker can have
-            raise InvalidArgument(
-                f"queue {args.queue[:80]!r} is not a queue name", hint="letters, digits and . _ : - (at most 128), as in FARM_QUEUE"
-            )
+        queue = job_queue(args.queue or None, self.farm)
         fields = dict(
             prompt=self.redact(prompt),
             base=args.base,
@@ -137,7 +130,7 @@ class FarmService:
             include_diff=self.frontend.include_diff_default if args.include_diff is None else args.include_diff,
             scoped_patch=args.scoped_patch,
             checks=args.checks or [],
-            queue=args.queue or self.farm.default_queue.split(",")[0],
+            queue=queue,
             timeout_ms=timeout,
             max_turns=args.max_turns,
             apply=args.apply,
@@ -203,15 +196,9 @@ class FarmService:
         mode = asked or self.frontend.permission_mode
         if mode not in PERMISSION_MODES:
             raise InvalidArgument(f"permission_mode must be one of {', '.join(PERMISSION_MODES)}")
-        if mode == "bypassPermissions" and not self.frontend.allow_bypass_permissions:
+        if mode == "bypassPermissions" and not self.farm.allow_bypass_permissions:
             raise PermissionRefused("bypassPermissions is refused unless ALLOW_BYPASS_PERMISSIONS=1")
         return mode
-
-    def _timeout(self, timeout_ms: int | None) -> int:
-        timeout = timeout_ms or self.farm.default_timeout_ms
-        if not 1000 <= timeout <= self.farm.max_timeout_ms:
-            raise InvalidArgument(f"timeout_ms must be between 1000 and FARM_MAX_TIMEOUT_MS ({self.farm.max_timeout_ms})")
-        return timeout
 
     @staticmethod
     def _snapshot(repo_path, base: str, job_id: str) -> str:

@@ -17,9 +17,6 @@ class FrontendSettings(BaseSettings):
     permission_mode: str = Field(
         "acceptEdits", validation_alias="CLAUDE_PERMISSION_MODE", description="Default permission mode for jobs."
     )
-    allow_bypass_permissions: bool = Field(
-        False, validation_alias="ALLOW_BYPASS_PERMISSIONS", description="Accept jobs asking for bypassPermissions."
-    )
     include_diff_default: bool = Field(False, validation_alias="INCLUDE_DIFF_DEFAULT", description="Default of include_diff.")
     wait_default_ms: int = Field(30_000, validation_alias="WAIT_DEFAULT_MS", description="wait's timeout when none is given.")
     wait_max_ms: int = Field(

@@ -2,16 +2,17 @@
 wait for it, and return a digest of its output instead of the output."""
 
 import time
-from typing import Annotated, Any
+from typing import Any
 
-from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field, ValidationError, model_serializer
 
-from farm_core.job_models import QUEUE_NAME, SHELL_CHECK, CheckSpec, JobStatus
+from farm_core.job_models import SHELL_CHECK, CheckSpec, JobStatus
 from farm_core.shell_digest import LINES_MAX_BYTES, FailureKind, ShellStatus, last_lines
 from mcp_frontend.errors import InvalidArgument
-from mcp_frontend.progress import progress_reporter
+from mcp_frontend.job_rules import job_queue, job_timeout
+from mcp_frontend.progress import ProgressFn
 from mcp_frontend.repo_paths import resolve_repo
+from mcp_frontend.service_protocols import ShellService
 from mcp_frontend.views import JobView
 
 DEFAULT_TIMEOUT_MS = 600_000
@@ -21,17 +22,6 @@ SETUP_MARGIN_MS = 120_000
 TAIL_MAX_LINES = 40
 # Entries after the command's output in its log: its verdict and the job's last status lines.
 _LOG_LINES_AFTER_OUTPUT = 20
-
-DESCRIPTION = (
-    "Run one shell command (tests, build, lint) on the farm, in a fresh worktree of a snapshot of repo "
-    "(base 'worktree': your uncommitted edits included; files the command writes are thrown away), and wait for it. "
-    "Returns a digest, not the output: status passed|failed|timed_out|cancelled, exit_code, failure_kind (none, "
-    "test_failure, compile_error, lint, command_not_found, timeout, killed, other), summary_line, decisive_lines, "
-    "output_bytes, elapsed_ms and job_id (get_artifact_slice(job_id, 'log') or tail read the full output). "
-    "A non-zero exit is a result, not an error. Past WAIT_MAX_MS it returns job_status 'running': call wait or get "
-    "later, or cancel."
-)
-
 
 class ShellResult(BaseModel):
     """The shell tool's answer: the job, and once the command ended, its digest (or the tail of its output)."""
@@ -55,15 +45,12 @@ class ShellResult(BaseModel):
         return {k: v for k, v in data.items() if v is not None or (k == "exit_code" and self.status is not None)}
 
 
-def shell_fields(service, command: str, timeout_ms: int, queue: str | None) -> dict[str, Any]:
+def shell_fields(service: ShellService, command: str, timeout_ms: int, queue: str | None) -> dict[str, Any]:
     """The JobSpec fields of a shell job, checked (no git, no Redis); InvalidArgument on bad input."""
     if not command.strip():
         raise InvalidArgument("command is empty")
-    max_timeout = service.farm.max_timeout_ms
-    if not 1000 <= timeout_ms <= max_timeout:
-        raise InvalidArgument(f"timeout_ms must be between 1000 and FARM_MAX_TIMEOUT_MS ({max_timeout})")
-    if queue is not None and not QUEUE_NAME.fullmatch(queue):
-        raise InvalidArgument(f"queue {queue[:80]!r} is not a queue name", hint="letters, digits and . _ : - (at most 128), as in FARM_QUEUE")
+    job_timeout(timeout_ms, service.farm)
+    queue = job_queue(queue, service.farm)
     if service.redact(command) != command:
         # The command is stored with the job and run as given, so it cannot be redacted like output is.
         raise InvalidArgument(
@@ -79,13 +66,20 @@ def shell_fields(service, command: str, timeout_ms: int, queue: str | None) -> d
         kind="shell",
         prompt="",
         checks=[check],
-        queue=queue or service.farm.default_queue.split(",")[0],
-        timeout_ms=min(timeout_ms + SETUP_MARGIN_MS, max_timeout),
+        queue=queue,
+        timeout_ms=min(timeout_ms + SETUP_MARGIN_MS, service.farm.max_timeout_ms),
     )
 
 
 async def run_shell(
-    service, command: str, repo: str, timeout_ms: int, digest: bool, queue: str | None, base: str, progress=None
+    service: ShellService,
+    command: str,
+    repo: str,
+    timeout_ms: int,
+    digest: bool,
+    queue: str | None,
+    base: str,
+    progress: ProgressFn | None = None,
 ) -> ShellResult:
     """Validate, snapshot and enqueue the command as a shell job, then wait (at most WAIT_MAX_MS in all) for its digest."""
     began = time.monotonic()
@@ -107,24 +101,9 @@ def shell_result(view: JobView, tail: list[str] | None = None) -> ShellResult:
     return result.model_copy(update={**fields, "decisive_lines": None if tail is not None else digest.decisive_lines, "tail": tail})
 
 
-def output_tail(service, job_id: str) -> list[str]:
+def output_tail(service: ShellService, job_id: str) -> list[str]:
     """The last lines the command wrote, from the job's log (every line, not only the capped output), bounded."""
     entries = service.store.read_log(job_id, None, TAIL_MAX_LINES + _LOG_LINES_AFTER_OUTPUT)
     lines = [service.redact(entry.text) for entry in entries if entry.kind == "check"]
     return last_lines(lines, TAIL_MAX_LINES, LINES_MAX_BYTES)
 
-
-def register(server, service) -> None:
-    """Add the shell tool to the server."""
-
-    @server.tool(name="shell", description=DESCRIPTION)
-    async def shell(
-        command: Annotated[str, Field(description="Shell command run with bash -o pipefail in the worktree's top, e.g. 'python -m pytest -q'.")],
-        repo: Annotated[str, Field(description="Path of the git checkout (inside SANDBOX_ROOT).")],
-        timeout_ms: Annotated[int, Field(description="Kill the command after this long (1000 to FARM_MAX_TIMEOUT_MS).")] = DEFAULT_TIMEOUT_MS,
-        digest: Annotated[bool, Field(description="true: decisive_lines; false: the redacted tail of the output instead.")] = True,
-        queue: Annotated[str | None, Field(description="Celery queue (worker pool) to run on; default the first of FARM_QUEUE.")] = None,
-        base: Annotated[str, Field(description="'worktree' (the working tree as it is), 'HEAD' or any commit-ish.")] = "worktree",
-        ctx: Context | None = None,
-    ) -> ShellResult:
-        return await run_shell(service, command, repo, timeout_ms, digest, queue, base, progress=progress_reporter(ctx))

@@ -6,6 +6,9 @@ from pydantic import BaseModel, Field, model_serializer
 
 from farm_core.job_models import VERDICT_RULE, CompactResult, JobStatus, Verdict
 
+# What a wait over several jobs (job_ids) waits for: any of them to end, or all.
+WaitMode = Literal["any", "all"]
+
 
 class StartedJob(BaseModel):
     """One job of a fan-out, accepted and queued."""
@@ -68,7 +71,7 @@ class WaitResult(JobView):
 
     job_id: str | None = None
     job_status: JobStatus | None = None
-    mode: Literal["any", "all"] | None = Field(None, description="job_ids only: the condition waited for.")
+    mode: WaitMode | None = Field(None, description="job_ids only: the condition waited for.")
     done: bool | None = Field(None, description="job_ids only: whether the condition held (false: the timeout passed).")
     jobs: list[JobView | PendingJob] | None = Field(
         None, description="job_ids only, in the order given: the compact result of each ended job, {job_id, job_status} of the others."

@@ -12,7 +12,7 @@ from celery import signals
 
 from farm_core import process_tree
 from farm_core.known_secrets import known_secrets
-from farm_core.queue import RUN_JOB, app, farm_settings
+from farm_core.queue import RUN_JOB, app
 from farm_core.reconciler import Reconciler
 from farm_core.redaction import Redactor
 from farm_core.store import job_store
@@ -20,6 +20,7 @@ from tasks import cache_registry, worker_metrics
 from tasks.job_entry import execute_job
 from tasks.leftovers import clear_abandoned_jobs
 from tasks.pipeline import WorkerContext
+from tasks.settings import worker_settings
 from tasks.worktree import WorktreeCache
 
 PR_SET_PDEATHSIG = 1
@@ -29,7 +30,7 @@ log = logging.getLogger("codex_farm.worker")
 @functools.cache
 def worker_context():
     """Per-process worker state (Redis client, caches); built lazily in each pool process."""
-    settings = farm_settings()
+    settings = worker_settings()
     name = f"{socket.gethostname()}:{os.getpid()}"
     return WorkerContext(settings, job_store(settings), WorktreeCache(settings.cache_dir), Redactor(known_secrets(settings)), name)
 
@@ -56,14 +57,14 @@ def _reap_the_jobs_orphans(**_) -> None:
 @signals.worker_init.connect
 def _record_the_cache_on_the_host(**_) -> None:
     """This worker's cache joins the host's registry: no sandboxed job of any worker here can read it."""
-    settings = farm_settings()
+    settings = worker_settings()
     cache_registry.record_or_warn(settings.cache_registry, settings.cache_dir)
 
 
 @signals.worker_ready.connect
 def _start_housekeeping(sender=None, **_) -> None:
     """At start: prune worktrees, processes and homes left by a crash, then reconcile silent jobs periodically."""
-    settings = farm_settings()
+    settings = worker_settings()
     store = job_store(settings)
     removed = WorktreeCache(settings.cache_dir).prune_stale(set(store.running_ids()))
     if removed:

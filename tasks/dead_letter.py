@@ -31,9 +31,9 @@ from farm_core.keys import dead_letter_list
 from farm_core.known_secrets import known_secrets
 from farm_core.redaction import Redactor
 from farm_core.redis_client import connect
-from farm_core.settings import FarmSettings
 from farm_core.signing import AUTH_SERIALIZER
 from farm_core.store import JobStore
+from tasks.settings import WorkerSettings
 
 # Stable reason codes of a dead letter (its `reason`); the detail is for humans.
 NOT_A_TASK_MESSAGE = "not_a_task_message"
@@ -336,9 +336,9 @@ class DeadLetterConsumer(Consumer):
         return WorkerRuns(names, AUTH_SERIALIZER in self.app.conf.accept_content)
 
     @functools.cached_property
-    def settings(self) -> FarmSettings:
-        """The farm settings of the worker (Celery builds this consumer; it cannot be handed them)."""
-        return FarmSettings()
+    def settings(self) -> WorkerSettings:
+        """The settings of the worker (Celery builds this consumer; it cannot be handed them)."""
+        return WorkerSettings()
 
     @functools.cached_property
     def redact(self) -> Redactor:

@@ -15,7 +15,6 @@ from farm_core.process_tree import kill_job_processes
 from farm_core.redaction import Redactor
 from farm_core.result_signature import ResultClaim, sign_result
 from farm_core.scope import WriteScope
-from farm_core.settings import FarmSettings
 from farm_core.store import JobStore, patch_sha256
 from tasks import worker_metrics
 from tasks.agent_env import agent_env, base_job_env, bundled_cli, launcher_script
@@ -28,6 +27,7 @@ from tasks.packaging import binary_patch, changed_files, commit_tree, restore_wo
 from tasks.repo_fetch import materialize_job, push_result
 from tasks.revise import Failure, failure_digest, failures_of
 from tasks.sandbox import job_wrapper
+from tasks.settings import WorkerSettings
 from tasks.worktree import Worktree, WorktreeCache, restore_mirror_config, tampering
 
 
@@ -35,7 +35,7 @@ from tasks.worktree import Worktree, WorktreeCache, restore_mirror_config, tampe
 class WorkerContext:
     """What a worker process holds for every job it runs."""
 
-    settings: FarmSettings
+    settings: WorkerSettings
     store: JobStore
     cache: WorktreeCache
     redactor: Redactor

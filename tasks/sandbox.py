@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from farm_core.settings import FarmSettings
 from tasks.cache_registry import caches_to_hide
+from tasks.settings import WorkerSettings
 
 BWRAP_PROGRAM = "bwrap"
 PROBE_TIMEOUT_S = 10
@@ -140,7 +140,7 @@ def fix_hint(problem: str | None) -> str:
     return PROC_HINT if problem and "mount proc" in problem else FIX_HINT
 
 
-def sandbox_state(settings: FarmSettings) -> SandboxState:
+def sandbox_state(settings: WorkerSettings) -> SandboxState:
     """Asked for bwrap? Then find it on PATH and probe it."""
     if settings.sandbox != "bwrap":
         return SandboxState(requested=False, required=settings.sandbox_required)
@@ -149,7 +149,7 @@ def sandbox_state(settings: FarmSettings) -> SandboxState:
     return SandboxState(True, settings.sandbox_required, bwrap=None if problem else bwrap, problem=problem)
 
 
-def check_at_start(settings: FarmSettings) -> SandboxState:
+def check_at_start(settings: WorkerSettings) -> SandboxState:
     """At worker start: a loud warning when bwrap is asked for but unusable; SandboxUnavailable when it is required."""
     state = sandbox_state(settings)
     if state.requested and not state.active:
@@ -163,7 +163,9 @@ def check_at_start(settings: FarmSettings) -> SandboxState:
     return state
 
 
-def job_wrapper(settings: FarmSettings, worktree: Path, mirror: Path, home: Path, job_log: Callable[[str, str], None]) -> list[str]:
+def job_wrapper(
+    settings: WorkerSettings, worktree: Path, mirror: Path, home: Path, job_log: Callable[[str, str], None]
+) -> list[str]:
     """The command-line prefix that sandboxes this job's agent and checks; empty when it runs unsandboxed.
 
     Probes bwrap again (a few ms), so a box that lost it since start is noticed; logs the choice to the job."""

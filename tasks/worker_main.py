@@ -3,10 +3,10 @@
 import os
 
 from farm_core.key_guard import make_undumpable
-from farm_core.queue import farm_settings
 from tasks import sandbox, worker_metrics
 # The farm's app as a worker runs it: with the job task and the worker's hooks registered on it.
 from tasks.celery_app import app
+from tasks.settings import worker_settings
 
 
 def run_worker(queues: str | None, concurrency: int, loglevel: str) -> None:
@@ -14,7 +14,7 @@ def run_worker(queues: str | None, concurrency: int, loglevel: str) -> None:
     # REDIS_URL and ADAPTER_TOKEN: no unsandboxed agent of this user reads them from /proc (pool processes
     # inherit it over fork; an agent, exec'd, is dumpable again and holds neither).
     make_undumpable()
-    settings = farm_settings()
+    settings = worker_settings()
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
     try:
         sandbox.check_at_start(settings)  # warns loudly, or refuses to start, when bwrap is asked for but unusable

@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 
-from farm_core.settings import FarmSettings
+from tasks.settings import WorkerSettings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Jobs last from seconds to hours.
@@ -23,7 +23,7 @@ log = logging.getLogger("codex_farm.worker")
 _metrics: dict[str, object] = {}
 
 
-def prepare(settings: FarmSettings) -> None:
+def prepare(settings: WorkerSettings) -> None:
     """In the worker's main process, before the pool forks: a fresh metrics directory for this worker."""
     if not settings.metrics_port:
         return
@@ -34,7 +34,7 @@ def prepare(settings: FarmSettings) -> None:
         log.warning("prometheus_client was imported before %s was set; job metrics will stay empty", MULTIPROC_ENV)
 
 
-def serve(settings: FarmSettings) -> None:
+def serve(settings: WorkerSettings) -> None:
     """In the main process once the worker is ready: serve the sum of every pool process's metrics."""
     if not settings.metrics_port or not os.environ.get(MULTIPROC_ENV):
         return
@@ -50,7 +50,7 @@ def serve(settings: FarmSettings) -> None:
     log.info("worker metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
 
 
-def job_finished(settings: FarmSettings, queue: str, status: str, duration_s: float) -> None:
+def job_finished(settings: WorkerSettings, queue: str, status: str, duration_s: float) -> None:
     """In the pool process that ran the job: count its final status and observe its duration."""
     if not settings.metrics_port or not os.environ.get(MULTIPROC_ENV):
         return

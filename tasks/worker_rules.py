@@ -1,14 +1,14 @@
 """A worker re-validates every job itself instead of trusting whoever could enqueue it."""
 
 from farm_core.job_models import PERMISSION_MODES, JobSpec
-from farm_core.settings import FarmSettings
+from tasks.settings import WorkerSettings
 
 
 class JobRejected(Exception):
     """The job breaks a rule this worker enforces."""
 
 
-def check_worker_rules(spec: JobSpec, settings: FarmSettings) -> None:
+def check_worker_rules(spec: JobSpec, settings: WorkerSettings) -> None:
     """Raise JobRejected when this worker must not run the job."""
     if spec.permission_mode not in PERMISSION_MODES:
         raise JobRejected(f"unknown permission mode {spec.permission_mode!r}")

@@ -13,13 +13,18 @@ from farm_core.settings import FarmSettings
 from mcp_frontend.errors import FarmError
 from mcp_frontend.server import build_server
 from mcp_frontend.settings import FrontendSettings
+from tasks.settings import WorkerSettings
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
 SETTINGS_DOC = (ROOT / "docs" / "settings.md").read_text()
 TOOLS_DOC = (ROOT / "docs" / "tools.md").read_text()
 DOCS = [ROOT / "README.md", ROOT / "SECURITY.md", ROOT / "deploy" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-SETTINGS_CLASSES = (AdapterSettings, FarmSettings, FrontendSettings, LocalFarmSettings, StatsSettings, FlowerSettings)
+SETTINGS_CLASSES = (AdapterSettings, FarmSettings, WorkerSettings, FrontendSettings,
+                    LocalFarmSettings, StatsSettings, FlowerSettings)  # fmt: skip
+# The settings doc's sections of the farm's processes (its headings).
+SHARED_SECTION = "Shared by the frontend and the workers"
+FRONTEND_SECTION, WORKER_SECTION = "Frontend", "Worker"
 # A newcomer's first screen: what it is, set-up, and the first job from Codex.
 FIRST_SCREEN_LINES = 60
 FIRST_JOB_HEADING = "## Your first job from Codex"
@@ -42,6 +47,11 @@ def all_settings() -> set[str]:
 def table_names(text: str) -> set[str]:
     """The `NAME` in the first column of every table row."""
     return set(re.findall(r"^\| `([A-Z0-9_]+)`", text, flags=re.MULTILINE))
+
+
+def section_names(heading: str) -> set[str]:
+    """The settings in the tables of the settings doc's `## heading` section."""
+    return table_names(SETTINGS_DOC.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0])
 
 
 def error_codes() -> set[str]:
@@ -69,6 +79,20 @@ def test_every_setting_the_code_reads_is_in_the_settings_doc():
 def test_the_settings_doc_and_the_readme_name_no_setting_the_code_does_not_read():
     assert table_names(SETTINGS_DOC) - all_settings() == set()
     assert table_names(README) - all_settings() == set()
+
+
+def test_the_settings_doc_lists_each_farm_setting_under_the_process_that_reads_it():
+    """Shared lists FarmSettings only; Worker every setting WorkerSettings adds, and shared ones only workers
+    act on; Frontend likewise for FrontendSettings. Every FarmSettings setting is in one of the three."""
+    sections = (SHARED_SECTION, FRONTEND_SECTION, WORKER_SECTION)
+    shared, frontend, worker = (section_names(heading) for heading in sections)
+    farm = env_names(FarmSettings)
+    assert shared - farm == set()
+    assert env_names(WorkerSettings) - farm - worker == set()
+    assert worker - env_names(WorkerSettings) == set()
+    assert env_names(FrontendSettings) - farm - frontend == set()
+    assert frontend - env_names(FrontendSettings) - farm == set()
+    assert farm - shared - frontend - worker == set()
 
 
 async def test_every_tool_has_a_readme_line_and_a_section_in_the_tools_doc():

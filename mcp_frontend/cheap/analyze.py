@@ -5,8 +5,9 @@ from pydantic import BaseModel, Field
 
 from mcp_frontend.cheap.cache import AnswerCache, content_key
 from mcp_frontend.cheap.model_call import LiteUsage, call_model, check_model_name
-from mcp_frontend.cheap.sources import read_slices, render, resolve_dir, select_files
+from mcp_frontend.cheap.sources import Selection, read_slices, render, resolve_dir, select_files
 from mcp_frontend.errors import InvalidArgument
+from mcp_frontend.service_protocols import CheapService
 
 QUESTION_MAX_CHARS = 8000
 ANSWER_MAX_TOKENS = 1500
@@ -28,7 +29,12 @@ class AnalyzeResult(BaseModel):
 
 
 async def analyze(
-    service, question: str, files: list[str] | None, globs: list[str] | None, repo: str | None, model: str | None
+    service: CheapService,
+    question: str,
+    files: list[str] | None,
+    globs: list[str] | None,
+    repo: str | None,
+    model: str | None,
 ) -> AnalyzeResult:
     if not question.strip():
         raise InvalidArgument("question is empty")
@@ -49,7 +55,9 @@ async def analyze(
     return AnalyzeResult(answer=reply.text, files_used=selection.names, truncated=notes, cached=False, usage=reply.usage)
 
 
-def _select(service, files, globs, repo):
+def _select(
+    service: CheapService, files: list[str] | None, globs: list[str] | None, repo: str | None
+) -> Selection:
     root, base = resolve_dir(repo, service.frontend.sandbox_root)
     paths, notes = select_files(files, globs, base, root)
     return read_slices(paths, base, root, notes)

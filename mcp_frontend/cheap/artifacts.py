@@ -6,8 +6,9 @@ from pydantic import BaseModel, Field
 
 from farm_core.job_models import JobRecord
 from farm_core.patch_text import trim_diff
-from farm_core.store import LogEntry
+from farm_core.store import JobStore, LogEntry
 from mcp_frontend.errors import InvalidArgument, JobNotFinished, PatchUnavailable
+from mcp_frontend.service_protocols import CheapService
 
 SLICE_MAX_BYTES = 65_536
 LOG_PAGE = 1000
@@ -40,7 +41,7 @@ def parse_artifact(artifact: str, record: JobRecord) -> tuple[str, str | None]:
     raise InvalidArgument(f"artifact must be log, patch or check:<name>, not {artifact[:80]!r}")
 
 
-def read_all_log(store, job_id: str) -> list[LogEntry]:
+def read_all_log(store: JobStore, job_id: str) -> list[LogEntry]:
     """Every entry of the job's log stream, oldest first (the stream is capped by FARM_LOG_MAX_ENTRIES)."""
     entries: list[LogEntry] = []
     cursor = "0-0"
@@ -73,7 +74,7 @@ def check_text(entries: list[LogEntry], name: str) -> str:
     return "".join(lines or [])
 
 
-def artifact_text(service, record: JobRecord, kind: str, name: str | None) -> str:
+def artifact_text(service: CheapService, record: JobRecord, kind: str, name: str | None) -> str:
     store = service.store
     if kind == "patch":
         patch = store.load_patch(record.job_id)
@@ -101,7 +102,9 @@ def slice_text(job_id: str, artifact: str, text: str, offset: int, max_bytes: in
     )  # fmt: skip
 
 
-def get_artifact_slice(service, job_id: str, artifact: str, offset: int, max_bytes: int) -> ArtifactSlice:
+def get_artifact_slice(
+    service: CheapService, job_id: str, artifact: str, offset: int, max_bytes: int
+) -> ArtifactSlice:
     if not 1 <= max_bytes <= SLICE_MAX_BYTES:
         raise InvalidArgument(f"max_bytes must be between 1 and {SLICE_MAX_BYTES}")
     if offset < 0:
@@ -112,7 +115,7 @@ def get_artifact_slice(service, job_id: str, artifact: str, offset: int, max_byt
     return slice_text(job_id, artifact, text, offset, max_bytes)
 
 
-def job_diff(service, job_id: str, max_bytes: int) -> tuple[JobRecord, str, bool]:
+def job_diff(service: CheapService, job_id: str, max_bytes: int) -> tuple[JobRecord, str, bool]:
     """A finished job's record, its redacted diff trimmed to max_bytes, and whether it was trimmed."""
     record = service.record(job_id)
     if not record.status.terminal:

@@ -15,6 +15,7 @@ from mcp_frontend.cheap.model_call import LiteUsage, call_model, check_model_nam
 from mcp_frontend.cheap.sources import FILE_MAX_BYTES
 from mcp_frontend.errors import InvalidArgument, SnapshotFailed
 from mcp_frontend.repo_paths import open_regular, printable_path, resolve_repo
+from mcp_frontend.service_protocols import CheapService
 
 DraftKind = Literal["commit", "pr", "changelog"]
 DRAFT_DIFF_MAX_BYTES = 60_000
@@ -47,7 +48,12 @@ class DraftResult(BaseModel):
 
 
 async def draft(
-    service, kind: DraftKind, job_id: str | None, repo: str | None, instructions: str | None, model: str | None
+    service: CheapService,
+    kind: DraftKind,
+    job_id: str | None,
+    repo: str | None,
+    instructions: str | None,
+    model: str | None,
 ) -> DraftResult:
     if (job_id is None) == (repo is None):
         raise InvalidArgument("give either job_id or repo")

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 import httpx
 from pydantic import BaseModel
 
-from mcp_frontend.cheap.errors import ModelCallFailed
-from mcp_frontend.errors import InvalidArgument
+from mcp_frontend.errors import InvalidArgument, ModelCallFailed
+from mcp_frontend.service_protocols import CheapService
 
 ANTHROPIC_VERSION = "2023-06-01"
 # Caps on what one call sends and keeps; a cheap call must stay cheap whatever the caller passes.
@@ -106,7 +106,9 @@ def _error_message(response: httpx.Response) -> str:
     return (message or response.text or response.reason_phrase)[:300]
 
 
-async def call_model(service, system: str, prompt: str, model: str | None, max_tokens: int) -> ModelReply:
+async def call_model(
+    service: CheapService, system: str, prompt: str, model: str | None, max_tokens: int
+) -> ModelReply:
     """One call through the adapter the frontend is configured with (ADAPTER_URL, ADAPTER_TOKEN); prompt and text redacted."""
     farm = service.farm
     token = farm.adapter_token.get_secret_value() if farm.adapter_token else ""

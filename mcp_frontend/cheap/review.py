@@ -8,10 +8,10 @@ import anyio
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from mcp_frontend.cheap.artifacts import job_diff
-from mcp_frontend.cheap.errors import ModelOutputInvalid
 from mcp_frontend.cheap.model_call import LiteUsage, call_model, check_model_name
-from mcp_frontend.cheap.sources import read_slices, render, resolve_dir, select_files
-from mcp_frontend.errors import InvalidArgument
+from mcp_frontend.cheap.sources import Selection, read_slices, render, resolve_dir, select_files
+from mcp_frontend.errors import InvalidArgument, ModelOutputInvalid
+from mcp_frontend.service_protocols import CheapService
 
 REVIEW_DIFF_MAX_BYTES = 60_000
 FOCUS_MAX_CHARS = 2000
@@ -116,7 +116,14 @@ def _candidates(text: str):
                 yield value
 
 
-async def review(service, job_id: str | None, files: list[str] | None, repo: str | None, focus: str | None, model: str | None) -> ReviewResult:
+async def review(
+    service: CheapService,
+    job_id: str | None,
+    files: list[str] | None,
+    repo: str | None,
+    focus: str | None,
+    model: str | None,
+) -> ReviewResult:
     if (job_id is None) == (not files):
         raise InvalidArgument("give either job_id or files")
     if focus is not None and len(focus) > FOCUS_MAX_CHARS:
@@ -147,7 +154,7 @@ async def review(service, job_id: str | None, files: list[str] | None, repo: str
     )
 
 
-def _select(service, files, repo):
+def _select(service: CheapService, files: list[str], repo: str | None) -> Selection:
     root, base = resolve_dir(repo, service.frontend.sandbox_root)
     paths, notes = select_files(files, None, base, root)
     return read_slices(paths, base, root, notes, number_lines=True)

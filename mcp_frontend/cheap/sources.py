@@ -4,8 +4,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from mcp_frontend.cheap.errors import PathOutsideSandbox
-from mcp_frontend.errors import InvalidArgument
+from mcp_frontend.errors import InvalidArgument, PathOutsideSandbox
 from mcp_frontend.repo_paths import checked_path_text, inside, open_regular, printable_path, resolve_inside
 
 MAX_NAMED = 50  # files plus globs one call may name

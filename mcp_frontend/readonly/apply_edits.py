@@ -5,15 +5,12 @@ import re
 import stat
 import tempfile
 from contextlib import suppress
-from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Annotated
 
-import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from mcp_frontend.errors import EditMismatch, InvalidArgument, PathNotFound, PathOutsideRepo, RequestTooLarge
-from mcp_frontend.readonly.files import BINARY_PROBE_BYTES, MAX_FILE_BYTES, sandbox_root
+from mcp_frontend.readonly.files import BINARY_PROBE_BYTES, MAX_FILE_BYTES
 from mcp_frontend.repo_paths import checked_path_text, inside, open_regular, printable_path, resolve_repo
 
 MAX_EDITS = 50
@@ -163,13 +160,3 @@ def _atomic_write(target: Path, data: bytes) -> None:
 
 def _shown(path: Path, top: Path) -> str:
     return printable_path(path.relative_to(top).as_posix()) if path != top else "."
-
-
-def register(server, service) -> None:
-    @server.tool(name="apply_edits", description=DESCRIPTION)
-    async def apply_edits_tool(
-        repo: Annotated[str, Field(description="Path of the git checkout (inside SANDBOX_ROOT).")],
-        edits: Annotated[list[Edit], Field(description=f"The edits, applied in order (at most {MAX_EDITS}).")],
-    ) -> ApplyEditsResult:
-        root = sandbox_root(service)
-        return await anyio.to_thread.run_sync(partial(apply_edits, root, repo, edits))

@@ -3,11 +3,8 @@
 import os
 import re
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
-from typing import Annotated
 
-import anyio
 from pydantic import BaseModel, Field
 
 from farm_core.git_cli import head_commit
@@ -15,6 +12,7 @@ from farm_core.git_errors import GitOperationError
 from mcp_frontend.errors import GitQueryFailed, InvalidArgument, JobNotFinished, PatchUnavailable
 from mcp_frontend.readonly.files import BINARY_PROBE_BYTES, git, sandbox_root
 from mcp_frontend.repo_paths import entry_kind, link_target, open_regular, printable_path, resolve_repo
+from mcp_frontend.service_protocols import ReadonlyService
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 SYMLINK_MODE = "120000"  # git's mode for a symlink: its blob is the target text
@@ -87,7 +85,7 @@ class _File:
     hunks: list[str] = field(default_factory=list)
 
 
-def digest_job(service, job_id: str) -> DiffDigest:
+def digest_job(service: ReadonlyService, job_id: str) -> DiffDigest:
     record = service.record(job_id)  # unknown_job
     if not record.status.terminal:
         raise JobNotFinished(f"job {job_id} is {record.status.value}; its patch is stored when it ends")
@@ -268,20 +266,9 @@ def _digest(source: str, files: list[_File]) -> DiffDigest:
     )  # fmt: skip
 
 
-def diff_digest(service, job_id: str | None, repo: str | None) -> DiffDigest:
+def diff_digest(service: ReadonlyService, job_id: str | None, repo: str | None) -> DiffDigest:
     if (job_id is None) == (repo is None):
         raise InvalidArgument("give exactly one of job_id and repo")
     if job_id is not None:
         return digest_job(service, job_id)
     return digest_repo(sandbox_root(service), repo)
-
-
-def register(server, service) -> None:
-    @server.tool(name="diff_digest", description=DESCRIPTION)
-    async def diff_digest_tool(
-        job_id: Annotated[str | None, Field(description="A finished job (id returned by start): digest its patch.")] = None,
-        repo: Annotated[
-            str | None, Field(description="Or a git checkout inside SANDBOX_ROOT: digest its working tree against HEAD.")
-        ] = None,
-    ) -> DiffDigest:
-        return await anyio.to_thread.run_sync(partial(diff_digest, service, job_id, repo))

@@ -9,6 +9,7 @@ from farm_core.git_cli import run_git
 from farm_core.git_errors import GitOperationError
 from mcp_frontend.errors import InvalidArgument, PathNotFound, RequestTooLarge
 from mcp_frontend.repo_paths import entry_kind, inside, open_regular, printable_path, resolve_inside
+from mcp_frontend.service_protocols import ReadonlyService
 
 # Git must not even refresh the index's stat cache: these tools leave the repo byte-identical.
 READ_ONLY_GIT_ENV = {"GIT_OPTIONAL_LOCKS": "0"}
@@ -18,7 +19,7 @@ MAX_LISTED_FILES = 50_000  # a folder listing stops here
 BINARY_PROBE_BYTES = 8192
 
 
-def sandbox_root(service) -> Path:
+def sandbox_root(service: ReadonlyService) -> Path:
     """The real path of the service's SANDBOX_ROOT."""
     return Path(os.path.realpath(service.frontend.sandbox_root))
 

@@ -1,16 +1,13 @@
 """history: a bounded git log of a file, or who last changed one line and the commits that touched it."""
 
-from functools import partial
 from pathlib import Path
-from typing import Annotated
 
-import anyio
 from pydantic import BaseModel, Field
 
 from farm_core.git_cli import head_commit
 from farm_core.git_errors import GitOperationError
 from mcp_frontend.errors import GitQueryFailed, InvalidArgument, NotAGitRepo, RequestTooLarge
-from mcp_frontend.readonly.files import git, git_toplevel, resolve_in_sandbox, sandbox_root, shown
+from mcp_frontend.readonly.files import git, git_toplevel, resolve_in_sandbox, shown
 from mcp_frontend.repo_paths import open_regular, printable_path
 
 MAX_LIMIT = 50
@@ -147,14 +144,3 @@ def _shown_repo(top: Path, root: Path) -> str:
         return shown(top, root)
     except ValueError:  # SANDBOX_ROOT lies inside the checkout
         return Path(*[".."] * (len(root.parts) - len(top.parts))).as_posix()
-
-
-def register(server, service) -> None:
-    @server.tool(name="history", description=DESCRIPTION)
-    async def history_tool(
-        path: Annotated[str, Field(description="File or folder, absolute or relative to SANDBOX_ROOT, inside a git checkout.")],
-        line: Annotated[int | None, Field(description="1-based line of the working file: adds blame and that line's commits.")] = None,
-        limit: Annotated[int, Field(description=f"Most commits returned (1-{MAX_LIMIT}).")] = 10,
-    ) -> HistoryResult:
-        root = sandbox_root(service)
-        return await anyio.to_thread.run_sync(partial(history, root, path, line, limit))

@@ -1,15 +1,12 @@
 """read_pack: bounded slices of files around symbol definitions or keyword hits, with line numbers."""
 
 import re
-from functools import partial
 from pathlib import Path
-from typing import Annotated
 
-import anyio
 from pydantic import BaseModel, Field
 
 from mcp_frontend.errors import InvalidArgument, RequestTooLarge
-from mcp_frontend.readonly.files import list_files, read_text, resolve_all, sandbox_root, shown
+from mcp_frontend.readonly.files import list_files, read_text, resolve_all, shown
 from mcp_frontend.repo_paths import link_target
 
 DEFAULT_MAX_BYTES = 16 * 1024
@@ -271,20 +268,3 @@ class _PackWriter:
         if self.full:
             self.parts.append(f"… {self.left_out} more lines left out at max_bytes={self.max_bytes}\n")
         return "".join(self.parts)
-
-
-def register(server, service) -> None:
-    @server.tool(name="read_pack", description=DESCRIPTION)
-    async def read_pack_tool(
-        paths: Annotated[
-            list[str], Field(description=f"Files or folders (at most {MAX_PATHS}), absolute or relative to SANDBOX_ROOT.")
-        ],
-        symbols: Annotated[
-            list[str] | None, Field(description="Names whose definitions to show, e.g. 'load_patch' or 'JobStore.get'.")
-        ] = None,
-        keywords: Annotated[list[str] | None, Field(description="Literal text (any case) whose lines to show with context.")] = None,
-        max_bytes: Annotated[int, Field(description=f"Size cap of pack (default {DEFAULT_MAX_BYTES}, at most {MAX_BYTES_CAP}).")] = DEFAULT_MAX_BYTES,
-        context: Annotated[int, Field(description=f"Lines shown before and after each hit or definition (0-{MAX_CONTEXT}).")] = 3,
-    ) -> ReadPackResult:
-        root = sandbox_root(service)
-        return await anyio.to_thread.run_sync(partial(read_pack, root, paths, symbols, keywords, max_bytes, context))

@@ -4,15 +4,13 @@ import os
 import re
 import shutil
 import subprocess
-from functools import partial
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-import anyio
 from pydantic import BaseModel, Field
 
 from mcp_frontend.errors import InvalidArgument, RequestTooLarge
-from mcp_frontend.readonly.files import MAX_FILE_BYTES, list_files, read_text, resolve_all, sandbox_root, shown
+from mcp_frontend.readonly.files import MAX_FILE_BYTES, list_files, read_text, resolve_all, shown
 from mcp_frontend.repo_paths import entry_kind, inside
 
 MAX_RESULTS_CAP = 500
@@ -198,19 +196,3 @@ def _glob_regex(pattern: str) -> str:
 def _trim(text: str) -> str:
     text = text.rstrip("\r\n")
     return text if len(text) <= TEXT_MAX_CHARS else text[: TEXT_MAX_CHARS - 1] + "…"
-
-
-def register(server, service) -> None:
-    @server.tool(name="search", description=DESCRIPTION)
-    async def search_tool(
-        pattern: Annotated[str, Field(description="Regular expression (Python/ripgrep syntax), matched line by line.")],
-        paths: Annotated[
-            list[str] | None,
-            Field(description=f"Files or folders to search (at most {MAX_PATHS}), absolute or relative to SANDBOX_ROOT; required."),
-        ] = None,
-        glob: Annotated[str | None, Field(description="Only files matching this glob: '*.py' matches file names, a glob with '/' the path relative to SANDBOX_ROOT; a leading ! excludes.")] = None,
-        max_results: Annotated[int, Field(description=f"Most matching lines returned (1-{MAX_RESULTS_CAP}).")] = 50,
-        ignore_case: Annotated[bool, Field(description="Match without regard to case.")] = False,
-    ) -> SearchResult:
-        root = sandbox_root(service)
-        return await anyio.to_thread.run_sync(partial(search, root, pattern, paths, glob, max_results, ignore_case))

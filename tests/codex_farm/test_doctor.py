@@ -15,6 +15,7 @@ from codex_farm.doctor import CheckResult, check_gateway_key_reach, check_isolat
 from farm_core.settings import FarmSettings
 from scripted_gateway import builtin_scenarios_dir
 from tasks.agent_env import bundled_cli
+from tasks.settings import WorkerSettings
 from tests.fixtures.farm import Farm
 from tests.fixtures.machine_tools import require_bwrap
 from tests.fixtures.planted import GATEWAY_KEY
@@ -142,14 +143,14 @@ def test_bwrap_asked_for_but_missing_is_a_warning_naming_the_fix(farm: Farm, tmp
 
 def test_a_required_but_missing_bwrap_fails(monkeypatch: pytest.MonkeyPatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
-    result = check_isolation(FarmSettings(WORKER_SANDBOX="bwrap", WORKER_SANDBOX_REQUIRED=True))
+    result = check_isolation(WorkerSettings(WORKER_SANDBOX="bwrap", WORKER_SANDBOX_REQUIRED=True))
     assert result.status == "FAIL" and "required but unusable: bwrap is not on PATH" in result.detail, result
     assert "apt-get install bubblewrap" in result.line()
 
 
 def test_the_isolation_line_of_a_working_bwrap_is_ok():
     require_bwrap()
-    result = check_isolation(FarmSettings(WORKER_SANDBOX="bwrap"))
+    result = check_isolation(WorkerSettings(WORKER_SANDBOX="bwrap"))
     assert result.status == "OK" and result.detail.startswith("bwrap sandbox works"), result
 
 
@@ -201,8 +202,8 @@ def test_the_profiles_line_names_each_backend_models_profile_and_why():
 KEY_REACH = """\
 import json
 from codex_farm.doctor import check_gateway_key_reach
-from farm_core.settings import FarmSettings
-result = check_gateway_key_reach(FarmSettings(WORKER_SANDBOX="none"))
+from tasks.settings import WorkerSettings
+result = check_gateway_key_reach(WorkerSettings(WORKER_SANDBOX="none"))
 print(json.dumps([result.status, result.detail, result.hint]))
 """
 
@@ -217,7 +218,7 @@ def key_reach_as_unprivileged() -> tuple[str, str, str]:
 def test_agents_with_cap_sys_ptrace_are_warned_about():
     if os.geteuid() != 0:
         pytest.skip("needs a root test run: only root holds CAP_SYS_PTRACE here")
-    result = check_gateway_key_reach(FarmSettings(WORKER_SANDBOX="none"))
+    result = check_gateway_key_reach(WorkerSettings(WORKER_SANDBOX="none"))
     assert result.status == "WARN" and "CAP_SYS_PTRACE (root)" in result.detail, result
     assert "WORKER_SANDBOX=bwrap" in result.hint
 
@@ -251,5 +252,5 @@ def test_a_current_adapter_of_the_agents_user_is_not_warned_about(scripted_gatew
 
 def test_sandboxed_agents_see_no_adapter_at_all():
     require_bwrap()
-    result = check_gateway_key_reach(FarmSettings(WORKER_SANDBOX="bwrap"))
+    result = check_gateway_key_reach(WorkerSettings(WORKER_SANDBOX="bwrap"))
     assert result.status == "OK" and "bwrap sandbox" in result.detail, result

@@ -17,6 +17,7 @@ from farm_core.store import job_store
 from mcp_frontend.service import FarmService
 from mcp_frontend.settings import FrontendSettings
 from tasks.pipeline import JobRun, WorkerContext
+from tasks.settings import WorkerSettings
 from tasks.worktree import WorktreeCache
 from tests.fixtures.planted import GATEWAY_KEY, encoded_forms, plant
 
@@ -98,7 +99,7 @@ def test_redis_password(url, expected):
 def test_what_a_worker_logs_reaches_redis_and_tail_without_any_secret(clean_env, redis_server, tmp_path):
     # The attack: the gateway key's base64 form was stored in a job's log in Redis, and `tail` returned it.
     clean_env.setenv("ONEAPI_API_KEY", GATEWAY_KEY)
-    farm = FarmSettings(redis_url=redis_server.url, key_prefix=f"known-{uuid.uuid4().hex[:8]}:")
+    farm = WorkerSettings(redis_url=redis_server.url, key_prefix=f"known-{uuid.uuid4().hex[:8]}:")
     worker = WorkerContext(farm, job_store(farm), WorktreeCache(tmp_path / "cache"), Redactor(known_secrets(farm)), "w1")
     spec = JobSpec(
         job_id=uuid.uuid4().hex, prompt="p", source=RepoSource(location="/nowhere", origin_host="h"), snapshot_commit="0" * 40,

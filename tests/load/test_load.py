@@ -1,21 +1,28 @@
 """Forty jobs through four worker processes on a real redis-server: none lost, none run twice, Redis left bounded.
 
-The same invariants as `python -m bench.load` (bench/load_invariants.py), at CI size and without timing goals."""
+The same invariants as `python -m bench.load` (farm_load/invariants.py), at CI size, without timing goals."""
 
 import secrets
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from bench.job_driver import start_jobs, wait_all
-from bench.load_invariants import (
-    Expectations, collect_facts, gateway_calls_per_job, invariant_failures, load_numbers, load_prompts, redis_footprint,
-    report_lines, unacked_on, used_memory, write_scenario,
-)  # fmt: skip
 from farm_core.settings import FarmSettings
 from farm_core.store import JobStore
+from farm_load.driver import start_jobs, wait_all
+from farm_load.invariants import (
+    Expectations,
+    all_acknowledged,
+    collect_facts,
+    gateway_calls_per_job,
+    invariant_failures,
+    load_prompts,
+    redis_footprint,
+    write_scenario,
+)
 from tests.fixtures.farm import Farm, connect_mcp, farm_env, start_workers, stop_worker
-from tests.fixtures.waiting import wait_until
+from tests.fixtures.mcp_calls import call_ok
 
 JOBS = 40
 WORKERS = 4
@@ -37,19 +44,17 @@ async def test_forty_jobs_on_four_workers_complete_once_each_and_leave_redis_bou
     repo = make_repo(parent=farm.sandbox)
     client, queue, prefix = farm.redis.client(), load_queue["FARM_QUEUE"], load_queue["FARM_KEY_PREFIX"]
     settings = FarmSettings()  # the defaults the workers run with: job TTL and log cap
-    memory_before = used_memory(client)
 
     async with connect_mcp(farm, **load_queue) as mcp:
-        submitted = await start_jobs(mcp, repo, load_prompts(SCENARIO, JOBS))
-        results = await wait_all(mcp, submitted.job_ids, timeout_s=900)
-    assert wait_until(lambda: not unacked_on(client, queue), timeout=60), "a finished job's message was never acknowledged"
+        call = partial(call_ok, mcp)  # every answer recorded for the session's leak scan
+        submitted = await start_jobs(call, repo, load_prompts(SCENARIO, JOBS))
+        results = await wait_all(call, submitted.job_ids, timeout_s=900)
+    assert all_acknowledged(client, queue, timeout_s=60), "a finished job's message was never acknowledged"
 
     facts = collect_facts(JobStore(client, prefix, settings.job_ttl_s, settings.log_max_entries), submitted.job_ids)
     footprint = redis_footprint(client, prefix, queue, settings.job_ttl_s, settings.log_max_entries)
     calls = gateway_calls_per_job(scripted_gateway.requests(), SCENARIO)
     failures = invariant_failures(facts, results, calls, footprint, Expectations(turns=len(write_scenario(SCENARIO)["turns"]), workers=WORKERS))
-    records = [f.record for f in facts.values() if f]
-    print("\n".join(report_lines(load_numbers(records, min(submitted.sent_at.values())), footprint, memory_before, used_memory(client))))
 
     assert failures == [], "\n".join(failures)
     assert len(submitted.job_ids) == len(set(submitted.job_ids)) == len(results) == JOBS

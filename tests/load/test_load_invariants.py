@@ -1,15 +1,21 @@
-"""The load invariants catch each way a run can go wrong: planted faults on a real redis-server are all reported."""
+"""The load invariants (farm_load/invariants.py) catch each way a run can go wrong: planted faults on a real
+redis-server are all reported."""
 
 import json
 import secrets
 import time
 from collections import Counter
 
-from bench.load_invariants import (
-    Expectations, collect_facts, invariant_failures, redis_footprint, unacked_on, write_scenario,
-)  # fmt: skip
 from farm_core.job_models import CompactResult, JobSpec, JobStatus, RepoSource
 from farm_core.store import JobStore
+from farm_load.invariants import (
+    Expectations,
+    collect_facts,
+    invariant_failures,
+    redis_footprint,
+    unacked_on,
+    write_scenario,
+)
 
 LOG_CAP = 10
 

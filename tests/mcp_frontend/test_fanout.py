@@ -13,8 +13,9 @@ from farm_core.job_models import CheckSpec, CompactResult, JobStatus
 from farm_core.refs import SNAPSHOT_REF_PREFIX
 from mcp_frontend import service as service_module
 from mcp_frontend.errors import InvalidArgument, RepoOutsideSandbox, SnapshotFailed, UnknownJob
-from mcp_frontend.fanout import JobEntry, StartArgs, expand, merge
+from mcp_frontend.fanout import expand, merge
 from mcp_frontend.server import build_server
+from mcp_frontend.start_args import JobEntry, StartArgs, StartRequest
 from tests.fixtures.git_repos import git
 from tests.fixtures.recording_service import Recording, recording_service
 
@@ -23,8 +24,10 @@ from tests.fixtures.recording_service import Recording, recording_service
 
 
 def test_entries_take_the_top_level_arguments_as_defaults():
-    defaults = StartArgs(prompt="fix it", repo="app", base="HEAD", checks=[CheckSpec(name="tests", command="true")], max_turns=5)
-    entries = expand(defaults, [JobEntry(), JobEntry(prompt="other", max_turns=9), JobEntry(base="worktree", checks=[])], None, limit=8)
+    jobs = [JobEntry(), JobEntry(prompt="other", max_turns=9), JobEntry(base="worktree", checks=[])]
+    checks = [CheckSpec(name="tests", command="true")]
+    request = StartRequest(prompt="fix it", repo="app", base="HEAD", checks=checks, max_turns=5, jobs=jobs)
+    entries = expand(request, limit=8)
 
     assert [label for label, _ in entries] == ["jobs[0]", "jobs[1]", "jobs[2]"]
     first, second, third = (args for _, args in entries)
@@ -40,7 +43,7 @@ def test_an_entry_naming_its_repo_replaces_the_default_repo_and_allowed_dirs():
 
 
 def test_matrix_is_one_job_per_prompt_over_the_same_arguments():
-    entries = expand(StartArgs(repo="app", queue="gpu"), None, ["one", "two"], limit=8)
+    entries = expand(StartRequest(repo="app", queue="gpu", matrix=["one", "two"]), limit=8)
     assert [(label, args.prompt, args.repo, args.queue) for label, args in entries] == [
         ("matrix[0]", "one", "app", "gpu"),
         ("matrix[1]", "two", "app", "gpu"),
@@ -61,7 +64,7 @@ def test_matrix_is_one_job_per_prompt_over_the_same_arguments():
 )
 def test_malformed_fanouts_are_invalid_arguments(jobs, matrix, defaults, message):
     with pytest.raises(InvalidArgument) as caught:
-        expand(StartArgs(**defaults), jobs, matrix, limit=3)
+        expand(StartRequest(**defaults, jobs=jobs, matrix=matrix), limit=3)
     assert caught.value.message == message
 
 
@@ -84,7 +87,7 @@ async def test_matrix_shares_one_snapshot_and_pins_it_for_every_job(farm, make_r
     repo = make_repo(parent=farm.sandbox)
     (repo / "README.md").write_text("# sample\nuncommitted\n")
 
-    result = await farm.service.start_fanout(StartArgs(repo=str(repo)), None, ["one", "two", "three"])
+    result = await farm.service.start_fanout(StartRequest(repo=str(repo), matrix=["one", "two", "three"]))
 
     dumped = result.model_dump(mode="json")
     assert list(dumped) == ["jobs"] and [j["job_status"] for j in dumped["jobs"]] == ["queued"] * 3
@@ -100,7 +103,7 @@ async def test_jobs_over_two_repos_snapshot_each_once(farm, make_repo):
     first, second = make_repo(parent=farm.sandbox), make_repo({"other.txt": "x\n"}, parent=farm.sandbox)
     jobs = [JobEntry(), JobEntry(repo=str(second)), JobEntry(prompt="special", base="HEAD")]
 
-    result = await farm.service.start_fanout(StartArgs(prompt="shared", repo=str(first)), jobs, None)
+    result = await farm.service.start_fanout(StartRequest(prompt="shared", repo=str(first), jobs=jobs))
 
     assert len(result.jobs) == 3
     specs = farm.sent
@@ -128,7 +131,7 @@ async def test_one_bad_entry_enqueues_nothing(farm, make_repo, entry, error, mes
     jobs = [JobEntry(), entry, JobEntry(prompt="third")]
 
     with pytest.raises(error) as caught:
-        await farm.service.start_fanout(StartArgs(prompt="p", repo=str(repo)), jobs, None)
+        await farm.service.start_fanout(StartRequest(prompt="p", repo=str(repo), jobs=jobs))
 
     assert caught.value.message.startswith(message), caught.value.message
     assert farm.sent == [] and farm.recorded() == 0
@@ -145,7 +148,7 @@ async def test_a_broker_failure_midway_cancels_the_jobs_already_queued(farm, mak
 
     monkeypatch.setattr(service_module, "send_job", flaky)
     with pytest.raises(Exception) as caught:
-        await farm.service.start_fanout(StartArgs(repo=str(repo)), None, ["one", "two", "three"])
+        await farm.service.start_fanout(StartRequest(repo=str(repo), matrix=["one", "two", "three"]))
 
     assert caught.value.code == "broker_unavailable"
     statuses = [farm.service.store.get(job_id).status for job_id in farm.service.store.list_ids(10)]
@@ -161,7 +164,8 @@ def finish(farm: Recording, job_id: str, status: JobStatus = JobStatus.completed
 
 async def queued_jobs(farm: Recording, make_repo, count: int) -> list[str]:
     repo = make_repo(parent=farm.sandbox)
-    result = await farm.service.start_fanout(StartArgs(repo=str(repo)), None, [f"job {n}" for n in range(count)])
+    matrix = [f"job {n}" for n in range(count)]
+    result = await farm.service.start_fanout(StartRequest(repo=str(repo), matrix=matrix))
     return [job.job_id for job in result.jobs]
 
 

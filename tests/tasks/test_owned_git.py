@@ -9,7 +9,7 @@ import pytest
 
 from farm_core.git_cli import git_env, no_exec_config_env, run_git_text
 from tasks.packaging import binary_patch, changed_files, commit_tree, restore_working_tree, working_tree_id
-from tasks.worktree import Worktree, WorktreeCache, restore_mirror_config, tampering
+from tasks.worktree import Worktree, WorktreeCache, make_owned_git, restore_mirror_config, tampering
 from tests.fixtures.git_repos import git
 
 
@@ -138,3 +138,28 @@ def test_git_sees_none_of_the_workers_secrets(monkeypatch):
 
     assert "REDIS_URL" not in env and "ADAPTER_TOKEN" not in env and "GIT_DIR" not in env
     assert env["PATH"] == os.environ["PATH"]
+
+
+
+@pytest.mark.parametrize("object_format", ["sha1", "sha256"])
+def test_the_owned_git_dir_is_laid_out_as_git_init_lays_it_out(tmp_path, object_format):
+    commit = "0" * (64 if object_format == "sha256" else 40)
+    work_tree = tmp_path / "work"
+    git(tmp_path, "init", "-q", f"--object-format={object_format}", str(work_tree))
+    (work_tree / ".git" / "index").write_bytes(b"")
+    owned = make_owned_git(tmp_path / "mirror", work_tree, tmp_path / "owned.git", commit)
+    reference = tmp_path / "reference.git"
+    git(tmp_path, "init", "-q", "--bare", "--template=", f"--object-format={object_format}", str(reference))
+
+    def layout(git_dir: Path) -> set[str]:
+        return {path.relative_to(git_dir).as_posix() for path in git_dir.rglob("*") if path.is_dir()}
+
+    assert layout(owned.git_dir) == layout(reference)
+    assert (owned.git_dir / "config").read_text() == (reference / "config").read_text()
+    assert git(tmp_path, f"--git-dir={owned.git_dir}", "rev-parse", "--show-object-format").strip() == object_format
+
+
+def test_a_worktree_read_through_the_owned_git_dir_gives_the_job_s_work(worktree):
+    (worktree.path / "src" / "ok.py").write_text("ok = 2\n")
+    (worktree.path / "new.txt").write_text("new\n")
+    assert package(worktree) == ["new.txt", "src/ok.py"]

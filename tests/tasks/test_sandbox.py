@@ -13,6 +13,7 @@ import pytest
 
 from tasks import agent_launcher, sandbox
 from tasks.agent_env import agent_env, launcher_script
+from tasks.cache_registry import caches_to_hide, register_cache
 from tasks.sandbox import (
     FIX_HINT,
     SandboxLayout,
@@ -24,8 +25,7 @@ from tasks.sandbox import (
     sandbox_state,
     split_hidden,
 )
-from farm_core.settings import FarmSettings
-from tasks.cache_registry import caches_to_hide, register_cache
+from tasks.settings import WorkerSettings
 from tasks.worktree import WorktreeCache, tampering
 from tests.fixtures.git_repos import git
 from tests.fixtures.machine_tools import require_bwrap
@@ -120,7 +120,7 @@ def test_a_job_layout_exposes_its_worktree_git_dirs_and_home_only(job):
 
 def test_off_means_no_probe_and_no_wrapper(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap at all: off must not care
-    settings = FarmSettings(WORKER_SANDBOX="none")
+    settings = WorkerSettings(WORKER_SANDBOX="none")
     assert sandbox_state(settings) == sandbox.SandboxState(requested=False, required=False)
     assert job_wrapper(settings, tmp_path, tmp_path, tmp_path, lambda *_: pytest.fail("nothing to log")) == []
 
@@ -128,7 +128,7 @@ def test_off_means_no_probe_and_no_wrapper(monkeypatch, tmp_path):
 def test_a_failing_bwrap_is_named_with_its_error(monkeypatch, tmp_path):
     fake_bwrap(tmp_path / "bin", "bwrap: setting up uid map: Permission denied", 1)
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
-    state = sandbox_state(FarmSettings(WORKER_SANDBOX="bwrap"))
+    state = sandbox_state(WorkerSettings(WORKER_SANDBOX="bwrap"))
     assert not state.active and state.requested
     assert state.problem == f"{tmp_path}/bin/bwrap test run exited 1: bwrap: setting up uid map: Permission denied"
 
@@ -136,14 +136,14 @@ def test_a_failing_bwrap_is_named_with_its_error(monkeypatch, tmp_path):
 def test_a_proc_bwrap_cannot_mount_gets_the_proc_hint(monkeypatch, tmp_path):
     fake_bwrap(tmp_path / "bin", "bwrap: Can't mount proc on /newroot/proc: Operation not permitted", 1)
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
-    state = sandbox_state(FarmSettings(WORKER_SANDBOX="bwrap"))
+    state = sandbox_state(WorkerSettings(WORKER_SANDBOX="bwrap"))
     assert sandbox.fix_hint(state.problem) == sandbox.PROC_HINT and "ProtectKernelTunables=no" in sandbox.PROC_HINT
     assert sandbox.fix_hint("bwrap is not on PATH") == FIX_HINT
 
 
 def test_unusable_and_not_required_warns_at_start_and_runs_jobs_unsandboxed(monkeypatch, tmp_path, caplog):
     monkeypatch.setenv("PATH", str(tmp_path))
-    settings = FarmSettings(WORKER_SANDBOX="bwrap")
+    settings = WorkerSettings(WORKER_SANDBOX="bwrap")
     with caplog.at_level(logging.WARNING, logger="codex_farm.worker"):
         state = check_at_start(settings)
     assert not state.active
@@ -155,7 +155,7 @@ def test_unusable_and_not_required_warns_at_start_and_runs_jobs_unsandboxed(monk
 
 def test_unusable_and_required_refuses_to_start_and_to_run_jobs(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
-    settings = FarmSettings(WORKER_SANDBOX="bwrap", WORKER_SANDBOX_REQUIRED=True)
+    settings = WorkerSettings(WORKER_SANDBOX="bwrap", WORKER_SANDBOX_REQUIRED=True)
     with pytest.raises(SandboxUnavailable, match="refusing to start") as refused:
         check_at_start(settings)
     assert "apt-get install bubblewrap" in str(refused.value)
@@ -174,10 +174,10 @@ def test_a_worker_that_requires_a_missing_bwrap_exits_with_the_reason(tmp_path):
 
 def test_hide_paths_are_comma_separated_and_expand_the_home(monkeypatch):
     monkeypatch.setenv("HOME", "/home/worker")
-    settings = FarmSettings(WORKER_SANDBOX_HIDE="~/.ssh, /etc/codex-farm,,")
+    settings = WorkerSettings(WORKER_SANDBOX_HIDE="~/.ssh, /etc/codex-farm,,")
     assert settings.sandbox_hide == [Path("/home/worker/.ssh"), Path("/etc/codex-farm")]
-    assert Path("/home/worker/.config") in FarmSettings().sandbox_hide
-    assert FarmSettings(WORKER_SANDBOX_HIDE="").sandbox_hide == []
+    assert Path("/home/worker/.config") in WorkerSettings().sandbox_hide
+    assert WorkerSettings(WORKER_SANDBOX_HIDE="").sandbox_hide == []
 
 
 # --- real runs in the sandbox ------------------------------------------------------------------------
@@ -288,7 +288,7 @@ def test_a_sandboxed_job_sees_no_other_registered_cache_live_or_dead(job, tmp_pa
             (other / leftover).write_text("theirs\n")
     for registered in (cache.cache_dir, *others):
         register_cache(registry, registered)
-    settings = FarmSettings(WORKER_SANDBOX="bwrap", WORKER_CACHE_DIR=str(cache.cache_dir), WORKER_CACHE_REGISTRY=str(registry))
+    settings = WorkerSettings(WORKER_SANDBOX="bwrap", WORKER_CACHE_DIR=str(cache.cache_dir), WORKER_CACHE_REGISTRY=str(registry))
     argv = job_wrapper(settings, worktree.path, worktree.mirror, home, lambda *_: None)
     script = "; ".join(f"cat {other}/worktrees/their-job/app.py {other}/homes/their-job/.claude/projects/session.jsonl; "
                        f"ls -A {other} | wc -l" for other in others)  # fmt: skip

@@ -3,7 +3,7 @@
 import pytest
 
 from farm_core.job_models import JobSpec, RepoSource
-from farm_core.settings import FarmSettings
+from tasks.settings import WorkerSettings
 from tasks.worker_rules import JobRejected, check_worker_rules
 
 MAX_MS = 3_600_000
@@ -22,8 +22,8 @@ def spec(**changes) -> JobSpec:
     return JobSpec(**values)
 
 
-def settings(bypass: bool = False) -> FarmSettings:
-    return FarmSettings(max_timeout_ms=MAX_MS, allow_bypass_permissions=bypass)
+def settings(bypass: bool = False) -> WorkerSettings:
+    return WorkerSettings(max_timeout_ms=MAX_MS, allow_bypass_permissions=bypass)
 
 
 ACCEPTED = [
@@ -71,4 +71,4 @@ def test_permission_checked_before_timeout():
 def test_allow_bypass_from_environment(monkeypatch):
     monkeypatch.setenv("ALLOW_BYPASS_PERMISSIONS", "1")
     monkeypatch.setenv("FARM_MAX_TIMEOUT_MS", str(MAX_MS))
-    assert check_worker_rules(spec(permission_mode="bypassPermissions"), FarmSettings()) is None
+    assert check_worker_rules(spec(permission_mode="bypassPermissions"), WorkerSettings()) is None

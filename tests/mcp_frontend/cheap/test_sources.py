@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mcp_frontend.cheap.errors import PathOutsideSandbox
 from mcp_frontend.cheap.sources import read_slices, resolve_dir, select_files
+from mcp_frontend.errors import PathOutsideSandbox
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""What a load run must leave true, and the numbers it reports; shared by bench.load and tests/load.
+"""What a load run must leave true: the load job, the facts read back from Redis and the gateway, and the
+invariants over them.
 
 Invariants: no job lost (every one `completed`, its file written), none run twice (one attempt, one
 "running on" log line, the scripted gateway asked exactly once per scenario turn), Redis bounded (every
@@ -7,14 +8,13 @@ or marked running) and the work spread over every worker process.
 """
 
 import json
-import statistics
-from collections import Counter, defaultdict
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
 import redis
 
-from bench.farm_latency import pct
 from farm_core.job_models import JobRecord, JobStatus
 from farm_core.keys import jobs_index, running_set
 from farm_core.store import JobStore
@@ -22,7 +22,9 @@ from scripted_gateway.request_text import find_cwd
 
 WRITTEN_FILE = "out.txt"
 PRIORITY_SEP = "\x06\x16"  # kombu's separator between a queue's name and its priority step
+LOAD_TEXT = "written under load\n"  # what each job's one Write puts in WRITTEN_FILE
 RUNNING_LINE = "running on "  # the status line a job logs when a worker starts running it (tasks/pipeline.py)
+ACK_POLL_S = 0.05  # how often all_acknowledged looks again
 
 
 def write_scenario(name: str) -> dict:
@@ -30,7 +32,14 @@ def write_scenario(name: str) -> dict:
     return {
         "name": name,
         "turns": [
-            {"tool_calls": [{"name": "Write", "arguments": {"file_path": "{cwd}/" + WRITTEN_FILE, "content": "written under load\n"}}]},
+            {
+                "tool_calls": [
+                    {
+                        "name": "Write",
+                        "arguments": {"file_path": "{cwd}/" + WRITTEN_FILE, "content": LOAD_TEXT},
+                    }
+                ]
+            },
             {"text": f"Wrote {WRITTEN_FILE}."},
         ],
     }
@@ -64,7 +73,7 @@ def collect_facts(store: JobStore, job_ids: list[str]) -> dict[str, JobFacts | N
 
 
 def gateway_calls_per_job(requests: list[dict], scenario: str) -> Counter:
-    """Chat requests the scripted gateway served for scenario, per job id (the last part of the agent's cwd)."""
+    """Chat requests the scripted gateway served for scenario, per job id (the agent's cwd ends with it)."""
     calls: Counter = Counter()
     for entry in requests:
         body = entry.get("body")
@@ -94,7 +103,9 @@ class RedisFootprint:
     index_bytes: int = 0
 
 
-def redis_footprint(client: redis.Redis, prefix: str, queue: str, job_ttl_s: int, log_cap: int) -> RedisFootprint:
+def redis_footprint(
+    client: redis.Redis, prefix: str, queue: str, job_ttl_s: int, log_cap: int
+) -> RedisFootprint:
     """Scan every job key: its TTL, its size, and for log streams their length against the cap."""
     found = RedisFootprint(log_cap_allowed=log_cap + _stream_node_entries(client))
     keys = sorted(client.scan_iter(match=f"{prefix}job:*", count=1000))
@@ -105,7 +116,7 @@ def redis_footprint(client: redis.Redis, prefix: str, queue: str, job_ttl_s: int
         pipe.memory_usage(key)
     answers = pipe.execute()
     streams = []
-    for key, ttl, kind, size in zip(keys, answers[0::3], answers[1::3], answers[2::3]):
+    for key, ttl, kind, size in zip(keys, answers[0::3], answers[1::3], answers[2::3], strict=True):
         name = key.decode()
         found.job_keys += 1
         found.job_key_bytes += size or 0
@@ -115,13 +126,14 @@ def redis_footprint(client: redis.Redis, prefix: str, queue: str, job_ttl_s: int
             found.keys_outliving_ttl.append(name)
         if kind == b"stream":
             streams.append(key)
-    for key, length in zip(streams, _lengths(client, streams)):
+    for key, length in zip(streams, _lengths(client, streams), strict=True):
         found.longest_log = max(found.longest_log, length)
         if length > found.log_cap_allowed:
             found.logs_over_cap.append(key.decode())
     found.running_left = client.scard(running_set(prefix))
     found.queued_left = queued_on(client, queue)
-    found.leases_left = [name for name in map(bytes.decode, keys) if name.endswith(":lease") and client.exists(name)]
+    leases = [name for name in map(bytes.decode, keys) if name.endswith(":lease")]
+    found.leases_left = [name for name in leases if client.exists(name)]
     found.unacked_left = len(unacked_on(client, queue))
     found.index_entries = client.zcard(jobs_index(prefix))
     found.index_bytes = client.memory_usage(jobs_index(prefix)) or 0
@@ -135,7 +147,7 @@ def queued_on(client: redis.Redis, queue: str) -> int:
 
 
 def unacked_on(client: redis.Redis, queue: str) -> list[str]:
-    """Delivery tags of messages a worker took from queue and has not acknowledged yet (kombu's `unacked` hash)."""
+    """Delivery tags of messages a worker took from queue and has not acknowledged yet (kombu's `unacked`)."""
     tags = []
     for tag, raw in client.hgetall("unacked").items():
         try:
@@ -162,9 +174,16 @@ def _lengths(client: redis.Redis, streams: list[bytes]) -> list[int]:
     return pipe.execute()
 
 
-def used_memory(client: redis.Redis) -> int:
-    """Redis INFO used_memory, in bytes."""
-    return int(client.info("memory")["used_memory"])
+def all_acknowledged(client: redis.Redis, queue: str, timeout_s: float) -> bool:
+    """Whether every message taken from queue is acknowledged within timeout_s.
+
+    A job's message is acknowledged just after its record turns terminal: the last acks trail the results."""
+    deadline = time.monotonic() + timeout_s
+    while unacked_on(client, queue):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(ACK_POLL_S)
+    return True
 
 
 # ----------------------------------------------------------------------------- invariants
@@ -180,7 +199,11 @@ class Expectations:
 
 
 def invariant_failures(
-    facts: dict[str, JobFacts | None], results: list[dict], calls: Counter, footprint: RedisFootprint, expect: Expectations
+    facts: dict[str, JobFacts | None],
+    results: list[dict],
+    calls: Counter,
+    footprint: RedisFootprint,
+    expect: Expectations,
 ) -> list[str]:
     """One line per broken invariant (with a few example job ids); empty when the run was clean."""
     failures = []
@@ -191,14 +214,32 @@ def invariant_failures(
             failures.append(f"{what}: {len(ids)} ({', '.join(map(str, ids[:5]))})")
 
     fail("LOST: job records missing", [i for i, f in facts.items() if f is None])
-    fail("LOST: jobs not completed", [f"{i}={r.status.value}" for i, r in records.items() if r.status != JobStatus.completed])
-    fail("LOST: wait results not completed", [r["job_id"] for r in results if r.get("job_status") != "completed"])
-    fail("LOST: jobs without their file", [r["job_id"] for r in results if r.get("changed_files") != [expect.written_file]])
+    fail(
+        "LOST: jobs not completed",
+        [f"{i}={r.status.value}" for i, r in records.items() if r.status != JobStatus.completed],
+    )
+    fail(
+        "LOST: wait results not completed",
+        [r["job_id"] for r in results if r.get("job_status") != "completed"],
+    )
+    fail(
+        "LOST: jobs without their file",
+        [r["job_id"] for r in results if r.get("changed_files") != [expect.written_file]],
+    )
     fail("LOST: ids missing from the wait results", sorted(set(facts) - {r["job_id"] for r in results}))
     fail("TWICE: attempts != 1", [f"{i}={r.attempts}" for i, r in records.items() if r.attempts != 1])
-    fail("TWICE: 'running on' lines != 1", [f"{i}={f.running_lines}" for i, f in facts.items() if f and f.running_lines != 1])
-    fail(f"TWICE: gateway calls != {expect.turns}", [f"{i}={calls.get(i, 0)}" for i in facts if calls.get(i, 0) != expect.turns])
-    fail("TWICE: gateway calls for no job of this run", [f"{i}={n}" for i, n in calls.items() if i not in facts])
+    fail(
+        "TWICE: 'running on' lines != 1",
+        [f"{i}={f.running_lines}" for i, f in facts.items() if f and f.running_lines != 1],
+    )
+    fail(
+        f"TWICE: gateway calls != {expect.turns}",
+        [f"{i}={calls.get(i, 0)}" for i in facts if calls.get(i, 0) != expect.turns],
+    )
+    fail(
+        "TWICE: gateway calls for no job of this run",
+        [f"{i}={n}" for i, n in calls.items() if i not in facts],
+    )
     fail("REDIS: job keys without a TTL", footprint.keys_without_ttl)
     fail("REDIS: job keys outliving FARM_JOB_TTL_S", footprint.keys_outliving_ttl)
     fail(f"REDIS: log streams longer than {footprint.log_cap_allowed}", footprint.logs_over_cap)
@@ -209,65 +250,7 @@ def invariant_failures(
     per_worker = Counter(r.worker for r in records.values())
     if len(per_worker) != expect.workers:
         ran = ", ".join(f"{worker}={count}" for worker, count in sorted(per_worker.items()))
-        failures.append(f"SPREAD: worker processes that ran jobs != {expect.workers}: {len(per_worker)} ({ran})")
+        failures.append(
+            f"SPREAD: worker processes that ran jobs != {expect.workers}: {len(per_worker)} ({ran})"
+        )
     return failures
-
-
-# ----------------------------------------------------------------------------- numbers
-
-
-@dataclass(frozen=True)
-class LoadNumbers:
-    """Throughput and latencies of a run, from the job records (seconds, time.time() on this machine)."""
-
-    jobs: int
-    wall_s: float
-    jobs_per_s: float
-    queue_wait: tuple[float, float, float]  # p50, p99, max of created_at -> started_at
-    run_time: tuple[float, float]  # p50, p99 of started_at -> finished_at
-    worker_gap: tuple[float, float]  # p50, p99 of a worker's previous finished_at -> its next started_at
-    per_worker: dict[str, int]
-
-
-def load_numbers(records: list[JobRecord], first_sent: float) -> LoadNumbers:
-    """Numbers over finished records: wall time from the first `start` sent to the last job finished."""
-    wall = max(r.finished_at for r in records) - first_sent
-    waits = [r.started_at - r.created_at for r in records]
-    runs = [r.finished_at - r.started_at for r in records]
-    by_worker: dict[str, list[JobRecord]] = defaultdict(list)
-    for record in records:
-        by_worker[record.worker].append(record)
-    gaps = []
-    for runs_of_worker in by_worker.values():
-        ordered = sorted(runs_of_worker, key=lambda r: r.started_at)
-        gaps += [later.started_at - earlier.finished_at for earlier, later in zip(ordered, ordered[1:])]
-    return LoadNumbers(
-        jobs=len(records),
-        wall_s=wall,
-        jobs_per_s=len(records) / wall,
-        queue_wait=(pct(waits, 50), pct(waits, 99), max(waits)),
-        run_time=(pct(runs, 50), pct(runs, 99)),
-        worker_gap=(pct(gaps, 50), pct(gaps, 99)) if gaps else (0.0, 0.0),
-        per_worker=dict(sorted(Counter(r.worker for r in records).items())),
-    )
-
-
-def report_lines(numbers: LoadNumbers, footprint: RedisFootprint, memory_before: int, memory_after: int) -> list[str]:
-    """The human-readable summary of a load run."""
-    counts = list(numbers.per_worker.values())
-    spread = f"min {min(counts)}, max {max(counts)}, stdev {statistics.pstdev(counts):.1f}" if counts else "-"
-    grown = memory_after - memory_before
-    return [
-        f"jobs {numbers.jobs} in {numbers.wall_s:.1f} s (first start sent -> last finished): {numbers.jobs_per_s:.2f} jobs/s",
-        f"queue wait (created_at -> started_at): p50 {numbers.queue_wait[0] * 1000:.0f} ms, p99 {numbers.queue_wait[1] * 1000:.0f} ms,"
-        f" max {numbers.queue_wait[2] * 1000:.0f} ms",
-        f"run time (started_at -> finished_at): p50 {numbers.run_time[0] * 1000:.0f} ms, p99 {numbers.run_time[1] * 1000:.0f} ms",
-        f"worker turnaround (its previous finished_at -> next started_at): p50 {numbers.worker_gap[0] * 1000:.1f} ms,"
-        f" p99 {numbers.worker_gap[1] * 1000:.1f} ms",
-        f"per worker process: {numbers.per_worker} ({spread})",
-        f"Redis used_memory: before {memory_before:,} B, after {memory_after:,} B, grown {grown:,} B = {grown / max(1, numbers.jobs):,.0f} B per job",
-        f"job keys: {footprint.job_keys} ({footprint.job_keys / max(1, numbers.jobs):.1f} per job), MEMORY USAGE {footprint.job_key_bytes:,} B"
-        f" = {footprint.job_key_bytes / max(1, numbers.jobs):,.0f} B per job; all with a TTL: {not footprint.keys_without_ttl}",
-        f"longest log stream {footprint.longest_log} entries (cap {footprint.log_cap_allowed} incl. one stream node of slack)",
-        f"job index (sorted set, entries past FARM_JOB_TTL_S trimmed at each start): {footprint.index_entries} entries, {footprint.index_bytes:,} B",
-    ]
