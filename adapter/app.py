@@ -37,7 +37,8 @@ from farm_core.redaction import RedactingFilter, Redactor
 
 log = logging.getLogger("adapter")
 JSON = "application/json"
-# Which backend model and provider profile served a /v1/messages request (errors included): `doctor --network` reads it.
+# Which backend model and provider profile served a /v1/messages request (errors included): `doctor --network`
+# reads it.
 ROUTE_HEADER = "x-codex-farm-route"
 
 
@@ -64,7 +65,9 @@ class MessagesService:
         message_id = "msg_" + secrets.token_hex(12)
         if parsed.stream:
             events = stream_events(call, translated.context, message_id)
-            return StreamingResponse(events, media_type="text/event-stream", headers={"cache-control": "no-cache"})
+            return StreamingResponse(
+                events, media_type="text/event-stream", headers={"cache-control": "no-cache"}
+            )
         return await complete_message(call, translated.context, message_id)
 
     async def count_tokens(self, request: Request) -> Response:
@@ -75,8 +78,13 @@ class MessagesService:
 
     async def models(self, request: Request) -> Response:
         self.tokens.client_label(request)
-        data = [{"type": "model", "id": m, "display_name": m, "created_at": "1970-01-01T00:00:00Z"} for m in listed_models(self.settings)]
-        return JSONResponse({"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]})
+        data = [
+            {"type": "model", "id": m, "display_name": m, "created_at": "1970-01-01T00:00:00Z"}
+            for m in listed_models(self.settings)
+        ]
+        return JSONResponse(
+            {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}
+        )
 
     async def prometheus_metrics(self, request: Request) -> Response:
         """Prometheus exposition; no token needed (only bounded labels: model, route, status)."""
@@ -87,7 +95,8 @@ class MessagesService:
 
 
 def parse_body(model, raw: bytes | bytearray):
-    """Validate a request body, turning JSON, Unicode and validation failures into a one-line InvalidRequest."""
+    """Validate a request body, turning JSON, Unicode and validation failures into a one-line
+    InvalidRequest."""
     try:
         data = json_codec.loads(raw)
     except (ValueError, RecursionError) as exc:
@@ -116,7 +125,8 @@ async def complete_message(call: UpstreamCall, context: ResponseContext, message
 
 
 async def stream_events(call: UpstreamCall, context: ResponseContext, message_id: str):
-    """Anthropic SSE bytes from the upstream chunks; a broken stream ends with an `error` event, never a hang."""
+    """Anthropic SSE bytes from the upstream chunks; a broken stream ends with an `error` event, never a
+    hang."""
     translator = StreamTranslator(context, message_id)
     error = ""
     try:
@@ -150,7 +160,13 @@ def handled(endpoint):
         route = getattr(request.state, "route", None)
         if route is not None:
             response.headers[ROUTE_HEADER] = route
-        log.info("%s %s -> %s in %.1f ms", request.method, request.url.path, response.status_code, (time.perf_counter() - started) * 1000)
+        log.info(
+            "%s %s -> %s in %.1f ms",
+            request.method,
+            request.url.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
         return response
 
     return wrapper

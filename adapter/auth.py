@@ -11,7 +11,8 @@ from farm_core.job_tokens import verify_job_token
 
 
 class TokenCheck:
-    """Accepts `x-api-key: T` or `Authorization: Bearer T` for a configured token T or a job token it signed."""
+    """Accepts `x-api-key: T` or `Authorization: Bearer T` for a configured token T or a job token it
+    signed."""
 
     def __init__(self, settings: AdapterSettings):
         self._keys = [t.get_secret_value() for t in settings.client_tokens]

@@ -6,7 +6,8 @@ from adapter.errors import InvalidRequest, RequestTooLarge
 
 
 async def read_capped_body(request: Request, limit: int) -> bytearray:
-    """The whole body, or RequestTooLarge as soon as it passes `limit` bytes (at once for a Content-Length past it)."""
+    """The whole body, or RequestTooLarge as soon as it passes `limit` bytes (at once for a Content-Length
+    past it)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large(limit, f"Content-Length is {int(declared)} bytes")
@@ -22,4 +23,6 @@ async def read_capped_body(request: Request, limit: int) -> bytearray:
 
 
 def too_large(limit: int, found: str) -> RequestTooLarge:
-    return RequestTooLarge(f"request body over the adapter's limit of {limit} bytes ({found}; ADAPTER_MAX_BODY_BYTES)")
+    return RequestTooLarge(
+        f"request body over the adapter's limit of {limit} bytes ({found}; ADAPTER_MAX_BODY_BYTES)"
+    )

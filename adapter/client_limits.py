@@ -1,4 +1,5 @@
-"""Per-job-token admission: requests in flight and requests a minute, each past its limit a 429 with retry-after.
+"""Per-job-token admission: requests in flight and requests a minute, each past its limit a 429 with
+retry-after.
 
 Every agent holds a job token, so a valid token is no proof of good faith: these limits bound what one job can
 make the adapter (and the paid gateway) do. The farm's own tokens (ADAPTER_TOKENS, held by workers and
@@ -33,9 +34,16 @@ class ClientState:
 
 
 class ClientLimits:
-    """At most `max_concurrent` requests in flight and `rate_per_min` a minute (bursts of `burst`) per client; 0 = off."""
+    """At most `max_concurrent` requests in flight and `rate_per_min` a minute (bursts of `burst`) per
+    client; 0 = off."""
 
-    def __init__(self, max_concurrent: int, rate_per_min: float, burst: int, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        max_concurrent: int,
+        rate_per_min: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.max_concurrent = max_concurrent
         self.rate_per_s = rate_per_min / 60
         self.burst = burst
@@ -44,7 +52,8 @@ class ClientLimits:
         self._swept_at = clock()
 
     def admit(self, client: str) -> None:
-        """Count one request of `client` in; raises RateLimited when it is over a limit (nothing counted then)."""
+        """Count one request of `client` in; raises RateLimited when it is over a limit (nothing counted
+        then)."""
         now = self._clock()
         self._sweep(now)
         state = self._clients.setdefault(client, ClientState(0, float(self.burst), now))
@@ -57,7 +66,8 @@ class ClientLimits:
             self._refill(state, now)
             if state.tokens < 1:
                 raise RateLimited(
-                    f"this job sent more than {self.burst} requests at once or {self.rate_per_s * 60:g} a minute "
+                    f"this job sent more than {self.burst} requests at once or {self.rate_per_s * 60:g} a "
+                    "minute "
                     "(ADAPTER_JOB_BURST, ADAPTER_JOB_RATE_PER_MIN)",
                     retry_after_s=(1 - state.tokens) / self.rate_per_s,
                 )
@@ -82,12 +92,16 @@ class ClientLimits:
             return
         self._swept_at = now
         for client, state in list(self._clients.items()):
-            if state.in_flight == 0 and (not self.rate_per_s or state.tokens + (now - state.refilled_at) * self.rate_per_s >= self.burst):
+            if state.in_flight == 0 and (
+                not self.rate_per_s
+                or state.tokens + (now - state.refilled_at) * self.rate_per_s >= self.burst
+            ):
                 del self._clients[client]
 
 
 class JobAdmission:
-    """ASGI middleware: a job token's request takes a slot of ClientLimits until its response, stream included, is sent."""
+    """ASGI middleware: a job token's request takes a slot of ClientLimits until its response, stream
+    included, is sent."""
 
     def __init__(self, app: ASGIApp, limits: ClientLimits, tokens: TokenCheck):
         self.app = app

@@ -68,7 +68,9 @@ class RateLimited(AdapterError):
 
     def __init__(self, message: str, *, retry_after_s: float):
         super().__init__(message)
-        self.retry_after_s = max(1, math.ceil(round(retry_after_s, 6)))  # whole seconds, as Retry-After takes them
+        self.retry_after_s = max(
+            1, math.ceil(round(retry_after_s, 6))
+        )  # whole seconds, as Retry-After takes them
 
     def headers(self) -> dict[str, str]:
         # Refused before its body is read, so the connection cannot carry another request either.
@@ -86,4 +88,6 @@ def anthropic_error_body(error_type: str, message: str) -> bytes:
 
 def error_response(error: AdapterError) -> Response:
     """The HTTP response answering with this error."""
-    return Response(error.body(), status_code=error.status, headers=error.headers(), media_type="application/json")
+    return Response(
+        error.body(), status_code=error.status, headers=error.headers(), media_type="application/json"
+    )

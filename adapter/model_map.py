@@ -6,8 +6,11 @@ from adapter.settings import AdapterSettings, ModelRoute
 from adapter.translate.request import UpstreamTarget
 
 
-def resolve_target(requested_model: str, settings: AdapterSettings, seal: ReasoningSeal | None = None) -> UpstreamTarget:
-    """Pick the backend model: exact map entry, then family (haiku/sonnet/opus) substring, then the default."""
+def resolve_target(
+    requested_model: str, settings: AdapterSettings, seal: ReasoningSeal | None = None
+) -> UpstreamTarget:
+    """Pick the backend model: exact map entry, then family (haiku/sonnet/opus) substring, then the
+    default."""
     route = settings.model_map.get(requested_model)
     if route is None:
         lowered = requested_model.lower()
@@ -24,7 +27,8 @@ def resolve_target(requested_model: str, settings: AdapterSettings, seal: Reason
 
 
 def profile_of(route: ModelRoute, settings: AdapterSettings) -> ProviderProfile:
-    """The route's profile, else ADAPTER_PROFILE, else the one the gateway URL or backend model name implies."""
+    """The route's profile, else ADAPTER_PROFILE, else the one the gateway URL or backend model name
+    implies."""
     name = route.profile or settings.profile
     return PROFILES[name] if name is not None else infer_profile(settings.upstream_base_url, route.model)
 

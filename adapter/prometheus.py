@@ -44,7 +44,11 @@ class AdapterMetrics:
         """Account for one metrics row (called for every upstream attempt)."""
         self.requests.labels(row.model, row.route, str(row.status)).inc()
         self.latency.labels(row.model, row.route).observe(row.latency_ms / 1000)
-        for kind, count in (("input", row.input_tokens), ("cached", row.cached_tokens), ("output", row.output_tokens)):
+        for kind, count in (
+            ("input", row.input_tokens),
+            ("cached", row.cached_tokens),
+            ("output", row.output_tokens),
+        ):
             if count:
                 self.tokens.labels(row.model, kind).inc(count)
 

@@ -12,8 +12,18 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 ProfileName = Literal["deepseek", "kimi", "glm", "qwen", "gemini", "openrouter", "vllm", "generic"]
-PROFILE_NAMES: tuple[ProfileName, ...] = ("deepseek", "kimi", "glm", "qwen", "gemini", "openrouter", "vllm", "generic")
-# on / off: always; auto: as the client asks (Claude Code sends thinking enabled or adaptive), else the provider's default.
+PROFILE_NAMES: tuple[ProfileName, ...] = (
+    "deepseek",
+    "kimi",
+    "glm",
+    "qwen",
+    "gemini",
+    "openrouter",
+    "vllm",
+    "generic",
+)
+# on / off: always; auto: as the client asks (Claude Code sends thinking enabled or adaptive), else the
+# provider's default.
 ThinkingMode = Literal["on", "off", "auto"]
 # The efforts Claude Code sends in output_config.effort.
 Effort = Literal["low", "medium", "high", "xhigh", "max"]
@@ -37,8 +47,10 @@ class ProviderProfile:
 
 
 def _deepseek(on: bool, effort: Effort | None) -> dict[str, Any]:
-    # api-docs.deepseek.com/guides/thinking_mode: "Thinking Mode Toggle: {"thinking": {"type": "enabled/disabled"}}",
-    # "Thinking mode is enabled by default"; effort "reasoning_effort": "high/max" ("low and medium are mapped to high,
+    # api-docs.deepseek.com/guides/thinking_mode: "Thinking Mode Toggle: {"thinking": {"type":
+    # "enabled/disabled"}}",
+    # "Thinking mode is enabled by default"; effort "reasoning_effort": "high/max" ("low and medium are mapped
+    # to high,
     # xhigh is mapped to max"), and agent-like requests such as Claude Code's get max when none is sent.
     if not on:
         return {"thinking": {"type": "disabled"}}
@@ -55,9 +67,12 @@ def _kimi(on: bool, effort: Effort | None) -> dict[str, Any]:
 
 
 def _glm(on: bool, effort: Effort | None) -> dict[str, Any]:
-    # docs.z.ai/guides/capabilities/thinking-mode: "Thinking is activated by default in GLM-5.1 GLM-5 GLM-4.7";
-    # to disable, "thinking": {"type": "disabled"}; "thinking blocks should be explicitly preserved and returned
-    # together with the tool results"; clear_thinking false is Preserved Thinking (reasoning kept, and cached).
+    # docs.z.ai/guides/capabilities/thinking-mode: "Thinking is activated by default in GLM-5.1 GLM-5
+    # GLM-4.7";
+    # to disable, "thinking": {"type": "disabled"}; "thinking blocks should be explicitly preserved and
+    # returned
+    # together with the tool results"; clear_thinking false is Preserved Thinking (reasoning kept, and
+    # cached).
     if not on:
         return {"thinking": {"type": "disabled"}}
     return {"thinking": {"type": "enabled", "clear_thinking": False}}
@@ -95,10 +110,20 @@ PROFILES: dict[ProfileName, ProviderProfile] = {
     p.name: p
     for p in (
         ProviderProfile("deepseek", REASONING_CONTENT, _deepseek, ("deepseek.com",), ("deepseek",)),
-        ProviderProfile("kimi", REASONING_CONTENT, _kimi, ("moonshot.ai", "moonshot.cn", "kimi.com"), ("kimi", "moonshot")),
+        ProviderProfile(
+            "kimi", REASONING_CONTENT, _kimi, ("moonshot.ai", "moonshot.cn", "kimi.com"), ("kimi", "moonshot")
+        ),
         ProviderProfile("glm", REASONING_CONTENT, _glm, ("z.ai", "bigmodel.cn"), ("glm",)),
-        ProviderProfile("qwen", REASONING_CONTENT, _qwen, ("dashscope.aliyuncs.com", "dashscope-intl.aliyuncs.com"), ("qwen", "qwq")),
-        ProviderProfile("gemini", REASONING_CONTENT, _gemini, ("generativelanguage.googleapis.com",), ("gemini",)),
+        ProviderProfile(
+            "qwen",
+            REASONING_CONTENT,
+            _qwen,
+            ("dashscope.aliyuncs.com", "dashscope-intl.aliyuncs.com"),
+            ("qwen", "qwq"),
+        ),
+        ProviderProfile(
+            "gemini", REASONING_CONTENT, _gemini, ("generativelanguage.googleapis.com",), ("gemini",)
+        ),
         ProviderProfile("openrouter", REASONING, _openrouter, ("openrouter.ai",)),
         ProviderProfile("vllm", REASONING, _vllm),
         ProviderProfile("generic", REASONING_CONTENT, _generic),
@@ -107,7 +132,8 @@ PROFILES: dict[ProfileName, ProviderProfile] = {
 
 
 def infer_profile(base_url: str, model: str) -> ProviderProfile:
-    """The profile a gateway URL names by its host, else the one the backend model's name names, else generic."""
+    """The profile a gateway URL names by its host, else the one the backend model's name names, else
+    generic."""
     host = (urlsplit(base_url).hostname or "").lower()
     for profile in PROFILES.values():
         if any(host == h or host.endswith("." + h) for h in profile.hosts):

@@ -31,7 +31,9 @@ log = logging.getLogger("codex_farm.adapter")
 VERSION = "cf1"
 _PLAIN, _DEFLATED = "j", "z"  # first character of the payload part: how it is encoded
 _KEY_LABEL = b"codex-farm reasoning seal\x00"
-OPENED_CACHE_SIZE = 2048  # seals verified recently (the histories of a few dozen jobs), each holding one reasoning text
+OPENED_CACHE_SIZE = (
+    2048  # seals verified recently (the histories of a few dozen jobs), each holding one reasoning text
+)
 
 
 @dataclass(frozen=True)
@@ -59,12 +61,15 @@ class ReasoningSeal:
 
     @classmethod
     def from_secrets(cls, explicit: SecretStr | None, gateway_key: SecretStr | None) -> "ReasoningSeal":
-        """ADAPTER_REASONING_KEY, else a key derived from the gateway key (same on every replica), else a random one."""
+        """ADAPTER_REASONING_KEY, else a key derived from the gateway key (same on every replica), else a
+        random one."""
         if explicit is not None and explicit.get_secret_value():
             return cls(hashlib.sha256(_KEY_LABEL + explicit.get_secret_value().encode()).digest())
         if gateway_key is not None and gateway_key.get_secret_value():
             return cls(hashlib.sha256(_KEY_LABEL + gateway_key.get_secret_value().encode()).digest())
-        log.warning("no ADAPTER_REASONING_KEY or gateway key: reasoning seals last only as long as this process")
+        log.warning(
+            "no ADAPTER_REASONING_KEY or gateway key: reasoning seals last only as long as this process"
+        )
         return cls(secrets.token_bytes(32))
 
     def seal(self, profile: str, carried: CarriedReasoning) -> str:
@@ -80,7 +85,8 @@ class ReasoningSeal:
         return f"{VERSION}.{body}.{_b64(_mac(self.key, body))}"
 
     def open(self, signature: str | None, profile: str) -> CarriedReasoning | None:
-        """The reasoning a signature carries for profile; None (logged when suspicious) for any other signature."""
+        """The reasoning a signature carries for profile; None (logged when suspicious) for any other
+        signature."""
         if not signature or not signature.startswith(VERSION + "."):
             return None  # no seal of ours (a real Anthropic signature, or none): nothing to forward
         opened = _open(self.key, signature)
@@ -116,7 +122,9 @@ def _carried(payload: dict[str, Any]) -> CarriedReasoning:
     extras = dict(payload.get("c") or {})
     if not all(isinstance(d, dict) for d in details) or not all(isinstance(e, dict) for e in extras.values()):
         raise TypeError("reasoning details and call extras are objects")
-    return CarriedReasoning(field=str(payload["f"]), text=str(payload["t"]), details=details, call_extras=extras)
+    return CarriedReasoning(
+        field=str(payload["f"]), text=str(payload["t"]), details=details, call_extras=extras
+    )
 
 
 def _mac(key: bytes, body: str) -> bytes:

@@ -2,7 +2,6 @@
 
 import json
 from pathlib import Path
-
 from typing import Annotated
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -19,9 +18,15 @@ class ModelRoute(BaseModel):
 
     model: str
     max_output_tokens: int | None = None
-    profile: ProfileName | None = Field(None, description="Provider profile; default ADAPTER_PROFILE, else inferred.")
-    thinking: ThinkingMode = Field("auto", description="on | off | auto (as Claude Code asks, else the provider's default).")
-    effort: Effort | None = Field(None, description="Thinking effort sent upstream; default the one Claude Code asks for.")
+    profile: ProfileName | None = Field(
+        None, description="Provider profile; default ADAPTER_PROFILE, else inferred."
+    )
+    thinking: ThinkingMode = Field(
+        "auto", description="on | off | auto (as Claude Code asks, else the provider's default)."
+    )
+    effort: Effort | None = Field(
+        None, description="Thinking effort sent upstream; default the one Claude Code asks for."
+    )
 
 
 class AdapterSettings(BaseSettings):
@@ -53,7 +58,8 @@ class AdapterSettings(BaseSettings):
     profile: ProfileName | None = Field(
         None,
         validation_alias="ADAPTER_PROFILE",
-        description="Provider profile of the gateway (deepseek, kimi, glm, qwen, gemini, openrouter, vllm, generic); "
+        description="Provider profile of the gateway (deepseek, kimi, glm, qwen, gemini, openrouter, vllm, "
+        "generic); "
         "default: inferred from ONEAPI_BASE_URL and the model name.",
     )
     reasoning_key: SecretStr | None = Field(
@@ -67,28 +73,45 @@ class AdapterSettings(BaseSettings):
         description="Cap on max_tokens sent upstream unless the model map sets one.",
     )
     fallback_base_url: str | None = Field(
-        None, validation_alias="FALLBACK_BASE_URL", description="Gateway tried when the primary keeps failing."
+        None,
+        validation_alias="FALLBACK_BASE_URL",
+        description="Gateway tried when the primary keeps failing.",
     )
     fallback_api_key: SecretStr | None = Field(None, validation_alias="FALLBACK_API_KEY")
     upstream_api_key_file: Path | None = Field(
         None,
         validation_alias="ONEAPI_API_KEY_FILE",
-        description="File holding the gateway key instead of ONEAPI_API_KEY: read once at start, never in the environment.",
+        description="File holding the gateway key instead of ONEAPI_API_KEY: read once at start, never in "
+        "the environment.",
     )
     fallback_api_key_file: Path | None = Field(
-        None, validation_alias="FALLBACK_API_KEY_FILE", description="File holding the fallback's key instead of FALLBACK_API_KEY."
+        None,
+        validation_alias="FALLBACK_API_KEY_FILE",
+        description="File holding the fallback's key instead of FALLBACK_API_KEY.",
     )
     fallback_model: str | None = Field(
-        None, validation_alias="FALLBACK_MODEL", description="Backend model on the fallback; default: the primary's."
+        None,
+        validation_alias="FALLBACK_MODEL",
+        description="Backend model on the fallback; default: the primary's.",
     )
     retries: int = Field(
-        2, ge=0, le=10, validation_alias="ADAPTER_RETRIES", description="Retries per gateway on 429/5xx/connect errors."
+        2,
+        ge=0,
+        le=10,
+        validation_alias="ADAPTER_RETRIES",
+        description="Retries per gateway on 429/5xx/connect errors.",
     )
     retry_max_wait_s: float = Field(
-        20.0, ge=0, validation_alias="ADAPTER_RETRY_MAX_WAIT_S", description="Longest single wait between retries."
+        20.0,
+        ge=0,
+        validation_alias="ADAPTER_RETRY_MAX_WAIT_S",
+        description="Longest single wait between retries.",
     )
     upstream_timeout_s: float = Field(
-        600.0, gt=0, validation_alias="ADAPTER_UPSTREAM_TIMEOUT_S", description="Whole-request timeout, non-streaming."
+        600.0,
+        gt=0,
+        validation_alias="ADAPTER_UPSTREAM_TIMEOUT_S",
+        description="Whole-request timeout, non-streaming.",
     )
     stream_idle_timeout_s: float = Field(
         120.0,
@@ -102,7 +125,9 @@ class AdapterSettings(BaseSettings):
         description="Comma-separated tokens clients must present (x-api-key or Bearer).",
     )
     allow_anonymous: bool = Field(
-        False, validation_alias="ADAPTER_ALLOW_ANONYMOUS", description="Serve clients without a token (loopback dev only)."
+        False,
+        validation_alias="ADAPTER_ALLOW_ANONYMOUS",
+        description="Serve clients without a token (loopback dev only).",
     )
     metrics_file: Path | None = Field(
         None, validation_alias="WORKER_METRICS_FILE", description="JSONL file, one row per upstream call."
@@ -111,7 +136,8 @@ class AdapterSettings(BaseSettings):
         16 * 1024 * 1024,
         gt=0,
         validation_alias="ADAPTER_MAX_BODY_BYTES",
-        description="Longest request body read; past it (declared or counted as it arrives) 413 request_too_large. "
+        description="Longest request body read; past it (declared or counted as it arrives) 413 "
+        "request_too_large. "
         "Claude Code's requests are KBs to a few MB, images included.",
     )
     header_timeout_s: float = Field(
@@ -125,19 +151,22 @@ class AdapterSettings(BaseSettings):
         60.0,
         gt=0,
         validation_alias="ADAPTER_BODY_TIMEOUT_S",
-        description="A client that has not sent a request's whole body this long after its headers is disconnected.",
+        description="A client that has not sent a request's whole body this long after its headers is "
+        "disconnected.",
     )
     job_max_concurrent: int = Field(
         8,
         ge=0,
         validation_alias="ADAPTER_JOB_MAX_CONCURRENT",
-        description="Requests one job token may have in flight (a stream until it ends); past it 429. 0: no limit.",
+        description="Requests one job token may have in flight (a stream until it ends); past it 429. 0: no "
+        "limit.",
     )
     job_rate_per_min: float = Field(
         240.0,
         ge=0,
         validation_alias="ADAPTER_JOB_RATE_PER_MIN",
-        description="Requests a minute one job token may send, sustained; past it 429 with retry-after. 0: no limit.",
+        description="Requests a minute one job token may send, sustained; past it 429 with retry-after. 0: "
+        "no limit.",
     )
     job_burst: int = Field(
         60,

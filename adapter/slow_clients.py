@@ -1,8 +1,10 @@
-"""Deadlines for slow clients (slowloris): uvicorn's HTTP protocol with a time limit on a request's headers and body.
+"""Deadlines for slow clients (slowloris): uvicorn's HTTP protocol with a time limit on a request's headers
+and body.
 
 uvicorn has a keep-alive timeout between requests but none while a request arrives: a client that trickles its
 headers or its body a byte at a time holds its connection for ever. This protocol disconnects a client whose
-headers are not complete ADAPTER_HEADER_TIMEOUT_S after it connected (or after the first byte of a later request
+headers are not complete ADAPTER_HEADER_TIMEOUT_S after it connected (or after the first byte of a later
+request
 on a kept-alive connection), or whose body is not complete ADAPTER_BODY_TIMEOUT_S after its headers. It also
 closes a connection answered before its body was read in full (a refusal), instead of reading the rest.
 """
@@ -25,7 +27,9 @@ class DeadlineProtocol(HttpToolsProtocol):
     @classmethod
     def with_deadlines(cls, header_timeout_s: float, body_timeout_s: float) -> type["DeadlineProtocol"]:
         """A protocol class (what uvicorn's `http` setting takes) with these deadlines."""
-        return type(cls.__name__, (cls,), {"header_timeout_s": header_timeout_s, "body_timeout_s": body_timeout_s})
+        return type(
+            cls.__name__, (cls,), {"header_timeout_s": header_timeout_s, "body_timeout_s": body_timeout_s}
+        )
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -37,12 +41,15 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._deadline is None:  # a later request on a kept-alive connection: its clock starts at its first byte
+        if (
+            self._deadline is None
+        ):  # a later request on a kept-alive connection: its clock starts at its first byte
             self._arm(self.header_timeout_s, "headers")
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
-        # A pipelined request's body clock runs while it waits its turn; clients of the adapter do not pipeline.
+        # A pipelined request's body clock runs while it waits its turn; clients of the adapter do not
+        # pipeline.
         self._arm(self.body_timeout_s, "body")
 
     def on_message_complete(self) -> None:
@@ -67,6 +74,6 @@ class DeadlineProtocol(HttpToolsProtocol):
     def _expired(self, seconds: float, part: str) -> None:
         self._deadline = None
         if not self.transport.is_closing():
-            peer = "%s:%d" % self.client if self.client else "a client"
+            peer = "{}:{}".format(*self.client) if self.client else "a client"
             log.info("closed the connection of %s: request %s not complete within %g s", peer, part, seconds)
             self.transport.close()

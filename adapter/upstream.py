@@ -2,8 +2,8 @@
 
 import email.utils
 import json
-import math
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -59,7 +59,8 @@ class UpstreamCall:
         return json.loads(await self.response.aread())
 
     async def chunks(self) -> AsyncIterator[dict]:
-        """Decoded `data:` chunks until `[DONE]`; raises StreamCut if the stream ends early or reports an error."""
+        """Decoded `data:` chunks until `[DONE]`; raises StreamCut if the stream ends early or reports an
+        error."""
         lines = self.response.aiter_lines()
         async for line in lines:
             if not line.startswith("data:"):
@@ -102,11 +103,15 @@ class StreamCut(Exception):
 class UpstreamClient:
     """Sends translated requests to the primary gateway, then the fallback, retrying transient failures."""
 
-    def __init__(self, settings: AdapterSettings, metrics: MetricsFile, http: httpx.AsyncClient | None = None):
+    def __init__(
+        self, settings: AdapterSettings, metrics: MetricsFile, http: httpx.AsyncClient | None = None
+    ):
         self._settings = settings
         self._metrics = metrics
         self._http = http or httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.upstream_timeout_s, connect=10.0, read=settings.stream_idle_timeout_s),
+            timeout=httpx.Timeout(
+                settings.upstream_timeout_s, connect=10.0, read=settings.stream_idle_timeout_s
+            ),
             limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
         )
         self._gateways = gateways_from(settings)
@@ -120,7 +125,8 @@ class UpstreamClient:
         await self._http.aclose()
 
     async def open(self, payload: dict, *, client: str) -> UpstreamCall:
-        """Return an open 200 response from the first gateway that gives one; raise UpstreamFailed otherwise."""
+        """Return an open 200 response from the first gateway that gives one; raise UpstreamFailed
+        otherwise."""
         failure = UpstreamFailed("no upstream gateway configured")
         for gateway in self._gateways:
             sent = self._encode(payload, gateway)
@@ -148,14 +154,18 @@ class UpstreamClient:
             payload = {**payload, "model": gateway.model}
         return json_codec.dumps(payload)
 
-    async def _attempt(self, gateway: Gateway, payload: bytes, model: str, stream: bool, client: str) -> UpstreamCall:
+    async def _attempt(
+        self, gateway: Gateway, payload: bytes, model: str, stream: bool, client: str
+    ) -> UpstreamCall:
         started = time.perf_counter()
         request = self._http.build_request("POST", gateway.url, content=payload, headers=gateway.headers())
         try:
             response = await self._http.send(request, stream=True)
         except httpx.TransportError as exc:
             self._record_failure(gateway, model, stream, client, started, 0, type(exc).__name__)
-            raise _Retryable(UpstreamFailed(f"gateway unreachable ({gateway.route}): {type(exc).__name__}"), None)
+            raise _Retryable(
+                UpstreamFailed(f"gateway unreachable ({gateway.route}): {type(exc).__name__}"), None
+            ) from exc
         if response.status_code == 200:
             return UpstreamCall(response, gateway, model, stream, client, self._metrics, started)
         body = await response.aread()
@@ -172,7 +182,9 @@ class UpstreamClient:
     def _record_failure(self, gateway, model, stream, client, started, status, error) -> None:
         log.warning("upstream %s failed: status=%s %s", gateway.route, status, error)
         latency = round((time.perf_counter() - started) * 1000, 2)
-        self._metrics.write(UpstreamCallRow(model, gateway.route, status, latency, stream, client, error=error[:300]))
+        self._metrics.write(
+            UpstreamCallRow(model, gateway.route, status, latency, stream, client, error=error[:300])
+        )
 
     def _wait_s(self, retry_after: float | None, attempt: int) -> float:
         wait = retry_after if retry_after is not None else BACKOFF_BASE_S * 2**attempt
@@ -194,7 +206,12 @@ def gateways_from(settings: AdapterSettings) -> list[Gateway]:
     gateways = [Gateway("primary", chat_url(settings.upstream_base_url), _secret(settings.upstream_api_key))]
     if settings.fallback_base_url:
         gateways.append(
-            Gateway("fallback", chat_url(settings.fallback_base_url), _secret(settings.fallback_api_key), settings.fallback_model)
+            Gateway(
+                "fallback",
+                chat_url(settings.fallback_base_url),
+                _secret(settings.fallback_api_key),
+                settings.fallback_model,
+            )
         )
     return gateways
 

@@ -68,10 +68,13 @@ def _sealed_text(text: str) -> str:
 
 
 def build_bodies(size: int, stream: bool, reasoning: bool) -> Bodies:
-    """The Anthropic request and the OpenAI request the adapter sends upstream for it (reasoning carried back or not)."""
+    """The Anthropic request and the OpenAI request the adapter sends upstream for it (reasoning carried
+    back or not)."""
     seal = BENCH_SEAL if reasoning else None
     sealer = _sealed_text if reasoning else None
-    anthropic = json.dumps(claude_code_request(size, stream=stream, marker=MARKER, seal_reasoning=sealer)).encode()
+    anthropic = json.dumps(
+        claude_code_request(size, stream=stream, marker=MARKER, seal_reasoning=sealer)
+    ).encode()
     target = UpstreamTarget(DEFAULT_MODEL, DEFAULT_CAP, seal=seal)
     translated = to_openai(MessagesRequest.model_validate_json(anthropic), target)
     return Bodies(anthropic, orjson.dumps(translated.payload))
@@ -117,12 +120,17 @@ def print_table(title: str, direct: list[float], via: list[float]) -> float:
 
 
 def measure_end_to_end(args: argparse.Namespace) -> None:
-    plain, streamed = build_bodies(args.size, False, args.reasoning), build_bodies(args.size, True, args.reasoning)
+    plain, streamed = (
+        build_bodies(args.size, False, args.reasoning),
+        build_bodies(args.size, True, args.reasoning),
+    )
     assistant_turns = sum(1 for m in json.loads(plain.openai)["messages"] if m["role"] == "assistant")
     print(f"reasoning: {'sealed in every history turn and in each answer' if args.reasoning else 'none'}")
-    print(f"request: Anthropic {len(plain.anthropic):,} B -> OpenAI {len(plain.openai):,} B "
-          f"(model {DEFAULT_MODEL}, max_tokens cap {DEFAULT_CAP}); answer: {len(ANSWER.split())} words, "
-          f"{ANSWER_CHUNKS} chunks when streamed")
+    print(
+        f"request: Anthropic {len(plain.anthropic):,} B -> OpenAI {len(plain.openai):,} B "
+        f"(model {DEFAULT_MODEL}, max_tokens cap {DEFAULT_CAP}); answer: {len(ANSWER.split())} words, "
+        f"{ANSWER_CHUNKS} chunks when streamed"
+    )
     with tempfile.TemporaryDirectory(prefix="adapter-bench-") as tmp:
         workdir = Path(tmp)
         servers: list[Server] = []
@@ -131,12 +139,19 @@ def measure_end_to_end(args: argparse.Namespace) -> None:
             servers.append(gateway)
             adapter = start_adapter(workdir, gateway.url + "/v1", args.adapter_log_level)
             servers.append(adapter)
-            print(f"gateway pid {gateway.pid} :{gateway.port}, adapter pid {adapter.pid} :{adapter.port} "
-                  f"(adapter log level {args.adapter_log_level})")
+            print(
+                f"gateway pid {gateway.pid} :{gateway.port}, adapter pid {adapter.pid} :{adapter.port} "
+                f"(adapter log level {args.adapter_log_level})"
+            )
             json_headers = {"content-type": "application/json"}
             with (
-                keep_alive_client(gateway.url, {**json_headers, "authorization": f"Bearer {GATEWAY_KEY}"}) as direct,
-                keep_alive_client(adapter.url, {**json_headers, "x-api-key": CLIENT_TOKEN, "anthropic-version": "2023-06-01"}) as via,
+                keep_alive_client(
+                    gateway.url, {**json_headers, "authorization": f"Bearer {GATEWAY_KEY}"}
+                ) as direct,
+                keep_alive_client(
+                    adapter.url,
+                    {**json_headers, "x-api-key": CLIENT_TOKEN, "anthropic-version": "2023-06-01"},
+                ) as via,
                 httpx.Client(base_url=gateway.url) as control,
             ):
                 check_answers(direct, via, plain, streamed)
@@ -166,24 +181,36 @@ def measure_end_to_end(args: argparse.Namespace) -> None:
                 server.stop()
 
     plain_times, stream_times = plain_run.times, stream_run.times
-    print_table("non-streaming total latency: POST /v1/chat/completions vs POST /v1/messages",
-                plain_times["direct"], plain_times["adapter"])
-    print_table("streaming time to first event (direct: first chunk; adapter: message_start)",
-                [t[0] for t in stream_times["direct"]], [t[0] for t in stream_times["adapter"]])
-    print_table("streaming full-stream time",
-                [t[1] for t in stream_times["direct"]], [t[1] for t in stream_times["adapter"]])
+    print_table(
+        "non-streaming total latency: POST /v1/chat/completions vs POST /v1/messages",
+        plain_times["direct"],
+        plain_times["adapter"],
+    )
+    print_table(
+        "streaming time to first event (direct: first chunk; adapter: message_start)",
+        [t[0] for t in stream_times["direct"]],
+        [t[0] for t in stream_times["adapter"]],
+    )
+    print_table(
+        "streaming full-stream time",
+        [t[1] for t in stream_times["direct"]],
+        [t[1] for t in stream_times["adapter"]],
+    )
     n = args.requests
     print("\nserver CPU per request (user+sys from /proc, during that path's batches)")
     for label, measured in (("non-streaming", plain_run), ("streaming", stream_run)):
-        print(f"  {label:14} adapter {measured.cpu_s['adapter'] / n * 1000:5.2f} ms   "
-              f"gateway (direct path) {measured.cpu_s['direct'] / n * 1000:5.2f} ms")
+        print(
+            f"  {label:14} adapter {measured.cpu_s['adapter'] / n * 1000:5.2f} ms   "
+            f"gateway (direct path) {measured.cpu_s['direct'] / n * 1000:5.2f} ms"
+        )
 
 
 # ----------------------------------------------------------------------------- in-process
 
 
 def measure_translation_cost(size: int, runs: int, reasoning: bool) -> None:
-    """The adapter's request work alone: parse, translate, serialise (what it does before sending upstream)."""
+    """The adapter's request work alone: parse, translate, serialise (what it does before sending
+    upstream)."""
     raw = build_bodies(size, False, reasoning).anthropic
     target = UpstreamTarget(DEFAULT_MODEL, DEFAULT_CAP, seal=BENCH_SEAL if reasoning else None)
     parse, translate, dump, total = [], [], [], []
@@ -216,33 +243,75 @@ def stream_mix() -> list[dict]:
     whose argument pieces arrive interleaved (0, 1, 0, 1, ...), finish, usage."""
 
     def chunk(delta: dict, finish: str | None = None) -> dict:
-        return {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1, "model": DEFAULT_MODEL,
-                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}], "usage": None}
+        return {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": DEFAULT_MODEL,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            "usage": None,
+        }
 
     def pieces(text: str, count: int) -> list[str]:
         bounds = [len(text) * i // count for i in range(count + 1)]
-        return [text[bounds[i]:bounds[i + 1]] for i in range(count)]
+        return [text[bounds[i] : bounds[i + 1]] for i in range(count)]
 
-    reasoning = "The test fails because the helper multiplies before it clamps; reading both files shows where. " * 2
+    reasoning = (
+        "The test fails because the helper multiplies before it clamps; reading both files shows where. " * 2
+    )
     text = "I will read the helper and its test, then run the suite to confirm the failure. " * 2
     calls = [
-        ("call_0", "Read", json.dumps({"file_path": "/srv/checkout/src/helpers/scale.py", "offset": 1, "limit": 200})),
-        ("call_1", "Bash", json.dumps({"command": "python -m pytest tests/test_scale.py -x -q", "description": "run it"})),
+        (
+            "call_0",
+            "Read",
+            json.dumps({"file_path": "/srv/checkout/src/helpers/scale.py", "offset": 1, "limit": 200}),
+        ),
+        (
+            "call_1",
+            "Bash",
+            json.dumps({"command": "python -m pytest tests/test_scale.py -x -q", "description": "run it"}),
+        ),
     ]
     chunks = [chunk({"role": "assistant", "content": ""})]
     chunks += [chunk({"reasoning_content": p}) for p in pieces(reasoning, 15)]
     chunks += [chunk({"content": p}) for p in pieces(text, 15)]
     for index, (call_id, name, _) in enumerate(calls):
-        chunks.append(chunk({"tool_calls": [{"index": index, "id": call_id, "type": "function",
-                                             "function": {"name": name, "arguments": ""}}]}))
+        chunks.append(
+            chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": index,
+                            "id": call_id,
+                            "type": "function",
+                            "function": {"name": name, "arguments": ""},
+                        }
+                    ]
+                }
+            )
+        )
     split = [pieces(arguments, 8) for _, _, arguments in calls]
     for step in range(8):
         for index in range(len(calls)):
-            chunks.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": split[index][step]}}]}))
+            chunks.append(
+                chunk({"tool_calls": [{"index": index, "function": {"arguments": split[index][step]}}]})
+            )
     chunks.append(chunk({}, "tool_calls"))
-    chunks.append({"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1, "model": DEFAULT_MODEL,
-                   "choices": [], "usage": {"prompt_tokens": 30000, "completion_tokens": 180, "total_tokens": 30180,
-                                            "prompt_tokens_details": {"cached_tokens": 28000}}})
+    chunks.append(
+        {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": DEFAULT_MODEL,
+            "choices": [],
+            "usage": {
+                "prompt_tokens": 30000,
+                "completion_tokens": 180,
+                "total_tokens": 30180,
+                "prompt_tokens_details": {"cached_tokens": 28000},
+            },
+        }
+    )
     return chunks
 
 
@@ -280,24 +349,27 @@ def measure_stream_throughput(total_chunks: int) -> None:
         return time.perf_counter() - started
 
     run(False)  # warm-up
-    print(f"\nstream translation in-process: {streams:,} streams x {len(chunks)} chunks = {streams * len(chunks):,} chunks "
-          f"-> {streams * events_per_stream:,} events ({events_per_stream} per stream)")
+    print(
+        f"\nstream translation in-process: {streams:,} streams x {len(chunks)} chunks = "
+        f"{streams * len(chunks):,} chunks "
+        f"-> {streams * events_per_stream:,} events ({events_per_stream} per stream)"
+    )
     for label, decode in (("pre-decoded chunk dicts", False), ("json.loads per chunk + translate", True)):
         elapsed = min(run(decode) for _ in range(3))
         chunk_rate, event_rate = streams * len(chunks) / elapsed, streams * events_per_stream / elapsed
-        print(f"  {label:34} {chunk_rate:12,.0f} chunks/s {event_rate:12,.0f} events/s "
-              f"({elapsed / (streams * len(chunks)) * 1e6:.2f} us/chunk, best of 3)")
+        print(
+            f"  {label:34} {chunk_rate:12,.0f} chunks/s {event_rate:12,.0f} events/s "
+            f"({elapsed / (streams * len(chunks)) * 1e6:.2f} us/chunk, best of 3)"
+        )
 
 
 # ----------------------------------------------------------------------------- header, main
 
 
-
-
-
-
 def print_header(argv: list[str]) -> None:
-    versions = ", ".join(f"{name} {metadata.version(name)}" for name in ("uvicorn", "starlette", "httpx", "pydantic"))
+    versions = ", ".join(
+        f"{name} {metadata.version(name)}" for name in ("uvicorn", "starlette", "httpx", "pydantic")
+    )
     print("adapter overhead benchmark")
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()} ({versions})")
     print(f"command: {shlex.join(['python', '-m', 'bench.adapter_latency', *argv])}")
@@ -306,16 +378,29 @@ def print_header(argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="python -m bench.adapter_latency", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.adapter_latency", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--requests", type=int, default=500, help="timed requests per path and mode")
-    parser.add_argument("--size", type=int, default=100_000, help="target size of the Anthropic request in bytes")
-    parser.add_argument("--warmup", type=int, default=30, help="untimed requests per path and mode first")
-    parser.add_argument("--batch", type=int, default=50, help="direct/adapter alternate in batches of this many")
-    parser.add_argument("--stream-chunks", type=int, default=200_000, help="chunks fed to the stream translator")
-    parser.add_argument("--translate-runs", type=int, default=500, help="runs of the in-process request translation")
-    parser.add_argument("--adapter-log-level", default="info", help="the adapter's --log-level (as deployed: info)")
     parser.add_argument(
-        "--reasoning", action="store_true",
+        "--size", type=int, default=100_000, help="target size of the Anthropic request in bytes"
+    )
+    parser.add_argument("--warmup", type=int, default=30, help="untimed requests per path and mode first")
+    parser.add_argument(
+        "--batch", type=int, default=50, help="direct/adapter alternate in batches of this many"
+    )
+    parser.add_argument(
+        "--stream-chunks", type=int, default=200_000, help="chunks fed to the stream translator"
+    )
+    parser.add_argument(
+        "--translate-runs", type=int, default=500, help="runs of the in-process request translation"
+    )
+    parser.add_argument(
+        "--adapter-log-level", default="info", help="the adapter's --log-level (as deployed: info)"
+    )
+    parser.add_argument(
+        "--reasoning",
+        action="store_true",
         help="the gateway answers with reasoning and every history turn carries sealed reasoning back",
     )
     args = parser.parse_args(argv)

@@ -1,4 +1,5 @@
-"""A bare Celery app with one trivial task: the raw Celery round trip bench.throughput compares the farm's queue with.
+"""A bare Celery app with one trivial task: the raw Celery round trip bench.throughput compares the farm's
+queue with.
 
 Configured like the farm's app where it matters for throughput (JSON, late acks, prefetch 1) plus a
 Redis result backend, and nothing else: no job store, no signals, no housekeeping. Its workers read
@@ -39,6 +40,17 @@ def use_broker(redis_url: str) -> None:
 def worker_command(queue: str, name: str, concurrency: int) -> list[str]:
     """argv of one bare worker on queue (prefork, like the farm's workers)."""
     return [
-        sys.executable, "-m", "celery", "-A", "bench.celery_echo", "worker", f"--queues={queue}", f"--concurrency={concurrency}",
-        "--pool=prefork", f"--hostname={name}@%h", "--without-gossip", "--without-mingle", "--loglevel=INFO",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "bench.celery_echo",
+        "worker",
+        f"--queues={queue}",
+        f"--concurrency={concurrency}",
+        "--pool=prefork",
+        f"--hostname={name}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel=INFO",
+    ]

@@ -58,8 +58,12 @@ GOAL_BYTES_REDUCTION_PCT = 95.0
 WAIT_SLICE_MS = 100_000  # below the frontend's WAIT_MAX_MS default
 EDIT_FILE = "bench_out.py"
 # Inherited variables that would point the direct run's CLI somewhere else or carry a real credential.
-SCRUBBED_ENV = ("ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_MODEL", "CLAUDE_CODE_USE_BEDROCK",
-                "CLAUDE_CODE_USE_VERTEX")  # fmt: skip
+SCRUBBED_ENV = (
+    "ANTHROPIC_AUTH_TOKEN",
+    "ANTHROPIC_MODEL",
+    "CLAUDE_CODE_USE_BEDROCK",
+    "CLAUDE_CODE_USE_VERTEX",
+)
 GIT_IDENTITY = ["-c", "user.name=farm-bench", "-c", "user.email=farm-bench@example.invalid"]
 
 
@@ -72,15 +76,43 @@ def scenarios(files: int) -> list[dict]:
     edit = {
         "name": "bench_edit",
         "turns": [
-            {"tool_calls": [{"name": "Write", "arguments": {"file_path": "{cwd}/" + EDIT_FILE, "content": "def answer():\n    return 41\n"}}]},
-            {"tool_calls": [{"name": "Edit", "arguments": {"file_path": "{cwd}/" + EDIT_FILE, "old_string": "41", "new_string": "42"}}]},
+            {
+                "tool_calls": [
+                    {
+                        "name": "Write",
+                        "arguments": {
+                            "file_path": "{cwd}/" + EDIT_FILE,
+                            "content": "def answer():\n    return 41\n",
+                        },
+                    }
+                ]
+            },
+            {
+                "tool_calls": [
+                    {
+                        "name": "Edit",
+                        "arguments": {
+                            "file_path": "{cwd}/" + EDIT_FILE,
+                            "old_string": "41",
+                            "new_string": "42",
+                        },
+                    }
+                ]
+            },
             {"text": f"{EDIT_FILE} now returns 42."},
         ],
     }
     writes = [
-        {"name": "Write", "arguments": {"file_path": "{cwd}/" + generated_path(i), "content": generated_module(i)}} for i in range(files)
+        {
+            "name": "Write",
+            "arguments": {"file_path": "{cwd}/" + generated_path(i), "content": generated_module(i)},
+        }
+        for i in range(files)
     ]
-    many = {"name": "bench_many", "turns": [{"tool_calls": writes}, {"text": f"Wrote {files} modules under gen/."}]}
+    many = {
+        "name": "bench_many",
+        "turns": [{"tool_calls": writes}, {"text": f"Wrote {files} modules under gen/."}],
+    }
     return [noop, edit, many]
 
 
@@ -141,8 +173,17 @@ def launch(workdir: Path, files: int) -> Bench:
         local_redis = start_redis_server(logs)
         stoppers.append(local_redis.stop)
         port = free_port()
-        gateway_args = [sys.executable, "-m", "scripted_gateway", "--host", "127.0.0.1", "--port", str(port),
-                        "--scenarios", str(scenario_file)]  # fmt: skip
+        gateway_args = [
+            sys.executable,
+            "-m",
+            "scripted_gateway",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--scenarios",
+            str(scenario_file),
+        ]
         gateway = start_server("gateway", gateway_args, dict(os.environ), port, "/v1/models", logs)
         stoppers.append(gateway.stop)
         adapter = start_farm_adapter(logs, f"{gateway.url}/v1")
@@ -236,8 +277,17 @@ async def farm_job(client: Client, bench: Bench, repo: Path, prompt: str) -> Far
         wire += len(waited.model_dump_json(by_alias=True, exclude_none=True))
         if waited.structured_content["job_status"] not in ("queued", "running"):
             break
-    job = FarmJob(job_id, sent, start_returned, wait_sent, wait_returned, waited.structured_content["job_status"],
-                  started.structured_content, waited.structured_content, wire)  # fmt: skip
+    job = FarmJob(
+        job_id,
+        sent,
+        start_returned,
+        wait_sent,
+        wait_returned,
+        waited.structured_content["job_status"],
+        started.structured_content,
+        waited.structured_content,
+        wire,
+    )
     job.record = bench.store.get(job_id)
     job.log = bench.store.read_log(job_id, None, 100_000)
     return job
@@ -257,7 +307,9 @@ def first_model_calls(adapter: FarmAdapter) -> dict[str, float]:
     return first
 
 
-WORKER_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}): \w+/[\w-]+\] Task [\w.]+\[(\w+)\] (received|succeeded)")
+WORKER_LINE = re.compile(
+    r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}): \w+/[\w-]+\] Task [\w.]+\[(\w+)\] (received|succeeded)"
+)
 
 
 def worker_events(log_path: Path) -> dict[tuple[str, str], float]:
@@ -267,7 +319,9 @@ def worker_events(log_path: Path) -> dict[tuple[str, str], float]:
         match = WORKER_LINE.match(line)
         if match:
             stamp, millis, job_id, what = match.groups()
-            events[(job_id, what)] = time.mktime(time.strptime(stamp, "%Y-%m-%d %H:%M:%S")) + int(millis) / 1000
+            events[(job_id, what)] = (
+                time.mktime(time.strptime(stamp, "%Y-%m-%d %H:%M:%S")) + int(millis) / 1000
+            )
     return events
 
 
@@ -304,38 +358,86 @@ async def dispatch(client: Client, bench: Bench, repo: Path, jobs: int, warmup: 
     rows = {
         "start call round trip (client)": series(lambda j: j.start_returned - j.sent),
         "start sent -> created_at (MCP, validate, snapshot)": series(lambda j: j.record.created_at - j.sent),
-        "QUEUE-TO-CLAIM: created_at -> started_at (Celery)": series(lambda j: j.record.started_at - j.record.created_at),
-        "  of which created_at -> worker received (broker)": series(lambda j: events[(j.job_id, "received")] - j.record.created_at),
-        "  of which received -> started_at (pool, claim)": series(lambda j: j.record.started_at - events[(j.job_id, "received")]),
-        "started_at -> worktree ready (fetch, worktree add)": series(lambda j: j.log_ts("status", "worktree ready") - j.record.started_at),
-        "worktree ready -> agent init (SDK + CLI start)": series(lambda j: j.log_ts("system") - j.log_ts("status", "worktree ready")),
+        "QUEUE-TO-CLAIM: created_at -> started_at (Celery)": series(
+            lambda j: j.record.started_at - j.record.created_at
+        ),
+        "  of which created_at -> worker received (broker)": series(
+            lambda j: events[(j.job_id, "received")] - j.record.created_at
+        ),
+        "  of which received -> started_at (pool, claim)": series(
+            lambda j: j.record.started_at - events[(j.job_id, "received")]
+        ),
+        "started_at -> worktree ready (fetch, worktree add)": series(
+            lambda j: j.log_ts("status", "worktree ready") - j.record.started_at
+        ),
+        "worktree ready -> agent init (SDK + CLI start)": series(
+            lambda j: j.log_ts("system") - j.log_ts("status", "worktree ready")
+        ),
         "DISPATCH: start sent -> agent init": series(lambda j: j.log_ts("system") - j.sent),
-        "agent init -> first model call at adapter": series(lambda j: model_calls[j.job_id] - j.log_ts("system")),
+        "agent init -> first model call at adapter": series(
+            lambda j: model_calls[j.job_id] - j.log_ts("system")
+        ),
         "agent init -> agent result": series(lambda j: j.log_ts("result") - j.log_ts("system")),
         "agent result -> finished_at": series(lambda j: j.record.finished_at - j.log_ts("result")),
-        "  of which result -> outcome logged (diff, commit, patch)": series(lambda j: j.log_ts("status", "completed:") - j.log_ts("result")),
-        "  of which outcome logged -> finished_at (monitor, clean-up)": series(lambda j: j.record.finished_at - j.log_ts("status", "completed:")),
-        "WAIT WAKE-UP: finished_at -> wait response": series(lambda j: j.wait_returned - j.record.finished_at),
+        "  of which result -> outcome logged (diff, commit, patch)": series(
+            lambda j: j.log_ts("status", "completed:") - j.log_ts("result")
+        ),
+        "  of which outcome logged -> finished_at (monitor, clean-up)": series(
+            lambda j: j.record.finished_at - j.log_ts("status", "completed:")
+        ),
+        "WAIT WAKE-UP: finished_at -> wait response": series(
+            lambda j: j.wait_returned - j.record.finished_at
+        ),
         "whole job: start sent -> wait response": series(lambda j: j.wait_returned - j.sent),
-        "after the job: finished_at -> Celery task returned": series(lambda j: events[(j.job_id, "succeeded")] - j.record.finished_at),
+        "after the job: finished_at -> Celery task returned": series(
+            lambda j: events[(j.job_id, "succeeded")] - j.record.finished_at
+        ),
     }
     rows = {k: v for k, v in rows.items() if v}
-    print(f"\n[1+2] dispatch and wait wake-up: {len(good)} no-op jobs, one at a time ({warmup} warm-up jobs not counted)")
+    print(
+        f"\n[1+2] dispatch and wait wake-up: {len(good)} no-op jobs, one at a time ({warmup} warm-up jobs "
+        "not counted)"
+    )
     if failed:
-        print(f"  !! {len(failed)} jobs failed or never logged an init message: {[j.job_id for j in failed][:5]}")
+        print(
+            f"  !! {len(failed)} jobs failed or never logged an init message: "
+            f"{[j.job_id for j in failed][:5]}"
+        )
     if late_waits:
-        print(f"  !! {late_waits} jobs finished before their wait call was sent (wake-up not meaningful for them)")
+        print(
+            f"  !! {late_waits} jobs finished before their wait call was sent (wake-up not meaningful for "
+            "them)"
+        )
     total = statistics.median(rows["DISPATCH: start sent -> agent init"])
     print(f"  {'stage (ms)':<62} {'p50':>8} {'p99':>8} {'mean':>8}  {'p50 share of dispatch'}")
     for name, values in rows.items():
-        in_dispatch = name.startswith(("start sent", "QUEUE", "started_at", "worktree", "DISPATCH", "  of which created", "  of which received"))
+        in_dispatch = name.startswith(
+            (
+                "start sent",
+                "QUEUE",
+                "started_at",
+                "worktree",
+                "DISPATCH",
+                "  of which created",
+                "  of which received",
+            )
+        )
         print(stage_row(name, values, total if in_dispatch else None))
     for j in cold:
         if j.log_ts("system"):
-            print(f"  warm-up job dispatch: {ms(j.log_ts('system') - j.sent).strip()} ms (queue->claim {ms(j.record.started_at - j.record.created_at).strip()} ms, on {j.record.worker})")
+            print(
+                f"  warm-up job dispatch: {ms(j.log_ts('system') - j.sent).strip()} ms (queue->claim "
+                f"{ms(j.record.started_at - j.record.created_at).strip()} ms, on {j.record.worker})"
+            )
     workers = {j.record.worker for j in good}
-    print(f"  measured jobs ran on {len(workers)} pool process(es); the worker log is parsed for the broker/pool split")
-    return {name: (pct(v, 50), pct(v, 99)) for name, v in rows.items()} | {"_n": len(good), "_failed": len(failed)}
+    print(
+        f"  measured jobs ran on {len(workers)} pool process(es); the worker log is parsed for the "
+        "broker/pool split"
+    )
+    return {name: (pct(v, 50), pct(v, 99)) for name, v in rows.items()} | {
+        "_n": len(good),
+        "_failed": len(failed),
+    }
 
 
 # ----------------------------------------------------------------------------- 3: overhead
@@ -352,7 +454,9 @@ def direct_run(bench: Bench, repo: Path, prompt: str) -> tuple[dict[str, float],
     git(repo, "worktree", "add", "--quiet", "--detach", str(path), "HEAD")
     added = time.time()
     try:
-        done = subprocess.run(args, cwd=path, env=env, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            args, cwd=path, env=env, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL
+        )
         ran = time.time()
         target = path / EDIT_FILE
         ok = done.returncode == 0 and target.exists() and "return 42" in target.read_text()
@@ -361,7 +465,12 @@ def direct_run(bench: Bench, repo: Path, prompt: str) -> tuple[dict[str, float],
     ended = time.time()
     if not ok:
         print(f"  !! direct run failed (rc={done.returncode}): {done.stdout[-500:]} {done.stderr[-500:]}")
-    return {"total": ended - began, "worktree add": added - began, "claude -p": ran - added, "worktree remove": ended - ran}, ok
+    return {
+        "total": ended - began,
+        "worktree add": added - began,
+        "claude -p": ran - added,
+        "worktree remove": ended - ran,
+    }, ok
 
 
 def farm_stages(job: FarmJob) -> dict[str, float]:
@@ -403,20 +512,46 @@ async def overhead(client: Client, bench: Bench, repo: Path, runs: int) -> dict:
     ratio_mean = statistics.fmean(farm) / statistics.fmean(direct)
     ratio_p50 = statistics.median(farm) / statistics.median(direct)
     verdict = "PASS" if ratio_mean <= GOAL_OVERHEAD_RATIO else "FAIL"
-    print(f"\n[3] overhead: 3-turn job (Write, Edit, answer), {runs} runs each, interleaved (1 warm-up each not counted)")
+    print(
+        f"\n[3] overhead: 3-turn job (Write, Edit, answer), {runs} runs each, interleaved (1 warm-up each "
+        "not counted)"
+    )
     print(f"  {'path (ms)':<62} {'mean':>8} {'p50':>8} {'min':>8} {'max':>8}")
-    for name, values in (("direct: worktree add + claude -p + worktree remove", direct), ("farm: start -> wait (completed)", farm)):
-        print(f"  {name:<62} {ms(statistics.fmean(values))} {ms(statistics.median(values))} {ms(min(values))} {ms(max(values))}")
-    print(f"  ratio farm/direct: mean {ratio_mean:.3f}, p50 {ratio_p50:.3f}   goal <= {GOAL_OVERHEAD_RATIO}  -> {verdict} (on the mean)")
-    print(f"  added per job: mean {ms(statistics.fmean(farm) - statistics.fmean(direct)).strip()} ms, p50 {ms(statistics.median(farm) - statistics.median(direct)).strip()} ms")
+    for name, values in (
+        ("direct: worktree add + claude -p + worktree remove", direct),
+        ("farm: start -> wait (completed)", farm),
+    ):
+        print(
+            f"  {name:<62} {ms(statistics.fmean(values))} {ms(statistics.median(values))} {ms(min(values))} "
+            f"{ms(max(values))}"
+        )
+    print(
+        f"  ratio farm/direct: mean {ratio_mean:.3f}, p50 {ratio_p50:.3f}   goal <= {GOAL_OVERHEAD_RATIO}  "
+        f"-> {verdict} (on the mean)"
+    )
+    print(
+        f"  added per job: mean {ms(statistics.fmean(farm) - statistics.fmean(direct)).strip()} ms, p50 "
+        f"{ms(statistics.median(farm) - statistics.median(direct)).strip()} ms"
+    )
     for which, timings in runs_of.items():
         complete = [t for t in timings if len(t) > 1]
         if complete:
-            parts = ", ".join(f"{stage} {statistics.median(t[stage] for t in complete) * 1000:.0f}" for stage in complete[0] if stage != "total")
+            parts = ", ".join(
+                f"{stage} {statistics.median(t[stage] for t in complete) * 1000:.0f}"
+                for stage in complete[0]
+                if stage != "total"
+            )
             print(f"  {which} p50 stages (ms): {parts}")
     if failures:
         print(f"  !! {failures} runs did not produce the expected result")
-    return {"direct": direct, "farm": farm, "ratio_mean": ratio_mean, "ratio_p50": ratio_p50, "verdict": verdict, "failures": failures}
+    return {
+        "direct": direct,
+        "farm": farm,
+        "ratio_mean": ratio_mean,
+        "ratio_p50": ratio_p50,
+        "verdict": verdict,
+        "failures": failures,
+    }
 
 
 # ----------------------------------------------------------------------------- 4: bytes
@@ -427,7 +562,10 @@ async def bytes_codex_receives(client: Client, bench: Bench, repo: Path, files: 
     job = await farm_job(client, bench, repo, prompt)
     changed = job.wait_result.get("changed_files", [])
     if job.status != "completed" or len(changed) != files:
-        print(f"  !! many-files job: status {job.status}, {len(changed)} changed files: {job.wait_result.get('error')}")
+        print(
+            f"  !! many-files job: status {job.status}, {len(changed)} changed files: "
+            f"{job.wait_result.get('error')}"
+        )
     compact = lambda value: len(json.dumps(value, separators=(",", ":")).encode())  # noqa: E731
     start_bytes, wait_bytes = compact(job.start_result), compact(job.wait_result)
     received = start_bytes + wait_bytes
@@ -436,33 +574,50 @@ async def bytes_codex_receives(client: Client, bench: Bench, repo: Path, files: 
     full = len(patch) + log_bytes
     reduction = (1 - received / full) * 100 if full else 0.0
     verdict = "PASS" if reduction >= GOAL_BYTES_REDUCTION_PCT else "FAIL"
-    print(f"\n[4] bytes Codex receives: one job writing {files} files (~{len(generated_module(0))} B each), include_diff false")
-    print(f"  start result JSON {start_bytes} B + wait result JSON {wait_bytes} B = {received} B (structured content)")
+    print(
+        f"\n[4] bytes Codex receives: one job writing {files} files (~{len(generated_module(0))} B each), "
+        "include_diff false"
+    )
+    print(
+        f"  start result JSON {start_bytes} B + wait result JSON {wait_bytes} B = {received} B (structured "
+        "content)"
+    )
     print(f"  (whole JSON-RPC results as sent, text + structured content: {job.wire_bytes} B)")
     print(f"  full patch {len(patch)} B + full log {log_bytes} B ({len(job.log)} entries) = {full} B")
     print(f"  reduction {reduction:.2f} %   goal >= {GOAL_BYTES_REDUCTION_PCT} %  -> {verdict}")
     print(f"  (job took {ms(job.wait_returned - job.sent).strip()} ms; {len(changed)} changed files)")
-    return {"start": start_bytes, "wait": wait_bytes, "received": received, "wire": job.wire_bytes, "patch": len(patch),
-            "log": log_bytes, "log_entries": len(job.log), "full": full, "reduction": reduction, "verdict": verdict}  # fmt: skip
+    return {
+        "start": start_bytes,
+        "wait": wait_bytes,
+        "received": received,
+        "wire": job.wire_bytes,
+        "patch": len(patch),
+        "log": log_bytes,
+        "log_entries": len(job.log),
+        "full": full,
+        "reduction": reduction,
+        "verdict": verdict,
+    }
 
 
 # ----------------------------------------------------------------------------- header and main
 
 
-
-
-
-
-
-
 def header(argv: list[str], prog: str = "bench.farm_latency") -> None:
     """Machine, versions, the command as run and the load average, printed first by every farm benchmark."""
     versions = ", ".join(
-        [f"Claude Code {tool_version(str(claude_cli()), '--version').split()[0]}",
-         f"celery {metadata.version('celery')}", f"mcp {metadata.version('mcp')}",
-         tool_version("redis-server", "--version").split(" sha=")[0], tool_version("git", "--version")]
-    )  # fmt: skip
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()} on {platform.system()}")
+        [
+            f"Claude Code {tool_version(str(claude_cli()), '--version').split()[0]}",
+            f"celery {metadata.version('celery')}",
+            f"mcp {metadata.version('mcp')}",
+            tool_version("redis-server", "--version").split(" sha=")[0],
+            tool_version("git", "--version"),
+        ]
+    )
+    print(
+        f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()} on "
+        f"{platform.system()}"
+    )
     print(f"versions: {versions}")
     print(f"command: python -m {prog} {shlex.join(argv)}".rstrip())
     print(f"load average at start: {load_average()}")

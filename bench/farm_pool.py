@@ -1,5 +1,6 @@
 """A bench farm with many workers: a private redis-server, the scripted gateway in this process, one adapter,
-and any number of `codex-farm worker` processes per queue. Used by bench.load, bench.throughput, bench.scaling."""
+and any number of `codex-farm worker` processes per queue. Used by bench.load, bench.throughput,
+bench.scaling."""
 
 import os
 import secrets

@@ -1,4 +1,5 @@
-"""Load: many short jobs through several workers on a real redis-server; none lost, none run twice, Redis bounded.
+"""Load: many short jobs through several workers on a real redis-server; none lost, none run twice, Redis
+bounded.
 
 Run by hand (it is not a test):
 
@@ -66,18 +67,30 @@ def run(pool: Pool, args: argparse.Namespace) -> list[str]:
         acked = all_acknowledged(client, queue.name, ACK_GRACE_S)
         memory_after = used_memory(client)  # with the same worker connections open as before
     facts = collect_facts(pool.store(queue), submitted.job_ids)
-    footprint = redis_footprint(client, queue.prefix, queue.name, settings.job_ttl_s, settings.log_max_entries)
+    footprint = redis_footprint(
+        client, queue.prefix, queue.name, settings.job_ttl_s, settings.log_max_entries
+    )
     calls = gateway_calls_per_job(pool.gateway.requests(), SCENARIO)
-    expect = Expectations(turns=len(write_scenario(SCENARIO)["turns"]), workers=args.workers * args.concurrency)
+    expect = Expectations(
+        turns=len(write_scenario(SCENARIO)["turns"]), workers=args.workers * args.concurrency
+    )
     failures = invariant_failures(facts, results, calls, footprint, expect)
     if not acked:
         failures.append(f"REDIS: messages unacknowledged {ACK_GRACE_S} s after their jobs ended")
     records = [f.record for f in facts.values() if f and f.record.finished_at and f.record.started_at]
     sent = submitted.sent_at.values()
-    print(f"\n[load] {args.jobs} jobs (Write + answer), {args.workers} workers x concurrency {args.concurrency}, all queued at once")
-    print(f"  last fan-out start ({FANOUT_BATCH} jobs per call) sent {max(sent) - min(sent):.1f} s after the first")
+    print(
+        f"\n[load] {args.jobs} jobs (Write + answer), {args.workers} workers x concurrency "
+        f"{args.concurrency}, all queued at once"
+    )
+    print(
+        f"  last fan-out start ({FANOUT_BATCH} jobs per call) sent {max(sent) - min(sent):.1f} s after the "
+        "first"
+    )
     if records:
-        for line in report_lines(load_numbers(records, min(submitted.sent_at.values())), footprint, memory_before, memory_after):
+        for line in report_lines(
+            load_numbers(records, min(submitted.sent_at.values())), footprint, memory_before, memory_after
+        ):
             print(f"  {line}")
     print(f"  gateway calls: {sum(calls.values())} for {len(calls)} jobs (expected {expect.turns} per job)")
     print(f"  invariants: {'all hold' if not failures else f'{len(failures)} FAILED'}")
@@ -96,7 +109,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs) after the run")
     args = parser.parse_args(argv)
     header(argv, prog="bench.load")
-    with bench_workdir("farm-load-", args.keep) as workdir, running_pool(workdir, [write_scenario(SCENARIO)]) as pool:
+    with (
+        bench_workdir("farm-load-", args.keep) as workdir,
+        running_pool(workdir, [write_scenario(SCENARIO)]) as pool,
+    ):
         failures = run(pool, args)
     sys.exit(1 if failures else 0)
 

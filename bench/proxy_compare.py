@@ -100,7 +100,9 @@ def encode(request: dict) -> bytes:
 
 def direct_body(request: dict) -> bytes:
     """The OpenAI request our adapter sends upstream for `request`: the direct path's body."""
-    translated = to_openai(MessagesRequest.model_validate(request), UpstreamTarget(DEFAULT_MODEL, DEFAULT_CAP))
+    translated = to_openai(
+        MessagesRequest.model_validate(request), UpstreamTarget(DEFAULT_MODEL, DEFAULT_CAP)
+    )
     return orjson.dumps(translated.payload)
 
 
@@ -125,13 +127,16 @@ def anthropic_headers(key_header: str, key: str) -> dict[str, str]:
 
 
 def litellm_config(gateway: Server) -> dict:
-    """LiteLLM proxy config: the request's model name served by the gateway as an OpenAI-compatible upstream."""
+    """LiteLLM proxy config: the request's model name served by the gateway as an OpenAI-compatible
+    upstream."""
     return {
         "model_list": [
             {
                 "model_name": claude_code_request(0)["model"],
                 "litellm_params": {
-                    "model": f"openai/{DEFAULT_MODEL}", "api_base": gateway.url + "/v1", "api_key": GATEWAY_KEY,
+                    "model": f"openai/{DEFAULT_MODEL}",
+                    "api_base": gateway.url + "/v1",
+                    "api_key": GATEWAY_KEY,
                 },
             }
         ],
@@ -157,7 +162,9 @@ def litellm_version(command: list[str]) -> str:
     """The version `litellm --version` reports (without fetching the remote model cost map)."""
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     try:
-        out = subprocess.run([*command, "--version"], capture_output=True, text=True, timeout=120, env=env).stdout
+        out = subprocess.run(
+            [*command, "--version"], capture_output=True, text=True, timeout=120, env=env
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     match = re.search(r"Version = (\S+)", out)
@@ -172,19 +179,47 @@ def start_litellm(command: list[str], workdir: Path, gateway: Server, workers: i
     # ERROR also sets uvicorn's log level, so no access line is written per request.
     env.update(LITELLM_LOG="ERROR", LITELLM_LOCAL_MODEL_COST_MAP="True", NUM_WORKERS=str(workers))
     port = free_port()
-    args = [*command, "--config", str(config_path), "--host", "127.0.0.1", "--port", str(port),
-            "--num_workers", str(workers)]
+    args = [
+        *command,
+        "--config",
+        str(config_path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--num_workers",
+        str(workers),
+    ]
     return start_server("litellm", args, env, port, "/health/liveliness", workdir, timeout_s=START_TIMEOUT_S)
 
 
 def start_cc_proxy(python: str, workdir: Path, gateway: Server) -> Server:
     """claude-code-proxy's FastAPI app under uvicorn (its own entry point binds a fixed public port)."""
-    env = quiet_env(("LITELLM_", "OPENAI_", "ANTHROPIC_", "GEMINI_", "BIG_MODEL", "SMALL_MODEL", "PREFERRED_PROVIDER"))
-    env.update(OPENAI_API_KEY=GATEWAY_KEY, OPENAI_API_BASE=gateway.url + "/v1", BIG_MODEL=DEFAULT_MODEL,
-               SMALL_MODEL=DEFAULT_MODEL, PREFERRED_PROVIDER="openai", LITELLM_LOCAL_MODEL_COST_MAP="True")
+    env = quiet_env(
+        ("LITELLM_", "OPENAI_", "ANTHROPIC_", "GEMINI_", "BIG_MODEL", "SMALL_MODEL", "PREFERRED_PROVIDER")
+    )
+    env.update(
+        OPENAI_API_KEY=GATEWAY_KEY,
+        OPENAI_API_BASE=gateway.url + "/v1",
+        BIG_MODEL=DEFAULT_MODEL,
+        SMALL_MODEL=DEFAULT_MODEL,
+        PREFERRED_PROVIDER="openai",
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+    )
     port = free_port()
-    args = [python, "-m", "uvicorn", "server.fastapi:app", "--host", "127.0.0.1", "--port", str(port),
-            "--log-level", "error", "--no-access-log"]
+    args = [
+        python,
+        "-m",
+        "uvicorn",
+        "server.fastapi:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "error",
+        "--no-access-log",
+    ]
     return start_server("claude-code-proxy", args, env, port, "/", workdir, timeout_s=START_TIMEOUT_S)
 
 
@@ -201,7 +236,8 @@ def resolve_litellm(option: str | None) -> list[str] | None:
 
 
 def resolve_cc_proxy(option: str | None) -> str | None:
-    """The interpreter of a virtual environment holding claude-code-proxy: the option, else $CLAUDE_CODE_PROXY_PYTHON."""
+    """The interpreter of a virtual environment holding claude-code-proxy: the option, else
+    $CLAUDE_CODE_PROXY_PYTHON."""
     return option or os.environ.get("CLAUDE_CODE_PROXY_PYTHON") or None
 
 
@@ -246,7 +282,9 @@ def check_stream(lines: list[str]) -> Answer:
     text = "".join(e["delta"].get("text", "") for e in events if e.get("type") == "content_block_delta")
     stop = next((e["delta"].get("stop_reason") for e in events if e.get("type") == "message_delta"), None)
     valid = (
-        bool(kinds) and kinds[0] == "message_start" and kinds[-1] == "message_stop"
+        bool(kinds)
+        and kinds[0] == "message_start"
+        and kinds[-1] == "message_stop"
         and kinds.count("content_block_start") == kinds.count("content_block_stop") >= 1
         and "message_delta" in kinds
     )
@@ -259,13 +297,22 @@ def upstream_request(control: httpx.Client) -> dict:
     """The last request the gateway received, decoded."""
     recorded = control.get("/_control/requests").json()["requests"][-1]
     body = recorded["body"]
-    return {"bytes": int(recorded["headers"].get("content-length", 0)), "messages": len(body["messages"]),
-            "max_tokens": body.get("max_tokens") or body.get("max_completion_tokens")}
+    return {
+        "bytes": int(recorded["headers"].get("content-length", 0)),
+        "messages": len(body["messages"]),
+        "max_tokens": body.get("max_tokens") or body.get("max_completion_tokens"),
+    }
 
 
-def fairness_check(proxies: list[Proxy], clients: dict[str, httpx.Client], control: httpx.Client) -> list[Proxy]:
-    """Print each proxy's answer to the compared request; return the proxies whose answers are valid and equal."""
-    print("\nfairness check (compared request; expected text: the scripted 20-word answer, stop_reason end_turn)")
+def fairness_check(
+    proxies: list[Proxy], clients: dict[str, httpx.Client], control: httpx.Client
+) -> list[Proxy]:
+    """Print each proxy's answer to the compared request; return the proxies whose answers are valid and
+    equal."""
+    print(
+        "\nfairness check (compared request; expected text: the scripted 20-word answer, stop_reason "
+        "end_turn)"
+    )
     passed = []
     for proxy in proxies:
         client = clients[proxy.name]
@@ -279,12 +326,18 @@ def fairness_check(proxies: list[Proxy], clients: dict[str, httpx.Client], contr
         streamed = check_stream(lines) if stream_response.status_code == 200 else failed
         ok = all(a.valid and a.text == ANSWER and a.stop_reason == "end_turn" for a in (plain, streamed))
         verdict = "PASS" if ok else "FAIL"
-        print(f"  {proxy.name:18} {verdict}  non-streaming: valid={plain.valid} text={plain.text == ANSWER} "
-              f"stop={plain.stop_reason} ({plain.detail}); streaming: valid={streamed.valid} text={streamed.text == ANSWER} "
-              f"stop={streamed.stop_reason} ({streamed.detail})")
+        print(
+            f"  {proxy.name:18} {verdict}  non-streaming: valid={plain.valid} text={plain.text == ANSWER} "
+            f"stop={plain.stop_reason} ({plain.detail}); streaming: valid={streamed.valid} "
+            f"text={streamed.text == ANSWER} "
+            f"stop={streamed.stop_reason} ({streamed.detail})"
+        )
         if upstream:
-            print(f"  {'':18} upstream request it sent: {upstream['bytes']:,} B, {upstream['messages']} messages, "
-                  f"max_tokens {upstream['max_tokens']}")
+            print(
+                f"  {'':18} upstream request it sent: {upstream['bytes']:,} B, {upstream['messages']} "
+                "messages, "
+                f"max_tokens {upstream['max_tokens']}"
+            )
         if ok:
             passed.append(proxy)
         else:
@@ -326,11 +379,17 @@ def print_mode(title: str, direct: list[float], via: dict[str, list[float]]) -> 
 
 
 def timed_paths(
-    proxies: list[Proxy], clients: dict[str, httpx.Client], direct: httpx.Client, bodies: tuple[bytes, bytes], stream: bool
+    proxies: list[Proxy],
+    clients: dict[str, httpx.Client],
+    direct: httpx.Client,
+    bodies: tuple[bytes, bytes],
+    stream: bool,
 ) -> dict[str, Callable[[], object]]:
     """One callable per path sending its request once, timed."""
     if stream:
-        paths: dict[str, Callable[[], object]] = {"direct": lambda: stream_once(direct, "/v1/chat/completions", bodies[1])}
+        paths: dict[str, Callable[[], object]] = {
+            "direct": lambda: stream_once(direct, "/v1/chat/completions", bodies[1])
+        }
         for proxy in proxies:
             paths[proxy.name] = lambda p=proxy: stream_once(clients[p.name], "/v1/messages", p.streamed)
     else:
@@ -341,9 +400,13 @@ def timed_paths(
 
 
 def run_mode(
-    paths: dict[str, Callable[[], object]], args: argparse.Namespace, control: httpx.Client, pids: dict[str, int]
+    paths: dict[str, Callable[[], object]],
+    args: argparse.Namespace,
+    control: httpx.Client,
+    pids: dict[str, int],
 ) -> Measured:
-    """Warm-up, then the timed round robin of every path; the gateway's request log is cleared now and then."""
+    """Warm-up, then the timed round robin of every path; the gateway's request log is cleared now and
+    then."""
     calls = 0
 
     def between() -> None:
@@ -364,7 +427,11 @@ def print_cpu(label: str, measured: Measured, requests: int) -> None:
     parts = [f"{name} {cpu / requests * 1000:.2f} ms" for name, cpu in measured.cpu_s.items()]
     print(f"  {label:14} " + "   ".join(parts) + "   (direct: the gateway)")
     ours = measured.cpu_s.get("adapter", 0.0)
-    ratios = [f"{name} {cpu / ours:.1f}x" for name, cpu in measured.cpu_s.items() if name not in ("direct", "adapter")]
+    ratios = [
+        f"{name} {cpu / ours:.1f}x"
+        for name, cpu in measured.cpu_s.items()
+        if name not in ("direct", "adapter")
+    ]
     if ours > 0 and ratios:
         print(f"  {'':14} proxy CPU / adapter CPU: " + ", ".join(ratios))
 
@@ -378,11 +445,15 @@ def litellm_proxy(
     """LiteLLM's proxy, started; None (and a line saying so) when it is not installed."""
     command = resolve_litellm(args.litellm_command)
     if command is None or shutil.which(command[0]) is None:
-        print(f"litellm: not installed, skipped (install: {LITELLM_INSTALL}; then --litellm-command or LITELLM_COMMAND)")
+        print(
+            f"litellm: not installed, skipped (install: {LITELLM_INSTALL}; then --litellm-command or "
+            "LITELLM_COMMAND)"
+        )
         return None
     server = start_litellm(command, workdir, gateway, args.litellm_workers)
     settings = [
-        f"LiteLLM {litellm_version(command)}: {shlex.join(command)} --config ... --num_workers {args.litellm_workers}",
+        f"LiteLLM {litellm_version(command)}: {shlex.join(command)} --config ... --num_workers "
+        f"{args.litellm_workers}",
         "LITELLM_LOG=ERROR (uvicorn log level error: no access log), set_verbose false, no database, "
         "master_key auth, drop_params, use_chat_completions_url_for_anthropic_messages",
     ]
@@ -391,31 +462,59 @@ def litellm_proxy(
     return Proxy("litellm", server, headers, encode(plain), encode(streamed), probe, settings)
 
 
-def cc_proxy(args: argparse.Namespace, workdir: Path, gateway: Server, requests: tuple[dict, dict, bytes]) -> Proxy | None:
+def cc_proxy(
+    args: argparse.Namespace, workdir: Path, gateway: Server, requests: tuple[dict, dict, bytes]
+) -> Proxy | None:
     """claude-code-proxy, started; None (and a line saying so) when it is not installed."""
     python = resolve_cc_proxy(args.claude_code_proxy_python)
     if python is None or shutil.which(python) is None:
-        print(f"claude-code-proxy: not installed, skipped (install: {CC_PROXY_INSTALL}; "
-              "then --claude-code-proxy-python or CLAUDE_CODE_PROXY_PYTHON)")
+        print(
+            f"claude-code-proxy: not installed, skipped (install: {CC_PROXY_INSTALL}; "
+            "then --claude-code-proxy-python or CLAUDE_CODE_PROXY_PYTHON)"
+        )
         return None
     server = start_cc_proxy(python, workdir, gateway)
-    settings = [f"{cc_proxy_versions(python)}: uvicorn server.fastapi:app, one process, --log-level error "
-                "--no-access-log (it still prints two lines per request, to its log file)"]
+    settings = [
+        f"{cc_proxy_versions(python)}: uvicorn server.fastapi:app, one process, --log-level error "
+        "--no-access-log (it still prints two lines per request, to its log file)"
+    ]
     plain, streamed, probe = requests
     headers = anthropic_headers("x-api-key", "unused")
-    return Proxy("claude-code-proxy", server, headers, encode(cc_proxy_request(plain)),
-                 encode(cc_proxy_request(streamed)), probe, settings)
+    return Proxy(
+        "claude-code-proxy",
+        server,
+        headers,
+        encode(cc_proxy_request(plain)),
+        encode(cc_proxy_request(streamed)),
+        probe,
+        settings,
+    )
 
 
-def build_proxies(args: argparse.Namespace, workdir: Path, gateway: Server, servers: list[Server]) -> list[Proxy]:
-    """Start our adapter and each installed proxy (added to `servers` to be stopped); say which are skipped."""
-    requests = (compared_request(args.size, False), compared_request(args.size, True),
-                encode(claude_code_request(args.size, stream=False, marker=MARKER)))
+def build_proxies(
+    args: argparse.Namespace, workdir: Path, gateway: Server, servers: list[Server]
+) -> list[Proxy]:
+    """Start our adapter and each installed proxy (added to `servers` to be stopped); say which are
+    skipped."""
+    requests = (
+        compared_request(args.size, False),
+        compared_request(args.size, True),
+        encode(claude_code_request(args.size, stream=False, marker=MARKER)),
+    )
     adapter = start_adapter(workdir, gateway.url + "/v1", args.adapter_log_level)
     servers.append(adapter)
     headers = anthropic_headers("x-api-key", CLIENT_TOKEN)
-    proxies = [Proxy("adapter", adapter, headers, encode(requests[0]), encode(requests[1]), requests[2],
-                     [f"codex-farm adapter, one uvicorn process, --log-level {args.adapter_log_level}"])]
+    proxies = [
+        Proxy(
+            "adapter",
+            adapter,
+            headers,
+            encode(requests[0]),
+            encode(requests[1]),
+            requests[2],
+            [f"codex-farm adapter, one uvicorn process, --log-level {args.adapter_log_level}"],
+        )
+    ]
     for start in (litellm_proxy, cc_proxy):
         proxy = start(args, workdir, gateway, requests)
         if proxy is not None:
@@ -428,9 +527,11 @@ def measure(args: argparse.Namespace) -> None:
     plain_request = compared_request(args.size, False)
     bodies = (direct_body(plain_request), direct_body(compared_request(args.size, True)))
     turns = sum(1 for m in json.loads(bodies[0])["messages"] if m["role"] == "assistant")
-    print(f"compared request: Anthropic {len(encode(plain_request)):,} B (tool schemas without $schema), "
-          f"direct: the adapter's translation, {len(bodies[0]):,} B; answer {len(ANSWER.split())} words, "
-          f"{ANSWER_CHUNKS} chunks when streamed")
+    print(
+        f"compared request: Anthropic {len(encode(plain_request)):,} B (tool schemas without $schema), "
+        f"direct: the adapter's translation, {len(bodies[0]):,} B; answer {len(ANSWER.split())} words, "
+        f"{ANSWER_CHUNKS} chunks when streamed"
+    )
     with tempfile.TemporaryDirectory(prefix="proxy-compare-") as tmp:
         workdir = Path(tmp)
         servers: list[Server] = []
@@ -449,11 +550,16 @@ def measure(args: argparse.Namespace) -> None:
                 server.stop()
 
 
-def report(args: argparse.Namespace, gateway: Server, proxies: list[Proxy], bodies: tuple[bytes, bytes]) -> None:
+def report(
+    args: argparse.Namespace, gateway: Server, proxies: list[Proxy], bodies: tuple[bytes, bytes]
+) -> None:
     """Probe, fairness check, then the timed round robin of every path; print the tables."""
     auth = {"content-type": "application/json", "authorization": f"Bearer {GATEWAY_KEY}"}
     clients = {proxy.name: keep_alive_client(proxy.server.url, proxy.headers) for proxy in proxies}
-    with keep_alive_client(gateway.url, auth) as direct, httpx.Client(base_url=gateway.url, headers=auth) as control:
+    with (
+        keep_alive_client(gateway.url, auth) as direct,
+        httpx.Client(base_url=gateway.url, headers=auth) as control,
+    ):
         try:
             probe_unmodified(proxies, clients)
             control.post("/_control/reset")
@@ -466,17 +572,25 @@ def report(args: argparse.Namespace, gateway: Server, proxies: list[Proxy], bodi
                 client.close()
     names = [proxy.name for proxy in timed]
     print_mode("non-streaming total latency", plain.times["direct"], {n: plain.times[n] for n in names})
-    print_mode("streaming time to first event (direct: first chunk; proxies: first Anthropic event)",
-               [t[0] for t in streamed.times["direct"]], {n: [t[0] for t in streamed.times[n]] for n in names})
-    print_mode("streaming full-stream time",
-               [t[1] for t in streamed.times["direct"]], {n: [t[1] for t in streamed.times[n]] for n in names})
+    print_mode(
+        "streaming time to first event (direct: first chunk; proxies: first Anthropic event)",
+        [t[0] for t in streamed.times["direct"]],
+        {n: [t[0] for t in streamed.times[n]] for n in names},
+    )
+    print_mode(
+        "streaming full-stream time",
+        [t[1] for t in streamed.times["direct"]],
+        {n: [t[1] for t in streamed.times[n]] for n in names},
+    )
     print("\nserver CPU per request (user+sys from /proc, during the timed runs)")
     print_cpu("non-streaming", plain, args.requests)
     print_cpu("streaming", streamed, args.requests)
 
 
 def print_header(argv: list[str]) -> None:
-    versions = ", ".join(f"{name} {metadata.version(name)}" for name in ("uvicorn", "starlette", "httpx", "pydantic"))
+    versions = ", ".join(
+        f"{name} {metadata.version(name)}" for name in ("uvicorn", "starlette", "httpx", "pydantic")
+    )
     print("adapter versus other Anthropic->OpenAI proxies")
     print(f"machine: {machine_line()} ({versions})")
     print(f"command: {shlex.join(['python', '-m', 'bench.proxy_compare', *argv])}")
@@ -485,17 +599,28 @@ def print_header(argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="python -m bench.proxy_compare", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.proxy_compare", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--requests", type=int, default=300, help="timed requests per path and mode")
     parser.add_argument("--warmup", type=int, default=30, help="untimed requests per path and mode first")
-    parser.add_argument("--size", type=int, default=100_000, help="target size of the Anthropic request in bytes")
+    parser.add_argument(
+        "--size", type=int, default=100_000, help="target size of the Anthropic request in bytes"
+    )
     parser.add_argument("--batch", type=int, default=1, help="requests per path in a row (1: round robin)")
-    parser.add_argument("--litellm-command",
-                        help="LiteLLM proxy command (default: $LITELLM_COMMAND, else `litellm` on PATH)")
-    parser.add_argument("--litellm-workers", type=int, default=1, help="LiteLLM --num_workers (ours runs one process)")
-    parser.add_argument("--claude-code-proxy-python",
-                        help="python of a venv with claude-code-proxy (default: $CLAUDE_CODE_PROXY_PYTHON)")
-    parser.add_argument("--adapter-log-level", default="info", help="the adapter's --log-level (as deployed: info)")
+    parser.add_argument(
+        "--litellm-command", help="LiteLLM proxy command (default: $LITELLM_COMMAND, else `litellm` on PATH)"
+    )
+    parser.add_argument(
+        "--litellm-workers", type=int, default=1, help="LiteLLM --num_workers (ours runs one process)"
+    )
+    parser.add_argument(
+        "--claude-code-proxy-python",
+        help="python of a venv with claude-code-proxy (default: $CLAUDE_CODE_PROXY_PYTHON)",
+    )
+    parser.add_argument(
+        "--adapter-log-level", default="info", help="the adapter's --log-level (as deployed: info)"
+    )
     args = parser.parse_args(argv)
 
     print_header(argv)

@@ -49,13 +49,18 @@ def slow_scenario(turn_s: float) -> dict:
         call = {"name": "Write", "arguments": {"file_path": "{cwd}/" + name, "content": f"{name}\n"}}
         return {"tool_calls": [call], "chunks": 1, "delay_ms": round(turn_s * 1000 / GAPS_TOOL_TURN)}
 
-    answer = {"text": "Wrote a.txt and b.txt.", "chunks": 1, "delay_ms": round(turn_s * 1000 / GAPS_TEXT_TURN)}
+    answer = {
+        "text": "Wrote a.txt and b.txt.",
+        "chunks": 1,
+        "delay_ms": round(turn_s * 1000 / GAPS_TEXT_TURN),
+    }
     return {"name": SCENARIO, "turns": [write("a.txt"), write("b.txt"), answer]}
 
 
 @dataclass(frozen=True)
 class Cpu:
-    """CPU seconds so far: every process of the bench farm (this one and all it started), and the workers alone."""
+    """CPU seconds so far: every process of the bench farm (this one and all it started), and the workers
+    alone."""
 
     farm: float
     workers: float
@@ -83,7 +88,8 @@ class Step:
 
 
 async def drive(queue: FarmQueue, repo: Path, jobs: int, workers: list) -> tuple[list[str], float, Cpu]:
-    """A warm-up round (one job per worker, not counted), then every job at once: (job ids, first start sent, CPU used)."""
+    """A warm-up round (one job per worker, not counted), then every job at once: (job ids, first start
+    sent, CPU used)."""
     async with connect_mcp(queue.env) as client:
         call = tool_caller(client)
         warm_ups = [f"Warm-up {n}. [[scenario:{SCENARIO}]]" for n in range(len(workers))]
@@ -92,7 +98,11 @@ async def drive(queue: FarmQueue, repo: Path, jobs: int, workers: list) -> tuple
         prompts = [f"Job {n}. [[scenario:{SCENARIO}]]" for n in range(jobs)]
         submitted, _ = await burst(call, repo, prompts, TIMEOUT_S)
         after = Cpu.now(workers)
-    return submitted.job_ids, min(submitted.sent_at.values()), Cpu(after.farm - before.farm, after.workers - before.workers)
+    return (
+        submitted.job_ids,
+        min(submitted.sent_at.values()),
+        Cpu(after.farm - before.farm, after.workers - before.workers),
+    )
 
 
 def model_seconds(pool: Pool, job_ids: list[str]) -> list[float]:
@@ -127,18 +137,26 @@ def step(pool: Pool, workers: int, jobs: int) -> Step:
 
 def print_table(steps: list[Step], cores: int) -> None:
     base = steps[0]
-    print(f"\n[scaling] {base.jobs} jobs per worker count, all queued at once; 3 turns of ~{statistics.median(base.model_s) / 3:.2f} s model time each")
-    print(f"  {'workers':>7} {'jobs/s':>7} {'speed-up':>8} {'efficiency':>10} {'run p50 s':>9} {'run p99 s':>9} {'model s/job':>11}"
-          f" {'farm CPU s/job':>14} {'of it workers':>13} {'farm CPU busy':>13}")  # fmt: skip
+    print(
+        f"\n[scaling] {base.jobs} jobs per worker count, all queued at once; 3 turns of "
+        f"~{statistics.median(base.model_s) / 3:.2f} s model time each"
+    )
+    print(
+        f"  {'workers':>7} {'jobs/s':>7} {'speed-up':>8} {'efficiency':>10} {'run p50 s':>9} "
+        f"{'run p99 s':>9} {'model s/job':>11}"
+        f" {'farm CPU s/job':>14} {'of it workers':>13} {'farm CPU busy':>13}"
+    )
     for s in steps:
         speed_up = s.jobs_per_s / base.jobs_per_s
         efficiency = speed_up / (s.workers / base.workers)
         busy = s.cpu.farm / s.wall_s / cores  # the farm's share of the machine's CPU while the jobs ran
         failed = f"   !! {s.jobs - s.completed} not completed" if s.completed != s.jobs else ""
         print(
-            f"  {s.workers:>7} {s.jobs_per_s:7.3f} {speed_up:8.2f} {efficiency * 100:9.0f} % {pct(s.run_times, 50):9.2f} {pct(s.run_times, 99):9.2f}"
-            f" {statistics.median(s.model_s):11.2f} {s.cpu.farm / s.jobs:14.2f} {s.cpu.workers / s.jobs:13.2f} {busy * 100:12.0f} %{failed}"
-        )  # fmt: skip
+            f"  {s.workers:>7} {s.jobs_per_s:7.3f} {speed_up:8.2f} {efficiency * 100:9.0f} % "
+            f"{pct(s.run_times, 50):9.2f} {pct(s.run_times, 99):9.2f}"
+            f" {statistics.median(s.model_s):11.2f} {s.cpu.farm / s.jobs:14.2f} "
+            f"{s.cpu.workers / s.jobs:13.2f} {busy * 100:12.0f} %{failed}"
+        )
     cpu = statistics.median(s.cpu.farm / s.jobs for s in steps)
     print(f"  CPU-bound ceiling on {cores} cores at {cpu:.2f} farm CPU s per job: {cores / cpu:.2f} jobs/s")
 
@@ -146,7 +164,9 @@ def print_table(steps: list[Step], cores: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m bench.scaling", description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", default="1,2,4,8", help="comma-separated worker process counts (the first is the base)")
+    parser.add_argument(
+        "--workers", default="1,2,4,8", help="comma-separated worker process counts (the first is the base)"
+    )
     parser.add_argument("--jobs", type=int, default=32, help="jobs queued at once per worker count")
     parser.add_argument("--turn-s", type=float, default=1.0, help="model time of each of the 3 turns")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs) after the run")
@@ -157,7 +177,10 @@ def main(argv: list[str] | None = None) -> None:
         with running_pool(workdir, [slow_scenario(args.turn_s)]) as pool:
             for workers in [int(n) for n in args.workers.split(",")]:
                 steps.append(step(pool, workers, args.jobs))
-                print(f"  {workers} workers: {steps[-1].jobs_per_s:.3f} jobs/s (load average {load_average()})", flush=True)
+                print(
+                    f"  {workers} workers: {steps[-1].jobs_per_s:.3f} jobs/s (load average {load_average()})",
+                    flush=True,
+                )
         if steps:
             print_table(steps, os.cpu_count() or 1)
 

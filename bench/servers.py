@@ -23,9 +23,11 @@ from codex_farm.ports import LOOPBACK, free_port
 MARKER = "[[scenario:bench]]"
 GATEWAY_KEY = "sk-bench-gateway-key-0000"
 CLIENT_TOKEN = "bench-client-token-0000"
+# 20 words
 ANSWER = (
-    "The failing test is fixed: the helper now returns the scaled value and every case in the suite passes again."
-)  # 20 words
+    "The failing test is fixed: the helper now returns the scaled value and every case in the suite passes "
+    "again."
+)
 ANSWER_CHUNKS = 20
 REASONING = "The helper multiplies by the wrong factor; the test expects the scaled value, so fix the factor."
 # The seal the benchmark adapter makes and opens: derived from the gateway key it is started with.
@@ -65,7 +67,8 @@ def start_server(
     headers: dict | None = None,
     timeout_s: float = 30,
 ) -> Server:
-    """Start `args` with exactly `env` and its output in `workdir/<name>.log`; return once GET `health` answers 200."""
+    """Start `args` with exactly `env` and its output in `workdir/<name>.log`; return once GET `health`
+    answers 200."""
     server = Server(spawn(name, args, env, workdir / f"{name}.log"), port)
     try:
         answering = partial(_answers_ok, server.url + health, headers)
@@ -90,13 +93,27 @@ def bench_scenario(assistant_turns: int, reasoning: bool = False) -> dict:
     return {"name": "bench", "description": "adapter benchmark", "turns": [turn] * (assistant_turns + 1)}
 
 
-def start_gateway(workdir: Path, assistant_turns: int, max_output_tokens: int = DEFAULT_CAP, reasoning: bool = False) -> Server:
-    """The scripted gateway answering `ANSWER` to any request with up to `assistant_turns` assistant messages."""
+def start_gateway(
+    workdir: Path, assistant_turns: int, max_output_tokens: int = DEFAULT_CAP, reasoning: bool = False
+) -> Server:
+    """The scripted gateway answering `ANSWER` to any request with up to `assistant_turns` assistant
+    messages."""
     scenarios = workdir / "bench-scenarios.json"
     scenarios.write_text(json.dumps(bench_scenario(assistant_turns, reasoning)))
     port = free_port()
-    args = [sys.executable, "-m", "scripted_gateway", "--port", str(port), "--scenarios", str(scenarios),
-            "--api-key", GATEWAY_KEY, "--max-output-tokens", str(max_output_tokens)]
+    args = [
+        sys.executable,
+        "-m",
+        "scripted_gateway",
+        "--port",
+        str(port),
+        "--scenarios",
+        str(scenarios),
+        "--api-key",
+        GATEWAY_KEY,
+        "--max-output-tokens",
+        str(max_output_tokens),
+    ]
     auth = {"authorization": f"Bearer {GATEWAY_KEY}"}
     return start_server("gateway", args, dict(os.environ), port, "/v1/models", workdir, auth)
 
@@ -107,7 +124,11 @@ def start_adapter(
     """`codex-farm adapter` in front of an OpenAI base URL, with the default model and output cap; its gateway
     calls are written to metrics_file when one is given."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ADAPTER_", "FALLBACK_", "WORKER_METRICS", "CLAUDE_MODEL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ADAPTER_", "FALLBACK_", "WORKER_METRICS", "CLAUDE_MODEL"))
+    }
     if metrics_file is not None:
         env["WORKER_METRICS_FILE"] = str(metrics_file)
     env.update(

@@ -56,9 +56,16 @@ class Rate:
         return self.jobs / self.burst_s
 
     def line(self) -> str:
-        trip = f"p50 {statistics.median(self.serial) * 1000:8.1f} ms, p99 {pct(self.serial, 99) * 1000:8.1f} ms" if self.serial else "-"
+        trip = (
+            f"p50 {statistics.median(self.serial) * 1000:8.1f} ms, p99 {pct(self.serial, 99) * 1000:8.1f} ms"
+            if self.serial
+            else "-"
+        )
         bad = f"   !! {self.failed} did not complete" if self.failed else ""
-        return f"  {self.name:<34} {self.jobs:>6} in {self.burst_s:7.2f} s = {self.jobs_per_s:8.2f} jobs/s   one at a time: {trip}{bad}"
+        return (
+            f"  {self.name:<34} {self.jobs:>6} in {self.burst_s:7.2f} s = {self.jobs_per_s:8.2f} jobs/s   "
+            f"one at a time: {trip}{bad}"
+        )
 
 
 # ----------------------------------------------------------------------------- the farm's queue
@@ -105,14 +112,21 @@ async def shell_rate(call: ToolCall, repo: Path, jobs: int, serial: int) -> Rate
         began = time.monotonic()
         await call("shell", arguments)
         trips.append(time.monotonic() - began)
-    return Rate("farm: shell job (`true`)", jobs, burst_s, trips, sum(a.get("job_status") != "completed" for a in answers))
+    return Rate(
+        "farm: shell job (`true`)",
+        jobs,
+        burst_s,
+        trips,
+        sum(a.get("job_status") != "completed" for a in answers),
+    )
 
 
 # ----------------------------------------------------------------------------- raw Celery
 
 
 def celery_rate(pool: Pool, workers: int, jobs: int, serial: int) -> Rate:
-    """Bare Celery workers on the same Redis: a burst of `echo` tasks, then `apply_async().get()` one at a time."""
+    """Bare Celery workers on the same Redis: a burst of `echo` tasks, then `apply_async().get()` one at a
+    time."""
     queue = "echo" + str(time.time_ns())[-6:]
     folder = pool.workdir / queue
     folder.mkdir()
@@ -153,21 +167,35 @@ def run(pool: Pool, args: argparse.Namespace) -> None:
     for rate in [*ours, raw]:
         print(rate.line())
     for rate in ours:
-        trip = statistics.median(rate.serial) / statistics.median(raw.serial) if rate.serial and raw.serial else float("nan")
-        print(f"  raw Celery / {rate.name}: {raw.jobs_per_s / rate.jobs_per_s:,.0f}x the jobs/s; round trip p50 {trip:,.0f}x")
+        trip = (
+            statistics.median(rate.serial) / statistics.median(raw.serial)
+            if rate.serial and raw.serial
+            else float("nan")
+        )
+        print(
+            f"  raw Celery / {rate.name}: {raw.jobs_per_s / rate.jobs_per_s:,.0f}x the jobs/s; round trip "
+            f"p50 {trip:,.0f}x"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=4, help="worker processes on each side (concurrency 1)")
+    parser.add_argument(
+        "--workers", type=int, default=4, help="worker processes on each side (concurrency 1)"
+    )
     parser.add_argument("--jobs", type=int, default=100, help="farm jobs (and shell jobs) queued at once")
     parser.add_argument("--celery-jobs", type=int, default=2000, help="raw Celery tasks sent at once")
-    parser.add_argument("--serial", type=int, default=10, help="farm jobs run one at a time (raw Celery: 10x as many)")
+    parser.add_argument(
+        "--serial", type=int, default=10, help="farm jobs run one at a time (raw Celery: 10x as many)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs) after the run")
     args = parser.parse_args(argv)
     header(argv, prog="bench.throughput")
-    with bench_workdir("farm-throughput-", args.keep) as workdir, running_pool(workdir, [ANSWER_SCENARIO]) as pool:
+    with (
+        bench_workdir("farm-throughput-", args.keep) as workdir,
+        running_pool(workdir, [ANSWER_SCENARIO]) as pool,
+    ):
         run(pool, args)
 
 

@@ -64,7 +64,11 @@ class Measured:
 
 
 def interleaved(
-    run: dict[str, Callable[[], object]], total: int, batch: int, between: Callable[[], None], pids: dict[str, int]
+    run: dict[str, Callable[[], object]],
+    total: int,
+    batch: int,
+    between: Callable[[], None],
+    pids: dict[str, int],
 ) -> Measured:
     """`total` runs of each path, in alternating batches: paths in order, then reversed, and so on.
 

@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import fakeredis
@@ -139,7 +140,9 @@ def build_repo(repo: Path, files: int, dirs: int, commits: int, seed: int) -> di
 
 
 def dir_bytes(path: Path) -> int:
-    return sum(entry.stat().st_size for entry in path.rglob("*") if entry.is_file() and not entry.is_symlink())
+    return sum(
+        entry.stat().st_size for entry in path.rglob("*") if entry.is_file() and not entry.is_symlink()
+    )
 
 
 # ----------------------------------------------------------------------------- 1. ready time
@@ -159,18 +162,35 @@ def ready_time(work: Path, files: int, dirs: int, runs: int) -> dict[str, list[f
     cache.remove(cache.materialize(str(repo), commit, "warmup-mirror"))  # creates and fetches the mirror
     clones = work / "clones"
     clones.mkdir()
-    samples: dict[str, list[float]] = {name: [] for name in
-                                       ("wt_ready", "wt_remove", "clone_ready", "clone_remove", "hl_ready", "hl_remove", "co_ready")}  # fmt: skip
+    samples: dict[str, list[float]] = {
+        name: []
+        for name in (
+            "wt_ready",
+            "wt_remove",
+            "clone_ready",
+            "clone_remove",
+            "hl_ready",
+            "hl_remove",
+            "co_ready",
+        )
+    }
 
     def clone(*flags: str, target: Path) -> None:
-        subprocess.run(["git", "clone", "--quiet", *flags, str(repo), str(target)], check=True, capture_output=True)
+        subprocess.run(
+            ["git", "clone", "--quiet", *flags, str(repo), str(target)], check=True, capture_output=True
+        )
 
     def checkout_only(target: Path) -> None:
         # Just writing the files: the source's objects into an empty dir through a scratch index.
         target.mkdir()
         env = {**os.environ, "GIT_INDEX_FILE": str(target.with_name(target.name + ".index"))}
-        subprocess.run(["git", f"--work-tree={target}", "read-tree", "-u", "--reset", commit],
-                       cwd=repo, env=env, check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            ["git", f"--work-tree={target}", "read-tree", "-u", "--reset", commit],
+            cwd=repo,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         os.unlink(env["GIT_INDEX_FILE"])
 
     for run in range(runs + 1):  # round 0 is a warm-up, not counted
@@ -178,29 +198,40 @@ def ready_time(work: Path, files: int, dirs: int, runs: int) -> dict[str, list[f
         started = time.perf_counter()
         worktree = cache.materialize(str(repo), commit, job_id)
         wt_ready = time.perf_counter() - started
-        wt_remove = timed(lambda: cache.remove(worktree))
+        wt_remove = timed(partial(cache.remove, worktree))
         target = clones / f"full-{run}"
-        clone_ready = timed(lambda: clone("--no-local", "--no-hardlinks", target=target))
-        clone_remove = timed(lambda: shutil.rmtree(target))
+        clone_ready = timed(partial(clone, "--no-local", "--no-hardlinks", target=target))
+        clone_remove = timed(partial(shutil.rmtree, target))
         target = clones / f"hardlinked-{run}"
-        hl_ready = timed(lambda: clone(target=target))
-        hl_remove = timed(lambda: shutil.rmtree(target))
+        hl_ready = timed(partial(clone, target=target))
+        hl_remove = timed(partial(shutil.rmtree, target))
         target = clones / f"checkout-{run}"
-        co_ready = timed(lambda: checkout_only(target))
+        co_ready = timed(partial(checkout_only, target))
         shutil.rmtree(target)
         if run:
-            for name, value in zip(samples, (wt_ready, wt_remove, clone_ready, clone_remove, hl_ready, hl_remove, co_ready)):
+            for name, value in zip(
+                samples, (wt_ready, wt_remove, clone_ready, clone_remove, hl_ready, hl_remove, co_ready)
+            ):
                 samples[name].append(value)
     return samples
 
 
 def report_ready(samples: dict[str, list[float]], files: int, dirs: int, runs: int) -> None:
     def row(label: str, values: list[float]) -> None:
-        print(f"  {label:<46} p50 {statistics.median(values) * 1000:8.0f} ms   mean {statistics.fmean(values) * 1000:8.0f} ms"
-              f"   min {min(values) * 1000:7.0f}   max {max(values) * 1000:7.0f}")  # fmt: skip
+        print(
+            f"  {label:<46} p50 {statistics.median(values) * 1000:8.0f} ms   mean "
+            f"{statistics.fmean(values) * 1000:8.0f} ms"
+            f"   min {min(values) * 1000:7.0f}   max {max(values) * 1000:7.0f}"
+        )
 
-    total = {key: [a + b for a, b in zip(samples[f"{key}_ready"], samples[f"{key}_remove"])] for key in ("wt", "clone", "hl")}
-    print(f"\n1. Worktree ready time: {files} files in {dirs} directories, 3 commits; {runs} runs each (interleaved)")
+    total = {
+        key: [a + b for a, b in zip(samples[f"{key}_ready"], samples[f"{key}_remove"])]
+        for key in ("wt", "clone", "hl")
+    }
+    print(
+        f"\n1. Worktree ready time: {files} files in {dirs} directories, 3 commits; {runs} runs each "
+        "(interleaved)"
+    )
     row("(a) warm-mirror materialize", samples["wt_ready"])
     row("(a) remove", samples["wt_remove"])
     row("(a) materialize + remove", total["wt"])
@@ -211,8 +242,12 @@ def report_ready(samples: dict[str, list[float]], files: int, dirs: int, runs: i
     row("(d) checkout alone (read-tree -u, no git dir)", samples["co_ready"])
     p50 = {key: statistics.median(values) for key, values in samples.items()}
     p50.update({f"{key}_total": statistics.median(values) for key, values in total.items()})
-    print(f"  ratio warm worktree / fresh clone, ready (p50):        {p50['wt_ready'] / p50['clone_ready']:.2f}")
-    print(f"  ratio warm worktree / fresh clone, incl. clean-up:     {p50['wt_total'] / p50['clone_total']:.2f}")
+    print(
+        f"  ratio warm worktree / fresh clone, ready (p50):        {p50['wt_ready'] / p50['clone_ready']:.2f}"
+    )
+    print(
+        f"  ratio warm worktree / fresh clone, incl. clean-up:     {p50['wt_total'] / p50['clone_total']:.2f}"
+    )
     print(f"  ratio warm worktree / hardlinked clone, ready (p50):   {p50['wt_ready'] / p50['hl_ready']:.2f}")
     print(f"  ratio checkout alone / warm worktree, ready (p50):     {p50['co_ready'] / p50['wt_ready']:.2f}")
 
@@ -255,8 +290,14 @@ def typical_job(work: Path, files: int, dirs: int, history: int) -> dict[str, ob
 
     whole_origin = "bench-no-origin"
     pin_commit(caller, whole_origin, snapshot.commit)
-    no_origin = bundle_snapshot(caller, whole_origin, snapshot.commit, settings.model_copy(update={"bundle_max_bytes": 1 << 40}),
-                                socket.gethostname(), origin=None)  # fmt: skip
+    no_origin = bundle_snapshot(
+        caller,
+        whole_origin,
+        snapshot.commit,
+        settings.model_copy(update={"bundle_max_bytes": 1 << 40}),
+        socket.gethostname(),
+        origin=None,
+    )
     everything = work / "all.bundle"
     git(caller, "bundle", "create", "-q", str(everything), "--all")
 
@@ -280,12 +321,27 @@ def typical_job(work: Path, files: int, dirs: int, history: int) -> dict[str, ob
     return result
 
 
-def worker_side(work: Path, caller: Path, prepared, commit: str, store: JobStore, settings: FarmSettings,
-                rng: random.Random, contents: dict[str, str]) -> dict[str, object]:  # fmt: skip
-    """A worker materializes the job from the bundle (cold mirror), then a second job's bundle (warm mirror)."""
+def worker_side(
+    work: Path,
+    caller: Path,
+    prepared,
+    commit: str,
+    store: JobStore,
+    settings: FarmSettings,
+    rng: random.Random,
+    contents: dict[str, str],
+) -> dict[str, object]:
+    """A worker materializes the job from the bundle (cold mirror), then a second job's bundle (warm
+    mirror)."""
     cache = WorktreeCache(work / "worker-cache")
-    spec = JobSpec(job_id="bench-typical-job", prompt="bench", source=prepared.source, snapshot_commit=commit,
-                   timeout_ms=60_000, created_at=time.time())  # fmt: skip
+    spec = JobSpec(
+        job_id="bench-typical-job",
+        prompt="bench",
+        source=prepared.source,
+        snapshot_commit=commit,
+        timeout_ms=60_000,
+        created_at=time.time(),
+    )
     began = time.perf_counter()
     worktree = materialize_job(cache, spec, store)
     cold_s = time.perf_counter() - began
@@ -304,7 +360,12 @@ def worker_side(work: Path, caller: Path, prepared, commit: str, store: JobStore
     warm_s = time.perf_counter() - began
     ok = ok and git(worktree.path, "rev-parse", "HEAD") == second
     cache.remove(worktree)
-    return {"worker_cold_s": cold_s, "worker_warm_s": warm_s, "worker_ok": ok, "second_delta": len(prepared2.bundle or b"")}
+    return {
+        "worker_cold_s": cold_s,
+        "worker_warm_s": warm_s,
+        "worker_ok": ok,
+        "second_delta": len(prepared2.bundle or b""),
+    }
 
 
 def size(value: int) -> str:
@@ -312,41 +373,65 @@ def size(value: int) -> str:
 
 
 def report_bundle(r: dict) -> None:
-    print(f"\n2. Bundle bytes of a typical job: {r['history']} commits, origin lacks the last {UNPUSHED};"
-          " 8 edited files (3 staged), 3 untracked")  # fmt: skip
-    print(f"  commits in the bundle (beyond origin/main): {r['commits_beyond_origin']}, prerequisites: {r['prerequisites']}")
-    print(f"  snapshot_worktree {r['snapshot_s'] * 1000:.0f} ms, prepare_source (bundle) {r['bundle_s'] * 1000:.0f} ms")
-    print(f"  job bundle (prepare_source, stored in Redis)  {size(r['delta'])}   (RepoSource.bundle_bytes {r['source_bytes']:,})")
+    print(
+        f"\n2. Bundle bytes of a typical job: {r['history']} commits, origin lacks the last {UNPUSHED};"
+        " 8 edited files (3 staged), 3 untracked"
+    )
+    print(
+        f"  commits in the bundle (beyond origin/main): {r['commits_beyond_origin']}, prerequisites: "
+        f"{r['prerequisites']}"
+    )
+    print(
+        f"  snapshot_worktree {r['snapshot_s'] * 1000:.0f} ms, prepare_source (bundle) "
+        f"{r['bundle_s'] * 1000:.0f} ms"
+    )
+    print(
+        f"  job bundle (prepare_source, stored in Redis)  {size(r['delta'])}   (RepoSource.bundle_bytes "
+        f"{r['source_bytes']:,})"
+    )
     print(f"  no-origin bundle (whole snapshot history)     {size(r['no_origin'])}")
     print(f"  git bundle create --all                       {size(r['all'])}")
-    print(f"  caller's .git directory                        {size(r['git_dir'])}   (after the snapshots: {r['git_dir_after']:,} B)")
+    print(
+        f"  caller's .git directory                        {size(r['git_dir'])}   (after the snapshots: "
+        f"{r['git_dir_after']:,} B)"
+    )
     print(f"  working tree files (HEAD, uncompressed)       {size(r['tree_bytes'])}")
-    print(f"  ratio job bundle / --all bundle:   {r['delta'] / r['all']:.5f}  (1/{r['all'] / r['delta']:,.0f})")
-    print(f"  ratio job bundle / .git directory: {r['delta'] / r['git_dir']:.5f}  (1/{r['git_dir'] / r['delta']:,.0f})")
+    print(
+        f"  ratio job bundle / --all bundle:   {r['delta'] / r['all']:.5f}  (1/{r['all'] / r['delta']:,.0f})"
+    )
+    print(
+        f"  ratio job bundle / .git directory: {r['delta'] / r['git_dir']:.5f}  "
+        f"(1/{r['git_dir'] / r['delta']:,.0f})"
+    )
     print(f"  ratio no-origin bundle / --all:    {r['no_origin'] / r['all']:.3f}")
     print(f"  job bundle is {r['delta'] / r['cap'] * 100:.3f}% of FARM_BUNDLE_MAX_BYTES ({r['cap']:,} B)")
-    print(f"  worker check: materialize_job from the bundle, cold mirror (fetches origin first) {r['worker_cold_s'] * 1000:.0f} ms;"
-          f" a second job ({r['second_delta']:,} B bundle) on the warm mirror {r['worker_warm_s'] * 1000:.0f} ms;"
-          f" snapshot commits checked out cleanly: {'yes' if r['worker_ok'] else 'NO'}")  # fmt: skip
+    print(
+        "  worker check: materialize_job from the bundle, cold mirror (fetches origin first) "
+        f"{r['worker_cold_s'] * 1000:.0f} ms;"
+        f" a second job ({r['second_delta']:,} B bundle) on the warm mirror {r['worker_warm_s'] * 1000:.0f} "
+        "ms;"
+        f" snapshot commits checked out cleanly: {'yes' if r['worker_ok'] else 'NO'}"
+    )
 
 
 # ----------------------------------------------------------------------------- header and main
 
 
-
-
-
-
 def header(argv: list[str]) -> None:
     git_version = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()} on {platform.system()}, {git_version}")
+    print(
+        f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()} on "
+        f"{platform.system()}, {git_version}"
+    )
     print(f"command: python -m bench.worktree_transport {shlex.join(argv)}".rstrip())
     print(f"load average at start: {load_average()}")
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="python -m bench.worktree_transport", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.worktree_transport", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--files", type=int, default=20_000, help="files in the generated repos")
     parser.add_argument("--dirs", type=int, default=200, help="directories they are spread over")
     parser.add_argument("--runs", type=int, default=10, help="timed runs of each checkout method")
@@ -357,7 +442,9 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="farm-bench-wt-") as scratch:
         work = Path(scratch)
         try:
-            report_ready(ready_time(work / "ready", args.files, args.dirs, args.runs), args.files, args.dirs, args.runs)
+            report_ready(
+                ready_time(work / "ready", args.files, args.dirs, args.runs), args.files, args.dirs, args.runs
+            )
             report_bundle(typical_job(work / "bundle", args.files, args.dirs, args.history))
         finally:
             force_rmtree(work)  # worktrees or an agent may leave read-only files behind

@@ -16,7 +16,8 @@ _PROGRAM_NAMES = ("codex-farm", "codex_farm")
 
 @dataclass(frozen=True)
 class AdapterProcess:
-    """A `codex-farm adapter` process on this box, its real uid, and whether this process can read its environment."""
+    """A `codex-farm adapter` process on this box, its real uid, and whether this process can read its
+    environment."""
 
     pid: int
     uid: int
@@ -24,7 +25,8 @@ class AdapterProcess:
 
 
 def can_read_any_process() -> bool:
-    """Whether this process, or a program it starts, holds CAP_SYS_PTRACE (root regains its bounding set on exec)."""
+    """Whether this process, or a program it starts, holds CAP_SYS_PTRACE (root regains its bounding set on
+    exec)."""
     status = _status(_PROC / "self" / "status")
     effective, bounding = status.get("CapEff", 0), status.get("CapBnd", 0)
     bit = 1 << CAP_SYS_PTRACE
@@ -44,13 +46,17 @@ def local_adapters() -> list[AdapterProcess]:
 
 
 def _is_adapter(entry: Path) -> bool:
-    """`codex-farm adapter ...` or `python -m codex_farm adapter ...` (an installed script runs as `python .../codex-farm`)."""
+    """`codex-farm adapter ...` or `python -m codex_farm adapter ...` (an installed script runs as `python
+    .../codex-farm`)."""
     try:
         argv = entry.joinpath("cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
     words = [part.decode(errors="replace") for part in argv]
-    return any(Path(word).name in _PROGRAM_NAMES and following == "adapter" for word, following in zip(words, words[1:]))
+    return any(
+        Path(word).name in _PROGRAM_NAMES and following == "adapter"
+        for word, following in zip(words, words[1:])
+    )
 
 
 def _readable(path: Path) -> bool:

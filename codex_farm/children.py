@@ -59,7 +59,12 @@ def spawn(name: str, argv: list[str], env: Mapping[str, str], log_path: Path) ->
     with open(log_path, "ab") as log:
         # Its own session keeps a terminal's Ctrl-C away from it: we stop the children in order.
         process = subprocess.Popen(
-            argv, env=dict(env), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            argv,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     return Child(name, process, log_path)
 

@@ -25,7 +25,8 @@ SAMPLE_FILES = {
     ".gitignore": "__pycache__/\n",
     "README.md": (
         "# sample\n\nA tiny project for `codex-farm demo`.\n\n"
-        'A greeting reads "Hello, <name>!": a comma after Hello, and greetings end with an exclamation mark.\n'
+        'A greeting reads "Hello, <name>!": a comma after Hello, '
+        "and greetings end with an exclamation mark.\n"
     ),
     "check.py": (
         '"""The sample project\'s check: greet() must greet by name, as the README says."""\n\n'
@@ -34,7 +35,15 @@ SAMPLE_FILES = {
         'print("greet(\'farm\') ->", greet("farm"))\n'
     ),
 }
-_GIT = ["git", "-c", "user.name=codex-farm demo", "-c", "user.email=demo@example.invalid", "-c", "commit.gpgsign=false"]
+_GIT = [
+    "git",
+    "-c",
+    "user.name=codex-farm demo",
+    "-c",
+    "user.email=demo@example.invalid",
+    "-c",
+    "commit.gpgsign=false",
+]
 _WAIT_MS = 90_000
 
 
@@ -43,7 +52,8 @@ class DemoFailed(RuntimeError):
 
 
 def run_demo(profile: str | None = None) -> int:
-    """Start a private farm (its scripted model playing profile), run the demo job through MCP; 0 only if it checks out."""
+    """Start a private farm (its scripted model playing profile), run the demo job through MCP; 0 only if
+    it checks out."""
     began = time.monotonic()
     interrupt_once_on_stop_signals()
     try:
@@ -61,7 +71,10 @@ def run_demo(profile: str | None = None) -> int:
     if problems:
         _say(f"demo FAILED after {elapsed:.1f} s: {'; '.join(problems)}")
         return 1
-    _say(f"demo passed in {elapsed:.1f} s: the job completed on the farm, its check passed, and it changed greeting.py.")
+    _say(
+        f"demo passed in {elapsed:.1f} s: the job completed on the farm, its check passed, and it changed "
+        "greeting.py."
+    )
     return 0
 
 
@@ -103,7 +116,9 @@ async def _run_job(env: dict[str, str], repo: Path) -> dict:
     # One `async with` in this task: the stdio client's cancel scope must be left where it was entered.
     async with Client(server) as client:
         check = {"name": "check", "command": f"{shlex.quote(sys.executable)} check.py", "timeout_ms": 30_000}
-        started = await _call(client, "start", {"prompt": PROMPT, "repo": str(repo), "include_diff": True, "checks": [check]})
+        started = await _call(
+            client, "start", {"prompt": PROMPT, "repo": str(repo), "include_diff": True, "checks": [check]}
+        )
         _say(f"job:     {started['job_id']} {started['job_status']} on queue {started['queue']}")
         return await _call(client, "wait", {"job_id": started["job_id"], "timeout_ms": _WAIT_MS})
 

@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Literal, TextIO
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -55,7 +56,9 @@ class CheckResult:
     detail: str
     hint: str = ""
     skipped: bool = False
-    note: Literal["", "WARN", "INFO"] = ""  # a passing check worth a look (WARN, with its hint) or a plain fact (INFO)
+    note: Literal["", "WARN", "INFO"] = (
+        ""  # a passing check worth a look (WARN, with its hint) or a plain fact (INFO)
+    )
 
     @property
     def status(self) -> str:
@@ -84,8 +87,10 @@ def mask_url(url: str) -> str:
         pairs = parse_qsl(query, keep_blank_values=True)
         query = urlencode([(k, MASK if _SECRET_QUERY_KEYS.search(k) else v) for k, v in pairs], safe="*")
     head = f"{parts.scheme}:" if parts.scheme else ""
-    head += f"//{netloc}" if netloc or url[len(head):].startswith("//") else ""
-    return head + parts.path + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+    head += f"//{netloc}" if netloc or url[len(head) :].startswith("//") else ""
+    return (
+        head + parts.path + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+    )
 
 
 # --- settings ------------------------------------------------------------------------------------
@@ -110,7 +115,9 @@ def load_settings() -> Loaded:
             objects[key] = cls()
         except ValidationError as exc:
             objects[key] = None
-            errors[cls.__name__] = "; ".join(f"{'.'.join(map(str, e['loc'])) or '?'}: {e['msg']}" for e in exc.errors())
+            errors[cls.__name__] = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '?'}: {e['msg']}" for e in exc.errors()
+            )
         except ValueError as exc:  # e.g. a JSON setting that does not parse; the message may quote the value
             objects[key] = None
             errors[cls.__name__] = type(exc).__name__
@@ -120,7 +127,9 @@ def load_settings() -> Loaded:
 def check_settings(loaded: Loaded) -> CheckResult:
     if loaded.errors:
         detail = "invalid: " + " | ".join(f"{name}: {msg}" for name, msg in loaded.errors.items())
-        return CheckResult("settings", False, detail, "fix those environment variables (see docs/settings.md)")
+        return CheckResult(
+            "settings", False, detail, "fix those environment variables (see docs/settings.md)"
+        )
     return CheckResult("settings", True, "environment parses (farm, frontend, adapter)")
 
 
@@ -148,8 +157,12 @@ def check_git() -> CheckResult:
 
 
 def check_claude_cli(farm) -> CheckResult:
-    """The CLI a worker would run (`CLAUDE_CLI_PATH`, else the one bundled with claude-agent-sdk) answers --version."""
-    name, hint = "claude-cli", "set CLAUDE_CLI_PATH to a Claude Code CLI, or reinstall claude-agent-sdk (it bundles one)"
+    """The CLI a worker would run (`CLAUDE_CLI_PATH`, else the one bundled with claude-agent-sdk) answers
+    --version."""
+    name, hint = (
+        "claude-cli",
+        "set CLAUDE_CLI_PATH to a Claude Code CLI, or reinstall claude-agent-sdk (it bundles one)",
+    )
     try:
         # Imported here: claude-agent-sdk takes 0.6 s to import (`codex-farm up` imports this module), and one
         # that cannot be imported is this check's FAIL line, not doctor's crash.
@@ -157,15 +170,21 @@ def check_claude_cli(farm) -> CheckResult:
 
         cli = farm.claude_cli_path or bundled_cli()
     except ImportError as exc:
-        return CheckResult(name, False, f"claude-agent-sdk cannot be imported ({exc.name or 'import error'})", hint)
+        return CheckResult(
+            name, False, f"claude-agent-sdk cannot be imported ({exc.name or 'import error'})", hint
+        )
     if not cli.exists():
         return CheckResult(name, False, f"Claude Code CLI not found at {cli}", hint)
     if not cli.is_file() or not os.access(cli, os.X_OK):
         return CheckResult(name, False, f"Claude Code CLI at {cli} is not an executable file", hint)
     try:
         done = subprocess.run(
-            [str(cli), "--version"], capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
-            env={**os.environ, **OFFLINE_CLI_ENV}, stdin=subprocess.DEVNULL,
+            [str(cli), "--version"],
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT_S,
+            env={**os.environ, **OFFLINE_CLI_ENV},
+            stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired:
         return CheckResult(name, False, f"{cli} --version did not answer within {CLI_TIMEOUT_S} s", hint)
@@ -173,7 +192,12 @@ def check_claude_cli(farm) -> CheckResult:
         return CheckResult(name, False, f"{cli} cannot run: {exc.strerror or type(exc).__name__}", hint)
     if done.returncode != 0:
         first = (done.stderr or done.stdout).strip().splitlines()[:1]
-        return CheckResult(name, False, f"{cli} --version exited {done.returncode}" + (f": {first[0][:200]}" if first else ""), hint)
+        return CheckResult(
+            name,
+            False,
+            f"{cli} --version exited {done.returncode}" + (f": {first[0][:200]}" if first else ""),
+            hint,
+        )
     return CheckResult(name, True, f"{done.stdout.strip() or 'runs'} at {cli}")
 
 
@@ -182,7 +206,12 @@ def check_claude_cli(farm) -> CheckResult:
 
 def probe_client(url: str):
     """A Redis client for one look: short timeouts, no retries (a doctor reports, it does not wait)."""
-    return redis.Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S, retry=Retry(NoBackoff(), 0))
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
+        socket_timeout=REDIS_TIMEOUT_S,
+        retry=Retry(NoBackoff(), 0),
+    )
 
 
 def check_redis(farm) -> CheckResult:
@@ -192,7 +221,9 @@ def check_redis(farm) -> CheckResult:
     try:
         has_password = bool(urlsplit(url).password) or "password=" in urlsplit(url).query
     except ValueError:
-        return CheckResult("redis", False, "REDIS_URL is not a valid URL", "fix REDIS_URL (redis://:PASSWORD@host:6379/0)")
+        return CheckResult(
+            "redis", False, "REDIS_URL is not a valid URL", "fix REDIS_URL (redis://:PASSWORD@host:6379/0)"
+        )
     fail = lambda detail, hint: CheckResult("redis", False, detail, hint)  # noqa: E731
     try:
         client = probe_client(url)
@@ -203,21 +234,34 @@ def check_redis(farm) -> CheckResult:
     except redis.AuthenticationError as exc:
         message = str(exc)
         if not has_password:
-            return fail(f"Redis at {shown} requires a password and REDIS_URL has none (NOAUTH)", "put the password in REDIS_URL")
+            return fail(
+                f"Redis at {shown} requires a password and REDIS_URL has none (NOAUTH)",
+                "put the password in REDIS_URL",
+            )
         if "without any password configured" in message or "no password is set" in message:
-            return fail(f"REDIS_URL has a password but Redis at {shown} has none", "drop the password from REDIS_URL or set requirepass")
+            return fail(
+                f"REDIS_URL has a password but Redis at {shown} has none",
+                "drop the password from REDIS_URL or set requirepass",
+            )
         return fail(f"wrong password for Redis at {shown} (WRONGPASS)", "fix the password in REDIS_URL")
     except redis.TimeoutError:
-        return fail(f"timed out after {REDIS_TIMEOUT_S} s connecting to {shown}", "check the host, port and firewall in REDIS_URL")
+        return fail(
+            f"timed out after {REDIS_TIMEOUT_S} s connecting to {shown}",
+            "check the host, port and firewall in REDIS_URL",
+        )
     except redis.ConnectionError as exc:
         if isinstance(exc.__context__, ConnectionRefusedError) or "Connection refused" in str(exc):
             return fail(f"connection refused at {shown}", "start Redis or fix REDIS_URL")
         return fail(f"cannot connect to {shown}: {exc}", "start Redis or fix REDIS_URL")
     except redis.ResponseError as exc:
-        return fail(f"Redis at {shown} refused PING: {exc}", "give the REDIS_URL user the rights the farm needs")
+        return fail(
+            f"Redis at {shown} refused PING: {exc}", "give the REDIS_URL user the rights the farm needs"
+        )
     except redis.RedisError as exc:
         return fail(f"Redis at {shown}: {type(exc).__name__}: {exc}", "check REDIS_URL")
-    return CheckResult("redis", True, f"reachable at {shown} ({'auth ok' if has_password else 'no password'})")
+    return CheckResult(
+        "redis", True, f"reachable at {shown} ({'auth ok' if has_password else 'no password'})"
+    )
 
 
 def configured_queues(farm) -> list[str]:
@@ -229,7 +273,9 @@ def check_queues(farm) -> CheckResult:
     bad = [q for q in queues if not QUEUE_NAME.match(q)]
     if bad:
         return CheckResult(
-            "queues", False, f"invalid queue name(s) in FARM_QUEUE: {', '.join(map(repr, bad))}",
+            "queues",
+            False,
+            f"invalid queue name(s) in FARM_QUEUE: {', '.join(map(repr, bad))}",
             "use comma-separated names of letters, digits, '.', '_', ':' or '-'",
         )
     return CheckResult("queues", True, ", ".join(queues))
@@ -242,7 +288,11 @@ def active_queues(farm) -> dict[str, list[str]]:
 
     app = Celery("codex_farm_doctor", set_as_current=False)
     app.conf.update(celery_config(farm))
-    app.conf.update(broker_connection_retry=False, broker_connection_max_retries=0, broker_connection_timeout=REDIS_TIMEOUT_S)
+    app.conf.update(
+        broker_connection_retry=False,
+        broker_connection_max_retries=0,
+        broker_connection_timeout=REDIS_TIMEOUT_S,
+    )
     try:
         replies = app.control.inspect(timeout=INSPECT_TIMEOUT_S).active_queues() or {}
     finally:
@@ -256,18 +306,28 @@ def active_queues(farm) -> dict[str, list[str]]:
 
 def check_workers(farm, redis_result: CheckResult) -> CheckResult:
     if not redis_result.ok:
-        return CheckResult("workers", False, f"not checked: Redis is not usable ({redis_result.detail})", "fix the redis check first")
+        return CheckResult(
+            "workers",
+            False,
+            f"not checked: Redis is not usable ({redis_result.detail})",
+            "fix the redis check first",
+        )
     queues = [q for q in configured_queues(farm) if QUEUE_NAME.match(q)]
     if not queues:
         return CheckResult("workers", False, "not checked: no valid queue in FARM_QUEUE", "fix FARM_QUEUE")
     try:
         consumers = active_queues(farm)
     except Exception as exc:  # a broker hiccup between the redis check and here
-        return CheckResult("workers", False, f"cannot ask the workers: {type(exc).__name__}", "check Redis and REDIS_URL")
+        return CheckResult(
+            "workers", False, f"cannot ask the workers: {type(exc).__name__}", "check Redis and REDIS_URL"
+        )
     missing = [q for q in queues if not consumers.get(q)]
     if missing:
         return CheckResult(
-            "workers", False, f"no worker consumes queue(s) {', '.join(missing)}", f"start codex-farm worker --queues {','.join(missing)}"
+            "workers",
+            False,
+            f"no worker consumes queue(s) {', '.join(missing)}",
+            f"start codex-farm worker --queues {','.join(missing)}",
         )
     return CheckResult("workers", True, "; ".join(f"{q}: {', '.join(sorted(consumers[q]))}" for q in queues))
 
@@ -294,20 +354,32 @@ def check_adapter(farm) -> CheckResult:
     except ValueError:
         return CheckResult("adapter", False, f"ADAPTER_URL is not a valid URL: {shown}", "fix ADAPTER_URL")
     if health.status_code != 200:
-        return CheckResult("adapter", False, f"{shown}/healthz answered {health.status_code}", "is ADAPTER_URL the adapter?")
+        return CheckResult(
+            "adapter", False, f"{shown}/healthz answered {health.status_code}", "is ADAPTER_URL the adapter?"
+        )
     if farm.adapter_token is None:
         return CheckResult("adapter", True, f"healthy at {shown} (ADAPTER_TOKEN not set, token not checked)")
     try:
-        models = httpx.get(base + "/v1/models", headers={"x-api-key": farm.adapter_token.get_secret_value()}, timeout=HTTP_TIMEOUT_S)
+        models = httpx.get(
+            base + "/v1/models",
+            headers={"x-api-key": farm.adapter_token.get_secret_value()},
+            timeout=HTTP_TIMEOUT_S,
+        )
     except httpx.HTTPError as exc:
-        return CheckResult("adapter", False, f"GET /v1/models: {_http_failure(exc, HTTP_TIMEOUT_S)} at {shown}", hint)
+        return CheckResult(
+            "adapter", False, f"GET /v1/models: {_http_failure(exc, HTTP_TIMEOUT_S)} at {shown}", hint
+        )
     if models.status_code == 401:
         return CheckResult(
-            "adapter", False, f"healthy at {shown} but ADAPTER_TOKEN was rejected (401)",
+            "adapter",
+            False,
+            f"healthy at {shown} but ADAPTER_TOKEN was rejected (401)",
             "ADAPTER_TOKEN is not one of the adapter's ADAPTER_TOKENS",
         )
     if models.status_code != 200:
-        return CheckResult("adapter", False, f"GET {shown}/v1/models answered {models.status_code}", "see the adapter's log")
+        return CheckResult(
+            "adapter", False, f"GET {shown}/v1/models answered {models.status_code}", "see the adapter's log"
+        )
     return CheckResult("adapter", True, f"healthy at {shown} (ADAPTER_TOKEN accepted)")
 
 
@@ -320,42 +392,74 @@ def check_profiles(adapter: AdapterSettings) -> CheckResult:
         source = "model map" if route.profile else ("ADAPTER_PROFILE" if adapter.profile else "inferred")
         thinking = f", thinking {route.thinking}" if route.thinking != "auto" else ""
         shown.append(f"{name} → {route.model}: {profile.name} ({source}{thinking})")
-    return CheckResult("profiles", True, "; ".join(shown), "set ADAPTER_PROFILE or a model-map profile (docs/providers.md)")
+    return CheckResult(
+        "profiles", True, "; ".join(shown), "set ADAPTER_PROFILE or a model-map profile (docs/providers.md)"
+    )
 
 
 def check_gateway(adapter) -> CheckResult:
     """The adapter's OpenAI-compatible gateway lists models with its key (only with --network)."""
     base, shown = adapter.upstream_base_url.rstrip("/"), mask_url(adapter.upstream_base_url)
     if adapter.upstream_api_key is None:
-        # Boxes other than the adapter's never hold the gateway key; the probes below reach it through the adapter.
-        return CheckResult("gateway", True, "ONEAPI_API_KEY is not set here: the gateway is probed through the adapter",
-                           skipped=True)
+        # Boxes other than the adapter's never hold the gateway key; the probes below reach it through the
+        # adapter.
+        return CheckResult(
+            "gateway",
+            True,
+            "ONEAPI_API_KEY is not set here: the gateway is probed through the adapter",
+            skipped=True,
+        )
     headers = {"authorization": f"Bearer {adapter.upstream_api_key.get_secret_value()}"}
     try:
         response = httpx.get(base + "/models", headers=headers, timeout=GATEWAY_TIMEOUT_S)
     except httpx.HTTPError as exc:
-        return CheckResult("gateway", False, f"{_http_failure(exc, GATEWAY_TIMEOUT_S)} at {shown}", "check ONEAPI_BASE_URL and the network")
+        return CheckResult(
+            "gateway",
+            False,
+            f"{_http_failure(exc, GATEWAY_TIMEOUT_S)} at {shown}",
+            "check ONEAPI_BASE_URL and the network",
+        )
     except ValueError:
-        return CheckResult("gateway", False, f"ONEAPI_BASE_URL is not a valid URL: {shown}", "fix ONEAPI_BASE_URL")
+        return CheckResult(
+            "gateway", False, f"ONEAPI_BASE_URL is not a valid URL: {shown}", "fix ONEAPI_BASE_URL"
+        )
     if response.status_code in (401, 403):
-        return CheckResult("gateway", False, f"{shown} rejected ONEAPI_API_KEY ({response.status_code})", "fix ONEAPI_API_KEY")
+        return CheckResult(
+            "gateway",
+            False,
+            f"{shown} rejected ONEAPI_API_KEY ({response.status_code})",
+            "fix ONEAPI_API_KEY",
+        )
     if response.status_code != 200:
-        return CheckResult("gateway", False, f"GET {shown}/models answered {response.status_code}", "check ONEAPI_BASE_URL")
+        return CheckResult(
+            "gateway", False, f"GET {shown}/models answered {response.status_code}", "check ONEAPI_BASE_URL"
+        )
     try:
         count = len(response.json().get("data", []))
     except (ValueError, AttributeError):
         count = None
-    return CheckResult("gateway", True, f"answers at {shown}" + (f" ({count} model{'' if count == 1 else 's'})" if count is not None else ""))
+    return CheckResult(
+        "gateway",
+        True,
+        f"answers at {shown}" + (f" ({count} model{'' if count == 1 else 's'})" if count is not None else ""),
+    )
 
 
 def check_probe(farm, adapter, thinking: bool) -> CheckResult:
     """A live two-step tool-call conversation through the adapter (only with --network)."""
     name = "probe-on" if thinking else "probe-off"
     if farm.adapter_token is None:
-        return CheckResult(name, False, "ADAPTER_TOKEN is not set", "set ADAPTER_TOKEN (one of the adapter's ADAPTER_TOKENS)")
+        return CheckResult(
+            name, False, "ADAPTER_TOKEN is not set", "set ADAPTER_TOKEN (one of the adapter's ADAPTER_TOKENS)"
+        )
     base_url = adapter.upstream_base_url if adapter is not None else ""
-    verdict = run_probe(farm.adapter_url, farm.adapter_token.get_secret_value(), farm.claude_code_model or PROBE_MODEL,
-                        thinking, base_url)
+    verdict = run_probe(
+        farm.adapter_url,
+        farm.adapter_token.get_secret_value(),
+        farm.claude_code_model or PROBE_MODEL,
+        thinking,
+        base_url,
+    )
     return CheckResult(name, verdict.ok, verdict.detail, verdict.hint, note=verdict.note)
 
 
@@ -365,14 +469,17 @@ def check_probe(farm, adapter, thinking: bool) -> CheckResult:
 def check_sandbox(frontend) -> CheckResult:
     root: Path = frontend.sandbox_root
     if not root.exists():
-        return CheckResult("sandbox", False, f"SANDBOX_ROOT {root} does not exist", "create it or fix SANDBOX_ROOT")
+        return CheckResult(
+            "sandbox", False, f"SANDBOX_ROOT {root} does not exist", "create it or fix SANDBOX_ROOT"
+        )
     if not root.is_dir():
         return CheckResult("sandbox", False, f"SANDBOX_ROOT {root} is not a directory", "fix SANDBOX_ROOT")
     return CheckResult("sandbox", True, f"{root} is a directory")
 
 
 def check_cache_dir(farm) -> CheckResult:
-    """WORKER_CACHE_DIR takes a file (or, when missing, its nearest existing parent does, so the worker can create it)."""
+    """WORKER_CACHE_DIR takes a file (or, when missing, its nearest existing parent does, so the worker can
+    create it)."""
     cache: Path = farm.cache_dir.expanduser()
     hint = "make WORKER_CACHE_DIR a writable directory"
     if cache.exists() and not cache.is_dir():
@@ -384,21 +491,48 @@ def check_cache_dir(farm) -> CheckResult:
         with tempfile.NamedTemporaryFile(dir=target, prefix=".codex-farm-doctor-"):
             pass
     except OSError as exc:
-        return CheckResult("cache-dir", False, f"{target} is not writable ({exc.strerror or type(exc).__name__})", hint)
-    return CheckResult("cache-dir", True, f"{cache} writable" if target == cache else f"{cache} missing; {target} writable, the worker creates it")
+        return CheckResult(
+            "cache-dir", False, f"{target} is not writable ({exc.strerror or type(exc).__name__})", hint
+        )
+    return CheckResult(
+        "cache-dir",
+        True,
+        f"{cache} writable"
+        if target == cache
+        else f"{cache} missing; {target} writable, the worker creates it",
+    )
 
 
 def check_isolation(farm) -> CheckResult:
-    """The agents' sandbox: off (a fact), bwrap working, or bwrap asked for and unusable (a warning; a failure when required)."""
+    """The agents' sandbox: off (a fact), bwrap working, or bwrap asked for and unusable (a warning; a
+    failure when required)."""
     state = sandbox_state(farm)
     if not state.requested:
-        return CheckResult("isolation", True, "off (WORKER_SANDBOX=none): agents run unsandboxed as the worker user", note="INFO")
+        return CheckResult(
+            "isolation",
+            True,
+            "off (WORKER_SANDBOX=none): agents run unsandboxed as the worker user",
+            note="INFO",
+        )
     if state.active:
-        return CheckResult("isolation", True, f"bwrap sandbox works ({state.bwrap}): agents and checks run in it")
+        return CheckResult(
+            "isolation", True, f"bwrap sandbox works ({state.bwrap}): agents and checks run in it"
+        )
     hint = fix_hint(state.problem)
     if state.required:
-        return CheckResult("isolation", False, f"WORKER_SANDBOX=bwrap is required but unusable: {state.problem}; workers refuse to start", hint)
-    return CheckResult("isolation", True, f"WORKER_SANDBOX=bwrap but unusable: {state.problem}; jobs run unsandboxed", hint, note="WARN")
+        return CheckResult(
+            "isolation",
+            False,
+            f"WORKER_SANDBOX=bwrap is required but unusable: {state.problem}; workers refuse to start",
+            hint,
+        )
+    return CheckResult(
+        "isolation",
+        True,
+        f"WORKER_SANDBOX=bwrap but unusable: {state.problem}; jobs run unsandboxed",
+        hint,
+        note="WARN",
+    )
 
 
 def check_gateway_key_reach(farm) -> CheckResult:
@@ -406,57 +540,106 @@ def check_gateway_key_reach(farm) -> CheckResult:
     beside an adapter of their own user whose environment is readable (a WARN each)."""
     name = "gateway-key"
     if sandbox_state(farm).active:
-        return CheckResult(name, True, "agents run in the bwrap sandbox: no process outside it is visible to them")
-    hint = "run the worker as its own unprivileged user (deploy/README.md, \"The gateway key\"), or set WORKER_SANDBOX=bwrap"
+        return CheckResult(
+            name, True, "agents run in the bwrap sandbox: no process outside it is visible to them"
+        )
+    hint = (
+        'run the worker as its own unprivileged user (deploy/README.md, "The gateway key"), or set '
+        "WORKER_SANDBOX=bwrap"
+    )
     if can_read_any_process():
-        detail = ("agents would run unsandboxed with CAP_SYS_PTRACE (root): they can read any process's memory, "
-                  "the adapter's key included")
+        detail = (
+            "agents would run unsandboxed with CAP_SYS_PTRACE (root): they can read any process's memory, "
+            "the adapter's key included"
+        )
         return CheckResult(name, True, detail, hint, note="WARN")
     same_user = [adapter for adapter in local_adapters() if adapter.uid == os.getuid()]
     exposed = [str(adapter.pid) for adapter in same_user if adapter.environ_readable]
     if exposed:
-        detail = f"adapter pid {', '.join(exposed)} runs as this user with a readable environment: unsandboxed agents can read its key"
-        hint = "run the adapter under its own user and a current version (it makes itself non-dumpable), or set WORKER_SANDBOX=bwrap"
+        detail = (
+            f"adapter pid {', '.join(exposed)} runs as this user with a readable environment: unsandboxed "
+            "agents can read its key"
+        )
+        hint = (
+            "run the adapter under its own user and a current version (it makes itself non-dumpable), or set "
+            "WORKER_SANDBOX=bwrap"
+        )
         return CheckResult(name, True, detail, hint, note="WARN")
     if same_user:
         pids = ", ".join(str(adapter.pid) for adapter in same_user)
-        return CheckResult(name, True, f"adapter pid {pids} runs as this user but is non-dumpable: agents cannot read its key")
+        return CheckResult(
+            name,
+            True,
+            f"adapter pid {pids} runs as this user but is non-dumpable: agents cannot read its key",
+        )
     return CheckResult(name, True, "no adapter on this box runs as this user")
 
 
 def check_signing(farm) -> CheckResult:
-    """Signed task messages: off (a fact), or the key, certificate and trusted store all readable and matching."""
+    """Signed task messages: off (a fact), or the key, certificate and trusted store all readable and
+    matching."""
     if not signing_enabled(farm):
-        return CheckResult("signing", True, "off: anyone who can write to Redis can queue jobs (see SECURITY.md)", note="INFO")
+        return CheckResult(
+            "signing",
+            True,
+            "off: anyone who can write to Redis can queue jobs (see SECURITY.md)",
+            note="INFO",
+        )
     try:
         check_signing_files(farm)
     except SigningError as exc:
-        return CheckResult("signing", False, str(exc), "fix the FARM_SIGNING_* files; workers and frontends refuse to start as they are")
-    return CheckResult("signing", True, f"task messages are signed ({farm.signing_digest}); workers run only trusted signatures")
+        return CheckResult(
+            "signing",
+            False,
+            str(exc),
+            "fix the FARM_SIGNING_* files; workers and frontends refuse to start as they are",
+        )
+    return CheckResult(
+        "signing",
+        True,
+        f"task messages are signed ({farm.signing_digest}); workers run only trusted signatures",
+    )
 
 
 def check_dead_letters(farm, redis_result: CheckResult | None = None) -> CheckResult:
-    """How many task messages workers refused and dead-lettered, and the newest one's reason (a WARN when any)."""
+    """How many task messages workers refused and dead-lettered, and the newest one's reason (a WARN when
+    any)."""
     if redis_result is not None and not redis_result.ok:
         return CheckResult("deadletter", True, "not checked: Redis is not usable", skipped=True)
     try:
         client = probe_client(farm.redis_url)
     except ValueError:
-        return CheckResult("deadletter", False, "REDIS_URL is not usable", "fix REDIS_URL (redis://:PASSWORD@host:6379/0)")
+        return CheckResult(
+            "deadletter", False, "REDIS_URL is not usable", "fix REDIS_URL (redis://:PASSWORD@host:6379/0)"
+        )
     letters = DeadLetters(client, farm.key_prefix, farm.job_ttl_s)
     try:
         count, newest = letters.count(), letters.latest(1)
-    except (redis.RedisError, ValueError, TypeError) as exc:  # ValueError, TypeError: an entry not written by a worker
-        return CheckResult("deadletter", False, f"cannot read {letters.key}: {type(exc).__name__}", "check Redis and REDIS_URL")
+    except (
+        redis.RedisError,
+        ValueError,
+        TypeError,
+    ) as exc:  # ValueError, TypeError: an entry not written by a worker
+        return CheckResult(
+            "deadletter",
+            False,
+            f"cannot read {letters.key}: {type(exc).__name__}",
+            "check Redis and REDIS_URL",
+        )
     finally:
         client.close()
     if not count or not newest:
         return CheckResult("deadletter", True, f"none: workers refused no task message ({letters.key})")
     letter, shown = newest[0], f"{count}+" if count >= MAX_ENTRIES else str(count)
     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(letter.at))
-    detail = f"{shown} refused message(s) in {letters.key}; newest: {letter.reason} on queue {letter.queue!r} at {when}"
-    hint = (f"frontends and workers disagree on FARM_SIGNING_*, or something else writes to the queues; "
-            f"read them with redis-cli LRANGE {letters.key} 0 9 (docs/operations.md)")  # fmt: skip
+    detail = (
+        f"{shown} refused message(s) in {letters.key}; newest: {letter.reason} on queue {letter.queue!r} at "
+        f"{when}"
+    )
+    hint = (
+        f"frontends and workers disagree on FARM_SIGNING_*, or something else writes to the queues; "
+        f"read them with redis-cli LRANGE {letters.key} 0 9 (docs/operations.md)"
+    )
     return CheckResult("deadletter", True, detail, hint, note="WARN")
 
 
@@ -465,12 +648,15 @@ def check_dead_letters(farm, redis_result: CheckResult | None = None) -> CheckRe
 
 def _needs(settings, name: str, check: Callable[[], CheckResult]) -> CheckResult:
     if settings is None:
-        return CheckResult(name, False, "not checked: its settings are invalid", "fix the settings check first")
+        return CheckResult(
+            name, False, "not checked: its settings are invalid", "fix the settings check first"
+        )
     return check()
 
 
 def run_checks(loaded: Loaded, network: bool = False) -> list[CheckResult]:
-    """Every check, in order: the box, the settings, Redis and workers, the adapter, folders, the sandbox, the gateway."""
+    """Every check, in order: the box, the settings, Redis and workers, the adapter, folders, the sandbox,
+    the gateway."""
     farm, frontend, adapter = loaded.farm, loaded.frontend, loaded.adapter
     results = [check_python(), check_git(), check_settings(loaded)]
     results.append(_needs(farm, "claude-cli", lambda: check_claude_cli(farm)))
@@ -488,7 +674,7 @@ def run_checks(loaded: Loaded, network: bool = False) -> list[CheckResult]:
     if network:
         results.append(_needs(adapter, "gateway", lambda: check_gateway(adapter)))
         for thinking in (True, False):
-            results.append(_needs(farm, "probe", lambda: check_probe(farm, adapter, thinking)))
+            results.append(_needs(farm, "probe", partial(check_probe, farm, adapter, thinking)))
     else:
         results.append(CheckResult("gateway", True, "(use --network)", skipped=True))
     return results

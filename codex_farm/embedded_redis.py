@@ -119,8 +119,12 @@ class EmbeddedRedis:
     def __init__(self, port: int = 0):
         self.password = secrets.token_urlsafe(24)
         self._server = _Server((LOOPBACK, port), self.password)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="embedded-redis", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name="embedded-redis",
+            daemon=True,
+        )
 
     @property
     def port(self) -> int:

@@ -1,4 +1,5 @@
-"""`codex-farm env`: export lines that point doctor, wait, stats and a stdio `mcp` at the farm `codex-farm up` runs.
+"""`codex-farm env`: export lines that point doctor, wait, stats and a stdio `mcp` at the farm `codex-farm
+up` runs.
 
 Use it as `eval "$(codex-farm env)"`. The values come from the state file `up` keeps while it runs; with no
 farm up, nothing goes to stdout (so the eval changes nothing) and a one-line hint goes to stderr.
@@ -31,7 +32,11 @@ def run_env(out: TextIO | None = None, err: TextIO | None = None) -> int:
         print(f"codex-farm env: {NOT_RUNNING}", file=err)
         return 1
     if not still_running(recorded):
-        print(f"codex-farm env: codex-farm up (pid {recorded.pid}) in {paths.state_file} has stopped; start it again", file=err)
+        print(
+            f"codex-farm env: codex-farm up (pid {recorded.pid}) in {paths.state_file} has stopped; start it "
+            "again",
+            file=err,
+        )
         return 1
     print(f"# the farm of codex-farm up (pid {recorded.pid}), MCP at {recorded.mcp_url}", file=out)
     print("\n".join(export_lines(recorded.env)), file=out, flush=True)

@@ -1,4 +1,5 @@
-"""`codex-farm doctor --network`: a live two-step tool-call conversation with the gateway, through the adapter.
+"""`codex-farm doctor --network`: a live two-step tool-call conversation with the gateway, through the
+adapter.
 
 Step one asks the model (as Claude Code does: streamed, with a tool) to call `probe_note`; step two sends
 the answer back as Claude Code would, thinking blocks and their signatures included, with the tool's
@@ -19,14 +20,16 @@ from adapter.reasoning_seal import VERSION as SEAL_VERSION
 PROBE_TOOL = "probe_note"
 # The marker lets the scripted gateway play the probe; real models ignore it.
 PROMPT = (
-    f"codex-farm connectivity check: call the {PROBE_TOOL} tool once with note \"ping\"; after its result, "
+    f'codex-farm connectivity check: call the {PROBE_TOOL} tool once with note "ping"; after its result, '
     "answer with the single word done. [[scenario:probe]]"
 )
-TOOLS = [{
-    "name": PROBE_TOOL,
-    "description": "Records a note for the connectivity check.",
-    "input_schema": {"type": "object", "properties": {"note": {"type": "string"}}, "required": ["note"]},
-}]
+TOOLS = [
+    {
+        "name": PROBE_TOOL,
+        "description": "Records a note for the connectivity check.",
+        "input_schema": {"type": "object", "properties": {"note": {"type": "string"}}, "required": ["note"]},
+    }
+]
 MAX_TOKENS = 2048
 STEP_TIMEOUT_S = 120.0
 ROUTE_HEADER = "x-codex-farm-route"
@@ -74,7 +77,8 @@ class Verdict:
 
 
 def run_probe(adapter_url: str, token: str, model: str, thinking: bool, base_url: str) -> Verdict:
-    """Both steps against the adapter at adapter_url with thinking on or off; base_url is the gateway's (for hints)."""
+    """Both steps against the adapter at adapter_url with thinking on or off; base_url is the gateway's
+    (for hints)."""
     url = adapter_url.rstrip("/") + "/v1/messages"
     headers = {"x-api-key": token, "anthropic-version": "2023-06-01"}
     user = {"role": "user", "content": PROMPT}
@@ -82,7 +86,9 @@ def run_probe(adapter_url: str, token: str, model: str, thinking: bool, base_url
         first = send(client, url, _body(model, [user], thinking))
         if not first.ok or not first.tool_uses:
             return judge(thinking, first, None, base_url)
-        results = [{"type": "tool_result", "tool_use_id": b["id"], "content": "noted"} for b in first.tool_uses]
+        results = [
+            {"type": "tool_result", "tool_use_id": b["id"], "content": "noted"} for b in first.tool_uses
+        ]
         history = [user, {"role": "assistant", "content": first.blocks}, {"role": "user", "content": results}]
         second = send(client, url, _body(model, history, thinking))
     return judge(thinking, first, second, base_url)
@@ -90,7 +96,13 @@ def run_probe(adapter_url: str, token: str, model: str, thinking: bool, base_url
 
 def _body(model: str, messages: list[dict], thinking: bool) -> dict:
     # What Claude Code sends: adaptive thinking with an effort, or thinking disabled.
-    body: dict[str, Any] = {"model": model, "max_tokens": MAX_TOKENS, "stream": True, "tools": TOOLS, "messages": messages}
+    body: dict[str, Any] = {
+        "model": model,
+        "max_tokens": MAX_TOKENS,
+        "stream": True,
+        "tools": TOOLS,
+        "messages": messages,
+    }
     if thinking:
         body.update(thinking={"type": "adaptive"}, output_config={"effort": "low"})
     else:
@@ -141,7 +153,9 @@ def _fold(lines, step: Step) -> None:
         elif kind == "content_block_start":
             step.blocks.append(dict(event["content_block"]))
         elif kind == "content_block_delta":
-            _apply_delta(step.blocks[event["index"]], event["delta"], arguments.setdefault(event["index"], []))
+            _apply_delta(
+                step.blocks[event["index"]], event["delta"], arguments.setdefault(event["index"], [])
+            )
         elif kind == "message_delta":
             step.usage.update(_counts(event.get("usage")))
         elif kind == "error":
@@ -177,21 +191,46 @@ def judge(thinking: bool, first: Step, second: Step | None, base_url: str) -> Ve
     profile, model = route.get("profile", "?"), route.get("model", "?")
     head = f"{profile} profile, {model}:"
     if not first.ok:
-        return Verdict(False, f"{head} step 1 failed ({_failure(first)})", fix_for(first.error, profile, base_url, model))
+        return Verdict(
+            False, f"{head} step 1 failed ({_failure(first)})", fix_for(first.error, profile, base_url, model)
+        )
     if second is None:
-        return Verdict(True, f"{head} step 1 {first.latency_ms:.0f} ms, but the model answered without calling "
-                       f"{PROBE_TOOL}: the round trip was not exercised", "run it again, or try another model", "WARN")
+        return Verdict(
+            True,
+            f"{head} step 1 {first.latency_ms:.0f} ms, but the model answered without calling "
+            f"{PROBE_TOOL}: the round trip was not exercised",
+            "run it again, or try another model",
+            "WARN",
+        )
     if not second.ok:
-        return Verdict(False, f"{head} step 2 refused ({_failure(second)}): the gateway did not get back what it wants",
-                       fix_for(second.error, profile, base_url, model))
-    parts = [f"{head} step 1 {first.latency_ms:.0f} ms, step 2 {second.latency_ms:.0f} ms", _reasoning(first),
-             _usage(second)]
+        return Verdict(
+            False,
+            f"{head} step 2 refused ({_failure(second)}): the gateway did not get back what it wants",
+            fix_for(second.error, profile, base_url, model),
+        )
+    parts = [
+        f"{head} step 1 {first.latency_ms:.0f} ms, step 2 {second.latency_ms:.0f} ms",
+        _reasoning(first),
+        _usage(second),
+    ]
     if not (second.usage.get("input_tokens") or second.usage.get("output_tokens")):
-        return Verdict(True, "; ".join(parts), "the gateway sent no usage in the stream (the scripted model sends 0): stats and costs will read 0", "WARN")
+        return Verdict(
+            True,
+            "; ".join(parts),
+            "the gateway sent no usage in the stream (the scripted model sends 0): stats and costs will read "
+            "0",
+            "WARN",
+        )
     if not thinking and first.thinking and any(b.get("thinking") for b in first.thinking):
         suggested = _suggested(profile, "", base_url, model)
-        hint = _set(suggested) if suggested else f"the {profile} profile cannot switch this model's thinking (docs/providers.md)"
-        return Verdict(True, "; ".join(parts) + "; thinking off was asked but the model still reasoned", hint, "WARN")
+        hint = (
+            _set(suggested)
+            if suggested
+            else f"the {profile} profile cannot switch this model's thinking (docs/providers.md)"
+        )
+        return Verdict(
+            True, "; ".join(parts) + "; thinking off was asked but the model still reasoned", hint, "WARN"
+        )
     return Verdict(True, "; ".join(parts))
 
 
@@ -212,8 +251,9 @@ def _reasoning(step: Step) -> str:
 def _usage(step: Step) -> str:
     usage = step.usage
     cached = usage.get("cache_read_input_tokens", 0)
-    return (f"streamed usage {usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out; "
-            + (f"cache hits {cached} tokens" if cached else "no cache hits reported"))
+    return f"streamed usage {usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out; " + (
+        f"cache hits {cached} tokens" if cached else "no cache hits reported"
+    )
 
 
 def fix_for(error: str, profile: str, base_url: str, model: str) -> str:
@@ -227,7 +267,8 @@ def fix_for(error: str, profile: str, base_url: str, model: str) -> str:
 
 
 def _suggested(profile: str, error: str, base_url: str, model: str) -> str | None:
-    """The gateway's own profile (by its host or the model's name) when it is not the one in use, else the refusal's."""
+    """The gateway's own profile (by its host or the model's name) when it is not the one in use, else the
+    refusal's."""
     inferred = infer_profile(base_url, model).name if model != "?" else "generic"
     if inferred not in (profile, "generic"):
         return inferred
@@ -236,4 +277,4 @@ def _suggested(profile: str, error: str, base_url: str, model: str) -> str | Non
 
 
 def _set(profile: str) -> str:
-    return f"set ADAPTER_PROFILE={profile} (or \"profile\": \"{profile}\" on the ADAPTER_MODEL_MAP entry)"
+    return f'set ADAPTER_PROFILE={profile} (or "profile": "{profile}" on the ADAPTER_MODEL_MAP entry)'

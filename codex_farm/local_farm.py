@@ -147,7 +147,10 @@ class LocalFarm:
         """A description of the first piece that stopped on its own, with its last log lines."""
         for child in self.children:
             if not child.alive():
-                return f"{child.name} exited with code {child.process.returncode}; last lines of {child.log_path}:\n{child.tail()}"
+                return (
+                    f"{child.name} exited with code {child.process.returncode}; last lines of "
+                    f"{child.log_path}:\n{child.tail()}"
+                )
         if self.redis is not None and not self.redis.alive():
             child = self.redis.child
             return "redis stopped" + (f"; last lines of {child.log_path}:\n{child.tail()}" if child else "")
@@ -158,9 +161,15 @@ class LocalFarm:
         return {**self._farm_env(), "SANDBOX_ROOT": str(self.plan.sandbox_root)}
 
     def _farm_env(self) -> dict[str, str]:
-        """What the worker and the frontends share: this farm's Redis and adapter (the cheap tools call it too)."""
+        """What the worker and the frontends share: this farm's Redis and adapter (the cheap tools call it
+        too)."""
         env = _without(os.environ, _GATEWAY_SECRETS + _FARM_SECRETS)
-        env.update(self.plan.extra_env, REDIS_URL=self.redis.url, ADAPTER_URL=self.adapter_url, ADAPTER_TOKEN=self.adapter_token)
+        env.update(
+            self.plan.extra_env,
+            REDIS_URL=self.redis.url,
+            ADAPTER_URL=self.adapter_url,
+            ADAPTER_TOKEN=self.adapter_token,
+        )
         return env
 
     def _start_model(self) -> tuple[str, str]:
@@ -173,8 +182,13 @@ class LocalFarm:
         key = secrets.token_urlsafe(24)
         # A scripted answer costs nothing, so its usage is reported as zero tokens, not as a paid call's.
         profile = self.plan.scripted_profile
-        self.gateway = run_in_thread(builtin_scenarios_dir(), api_key=key, default_scenario=DEFAULT_SCENARIO,
-                                     report_tokens=False, profile=profile)
+        self.gateway = run_in_thread(
+            builtin_scenarios_dir(),
+            api_key=key,
+            default_scenario=DEFAULT_SCENARIO,
+            report_tokens=False,
+            profile=profile,
+        )
         why = "" if self.plan.scripted else ", as ONEAPI_BASE_URL/ONEAPI_API_KEY are not set"
         self.model = f"offline scripted gateway on {self.gateway.url} playing {profile}{why}"
         self.model_note = scripted_model_note(self.gateway)
@@ -196,7 +210,8 @@ class LocalFarm:
                 env["ADAPTER_PROFILE"] = self.plan.profile
         env.update(ONEAPI_BASE_URL=upstream_url, ADAPTER_TOKENS=self.adapter_token)
         argv = _farm_command("adapter", "--host", LOOPBACK, "--port", str(self.plan.adapter_port))
-        # The files live until the adapter answers, so it has read them; no agent runs yet (the worker starts later).
+        # The files live until the adapter answers, so it has read them; no agent runs yet (the worker starts
+        # later).
         with key_files(self.plan.run_dir, keys) as key_env:
             child = self._spawn("adapter", argv, {**env, **key_env})
             wait_ready(child, lambda: _answers(self.adapter_url + "/healthz"), 30, "answering /healthz")
@@ -213,7 +228,9 @@ class LocalFarm:
     def _start_frontend(self) -> None:
         env = self.frontend_env()
         env["FARM_MCP_TOKEN"] = self.mcp_token
-        argv = _farm_command("mcp", "--transport", "http", "--host", LOOPBACK, "--port", str(self.plan.mcp_port))
+        argv = _farm_command(
+            "mcp", "--transport", "http", "--host", LOOPBACK, "--port", str(self.plan.mcp_port)
+        )
         child = self._spawn("mcp", argv, env)
         wait_ready(child, lambda: is_listening(self.plan.mcp_port), 30, "listening")
         self.say(f"mcp:     {self.mcp_url} (pid {child.pid})")
@@ -225,19 +242,23 @@ class LocalFarm:
 
 
 def scripted_model_note(gateway: GatewayHandle) -> str:
-    """One line on what the scripted model answers, how a prompt picks a scenario, and how to get a real model."""
+    """One line on what the scripted model answers, how a prompt picks a scenario, and how to get a real
+    model."""
     scenarios = gateway.state.scenarios()
     canned = scenarios[DEFAULT_SCENARIO].turns[0].text
     return (
-        f"the model is scripted (usage 0 tokens): a plain prompt gets {canned!r}; [[scenario:NAME]] in a prompt "
-        f"plays one of {', '.join(sorted(scenarios))}; for a real model set ONEAPI_BASE_URL and ONEAPI_API_KEY "
+        f"the model is scripted (usage 0 tokens): a plain prompt gets {canned!r}; [[scenario:NAME]] in a "
+        "prompt "
+        f"plays one of {', '.join(sorted(scenarios))}; for a real model set ONEAPI_BASE_URL and "
+        "ONEAPI_API_KEY "
         "and run codex-farm up without --scripted"
     )
 
 
 @contextmanager
 def key_files(folder: Path, keys: Mapping[str, str]) -> Iterator[dict[str, str]]:
-    """Each key in a file only this user can read, in a fresh folder under `folder`; yields variable -> path, removes all on exit."""
+    """Each key in a file only this user can read, in a fresh folder under `folder`; yields variable ->
+    path, removes all on exit."""
     private = Path(tempfile.mkdtemp(prefix="keys-", dir=folder))  # mode 0700
     try:
         paths = {}

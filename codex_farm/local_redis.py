@@ -70,12 +70,25 @@ def start_redis_server(run_dir: Path, binary: str = "redis-server") -> LocalRedi
     port, password = free_port(), secrets.token_urlsafe(24)
     workdir = Path(tempfile.mkdtemp(prefix="redis-", dir=run_dir))
     argv = [
-        binary, "--port", str(port), "--bind", LOOPBACK, "--requirepass", password,
-        "--save", "", "--appendonly", "no", "--dir", str(workdir),
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        LOOPBACK,
+        "--requirepass",
+        password,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
     ]
     child = spawn("redis-server", argv, os.environ, run_dir / "redis.log")
     url = f"redis://:{password}@{LOOPBACK}:{port}/0"
-    local = LocalRedis(url, f"local redis-server on {LOOPBACK}:{port} (pid {child.pid})", child=child, workdir=workdir)
+    local = LocalRedis(
+        url, f"local redis-server on {LOOPBACK}:{port} (pid {child.pid})", child=child, workdir=workdir
+    )
     try:
         wait_ready(child, lambda: _pings(url), 15, "answering PING")
     except ChildFailed:

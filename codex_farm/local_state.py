@@ -23,11 +23,14 @@ FILE_MODE = 0o600
 TOKEN_BYTES = 24
 
 # A secret revealed only when written to its 0600 file; printed or logged, it stays masked.
-StoredSecret = Annotated[SecretStr, PlainSerializer(lambda secret: secret.get_secret_value(), return_type=str, when_used="json")]
+StoredSecret = Annotated[
+    SecretStr, PlainSerializer(lambda secret: secret.get_secret_value(), return_type=str, when_used="json")
+]
 
 
 class LocalStateError(RuntimeError):
-    """A config or state file that exists but cannot be read as one; the message names the file, never its content."""
+    """A config or state file that exists but cannot be read as one; the message names the file, never its
+    content."""
 
 
 class LocalPaths(BaseModel):
@@ -37,7 +40,8 @@ class LocalPaths(BaseModel):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "LocalPaths":
-        """`$XDG_CONFIG_HOME/codex-farm`, else `~/.config/codex-farm` (a relative XDG_CONFIG_HOME is ignored, as XDG says)."""
+        """`$XDG_CONFIG_HOME/codex-farm`, else `~/.config/codex-farm` (a relative XDG_CONFIG_HOME is
+        ignored, as XDG says)."""
         configured = Path(env.get("XDG_CONFIG_HOME") or "")
         home = Path(env["HOME"]) if env.get("HOME") else Path.home()
         return cls(folder=(configured if configured.is_absolute() else home / ".config") / APP_FOLDER)
@@ -77,7 +81,10 @@ class FarmEnv(BaseModel):
 
     def variables(self) -> dict[str, str]:
         """Variable name -> value, secrets revealed, unset ones left out."""
-        return {name: str(value) for name, value in self.model_dump(mode="json", by_alias=True, exclude_none=True).items()}
+        return {
+            name: str(value)
+            for name, value in self.model_dump(mode="json", by_alias=True, exclude_none=True).items()
+        }
 
 
 class RunningFarm(BaseModel):
@@ -86,7 +93,9 @@ class RunningFarm(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     pid: int
-    started: int | None = Field(None, description="The process's start time (see process_start), to tell it from a later one.")
+    started: int | None = Field(
+        None, description="The process's start time (see process_start), to tell it from a later one."
+    )
     mcp_url: str
     env: FarmEnv
 
@@ -116,7 +125,8 @@ def mcp_token(paths: LocalPaths, from_env: SecretStr | None) -> SecretStr:
 
 
 def sandbox_root(paths: LocalPaths, from_flag: Path | None, from_env: Path | None) -> Path:
-    """--sandbox-root (kept for later runs), else SANDBOX_ROOT, else the kept root, else the home directory."""
+    """--sandbox-root (kept for later runs), else SANDBOX_ROOT, else the kept root, else the home
+    directory."""
     config = read_config(paths)
     if from_flag is not None:
         if config.sandbox_root != from_flag:
@@ -146,7 +156,8 @@ def clear_running(paths: LocalPaths, pid: int) -> None:
 
 
 def still_running(farm: RunningFarm) -> bool:
-    """True while the `up` that recorded farm lives: its PID exists and is not a later process given the same PID."""
+    """True while the `up` that recorded farm lives: its PID exists and is not a later process given the
+    same PID."""
     if not _process_exists(farm.pid):
         return False
     return farm.started is None or process_start(farm.pid) in (None, farm.started)
@@ -189,7 +200,9 @@ def _read(path: Path, model: type[ModelT]) -> ModelT | None:
 def _write_private(paths: LocalPaths, target: Path, text: str) -> None:
     """Write text to target atomically: a 0600 temporary file in the 0700 folder, renamed over target."""
     paths.folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
-    os.chmod(paths.folder, FOLDER_MODE)  # mkdir's mode passes through the umask, and an older folder may be looser
+    os.chmod(
+        paths.folder, FOLDER_MODE
+    )  # mkdir's mode passes through the umask, and an older folder may be looser
     # mkstemp creates the file 0600 already: it is never readable by others, not even before the rename.
     handle, temporary = tempfile.mkstemp(dir=paths.folder, prefix=f".{target.name}.")
     try:

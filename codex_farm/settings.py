@@ -12,21 +12,39 @@ class LocalFarmSettings(BaseSettings):
 
     model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
 
-    redis_url: str | None = Field(None, validation_alias="REDIS_URL", description="Use this Redis instead of starting one.")
-    embedded_redis: bool = Field(
-        False, validation_alias="FARM_EMBEDDED_REDIS", description="Embed Redis in-process even when redis-server is installed."
+    redis_url: str | None = Field(
+        None, validation_alias="REDIS_URL", description="Use this Redis instead of starting one."
     )
-    gateway_url: str | None = Field(None, validation_alias="ONEAPI_BASE_URL", description="Real gateway; unset: scripted.")
+    embedded_redis: bool = Field(
+        False,
+        validation_alias="FARM_EMBEDDED_REDIS",
+        description="Embed Redis in-process even when redis-server is installed.",
+    )
+    gateway_url: str | None = Field(
+        None, validation_alias="ONEAPI_BASE_URL", description="Real gateway; unset: scripted."
+    )
     gateway_key: SecretStr | None = Field(None, validation_alias="ONEAPI_API_KEY", description="Its key.")
     sandbox_root: Path | None = Field(
-        None, validation_alias="SANDBOX_ROOT", description="Default: the root `up` keeps, else the home directory."
+        None,
+        validation_alias="SANDBOX_ROOT",
+        description="Default: the root `up` keeps, else the home directory.",
     )
-    mcp_token: SecretStr | None = Field(None, validation_alias="FARM_MCP_TOKEN", description="Default: the token `up` keeps.")
-    cache_dir: Path | None = Field(None, validation_alias="WORKER_CACHE_DIR", description="Default: the user's cache dir.")
+    mcp_token: SecretStr | None = Field(
+        None, validation_alias="FARM_MCP_TOKEN", description="Default: the token `up` keeps."
+    )
+    cache_dir: Path | None = Field(
+        None, validation_alias="WORKER_CACHE_DIR", description="Default: the user's cache dir."
+    )
     # Read by the worker and frontend `up` starts; `up` records them so `codex-farm env` can repeat them.
-    queue: str | None = Field(None, validation_alias="FARM_QUEUE", description="The farm's queue(s), when not the default.")
-    key_prefix: str | None = Field(None, validation_alias="FARM_KEY_PREFIX", description="Its key prefix, when not the default.")
-    metrics_file: Path | None = Field(None, validation_alias="WORKER_METRICS_FILE", description="The adapter's metrics file, if any.")
+    queue: str | None = Field(
+        None, validation_alias="FARM_QUEUE", description="The farm's queue(s), when not the default."
+    )
+    key_prefix: str | None = Field(
+        None, validation_alias="FARM_KEY_PREFIX", description="Its key prefix, when not the default."
+    )
+    metrics_file: Path | None = Field(
+        None, validation_alias="WORKER_METRICS_FILE", description="The adapter's metrics file, if any."
+    )
 
 
 class FlowerSettings(BaseSettings):
@@ -35,7 +53,9 @@ class FlowerSettings(BaseSettings):
     model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
 
     basic_auth: SecretStr | None = Field(
-        None, validation_alias="FLOWER_BASIC_AUTH", description="user:password[,user2:password2]; required by codex-farm flower."
+        None,
+        validation_alias="FLOWER_BASIC_AUTH",
+        description="user:password[,user2:password2]; required by codex-farm flower.",
     )
 
 
@@ -52,20 +72,32 @@ class StatsSettings(BaseSettings):
 
     model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
 
-    metrics_file: Path | None = Field(None, validation_alias="WORKER_METRICS_FILE", description="The adapter's JSONL metrics file.")
+    metrics_file: Path | None = Field(
+        None, validation_alias="WORKER_METRICS_FILE", description="The adapter's JSONL metrics file."
+    )
     price_input: float | None = Field(
-        None, ge=0, validation_alias="WORKER_PRICE_INPUT", description="USD per million uncached input tokens, every model."
+        None,
+        ge=0,
+        validation_alias="WORKER_PRICE_INPUT",
+        description="USD per million uncached input tokens, every model.",
     )
     price_output: float | None = Field(
-        None, ge=0, validation_alias="WORKER_PRICE_OUTPUT", description="USD per million output tokens, every model."
+        None,
+        ge=0,
+        validation_alias="WORKER_PRICE_OUTPUT",
+        description="USD per million output tokens, every model.",
     )
     price_cache: float | None = Field(
-        None, ge=0, validation_alias="WORKER_PRICE_CACHE", description="USD per million cached input tokens; default: the input price."
+        None,
+        ge=0,
+        validation_alias="WORKER_PRICE_CACHE",
+        description="USD per million cached input tokens; default: the input price.",
     )
     price_table: dict[str, PriceEntry] = Field(
         default_factory=dict,
         validation_alias="WORKER_PRICE_TABLE",
-        description='JSON per-model prices, e.g. {"deepseek-chat": {"input": 0.28, "output": 0.42, "cache": 0.028}}.',
+        description='JSON per-model prices, e.g. {"deepseek-chat": {"input": 0.28, "output": 0.42, "cache": '
+        "0.028}}.",
     )
 
     @field_validator("price_table", mode="before")

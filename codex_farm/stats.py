@@ -47,7 +47,9 @@ class Price:
 
     def cost(self, row: dict) -> float:
         return (
-            _count(row, "input_tokens") * self.input + _count(row, "cached_tokens") * self.cache + _count(row, "output_tokens") * self.output
+            _count(row, "input_tokens") * self.input
+            + _count(row, "cached_tokens") * self.cache
+            + _count(row, "output_tokens") * self.output
         ) / 1e6
 
 
@@ -178,22 +180,35 @@ def render_table(title: str, groups: dict[str, Totals], extra: Callable[[str], s
 
     def fmt(row: list[str]) -> str:
         numbers = len(NUMBER_COLUMNS) + 1
-        cells = [row[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in zip(row[1:numbers], widths[1:numbers])]
+        cells = [row[0].ljust(widths[0])] + [
+            cell.rjust(width) for cell, width in zip(row[1:numbers], widths[1:numbers])
+        ]
         cells += [cell.ljust(width) for cell, width in zip(row[numbers:], widths[numbers:])]
         return "  ".join(cells).rstrip()
 
     return "\n".join([fmt(header), *(fmt(row) for row in lines)])
 
 
-def run_stats(metrics_file: Path | None, days: float | None, out: TextIO = sys.stdout, settings: StatsSettings | None = None) -> int:
+def run_stats(
+    metrics_file: Path | None,
+    days: float | None,
+    out: TextIO = sys.stdout,
+    settings: StatsSettings | None = None,
+) -> int:
     """Print the three tables; returns the exit status."""
     settings = settings or StatsSettings()
     path = metrics_file or settings.metrics_file
     if path is None:
-        print("codex-farm stats: no metrics file; pass --metrics-file or set WORKER_METRICS_FILE", file=sys.stderr)
+        print(
+            "codex-farm stats: no metrics file; pass --metrics-file or set WORKER_METRICS_FILE",
+            file=sys.stderr,
+        )
         return 2
     if not path.is_file():
-        print(f"codex-farm stats: no file {path} (the adapter creates it on its first gateway call)", file=sys.stderr)
+        print(
+            f"codex-farm stats: no file {path} (the adapter creates it on its first gateway call)",
+            file=sys.stderr,
+        )
         return 2
     since = time.time() - days * 86400 if days else None
     rows, skipped = read_rows(path, since)
@@ -215,18 +230,47 @@ def run_stats(metrics_file: Path | None, days: float | None, out: TextIO = sys.s
         notes.append(f"{skipped} unreadable line(s) skipped")
     print("; ".join(notes), file=out)
     print(file=out)
-    print(render_table("model", summarise(rows, lambda r: str(r.get("model") or "?"), prices), price_of), file=out)
+    print(
+        render_table("model", summarise(rows, lambda r: str(r.get("model") or "?"), prices), price_of),
+        file=out,
+    )
     print(file=out)
     print(render_table("queue", summarise(rows, queue_of, prices)), file=out)
     print(file=out)
-    print(render_table("day (UTC)", summarise(rows, lambda r: time.strftime("%Y-%m-%d", time.gmtime(float(r.get("ts") or 0))), prices)), file=out)
+    print(
+        render_table(
+            "day (UTC)",
+            summarise(
+                rows, lambda r: time.strftime("%Y-%m-%d", time.gmtime(float(r.get("ts") or 0))), prices
+            ),
+        ),
+        file=out,
+    )
     print(file=out)
-    print("input = prompt tokens not served from cache; cost = input x input price + cached x cache price", file=out)
+    print(
+        "input = prompt tokens not served from cache; cost = input x input price + cached x cache price",
+        file=out,
+    )
     print("+ output x output price; prices are USD per million tokens (input/cache/output).", file=out)
-    print("cache hit = cached / (input + cached); reasoning = the part of output spent thinking, where the gateway reports it.", file=out)
-    if any((p := prices.price(str(r.get("model") or "?"))) is not None and p.source == BUILTIN_SOURCE for r in rows):
-        print(f"{BUILTIN_SOURCE} approximate list prices, check your provider; set WORKER_PRICE_INPUT/OUTPUT/CACHE or WORKER_PRICE_TABLE.", file=out)
-    print(f"queue: {NO_JOB} = not a job's call, {UNKNOWN_QUEUE} = job record not found" + (f"; {queue_note}" if queue_note else ""), file=out)
+    print(
+        "cache hit = cached / (input + cached); reasoning = the part of output spent thinking, where the "
+        "gateway reports it.",
+        file=out,
+    )
+    if any(
+        (p := prices.price(str(r.get("model") or "?"))) is not None and p.source == BUILTIN_SOURCE
+        for r in rows
+    ):
+        print(
+            f"{BUILTIN_SOURCE} approximate list prices, check your provider; set "
+            "WORKER_PRICE_INPUT/OUTPUT/CACHE or WORKER_PRICE_TABLE.",
+            file=out,
+        )
+    print(
+        f"queue: {NO_JOB} = not a job's call, {UNKNOWN_QUEUE} = job record not found"
+        + (f"; {queue_note}" if queue_note else ""),
+        file=out,
+    )
     return 0
 
 
@@ -235,7 +279,16 @@ NUMBER_COLUMNS = ("calls", "errors", "input", "cached", "cache hit", "output", "
 
 def _numbers(t: Totals) -> list[str]:
     """The cells of NUMBER_COLUMNS."""
-    return [f"{t.calls:,}", f"{t.errors:,}", f"{t.input:,}", f"{t.cached:,}", t.cache_hit_text(), f"{t.output:,}", f"{t.reasoning:,}", t.cost_text()]
+    return [
+        f"{t.calls:,}",
+        f"{t.errors:,}",
+        f"{t.input:,}",
+        f"{t.cached:,}",
+        t.cache_hit_text(),
+        f"{t.output:,}",
+        f"{t.reasoning:,}",
+        t.cost_text(),
+    ]
 
 
 def _count(row: dict, key: str) -> int:

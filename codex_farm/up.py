@@ -11,7 +11,6 @@ from codex_farm.children import ChildFailed
 from codex_farm.doctor import mask_url
 from codex_farm.local_farm import FarmPlan, LocalFarm, default_cache_dir, interrupt_once_on_stop_signals
 from codex_farm.local_redis import LocalRedis
-from farm_core.key_guard import make_undumpable
 from codex_farm.local_state import (
     FarmEnv,
     LocalPaths,
@@ -27,6 +26,7 @@ from codex_farm.local_state import (
 )
 from codex_farm.ports import require_free
 from codex_farm.settings import LocalFarmSettings
+from farm_core.key_guard import make_undumpable
 
 READY_HEADLINE = "codex-farm is up."
 PIDS_FILE = "pids.json"
@@ -63,11 +63,15 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def _settle(args: argparse.Namespace, settings: LocalFarmSettings, paths: LocalPaths) -> tuple[Path, str]:
-    """The sandbox root and MCP token of this run (kept ones unless overridden); exits when another up runs."""
+    """The sandbox root and MCP token of this run (kept ones unless overridden); exits when another up
+    runs."""
     try:
         recorded = read_running(paths)
         if recorded is not None and still_running(recorded):
-            raise SystemExit(f"error: codex-farm up is already running (pid {recorded.pid}, {recorded.mcp_url}); stop it first")
+            raise SystemExit(
+                f"error: codex-farm up is already running (pid {recorded.pid}, {recorded.mcp_url}); stop it "
+                "first"
+            )
         token = mcp_token(paths, settings.mcp_token).get_secret_value()
         root = sandbox_root(paths, args.sandbox_root, settings.sandbox_root).expanduser().resolve()
     except LocalStateError as exc:
@@ -132,12 +136,14 @@ def ready_block(farm: LocalFarm, run_dir: Path, paths: LocalPaths, token_from_en
   token:   {token_line}
   redis:   {_redis_line(farm.redis)}
   adapter: {farm.adapter_url}
-  sandbox: {farm.plan.sandbox_root} (every repo must be inside it; --sandbox-root changes it for this and later runs)
+  sandbox: {farm.plan.sandbox_root} (every repo must be inside it; --sandbox-root changes it for this \
+and later runs)
   model:   {farm.model}{offline}
   logs:    {run_dir}
   state:   {paths.state_file} (while up runs)
 
-In another shell, {ENV_COMMAND} points codex-farm doctor, wait and stats (and a stdio codex-farm mcp) at this farm.
+In another shell, {ENV_COMMAND} points codex-farm doctor, wait and stats (and a stdio codex-farm mcp) \
+at this farm.
 
 Add to ~/.codex/config.toml (and export the token where Codex runs):
 

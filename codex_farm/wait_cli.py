@@ -33,7 +33,8 @@ REDIS_RETRIES = 3
 
 
 class ProgressLine:
-    """`running 1:23 | turns 2, tool calls 3, checks 0 | tool_call: Write {...}`: redrawn on a TTY, printed otherwise."""
+    """`running 1:23 | turns 2, tool calls 3, checks 0 | tool_call: Write {...}`: redrawn on a TTY, printed
+    otherwise."""
 
     def __init__(self, out: TextIO, progress: JobProgress):
         self.out, self.progress = out, progress
@@ -79,7 +80,10 @@ def run_wait(job_id: str, timeout_s: float | None, out: TextIO = sys.stdout) -> 
         print(f"codex-farm wait: cannot reach Redis: {type(exc).__name__}", file=sys.stderr)
         return EXIT_UNKNOWN
     if record is None:
-        print(f"codex-farm wait: no job {job_id!r} (under FARM_KEY_PREFIX {settings.key_prefix!r})", file=sys.stderr)
+        print(
+            f"codex-farm wait: no job {job_id!r} (under FARM_KEY_PREFIX {settings.key_prefix!r})",
+            file=sys.stderr,
+        )
         return EXIT_UNKNOWN
     try:
         record = _follow(store, record, timeout_s, out, settings)
@@ -100,7 +104,10 @@ def _follow(store: JobStore, record: JobRecord, timeout_s: float | None, out: Te
     for entry in earlier:
         progress.feed(entry)
     for entry in earlier[-TAIL_LINES:]:
-        out.write(f"{datetime.fromtimestamp(entry.ts):%H:%M:%S} {entry.kind}: {one_line(relative_paths(entry.text, job_id))}\n")
+        out.write(
+            f"{datetime.fromtimestamp(entry.ts):%H:%M:%S} {entry.kind}: "
+            f"{one_line(relative_paths(entry.text, job_id))}\n"
+        )
     cursor = earlier[-1].cursor if earlier else "0-0"
     deadline = time.monotonic() + timeout_s if timeout_s is not None else None
     line.show(record, new_entry=True)
@@ -118,7 +125,9 @@ def _follow(store: JobStore, record: JobRecord, timeout_s: float | None, out: Te
             remaining_ms = READ_BLOCK_MS if deadline is None else int((deadline - time.monotonic()) * 1000)
             if remaining_ms <= 0:
                 return record
-            reply = store.redis.xread({key: cursor}, count=READ_COUNT, block=max(min(remaining_ms, READ_BLOCK_MS), 1))
+            reply = store.redis.xread(
+                {key: cursor}, count=READ_COUNT, block=max(min(remaining_ms, READ_BLOCK_MS), 1)
+            )
             record = store.get(job_id) or record
             for _, raw in reply or []:
                 for entry_id, fields in raw:

@@ -10,7 +10,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from farm_core.git_errors import GIT_FAILED, GIT_MISSING, GIT_TIMEOUT, INVALID_JOB_ID, NOT_A_REPO, GitOperationError
+from farm_core.git_errors import (
+    GIT_FAILED,
+    GIT_MISSING,
+    GIT_TIMEOUT,
+    INVALID_JOB_ID,
+    NOT_A_REPO,
+    GitOperationError,
+)
 
 FARM_NAME = "codex-farm"
 FARM_EMAIL = "codex-farm@localhost"
@@ -25,15 +32,22 @@ NO_EXEC_CONFIG = (
 # Per-invocation config that keeps git from paging, colouring, signing or prompting,
 # whatever the user's or machine's config says.
 SAFE_CONFIG = (
-    "-c", "core.pager=cat",
-    "-c", "color.ui=false",
-    "-c", "commit.gpgSign=false",
-    "-c", "tag.gpgSign=false",
-    "-c", "advice.detachedHead=false",
-    "-c", f"user.name={FARM_NAME}",
-    "-c", f"user.email={FARM_EMAIL}",
+    "-c",
+    "core.pager=cat",
+    "-c",
+    "color.ui=false",
+    "-c",
+    "commit.gpgSign=false",
+    "-c",
+    "tag.gpgSign=false",
+    "-c",
+    "advice.detachedHead=false",
+    "-c",
+    f"user.name={FARM_NAME}",
+    "-c",
+    f"user.email={FARM_EMAIL}",
     *(part for key, value in NO_EXEC_CONFIG for part in ("-c", f"{key}={value}")),
-)  # fmt: skip
+)
 
 SAFE_ENV = {
     "GIT_TERMINAL_PROMPT": "0",
@@ -51,12 +65,38 @@ SAFE_ENV = {
 # proxies need. Nothing else (REDIS_URL, tokens, keys) reaches git or what it runs, and no inherited
 # repo redirection (GIT_DIR, GIT_INDEX_FILE…): only `cwd` and explicit `env` decide the repo.
 GIT_PASSED_THROUGH = (
-    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
-    "XDG_CONFIG_HOME", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM",
-    "SSH_AUTH_SOCK", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS", "SSH_ASKPASS",
-    "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE",
-    "http_proxy", "https_proxy", "no_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
-)  # fmt: skip
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "XDG_CONFIG_HOME",
+    "GIT_CONFIG_GLOBAL",
+    "GIT_CONFIG_SYSTEM",
+    "GIT_CONFIG_NOSYSTEM",
+    "SSH_AUTH_SOCK",
+    "GIT_SSH",
+    "GIT_SSH_COMMAND",
+    "GIT_ASKPASS",
+    "SSH_ASKPASS",
+    "GIT_SSL_CAINFO",
+    "GIT_SSL_CAPATH",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "CURL_CA_BUNDLE",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+)
 
 # Job ids become directory names and ref components, so keep them boring.
 JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -104,7 +144,8 @@ def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def no_exec_config_env() -> dict[str, str]:
-    """NO_EXEC_CONFIG as variables, for processes that may run git themselves (checks): `git config` env form."""
+    """NO_EXEC_CONFIG as variables, for processes that may run git themselves (checks): `git config` env
+    form."""
     env = {"GIT_CONFIG_COUNT": str(len(NO_EXEC_CONFIG))}
     for number, (key, value) in enumerate(NO_EXEC_CONFIG):
         env.update({f"GIT_CONFIG_KEY_{number}": key, f"GIT_CONFIG_VALUE_{number}": value})
@@ -176,7 +217,9 @@ def git_succeeds(repo: GitRepo, *args: str, env: Mapping[str, str] | None = None
 def require_work_tree(path: Path) -> Path:
     """The top level of the working tree containing path; GitOperationError `not_a_repo` otherwise."""
     try:
-        inside, _, top = run_git_text(path, "rev-parse", "--is-inside-work-tree", "--show-toplevel", code=NOT_A_REPO).partition("\n")
+        inside, _, top = run_git_text(
+            path, "rev-parse", "--is-inside-work-tree", "--show-toplevel", code=NOT_A_REPO
+        ).partition("\n")
     except GitOperationError as error:
         if "must be run in a work tree" not in error.stderr:
             raise
@@ -197,7 +240,9 @@ def head_commit(repo: GitRepo) -> str | None:
 def require_job_id(job_id: str) -> str:
     """job_id unchanged if it is safe as a directory name and ref component; else `invalid_job_id`."""
     if not JOB_ID_PATTERN.match(job_id) or ".." in job_id or job_id.endswith((".", ".lock")):
-        raise GitOperationError(f"job id not usable as a git ref or directory name: {job_id!r}", code=INVALID_JOB_ID)
+        raise GitOperationError(
+            f"job id not usable as a git ref or directory name: {job_id!r}", code=INVALID_JOB_ID
+        )
     return job_id
 
 

@@ -20,8 +20,10 @@ SCOPE_CHECK = "scoped_patch"
 
 Verdict = Literal["accept", "repair", "fail"]
 VERDICT_RULE = (
-    "accept: completed, and every check and the scoped_patch scope passed; repair: completed, but a check or the scope"
-    " failed or timed out; fail: did not complete (failed, cancelled, timed_out, lost); left out while queued or running."
+    "accept: completed, and every check and the scoped_patch scope passed; repair: completed, but a check or "
+    "the scope"
+    " failed or timed out; fail: did not complete (failed, cancelled, timed_out, lost); left out while "
+    "queued or running."
 )
 
 
@@ -56,8 +58,12 @@ class CheckSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="Short name shown in results, e.g. 'tests'.")
-    command: str = Field(min_length=1, max_length=4096, description="Shell command run with bash in the worktree.")
-    timeout_ms: int = Field(600_000, ge=1000, le=3 * 3600 * 1000, description="Kill the check after this long.")
+    command: str = Field(
+        min_length=1, max_length=4096, description="Shell command run with bash in the worktree."
+    )
+    timeout_ms: int = Field(
+        600_000, ge=1000, le=3 * 3600 * 1000, description="Kill the check after this long."
+    )
 
     @field_validator("name")
     @classmethod
@@ -72,8 +78,12 @@ class ScopedPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    paths: list[str] = Field(min_length=1, max_length=200, description="Repo-relative files or folders the agent may change.")
-    max_diff_bytes: int | None = Field(None, ge=1, description="Fail the scope check past this many diff bytes.")
+    paths: list[str] = Field(
+        min_length=1, max_length=200, description="Repo-relative files or folders the agent may change."
+    )
+    max_diff_bytes: int | None = Field(
+        None, ge=1, description="Fail the scope check past this many diff bytes."
+    )
 
     @field_validator("paths")
     @classmethod
@@ -92,17 +102,30 @@ class RepoSource(BaseModel):
 
     transport: Literal["path", "bundle", "remote"] = Field(
         "path",
-        description="path: fetch from `location` (same host or shared filesystem); bundle: fetch origin, then the"
+        description="path: fetch from `location` (same host or shared filesystem); bundle: fetch origin, "
+        "then the"
         " job's bundle from Redis; remote: fetch `snapshot_ref` from `remote_url`.",
     )
-    location: str = Field(description="The repo's path on the caller's machine (fetched from when transport=path).")
+    location: str = Field(
+        description="The repo's path on the caller's machine (fetched from when transport=path)."
+    )
     origin_host: str = Field(description="Host name of the machine that took the snapshot.")
-    origin_url: str | None = Field(None, description="The repo's `origin` URL as the caller's config has it, credentials removed.")
-    repo_id: str | None = Field(None, description="A root commit of the snapshot: names the worker's mirror when there is no origin.")
-    bundle_key: str | None = Field(None, description="Redis key of the bundle (transport=bundle); None when origin has it all.")
+    origin_url: str | None = Field(
+        None, description="The repo's `origin` URL as the caller's config has it, credentials removed."
+    )
+    repo_id: str | None = Field(
+        None, description="A root commit of the snapshot: names the worker's mirror when there is no origin."
+    )
+    bundle_key: str | None = Field(
+        None, description="Redis key of the bundle (transport=bundle); None when origin has it all."
+    )
     bundle_bytes: int = Field(0, ge=0, description="Size of that bundle.")
-    remote_url: str | None = Field(None, description="Git remote holding `snapshot_ref` (transport=remote), credentials removed.")
-    snapshot_ref: str | None = Field(None, description="The ref naming the snapshot in a bundle or on the remote.")
+    remote_url: str | None = Field(
+        None, description="Git remote holding `snapshot_ref` (transport=remote), credentials removed."
+    )
+    snapshot_ref: str | None = Field(
+        None, description="The ref naming the snapshot in a bundle or on the remote."
+    )
 
 
 class JobSpec(BaseModel):
@@ -126,7 +149,8 @@ class JobSpec(BaseModel):
     created_at: float
     # Applied by the frontend (where the caller's repo is), never by the worker.
     apply: Literal["never", "on_success"] = "never"
-    # "shell": no agent and no model call; the job's one check (named SHELL_CHECK) is the command (tasks/shell_run.py).
+    # "shell": no agent and no model call; the job's one check (named SHELL_CHECK) is the command
+    # (tasks/shell_run.py).
     kind: Literal["agent", "shell"] = "agent"
 
     @model_validator(mode="after")
@@ -145,7 +169,8 @@ class Usage(BaseModel):
 
 
 class PassRecord(BaseModel):
-    """One agent pass of a job: its number (1 = the first run), the model it asked for and its check verdicts."""
+    """One agent pass of a job: its number (1 = the first run), the model it asked for and its check
+    verdicts."""
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
@@ -159,7 +184,8 @@ class CompactResult(BaseModel):
 
     job_id: str
     job_status: JobStatus
-    # Given by the worker for a completed agent job (from its checks' outcomes); else derived from the status and shell digest.
+    # Given by the worker for a completed agent job (from its checks' outcomes); else derived from the status
+    # and shell digest.
     verdict: Verdict | None = Field(None, exclude_if=lambda value: value is None, description=VERDICT_RULE)
     changed_files: list[str] = Field(default_factory=list)
     checks: list[str] = Field(default_factory=list)
@@ -181,10 +207,14 @@ class CompactResult(BaseModel):
         return self
 
     def _stored_checks_passed(self) -> bool:
-        """A shell job's command passed, by its digest; else (a record from before verdicts) every verdict string says passed."""
+        """A shell job's command passed, by its digest; else (a record from before verdicts) every verdict
+        string says passed."""
         if self.shell is not None:
             return self.shell.status == "passed"
-        return all(check.endswith(": passed") or check.startswith(f"{SCOPE_CHECK}: passed (") for check in self.checks)
+        return all(
+            check.endswith(": passed") or check.startswith(f"{SCOPE_CHECK}: passed (")
+            for check in self.checks
+        )
 
 
 class JobRecord(BaseModel):
@@ -203,7 +233,8 @@ class JobRecord(BaseModel):
     result_commit: str | None = None
     # sha256 (hex) of the result patch, written by the worker in the same step as the patch itself.
     patch_sha256: str | None = None
-    # With FARM_SIGNING_*: the worker's signature over the result (farm_core/result_signature.py) and its certificate's id.
+    # With FARM_SIGNING_*: the worker's signature over the result (farm_core/result_signature.py) and its
+    # certificate's id.
     result_signature: str | None = None
     result_signer: str | None = None
     summary: str = ""
@@ -212,5 +243,6 @@ class JobRecord(BaseModel):
 
     @property
     def verdict(self) -> Verdict | None:
-        """The job's verdict as its record stands: its result's once it has one, else what its status implies."""
+        """The job's verdict as its record stands: its result's once it has one, else what its status
+        implies."""
         return self.result.verdict if self.result is not None else verdict_of(self.status)

@@ -26,7 +26,9 @@ def verify_job_token(token: str, signing_keys: list[str], now: float | None = No
     if expiry < (now or time.time()):
         return None
     presented = signature.encode("utf-8", "surrogateescape")  # bytes: compare_digest refuses non-ASCII str
-    valid = any(hmac.compare_digest(presented, _signature(job_id, expiry, key).encode()) for key in signing_keys)
+    valid = any(
+        hmac.compare_digest(presented, _signature(job_id, expiry, key).encode()) for key in signing_keys
+    )
     return job_id if valid else None
 
 

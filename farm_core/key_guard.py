@@ -16,17 +16,21 @@ PR_SET_DUMPABLE = 4
 
 
 def make_undumpable() -> bool:
-    """Close this process's /proc files and ptrace to its own user; False where the system cannot (not Linux)."""
+    """Close this process's /proc files and ptrace to its own user; False where the system cannot (not
+    Linux)."""
     prctl = _prctl()
     return prctl is not None and prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
 
 
 def key_from_file(path: Path, variable: str) -> SecretStr:
-    """The key in the file `variable` names: its one line, without the line ending; ValueError never quotes it."""
+    """The key in the file `variable` names: its one line, without the line ending; ValueError never quotes
+    it."""
     try:
         text = path.read_text()
     except OSError as exc:
-        raise ValueError(f"{variable}: {path} cannot be read ({exc.strerror or type(exc).__name__})") from None
+        raise ValueError(
+            f"{variable}: {path} cannot be read ({exc.strerror or type(exc).__name__})"
+        ) from None
     lines = text.splitlines()
     if len(lines) != 1 or not lines[0].strip():
         raise ValueError(f"{variable}: {path} must hold the key on exactly one line")

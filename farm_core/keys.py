@@ -20,7 +20,8 @@ class JobKeys:
 
     @property
     def log_gap(self) -> str:
-        """Hash of where the log cap dropped lines: the head's last entry id and how many lines went after it."""
+        """Hash of where the log cap dropped lines: the head's last entry id and how many lines went after
+        it."""
         return f"{self.log}:gap"
 
     @property

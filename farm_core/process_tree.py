@@ -70,16 +70,22 @@ def find_job_processes(job_id: str) -> list[int]:
 
 
 def become_subreaper() -> None:
-    """Make this process the parent of every orphan below it (PR_SET_CHILD_SUBREAPER); not inherited by children."""
+    """Make this process the parent of every orphan below it (PR_SET_CHILD_SUBREAPER); not inherited by
+    children."""
     prctl = _prctl()
     if prctl is None or prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "cannot become a child subreaper (Linux 3.4 or newer needed)")
 
 
 def is_child_subreaper() -> bool:
-    """Whether this process adopts the orphans below it: a pool process, whose descendants are all its job's."""
+    """Whether this process adopts the orphans below it: a pool process, whose descendants are all its
+    job's."""
     prctl, flag = _prctl(), ctypes.c_int(0)
-    return prctl is not None and prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) == 0 and flag.value != 0
+    return (
+        prctl is not None
+        and prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) == 0
+        and flag.value != 0
+    )
 
 
 def find_descendants() -> list[int]:
@@ -95,7 +101,8 @@ def find_descendants() -> list[int]:
 def reap_orphans() -> list[int]:
     """Collect every exited child of this process (the orphans it adopted); returns their PIDs.
 
-    Only safe once nothing of this process still waits for a child of its own: between a pool process's jobs."""
+    Only safe once nothing of this process still waits for a child of its own: between a pool process's
+    jobs."""
     reaped = []
     while True:
         try:
@@ -115,7 +122,8 @@ def kill_job_processes(job_id: str, known_groups: Iterable[int] = (), rounds: in
     """
     for pgid in known_groups:
         kill_process_group(pgid)
-    # Elsewhere (the worker's main process, the frontend) descendants are not the job's: pool processes, servers.
+    # Elsewhere (the worker's main process, the frontend) descendants are not the job's: pool processes,
+    # servers.
     adopts_orphans = is_child_subreaper()
     killed: list[int] = []
     for _ in range(rounds):
@@ -133,7 +141,8 @@ def kill_job_processes(job_id: str, known_groups: Iterable[int] = (), rounds: in
 
 
 def _descendants_of_job(job_id: str) -> list[int]:
-    """Our descendants, but for any that carries another job's marker (a prefork pool process, one job at a time, has none)."""
+    """Our descendants, but for any that carries another job's marker (a prefork pool process, one job at a
+    time, has none)."""
     ours = f"{JOB_ID_VARIABLE}={job_id}".encode()
     return [pid for pid in find_descendants() if _marker_of(pid) in (None, ours)]
 
@@ -212,9 +221,12 @@ def _read_state(pid: int) -> ProcessState | None:
     fields_after_name = stat[stat.rfind(")") + 2 :].split()
     if len(fields_after_name) < 3:
         return None
-    return ProcessState(pid=pid, state=fields_after_name[0], pgid=int(fields_after_name[2]), ppid=int(fields_after_name[1]))
+    return ProcessState(
+        pid=pid, state=fields_after_name[0], pgid=int(fields_after_name[2]), ppid=int(fields_after_name[1])
+    )
 
 
 def _prctl():
-    """libc's prctl; None off Linux (a frontend on macOS also calls kill_job_processes, through the reconciler)."""
+    """libc's prctl; None off Linux (a frontend on macOS also calls kill_job_processes, through the
+    reconciler)."""
     return getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)

@@ -96,10 +96,13 @@ def one_line(text: str) -> str:
 
 
 def relative_paths(text: str, job_id: str) -> str:
-    """Paths inside the job's worktree (`…/<job_id>/src/app.py`) shown relative to it (the worktree itself as `.`)."""
+    """Paths inside the job's worktree (`…/<job_id>/src/app.py`) shown relative to it (the worktree itself
+    as `.`)."""
     if not job_id:
         return text
-    return re.sub(rf"[^\s\"']*/{re.escape(job_id)}(/|(?=[\s\"']|$))", lambda m: "" if m.group(1) else ".", text)
+    return re.sub(
+        rf"[^\s\"']*/{re.escape(job_id)}(/|(?=[\s\"']|$))", lambda m: "" if m.group(1) else ".", text
+    )
 
 
 def _cut(text: str, limit: int = MESSAGE_MAX) -> str:

@@ -1,4 +1,5 @@
-"""The farm's Celery app and the sending side of its queues: configured for hour-long subprocess jobs on Redis,
+"""The farm's Celery app and the sending side of its queues: configured for hour-long subprocess jobs on
+Redis,
 JSON only (signed when FARM_SIGNING_* are set). Frontends send with it; workers (tasks/celery_app.py) add
 the task and their hooks to the same app."""
 
@@ -16,7 +17,8 @@ RUN_JOB = "codex_farm.run_job"
 PROMPT_PREVIEW_CHARS = 80
 # A home directory in the prompt (`/home/<user>`, `/Users/<user>`, `/root`) shows as `~` in Flower.
 HOME_DIR = re.compile(r"(?<![\w.~-])(?:/home/[^/\s'\"]+|/Users/[^/\s'\"]+|/root)(?=[/\s'\"]|$)")
-# The worker's consumer (Celery's `worker_consumer`); named, not imported, as Celery loads it only in a worker.
+# The worker's consumer (Celery's `worker_consumer`); named, not imported, as Celery loads it only in a
+# worker.
 DEAD_LETTER_CONSUMER = "tasks.dead_letter:DeadLetterConsumer"
 
 
@@ -44,7 +46,8 @@ def celery_config(settings: FarmSettings) -> dict:
         "worker_send_task_events": True,
         "task_send_sent_event": True,
         "worker_hijack_root_logger": False,
-        # A message the worker cannot run is acked and dead-lettered instead of stopping it (see tasks/dead_letter.py).
+        # A message the worker cannot run is acked and dead-lettered instead of stopping it (see
+        # tasks/dead_letter.py).
         "worker_consumer": DEAD_LETTER_CONSUMER,
         # A rediss:// REDIS_URL: verify Redis's certificate (see farm_core/redis_tls.py).
         **celery_tls_config(settings.redis_url),

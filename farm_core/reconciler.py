@@ -27,7 +27,9 @@ def reconcile_job(store: JobStore, job_id: str, settings: FarmSettings) -> str:
     if decision in ("requeue", "lost"):
         _kill_leftovers(store, job_id, record.worker)
     if decision == "requeue":
-        store.append_log(job_id, "status", f"{silent}; requeued (attempt {record.attempts + 1} of {settings.max_attempts})")
+        store.append_log(
+            job_id, "status", f"{silent}; requeued (attempt {record.attempts + 1} of {settings.max_attempts})"
+        )
         send_job(record.spec, attempt=record.attempts + 1)
         store.publish(job_id, JobStatus.queued)
     elif decision == "lost":
@@ -46,7 +48,9 @@ def _kill_leftovers(store: JobStore, job_id: str, worker: str | None) -> None:
     sessions of their own (background tasks, daemons); they carry the job's marker."""
     killed = kill_job_processes(job_id)
     if killed:
-        store.append_log(job_id, "status", f"stopped {len(killed)} process(es) left by worker {worker or '?'}")
+        store.append_log(
+            job_id, "status", f"stopped {len(killed)} process(es) left by worker {worker or '?'}"
+        )
 
 
 def reconcile_all(store: JobStore, settings: FarmSettings) -> dict[str, str]:

@@ -10,7 +10,8 @@ BACKOFF = ExponentialBackoff(cap=1.0, base=0.05)
 
 
 def connect(url: str, retries: int = RETRIES) -> redis.Redis:
-    """A client that retries commands across connection loss (the job store's writes are idempotent or guarded)."""
+    """A client that retries commands across connection loss (the job store's writes are idempotent or
+    guarded)."""
     return redis.Redis.from_url(
         url,
         retry=Retry(BACKOFF, retries),

@@ -47,9 +47,15 @@ class ResultClaim:
         """The worker's claim, from the job it ran and what it packaged."""
         scope = tuple(spec.scoped_patch.paths) if spec.scoped_patch else None
         return cls(
-            spec.job_id, spec.snapshot_commit, result_commit, patch_sha256, tuple(sorted(files)), scope,
-            spec.source.location, spec.source.transport,
-        )  # fmt: skip
+            spec.job_id,
+            spec.snapshot_commit,
+            result_commit,
+            patch_sha256,
+            tuple(sorted(files)),
+            scope,
+            spec.source.location,
+            spec.source.transport,
+        )
 
     @classmethod
     def of_record(cls, record: JobRecord) -> "ResultClaim":
@@ -58,9 +64,15 @@ class ResultClaim:
         files = record.result.changed_files if record.result else []
         scope = tuple(spec.scoped_patch.paths) if spec.scoped_patch else None
         return cls(
-            record.job_id, spec.snapshot_commit, record.result_commit or "", record.patch_sha256 or "", tuple(sorted(files)),
-            scope, spec.source.location, spec.source.transport,
-        )  # fmt: skip
+            record.job_id,
+            spec.snapshot_commit,
+            record.result_commit or "",
+            record.patch_sha256 or "",
+            tuple(sorted(files)),
+            scope,
+            spec.source.location,
+            spec.source.transport,
+        )
 
     def payload(self) -> bytes:
         """The canonical bytes signed: compact JSON with sorted keys."""
@@ -79,7 +91,8 @@ def sign_result(claim: ResultClaim, settings: FarmSettings) -> dict[str, str]:
 
 @functools.cache
 def _signing_identity(key_file: str, cert_file: str) -> tuple[PrivateKey, str]:
-    """The worker's key and its certificate's id, read once per process, as Celery reads them for its messages."""
+    """The worker's key and its certificate's id, read once per process, as Celery reads them for its
+    messages."""
     return PrivateKey(Path(key_file).read_text()), Certificate(Path(cert_file).read_text()).get_id()
 
 
@@ -101,8 +114,11 @@ def result_signature_problem(record: JobRecord, settings: FarmSettings) -> str |
 
 def _verify(certificate: Certificate, data: bytes, signature: bytes, digest_name: str) -> None:
     """Raise unless signature is certificate's over data, as PrivateKey.sign makes it (RSA-PSS)."""
-    # Celery's Certificate.verify turns a bad signature into a TypeError (it catches a module), so verify here.
+    # Celery's Certificate.verify turns a bad signature into a TypeError (it catches a module), so verify
+    # here.
     if certificate.has_expired():
         raise SecurityError(f"expired certificate {certificate.get_id()!r}")
     digest = get_digest_algorithm(digest_name)
-    certificate.get_pubkey().verify(signature, data, padding.PSS(mgf=padding.MGF1(digest), salt_length=padding.PSS.MAX_LENGTH), digest)
+    certificate.get_pubkey().verify(
+        signature, data, padding.PSS(mgf=padding.MGF1(digest), salt_length=padding.PSS.MAX_LENGTH), digest
+    )

@@ -4,7 +4,12 @@ import os
 from pathlib import Path, PurePosixPath
 
 # Claude Code tools that write files, and the argument naming the file.
-WRITE_TOOLS = {"Write": "file_path", "Edit": "file_path", "MultiEdit": "file_path", "NotebookEdit": "notebook_path"}
+WRITE_TOOLS = {
+    "Write": "file_path",
+    "Edit": "file_path",
+    "MultiEdit": "file_path",
+    "NotebookEdit": "notebook_path",
+}
 
 
 class WriteScope:

@@ -9,7 +9,9 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, Field
 
 ShellStatus = Literal["passed", "failed", "timed_out", "cancelled"]
-FailureKind = Literal["none", "test_failure", "compile_error", "lint", "command_not_found", "timeout", "killed", "other"]
+FailureKind = Literal[
+    "none", "test_failure", "compile_error", "lint", "command_not_found", "timeout", "killed", "other"
+]
 
 DECISIVE_MAX_LINES = 20
 LINES_MAX_BYTES = 4096
@@ -19,7 +21,12 @@ NOT_FOUND_EXIT_CODES = (126, 127)
 # Above this, the exit code is 128 + the signal that killed the command (137: SIGKILL, e.g. the OOM killer).
 SIGNAL_EXIT_BASE = 128
 
-_STATUS_OF_CHECK: dict[str, ShellStatus] = {"passed": "passed", "failed": "failed", "timed out": "timed_out", "cancelled": "cancelled"}
+_STATUS_OF_CHECK: dict[str, ShellStatus] = {
+    "passed": "passed",
+    "failed": "failed",
+    "timed out": "timed_out",
+    "cancelled": "cancelled",
+}
 
 # Evidence per failure kind, strongest first; the first kind with a matching line wins.
 _TEST_FAILED = re.compile(
@@ -40,7 +47,8 @@ _COMPILE_ERROR = re.compile(
     r"|undefined reference to |ld returned \d+ exit status"  # the linker
     r"|^\S+\.java:\d+: error:"  # javac
     r"|\[(?:build|setup) failed\]"  # go test that did not build
-    r"|^(?:E\s+)?\s*(?:SyntaxError|IndentationError|TabError): "  # Python, also inside pytest's collection errors
+    # Python, also inside pytest's collection errors
+    r"|^(?:E\s+)?\s*(?:SyntaxError|IndentationError|TabError): "
 )
 _LINT = re.compile(
     r"^\S+:\d+:\d+: [A-Z]{1,3}\d{2,4}\b"  # ruff (concise), flake8, pylint
@@ -54,7 +62,9 @@ _LINT = re.compile(
     r"|^would reformat |files? would be reformatted"  # black, ruff format --check
 )
 _NOT_FOUND = re.compile(r": command not found$|executable file not found in \$PATH")
-_TEST_BROKEN = re.compile(r"^=*\s*(?:\d+ \w+, )*\d+ errors? in [\d.]+s|^ERROR collecting |^Interrupted: \d+ errors?")
+_TEST_BROKEN = re.compile(
+    r"^=*\s*(?:\d+ \w+, )*\d+ errors? in [\d.]+s|^ERROR collecting |^Interrupted: \d+ errors?"
+)
 _GO_BUILD = re.compile(r"^\S+\.go:\d+:\d+: ")
 _EVIDENCE: list[tuple[FailureKind, re.Pattern]] = [
     ("test_failure", _TEST_FAILED),
@@ -67,7 +77,10 @@ _EVIDENCE: list[tuple[FailureKind, re.Pattern]] = [
 
 # Summary lines of common tools, e.g. pytest's `1 failed, 2 passed in 0.02s`; the last one in the output wins.
 _SUMMARIES = [
-    re.compile(r"^=*\s*(\d+ (?:failed|passed|errors?|skipped|xfailed|xpassed|deselected|warnings?)\b.* in [\d.]+s\b.*?)\s*=*$"),
+    re.compile(
+        r"^=*\s*(\d+ (?:failed|passed|errors?|skipped|xfailed|xpassed|deselected|warnings?)\b.* in "
+        r"[\d.]+s\b.*?)\s*=*$"
+    ),
     re.compile(r"^=*\s*(no tests ran in [\d.]+s.*?)\s*=*$"),  # pytest
     re.compile(r"^(test result: (?:ok|FAILED)\..*)$"),  # cargo test
     re.compile(r"^(Tests:\s+.*\d+ total)$"),  # jest
@@ -88,11 +101,21 @@ _UNITTEST_VERDICT = re.compile(r"^(?:OK|FAILED)\b")
 class ShellDigest(BaseModel):
     """What a shell job's command did, in a few hundred bytes: stored in its result, returned by `shell`."""
 
-    status: ShellStatus = Field(description="passed (exit 0), failed (non-zero exit), timed_out or cancelled.")
-    exit_code: int | None = Field(description="The command's exit code; null when it was killed (timeout, cancel).")
-    failure_kind: FailureKind = Field(description="Why it failed, read from the exit code and the output; none when it passed.")
-    summary_line: str | None = Field(None, description="The tool's own summary, e.g. pytest's '1 failed, 3 passed in 0.2s'.")
-    decisive_lines: list[str] = Field(default_factory=list, description="Failure-looking lines and the last lines, bounded.")
+    status: ShellStatus = Field(
+        description="passed (exit 0), failed (non-zero exit), timed_out or cancelled."
+    )
+    exit_code: int | None = Field(
+        description="The command's exit code; null when it was killed (timeout, cancel)."
+    )
+    failure_kind: FailureKind = Field(
+        description="Why it failed, read from the exit code and the output; none when it passed."
+    )
+    summary_line: str | None = Field(
+        None, description="The tool's own summary, e.g. pytest's '1 failed, 3 passed in 0.2s'."
+    )
+    decisive_lines: list[str] = Field(
+        default_factory=list, description="Failure-looking lines and the last lines, bounded."
+    )
     output_bytes: int = Field(0, description="Bytes the command wrote (stdout and stderr), before any cap.")
     elapsed_ms: int = Field(0, description="How long the command ran.")
 
@@ -125,7 +148,8 @@ def shell_digest(outcome: CommandOutcome) -> ShellDigest:
 
 
 def failure_kind(status: ShellStatus, exit_code: int | None, lines: list[str]) -> FailureKind:
-    """A small stable classification of a failure, from the exit code first and then the output of common tools."""
+    """A small stable classification of a failure, from the exit code first and then the output of common
+    tools."""
     if status == "passed":
         return "none"
     if status == "timed_out":
@@ -141,7 +165,8 @@ def failure_kind(status: ShellStatus, exit_code: int | None, lines: list[str]) -
 
 
 def summary_line(lines: list[str]) -> str | None:
-    """The last summary line a known tool printed (unittest's two lines joined), clipped; None when there is none."""
+    """The last summary line a known tool printed (unittest's two lines joined), clipped; None when there
+    is none."""
     for index in range(len(lines) - 1, -1, -1):
         line = lines[index].rstrip()
         if _UNITTEST_RAN.match(line):

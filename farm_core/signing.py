@@ -53,18 +53,32 @@ def check_signing_files(settings: FarmSettings) -> None:
     """Read and cross-check the key, certificate and store; raise SigningError saying what is wrong."""
     missing = [name for name, value in zip(SIGNING_VARIABLES, _signing_values(settings)) if not value]
     if missing:
-        raise SigningError(f"message signing needs all of {', '.join(SIGNING_VARIABLES)}; not set: {', '.join(missing)}")
-    _load("FARM_SIGNING_KEY_FILE", settings.signing_key_file, PrivateKey, "a PEM RSA private key without a password")
+        raise SigningError(
+            f"message signing needs all of {', '.join(SIGNING_VARIABLES)}; not set: {', '.join(missing)}"
+        )
+    _load(
+        "FARM_SIGNING_KEY_FILE",
+        settings.signing_key_file,
+        PrivateKey,
+        "a PEM RSA private key without a password",
+    )
     cert = _load("FARM_SIGNING_CERT_FILE", settings.signing_cert_file, Certificate, "a PEM RSA certificate")
     if cert.has_expired():
-        raise SigningError(f"FARM_SIGNING_CERT_FILE={settings.signing_cert_file}: the certificate has expired")
+        raise SigningError(
+            f"FARM_SIGNING_CERT_FILE={settings.signing_cert_file}: the certificate has expired"
+        )
     if _public_numbers(settings.signing_key_file) != cert.get_pubkey().public_numbers():
-        raise SigningError("FARM_SIGNING_CERT_FILE is not the certificate of FARM_SIGNING_KEY_FILE (their public keys differ)")
+        raise SigningError(
+            "FARM_SIGNING_CERT_FILE is not the certificate of FARM_SIGNING_KEY_FILE (their public keys "
+            "differ)"
+        )
     _check_store(settings.signing_cert_store)
     try:
         get_digest_algorithm(settings.signing_digest)
     except (AttributeError, TypeError):
-        raise SigningError(f"FARM_SIGNING_DIGEST={settings.signing_digest}: not a digest name (sha256, sha384, sha512)") from None
+        raise SigningError(
+            f"FARM_SIGNING_DIGEST={settings.signing_digest}: not a digest name (sha256, sha384, sha512)"
+        ) from None
 
 
 def enable_signing(app: Celery, settings: FarmSettings) -> bool:
@@ -102,17 +116,25 @@ def _load(variable: str, path: Path, parse, what: str):
 
 def _public_numbers(key_file: Path):
     # Already parsed by _load; read again rather than reach into Celery's PrivateKey.
-    return serialization.load_pem_private_key(Path(key_file).read_bytes(), password=None).public_key().public_numbers()
+    return (
+        serialization.load_pem_private_key(Path(key_file).read_bytes(), password=None)
+        .public_key()
+        .public_numbers()
+    )
 
 
 def _check_store(store: str) -> None:
     pattern = os.path.join(store, "*") if os.path.isdir(store) else store
     if not glob.glob(pattern):
-        raise SigningError(f"FARM_SIGNING_CERT_STORE={store}: no certificate file there (a folder of PEM files, or a glob)")
+        raise SigningError(
+            f"FARM_SIGNING_CERT_STORE={store}: no certificate file there (a folder of PEM files, or a glob)"
+        )
     try:
         FSCertStore(store)
     except (OSError, UnicodeDecodeError) as exc:
-        raise SigningError(f"FARM_SIGNING_CERT_STORE={store}: cannot read a certificate ({_reason(exc)})") from None
+        raise SigningError(
+            f"FARM_SIGNING_CERT_STORE={store}: cannot read a certificate ({_reason(exc)})"
+        ) from None
     except (SecurityError, ValueError) as exc:
         raise SigningError(f"FARM_SIGNING_CERT_STORE={store}: {exc}") from None
 

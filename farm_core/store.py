@@ -28,7 +28,8 @@ _CLAIM = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'queued' or redis.call('EXISTS', KEYS[2]) == 1 then return status or '' end
 if not redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[3]) then return 'leased' end
-redis.call('HSET', KEYS[1], 'status', 'running', 'worker', ARGV[1], 'started_at', ARGV[2], 'heartbeat_at', ARGV[2])
+redis.call('HSET', KEYS[1], 'status', 'running', 'worker', ARGV[1],
+           'started_at', ARGV[2], 'heartbeat_at', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('SADD', KEYS[4], ARGV[4])
@@ -75,7 +76,8 @@ for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 """
-# Set fields of an existing record (never create one) and refresh its TTL. ARGV: ttl s, then field, value pairs.
+# Set fields of an existing record (never create one) and refresh its TTL. ARGV: ttl s, then field, value
+# pairs.
 _UPDATE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
@@ -130,7 +132,9 @@ class LogEntry:
 class JobStore:
     """Synchronous access to the farm's Redis keys (worker and frontend both use it)."""
 
-    def __init__(self, client: redis.Redis, prefix: str, ttl_s: int, log_max_entries: int, lease_s: float = 15.0):
+    def __init__(
+        self, client: redis.Redis, prefix: str, ttl_s: int, log_max_entries: int, lease_s: float = 15.0
+    ):
         self.redis = client
         self.prefix = prefix
         self.ttl_s = ttl_s
@@ -170,7 +174,8 @@ class JobStore:
         pipe.execute()
 
     def get(self, job_id: str) -> JobRecord | None:
-        """The job's record, or None when unknown, expired, or only a remnant of one (no status: Redis lost it)."""
+        """The job's record, or None when unknown, expired, or only a remnant of one (no status: Redis lost
+        it)."""
         raw = self.redis.hgetall(self.keys(job_id).record)
         fields = {k.decode(): v.decode() for k, v in raw.items()}
         if not fields.get("status") or not fields.get("job_id"):
@@ -178,10 +183,13 @@ class JobStore:
         for name in _JSON_FIELDS:
             if name in fields:
                 fields[name] = json.loads(fields[name])
-        return JobRecord.model_validate({k: v for k, v in fields.items() if v != ""})  # empty: the field's default
+        return JobRecord.model_validate(
+            {k: v for k, v in fields.items() if v != ""}
+        )  # empty: the field's default
 
     def claim(self, job_id: str, worker: str) -> str:
-        """Mark a queued job running for this worker and take its lease; returns 'claimed' or what prevented it."""
+        """Mark a queued job running for this worker and take its lease; returns 'claimed' or what
+        prevented it."""
         keys = self.keys(job_id)
         outcome = self._claim(
             keys=[keys.record, keys.cancel, keys.lease, running_set(self.prefix)],
@@ -192,13 +200,15 @@ class JobStore:
         return outcome.decode()
 
     def heartbeat(self, job_id: str, worker: str) -> bool:
-        """Renew this worker's lease and heartbeat; False when another worker holds the lease or the record is gone."""
+        """Renew this worker's lease and heartbeat; False when another worker holds the lease or the record
+        is gone."""
         keys = self.keys(job_id)
         args = [worker, time.time(), self.lease_ms, self.ttl_s]
         return bool(self._heartbeat(keys=[keys.record, keys.lease, running_set(self.prefix)], args=args))
 
     def reconcile(self, job_id: str, grace_s: float, max_attempts: int) -> str:
-        """'requeue' or 'lost' when the job's worker went silent past the grace (the caller acts); else 'ok'."""
+        """'requeue' or 'lost' when the job's worker went silent past the grace (the caller acts); else
+        'ok'."""
         keys = self.keys(job_id)
         args = [time.time(), grace_s, max_attempts, job_id, self.ttl_s]
         return self._reconcile(keys=[keys.record, keys.lease, running_set(self.prefix)], args=args).decode()
@@ -208,7 +218,8 @@ class JobStore:
         return sorted(i.decode() for i in self.redis.smembers(running_set(self.prefix)))
 
     def set_fields(self, job_id: str, **fields: str | int | float) -> bool:
-        """Update fields of the job's record and refresh its TTL; False (nothing written) when the record is gone."""
+        """Update fields of the job's record and refresh its TTL; False (nothing written) when the record
+        is gone."""
         args = [self.ttl_s, *(item for pair in fields.items() for item in pair)]
         return bool(self._update(keys=[self.keys(job_id).record], args=args))
 
@@ -221,7 +232,8 @@ class JobStore:
         worker: str = "",
         **fields: str,
     ) -> bool:
-        """Set a terminal status (only from one of `from_statuses`, only as `worker` if given) and wake every waiter.
+        """Set a terminal status (only from one of `from_statuses`, only as `worker` if given) and wake
+        every waiter.
 
         The snapshot bundle goes too: no attempt will fetch it again, and it holds the caller's code."""
         values = {"status": status.value, "finished_at": time.time(), **fields}
@@ -246,15 +258,24 @@ class JobStore:
         self.redis.publish(self.keys(job_id).events, status.value)
 
     def append_log(self, job_id: str, kind: str, text: str) -> str:
-        """Append an already-redacted line to the job's capped log stream (head and tail kept); returns its cursor."""
+        """Append an already-redacted line to the job's capped log stream (head and tail kept); returns its
+        cursor."""
         keys = self.keys(job_id)
-        args = [self.ttl_s, self.log_max_entries, log_head_size(self.log_max_entries), f"{time.time():.3f}", kind, text]
+        args = [
+            self.ttl_s,
+            self.log_max_entries,
+            log_head_size(self.log_max_entries),
+            f"{time.time():.3f}",
+            kind,
+            text,
+        ]
         return self._append_log(keys=[keys.log, keys.log_gap], args=args).decode()
 
     def read_log(self, job_id: str, after: str | None, count: int) -> list[LogEntry]:
         """Up to `count` entries after a cursor, or the last `count` entries when no cursor is given.
 
-        Where the cap dropped lines, one marker entry (kind `status`) says how many, between the head and the tail."""
+        Where the cap dropped lines, one marker entry (kind `status`) says how many, between the head and
+        the tail."""
         keys = self.keys(job_id)
         pipe = self.redis.pipeline(transaction=False)  # one round trip
         if after:
@@ -269,7 +290,8 @@ class JobStore:
         return with_gap_marker(entries, after, head_end.decode(), int(dropped), count)
 
     def store_patch(self, job_id: str, patch: bytes, keep: bool = True, **fields: str) -> bool:
-        """Record the patch's sha256 and `fields` (e.g. result_commit) on the job and, when `keep`, the patch itself:
+        """Record the patch's sha256 and `fields` (e.g. result_commit) on the job and, when `keep`, the
+        patch itself:
         one atomic write. False (nothing written) when the record is gone."""
         keys = self.keys(job_id)
         values = {"patch_sha256": patch_sha256(patch), **fields}
@@ -280,7 +302,8 @@ class JobStore:
         return self.redis.get(self.keys(job_id).patch)
 
     def store_bundle(self, job_id: str, bundle: bytes) -> str:
-        """Keep the job's snapshot bundle for its whole life (a redelivered job fetches it again); returns the key."""
+        """Keep the job's snapshot bundle for its whole life (a redelivered job fetches it again); returns
+        the key."""
         key = self.keys(job_id).bundle
         self.redis.set(key, bundle, ex=self.ttl_s)
         return key
@@ -289,12 +312,15 @@ class JobStore:
         return self.redis.get(self.keys(job_id).bundle)
 
     def request_cancel(self, job_id: str) -> bool:
-        """Flag the job cancelled and tell whichever worker runs it; a queued job ends at once (returns True)."""
+        """Flag the job cancelled and tell whichever worker runs it; a queued job ends at once (returns
+        True)."""
         keys = self.keys(job_id)
         self.redis.set(keys.cancel, "1", ex=self.ttl_s)
         self.redis.publish(keys.events, "cancel")
         result = CompactResult(job_id=job_id, job_status=JobStatus.cancelled, error="cancelled before start")
-        return self.finish(job_id, JobStatus.cancelled, result, from_statuses="queued", error="cancelled before start")
+        return self.finish(
+            job_id, JobStatus.cancelled, result, from_statuses="queued", error="cancelled before start"
+        )
 
     def cancel_requested(self, job_id: str) -> bool:
         return bool(self.redis.exists(self.keys(job_id).cancel))
@@ -319,8 +345,11 @@ def gap_text(dropped: int) -> str:
     return f"… {dropped} log lines dropped here (FARM_LOG_MAX_ENTRIES keeps a job's first and last lines)"
 
 
-def with_gap_marker(entries: list[LogEntry], after: str | None, head_end: str, dropped: int, count: int) -> list[LogEntry]:
-    """entries (oldest first) with the gap marker before the first entry past the head, when the read spans the gap;
+def with_gap_marker(
+    entries: list[LogEntry], after: str | None, head_end: str, dropped: int, count: int
+) -> list[LogEntry]:
+    """entries (oldest first) with the gap marker before the first entry past the head, when the read spans
+    the gap;
     cut back to `count` (a forward read keeps its oldest entries and never ends on the marker)."""
     at = _gap_position(entries, after, _stream_id(head_end))
     if at is None:
@@ -337,7 +366,8 @@ def with_gap_marker(entries: list[LogEntry], after: str | None, head_end: str, d
 
 
 def _gap_position(entries: list[LogEntry], after: str | None, boundary: tuple[int, int]) -> int | None:
-    """Index of the first entry past the head when the entry (or cursor) before it is in the head, else None."""
+    """Index of the first entry past the head when the entry (or cursor) before it is in the head, else
+    None."""
     previous = _stream_id(after) if after else None
     for index, entry in enumerate(entries):
         if _stream_id(entry.cursor) > boundary:
@@ -364,4 +394,6 @@ def log_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> LogEntry:
 def job_store(settings: FarmSettings, retries: int | None = None) -> JobStore:
     """A JobStore of the farm `settings` name, on a reconnecting Redis client."""
     client = connect(settings.redis_url, RETRIES if retries is None else retries)
-    return JobStore(client, settings.key_prefix, settings.job_ttl_s, settings.log_max_entries, settings.lease_s)
+    return JobStore(
+        client, settings.key_prefix, settings.job_ttl_s, settings.log_max_entries, settings.lease_s
+    )

@@ -1,4 +1,5 @@
-"""Git URLs without their credentials: what goes into a job, a log line or a message, never a password or token."""
+"""Git URLs without their credentials: what goes into a job, a log line or a message, never a password or
+token."""
 
 from urllib.parse import urlsplit, urlunsplit
 

@@ -51,7 +51,9 @@ APPLY_CLAIMED = "apply_claimed"  # HSETNX lock; kept once the tree was written, 
 APPLY_RESULT = "apply_result"  # the latest ApplyResult as JSON, shown by get and wait
 
 NOTHING_TO_APPLY = "nothing to apply"
-IN_PROGRESS = "another apply of this job is in progress (or was interrupted); pass force: true to apply anyway"
+IN_PROGRESS = (
+    "another apply of this job is in progress (or was interrupted); pass force: true to apply anyway"
+)
 GIT_APPLY_TIMEOUT_S = 300
 
 
@@ -79,7 +81,9 @@ class PatchApplier:
         with _redis_errors():
             applied_at = self._field(job_id, APPLIED_AT)
             if applied_at and mode == "3way" and not force:
-                return _result(job_id, mode, f"already applied at {_clock(applied_at)}; pass force: true to apply again")
+                return _result(
+                    job_id, mode, f"already applied at {_clock(applied_at)}; pass force: true to apply again"
+                )
             if not record.result_commit:
                 return _result(job_id, mode, NOTHING_TO_APPLY)
             repo, patch = self._repo(record), self._patch(job_id)
@@ -104,7 +108,9 @@ class PatchApplier:
         try:
             return self.apply(record)
         except FarmError as error:
-            result = _result(record.job_id, "3way", f"not applied automatically: {error.code}: {error.message}")
+            result = _result(
+                record.job_id, "3way", f"not applied automatically: {error.code}: {error.message}"
+            )
             if not isinstance(error, BrokerUnavailable):  # a permanent answer: do not retry on every get
                 with suppress(redis.RedisError):
                     self.store.set_fields(record.job_id, **{APPLY_RESULT: result.model_dump_json()})
@@ -120,7 +126,9 @@ class PatchApplier:
         check_result_commit(repo, record, facts.tree, self.farm)
         return facts
 
-    def _apply_once(self, job_id: str, repo: Path, patch: bytes, paths: list[str], force: bool) -> ApplyResult:
+    def _apply_once(
+        self, job_id: str, repo: Path, patch: bytes, paths: list[str], force: bool
+    ) -> ApplyResult:
         """Hold the job's apply claim while git writes, then record the outcome on the job hash."""
         if not self._claim(job_id, force):
             return _result(job_id, "3way", IN_PROGRESS)
@@ -136,7 +144,9 @@ class PatchApplier:
     def _claim(self, job_id: str, force: bool) -> bool:
         if force:
             return self.store.set_fields(job_id, **{APPLY_CLAIMED: self.owner})
-        pipe = self.store.redis.pipeline()  # one transaction: the claim never leaves the record without its TTL
+        pipe = (
+            self.store.redis.pipeline()
+        )  # one transaction: the claim never leaves the record without its TTL
         pipe.hsetnx(self._key(job_id), APPLY_CLAIMED, self.owner)
         pipe.expire(self._key(job_id), self.store.ttl_s)
         claimed, _ = pipe.execute()
@@ -159,13 +169,17 @@ class PatchApplier:
             raise ApplyFailed(f"job {record.job_id} has no recorded spec")
         repo = resolve_repo(record.spec.source.location, self.sandbox_root)
         if not git_succeeds(repo, "cat-file", "-e", f"{record.spec.snapshot_commit}^{{commit}}"):
-            raise ApplyFailed(f"the job's snapshot commit {record.spec.snapshot_commit[:12]} is not in {repo}")
+            raise ApplyFailed(
+                f"the job's snapshot commit {record.spec.snapshot_commit[:12]} is not in {repo}"
+            )
         return repo
 
     def _patch(self, job_id: str) -> bytes:
         patch = self.store.load_patch(job_id)
         if not patch:
-            raise PatchUnavailable(f"the patch of job {job_id} is not stored (expired, or larger than FARM_PATCH_MAX_BYTES)")
+            raise PatchUnavailable(
+                f"the patch of job {job_id} is not stored (expired, or larger than FARM_PATCH_MAX_BYTES)"
+            )
         return patch
 
     def _stored(self, job_id: str) -> ApplyResult | None:
@@ -181,7 +195,8 @@ class PatchApplier:
 
 
 def not_eligible(record: JobRecord) -> str | None:
-    """Why a job does not qualify for on_success (None when it does): it must complete with every verdict passed."""
+    """Why a job does not qualify for on_success (None when it does): it must complete with every verdict
+    passed."""
     if record.status != JobStatus.completed:
         return f"the job ended {record.status.value}"
     spec, verdicts = record.spec, record.result.checks if record.result else []
@@ -194,14 +209,18 @@ def not_eligible(record: JobRecord) -> str | None:
 
 
 def _passed(name: str, verdict: str) -> bool:
-    return verdict == f"{name}: passed" or (name == SCOPE_CHECK and verdict.startswith(f"{SCOPE_CHECK}: passed ("))
+    return verdict == f"{name}: passed" or (
+        name == SCOPE_CHECK and verdict.startswith(f"{SCOPE_CHECK}: passed (")
+    )
 
 
 def three_way(repo: Path, patch: bytes, paths: list[str], dry_run: bool) -> GitApply:
-    """`git apply --3way` against the files on disk, through a scratch index; dry_run merges into that index only."""
+    """`git apply --3way` against the files on disk, through a scratch index; dry_run merges into that
+    index only."""
     try:
         with temporary_index(repo) as env:
-            # The scratch index mirrors the disk, so every local edit is "ours" and none trips `does not match index`.
+            # The scratch index mirrors the disk, so every local edit is "ours" and none trips `does not match
+            # index`.
             stage_working_tree(repo, env)
             completed = _git_apply(repo, ["--cached"] if dry_run else [], env, patch)
             if completed.returncode == 0:
@@ -212,7 +231,11 @@ def three_way(repo: Path, patch: bytes, paths: list[str], dry_run: bool) -> GitA
     if conflicts:
         return GitApply(merged=True, conflicts=conflicts)
     # git checks the whole patch before writing, so a refusal leaves the tree as it was.
-    errors = [line for line in completed.stderr.decode("utf-8", "replace").splitlines() if line.startswith("error: ")]
+    errors = [
+        line
+        for line in completed.stderr.decode("utf-8", "replace").splitlines()
+        if line.startswith("error: ")
+    ]
     named = sorted({path for path in paths for line in errors if _names(line, path)})
     reason = errors[0].removeprefix("error: ") if errors else f"git apply exited {completed.returncode}"
     if not named:
@@ -238,21 +261,32 @@ def describe(job_id: str, mode: ApplyMode, outcome: GitApply, paths: list[str]) 
         message = (
             f"would conflict in {clash}; nothing was changed"
             if dry
-            else f"applied with conflicts in {clash}: resolve the conflict markers; the other files were applied unstaged"
+            else f"applied with conflicts in {clash}: resolve the conflict markers; the other files were "
+            "applied unstaged"
         )
     else:
-        message = f"would apply cleanly to {count}" if dry else f"applied {count} to the working tree, unstaged; nothing was committed"
+        message = (
+            f"would apply cleanly to {count}"
+            if dry
+            else f"applied {count} to the working tree, unstaged; nothing was committed"
+        )
     applied = outcome.merged and not outcome.conflicts and not dry
     files = paths if outcome.merged or dry else []
-    return ApplyResult(job_id=job_id, applied=applied, mode=mode, files=files, conflicts=outcome.conflicts, message=message)
+    return ApplyResult(
+        job_id=job_id, applied=applied, mode=mode, files=files, conflicts=outcome.conflicts, message=message
+    )
 
 
-def _git_apply(repo: Path, extra: list[str], env: dict[str, str], patch: bytes) -> subprocess.CompletedProcess:
+def _git_apply(
+    repo: Path, extra: list[str], env: dict[str, str], patch: bytes
+) -> subprocess.CompletedProcess:
     """Run git apply --3way with the patch on stdin; its whole stderr is kept to name the refused paths."""
     # --whitespace=nowarn: the caller's apply.whitespace=error must not reject the agent's patch.
     args = ["git", *SAFE_CONFIG, "apply", "--3way", "--whitespace=nowarn", *extra, "-"]
     try:
-        return subprocess.run(args, cwd=repo, env=git_env(env), input=patch, capture_output=True, timeout=GIT_APPLY_TIMEOUT_S)
+        return subprocess.run(
+            args, cwd=repo, env=git_env(env), input=patch, capture_output=True, timeout=GIT_APPLY_TIMEOUT_S
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
         raise ApplyFailed(f"git apply could not run: {type(error).__name__}") from None
 

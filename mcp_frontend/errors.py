@@ -30,7 +30,8 @@ class UnknownJob(FarmError):
 
 # A job whose record went while it was known (waited for, or its log lives on): Redis lost state, most likely.
 VANISHED_HINT = (
-    "Redis lost the job's record (restarted without persistence, flushed, or the key was deleted): start the job"
+    "Redis lost the job's record (restarted without persistence, flushed, or the key was deleted): start the "
+    "job"
     " again, and run Redis with appendonly yes so jobs survive a restart"
 )
 
@@ -52,35 +53,51 @@ class JobNotFinished(FarmError):
 
 class PatchUnavailable(FarmError):
     code = "patch_unavailable"
-    hint = "patches expire after FARM_JOB_TTL_S and are not stored past FARM_PATCH_MAX_BYTES; rerun the job to get a fresh one"
+    hint = (
+        "patches expire after FARM_JOB_TTL_S and are not stored past FARM_PATCH_MAX_BYTES; rerun the job to "
+        "get a fresh one"
+    )
 
 
 class PatchMismatch(FarmError):
     code = "patch_mismatch"
     hint = (
-        "nothing was written: the stored patch is not the one the worker recorded (Redis was written to after the job?);"
+        "nothing was written: the stored patch is not the one the worker recorded (Redis was written to "
+        "after the job?);"
         " rerun the job, and check who can write to the farm's Redis"
     )
 
 
 class ApplyFailed(FarmError):
     code = "apply_failed"
-    hint = "run `git status` in the repo; apply needs the job's snapshot commit (refs/codex-farm/snapshots/<job>) in it"
+    hint = (
+        "run `git status` in the repo; apply needs the job's snapshot commit "
+        "(refs/codex-farm/snapshots/<job>) in it"
+    )
 
 
 class BundleTooLarge(FarmError):
     code = "bundle_too_large"
-    hint = "raise FARM_BUNDLE_MAX_BYTES on the frontend, or set FARM_GIT_REMOTE to a git remote the workers can fetch"
+    hint = (
+        "raise FARM_BUNDLE_MAX_BYTES on the frontend, or set FARM_GIT_REMOTE to a git remote the workers can "
+        "fetch"
+    )
 
 
 class TransportFailed(FarmError):
     code = "transport_failed"
-    hint = "check FARM_TRANSPORT and FARM_GIT_REMOTE on the frontend (the remote must accept pushes from the caller)"
+    hint = (
+        "check FARM_TRANSPORT and FARM_GIT_REMOTE on the frontend (the remote must accept pushes from the "
+        "caller)"
+    )
 
 
 class RequestTooLarge(FarmError):
     code = "request_too_large"
-    hint = "ask for less: keep max_bytes, max_results, limit and the number of paths or edits within the caps the tool documents"
+    hint = (
+        "ask for less: keep max_bytes, max_results, limit and the number of paths or edits within the caps "
+        "the tool documents"
+    )
 
 
 class PathNotFound(FarmError):
@@ -90,12 +107,17 @@ class PathNotFound(FarmError):
 
 class PathOutsideRepo(FarmError):
     code = "path_outside_repo"
-    hint = "give edit paths relative to repo, without `..`, outside .git and not through a symlink leading out of it"
+    hint = (
+        "give edit paths relative to repo, without `..`, outside .git and not through a symlink leading out "
+        "of it"
+    )
 
 
 class EditMismatch(FarmError):
     code = "edit_mismatch"
-    hint = "nothing was written: re-read the file (read_pack) and fix find or count so that every edit matches"
+    hint = (
+        "nothing was written: re-read the file (read_pack) and fix find or count so that every edit matches"
+    )
 
 
 class GitQueryFailed(FarmError):

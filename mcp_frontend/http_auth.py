@@ -25,7 +25,15 @@ class BearerAuth:
 
 
 async def _reject(send: Send) -> None:
-    body = json.dumps({"error": {"code": "unauthorized", "message": "missing or wrong bearer token", "hint": "send Authorization: Bearer $FARM_MCP_TOKEN"}}).encode()
+    body = json.dumps(
+        {
+            "error": {
+                "code": "unauthorized",
+                "message": "missing or wrong bearer token",
+                "hint": "send Authorization: Bearer $FARM_MCP_TOKEN",
+            }
+        }
+    ).encode()
     headers = [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]
     await send({"type": "http.response.start", "status": 401, "headers": headers})
     await send({"type": "http.response.body", "body": body})

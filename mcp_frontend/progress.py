@@ -13,7 +13,9 @@ from farm_core.store import LogEntry
 # (progress, message): sent as an MCP progress notification against the caller's progress token.
 ProgressFn = Callable[[float, str], Awaitable[None]]
 
-READ_BLOCK_MS = 5000  # XREAD wakes at once on a new entry; this only bounds how long one call holds a connection
+READ_BLOCK_MS = (
+    5000  # XREAD wakes at once on a new entry; this only bounds how long one call holds a connection
+)
 READ_COUNT = 200
 CATCH_UP_COUNT = 1000
 log = logging.getLogger("mcp_frontend.progress")
@@ -100,7 +102,8 @@ def _entries(raw) -> list[LogEntry]:
 
 
 def progress_reporter(ctx: Context | None):
-    """A `(progress, message)` callback sending progress notifications, or None when the caller asked for none."""
+    """A `(progress, message)` callback sending progress notifications, or None when the caller asked for
+    none."""
     try:
         meta = ctx.request_context.meta if ctx is not None else None
     except ValueError:  # called outside a request

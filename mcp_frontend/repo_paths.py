@@ -16,14 +16,14 @@ from typing import BinaryIO, Literal
 from farm_core.errors import FarmError
 from mcp_frontend.errors import InvalidArgument, NotAGitRepo, RepoOutsideSandbox
 
-
 # Linux's limits: longer names fail in every file system call (ENAMETOOLONG), so no file has them.
 PATH_MAX_BYTES = 4096
 NAME_MAX_BYTES = 255
 
 
 def checked_path_text(text: str, what: str) -> str:
-    """text unchanged when some file could have it as its path; InvalidArgument otherwise (NUL, lone surrogate, too long)."""
+    """text unchanged when some file could have it as its path; InvalidArgument otherwise (NUL, lone
+    surrogate, too long)."""
     if not text or "\x00" in text:
         raise InvalidArgument(f"{what} must be a non-empty path")
     try:
@@ -31,20 +31,26 @@ def checked_path_text(text: str, what: str) -> str:
     except UnicodeEncodeError:  # a lone surrogate (a JSON "\ud800" escape) names no file
         raise InvalidArgument(f"{what} {text[:200]!r} is not a valid path (unpaired surrogate)") from None
     if len(encoded) > PATH_MAX_BYTES or any(len(name) > NAME_MAX_BYTES for name in encoded.split(b"/")):
-        raise InvalidArgument(f"{what} is longer than a path can be ({PATH_MAX_BYTES} bytes, {NAME_MAX_BYTES} per name)")
+        raise InvalidArgument(
+            f"{what} is longer than a path can be ({PATH_MAX_BYTES} bytes, {NAME_MAX_BYTES} per name)"
+        )
     return text
 
 
 def caller_path(text: str, what: str) -> Path:
-    """The caller's path string as a Path with `~` expanded; InvalidArgument when no file could have that path."""
+    """The caller's path string as a Path with `~` expanded; InvalidArgument when no file could have that
+    path."""
     try:
         return Path(checked_path_text(text, what)).expanduser()
     except RuntimeError:  # `~name` of a user this machine does not have
-        raise InvalidArgument(f"{what} {text[:200]!r} starts with the home directory of an unknown user") from None
+        raise InvalidArgument(
+            f"{what} {text[:200]!r} starts with the home directory of an unknown user"
+        ) from None
 
 
 def printable_path(text: str) -> str:
-    """A file system path as valid UTF-8 for a result: undecodable bytes of a name (surrogate escapes) shown as U+FFFD."""
+    """A file system path as valid UTF-8 for a result: undecodable bytes of a name (surrogate escapes)
+    shown as U+FFFD."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
@@ -76,9 +82,11 @@ def resolve_repo(repo: str, sandbox_root: Path) -> Path:
 
 
 def resolve_job_repo(repo: str | None, allowed_dirs: list[str] | None, sandbox_root: Path) -> Path:
-    """The checkout a job works in: repo, else the first of allowed_dirs; every allowed_dirs entry must lie in it.
+    """The checkout a job works in: repo, else the first of allowed_dirs; every allowed_dirs entry must lie
+    in it.
 
-    One job has one worktree, so a folder elsewhere could not be given to its agent: it is refused, not dropped."""
+    One job has one worktree, so a folder elsewhere could not be given to its agent: it is refused, not
+    dropped."""
     target = repo or (allowed_dirs[0] if allowed_dirs else "")
     if not target:
         raise InvalidArgument("give repo (or allowed_dirs with the repo first)")
@@ -89,7 +97,8 @@ def resolve_job_repo(repo: str | None, allowed_dirs: list[str] | None, sandbox_r
         if not inside(resolve_inside(folder, root, where), top):
             raise InvalidArgument(
                 f"{where} {folder!r} is outside the job's repo {target!r}",
-                hint="a job works in one checkout: list only folders of the repo, and start one job per repo (jobs: [...])",
+                hint="a job works in one checkout: list only folders of the repo, and start one job per repo "
+                "(jobs: [...])",
             )
     return top
 
@@ -98,7 +107,8 @@ EntryKind = Literal["file", "folder", "link", "special", "missing"]
 
 
 def entry_kind(path: Path) -> EntryKind:
-    """What path itself is, from lstat: never following a link, never opening it ("special": FIFO, socket, device)."""
+    """What path itself is, from lstat: never following a link, never opening it ("special": FIFO, socket,
+    device)."""
     try:
         mode = os.lstat(path).st_mode
     except (OSError, ValueError):  # gone meanwhile, or a name the file system refuses

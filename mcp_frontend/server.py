@@ -20,12 +20,14 @@ log = logging.getLogger("codex_farm.mcp")
 
 INSTRUCTIONS = (
     "Delegate coding work to a farm of Claude Code workers. Call start with a prompt and a repo, then wait "
-    "(repeat while job_status is running) and read the compact result; tail shows the log, cancel stops a job."
+    "(repeat while job_status is running) and read the compact result; tail shows the log, cancel stops a "
+    "job."
 )
 
 
 class FarmMCPServer(MCPServer):
-    """MCPServer whose tools refuse unknown arguments and whose failures come back as `{error: {code, message, hint}}`."""
+    """MCPServer whose tools refuse unknown arguments and whose failures come back as `{error: {code,
+    message, hint}}`."""
 
     redact = staticmethod(str)  # build_server puts the service's redactor here
 
@@ -41,12 +43,17 @@ class FarmMCPServer(MCPServer):
             tool = self._tool_manager.get_tool(name)
             error = _farm_error(exc, tool.parameters if tool is not None else {})
             if type(error) is FarmError:  # a bug of ours: its traceback goes to the log the hint points to
-                log.error("tool %s failed unexpectedly\n%s", name, self.redact("".join(traceback.format_exception(exc))))
+                log.error(
+                    "tool %s failed unexpectedly\n%s",
+                    name,
+                    self.redact("".join(traceback.format_exception(exc))),
+                )
             return error_result(error)
 
 
 def _farm_error(exc: BaseException, input_schema: dict[str, Any]) -> FarmError:
-    """The FarmError behind a tool failure; argument validation (against input_schema) becomes invalid_argument."""
+    """The FarmError behind a tool failure; argument validation (against input_schema) becomes
+    invalid_argument."""
     crashed = isinstance(exc, UnexpectedToolError)  # a bug of ours, not the caller's arguments
     cause: BaseException | None = exc
     while cause is not None:
@@ -59,11 +66,14 @@ def _farm_error(exc: BaseException, input_schema: dict[str, Any]) -> FarmError:
     message = str(exc)
     if message.startswith("Unknown tool"):
         return InvalidArgument(message, hint="call tools/list for the tool names")
-    return FarmError("internal error while running the tool", hint="see the frontend's log; the job state is in Redis")
+    return FarmError(
+        "internal error while running the tool", hint="see the frontend's log; the job state is in Redis"
+    )
 
 
 def _first_problem(error: ValidationError) -> InvalidArgument:
-    """invalid_argument for the first thing validation found, e.g. `lines: Input should be a valid integer`."""
+    """invalid_argument for the first thing validation found, e.g. `lines: Input should be a valid
+    integer`."""
     first = error.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "arguments"
     return InvalidArgument(f"{where}: {first['msg']}")
@@ -72,7 +82,9 @@ def _first_problem(error: ValidationError) -> InvalidArgument:
 def error_result(error: FarmError) -> CallToolResult:
     """A tool result flagged as an error, with the error in text and structured form."""
     body = {"error": error.as_dict()}
-    return CallToolResult(content=[TextContent(type="text", text=json.dumps(body))], structured_content=body, is_error=True)
+    return CallToolResult(
+        content=[TextContent(type="text", text=json.dumps(body))], structured_content=body, is_error=True
+    )
 
 
 def build_server(service: FrontendService) -> FarmMCPServer:

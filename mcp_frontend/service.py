@@ -35,7 +35,7 @@ from mcp_frontend.errors import (
     PermissionRefused,
     SnapshotFailed,
     UnknownJob,
-)  # fmt: skip
+)
 from mcp_frontend.fanout import at, expand
 from mcp_frontend.job_rules import job_queue, job_timeout
 from mcp_frontend.progress import LogProgress, ProgressFn
@@ -56,7 +56,7 @@ from mcp_frontend.views import (
     TailResult,
     WaitMode,
     WaitResult,
-)  # fmt: skip
+)
 
 # A tool call should fail fast with broker_unavailable rather than hang through a long outage.
 FRONTEND_REDIS_RETRIES = 3
@@ -91,9 +91,11 @@ class FarmService:
         return StartResult(job_id=spec.job_id, job_status=JobStatus.queued, queue=spec.queue)
 
     async def start_fanout(self, request: StartRequest) -> StartResult:
-        """Queue one job per `jobs` entry (over the top-level defaults) or per `matrix` prompt; all or nothing.
+        """Queue one job per `jobs` entry (over the top-level defaults) or per `matrix` prompt; all or
+        nothing.
 
-        Every entry is validated first, then each distinct (repo, base) is snapshotted once and every job gets its
+        Every entry is validated first, then each distinct (repo, base) is snapshotted once and every job
+        gets its
         own ref on that commit; an error names the entry (`jobs[2]: ...`) and leaves nothing enqueued."""
         plans = []
         for label, args in expand(request, self.frontend.fanout_max):
@@ -102,11 +104,16 @@ class FarmService:
             except FarmError as exc:
                 raise at(label, exc) from None
         specs = await self._launch(plans)
-        return StartResult(jobs=[StartedJob(job_id=s.job_id, job_status=JobStatus.queued, queue=s.queue) for s in specs])
+        return StartResult(
+            jobs=[StartedJob(job_id=s.job_id, job_status=JobStatus.queued, queue=s.queue) for s in specs]
+        )
 
     async def launch(self, repo_path: Path, base: str, fields: dict[str, Any]) -> JobSpec:
-        """Snapshot a resolved repo at base and enqueue one job with these JobSpec fields (the shell tool's jobs)."""
-        [spec] = await self._launch([(None, _Plan(job_id=uuid.uuid4().hex, repo_path=repo_path, base=base, fields=fields))])
+        """Snapshot a resolved repo at base and enqueue one job with these JobSpec fields (the shell tool's
+        jobs)."""
+        [spec] = await self._launch(
+            [(None, _Plan(job_id=uuid.uuid4().hex, repo_path=repo_path, base=base, fields=fields))]
+        )
         return spec
 
     def _plan(self, args: StartArgs) -> "_Plan":
@@ -115,7 +122,9 @@ class FarmService:
         if not prompt.strip():
             raise InvalidArgument("prompt is empty")
         if len(prompt) > self.frontend.prompt_max_chars:
-            raise InvalidArgument(f"prompt is longer than FARM_PROMPT_MAX_CHARS ({self.frontend.prompt_max_chars})")
+            raise InvalidArgument(
+                f"prompt is longer than FARM_PROMPT_MAX_CHARS ({self.frontend.prompt_max_chars})"
+            )
         repo_path = resolve_job_repo(args.repo, args.allowed_dirs, self.frontend.sandbox_root)
         mode = self._permission_mode(args.permission_mode)
         # start takes a timeout_ms of 0 and an empty queue as not given (shell refuses both).
@@ -127,7 +136,9 @@ class FarmService:
             base=args.base,
             model=args.model,
             permission_mode=mode,
-            include_diff=self.frontend.include_diff_default if args.include_diff is None else args.include_diff,
+            include_diff=self.frontend.include_diff_default
+            if args.include_diff is None
+            else args.include_diff,
             scoped_patch=args.scoped_patch,
             checks=args.checks or [],
             queue=queue,
@@ -140,27 +151,41 @@ class FarmService:
         return _Plan(job_id=uuid.uuid4().hex, repo_path=repo_path, base=args.base, fields=fields)
 
     async def _launch(self, plans: list[tuple[str | None, "_Plan"]]) -> list[JobSpec]:
-        """Snapshot and prepare every job (no job enqueued if one fails), then record and enqueue them in order."""
+        """Snapshot and prepare every job (no job enqueued if one fails), then record and enqueue them in
+        order."""
         prepared = await anyio.to_thread.run_sync(self._prepare_all, plans, socket.gethostname())
         specs: list[JobSpec] = []
         try:
             for (_, plan), (commit, source) in zip(plans, prepared):
-                spec = JobSpec(job_id=plan.job_id, source=source.source, snapshot_commit=commit, created_at=time.time(), **plan.fields)
+                spec = JobSpec(
+                    job_id=plan.job_id,
+                    source=source.source,
+                    snapshot_commit=commit,
+                    created_at=time.time(),
+                    **plan.fields,
+                )
                 store_bundle(self.store, plan.job_id, source.bundle)
                 self._enqueue(spec)
                 specs.append(spec)
         except BaseException:
-            for spec in specs:  # a fan-out is all or nothing: the broker failed midway, so stop what was queued
+            for (
+                spec
+            ) in specs:  # a fan-out is all or nothing: the broker failed midway, so stop what was queued
                 with suppress(redis.RedisError):
                     self.store.request_cancel(spec.job_id)
-            for _, plan in plans[len(specs) :]:  # no worker will run these, so nothing else would drop their refs
+            for _, plan in plans[
+                len(specs) :
+            ]:  # no worker will run these, so nothing else would drop their refs
                 with suppress(GitOperationError):
                     drop_snapshot_ref(plan.repo_path, plan.job_id)
             raise
         return specs
 
-    def _prepare_all(self, plans: list[tuple[str | None, "_Plan"]], host: str) -> list[tuple[str, PreparedSource]]:
-        """Snapshot each distinct (repo, base) once and pin every job's own ref on it; then make each reachable."""
+    def _prepare_all(
+        self, plans: list[tuple[str | None, "_Plan"]], host: str
+    ) -> list[tuple[str, PreparedSource]]:
+        """Snapshot each distinct (repo, base) once and pin every job's own ref on it; then make each
+        reachable."""
         commits: dict[tuple[Path, str], str] = {}
         pinned: list[_Plan] = []
         prepared = []
@@ -169,11 +194,18 @@ class FarmService:
                 try:
                     key = (plan.repo_path, plan.base)
                     if key in commits:
-                        self._pin(plan.repo_path, plan.job_id, commits[key])  # its own ref keeps the shared snapshot alive
+                        self._pin(
+                            plan.repo_path, plan.job_id, commits[key]
+                        )  # its own ref keeps the shared snapshot alive
                     else:
                         commits[key] = self._snapshot(plan.repo_path, plan.base, plan.job_id)
                     pinned.append(plan)
-                    prepared.append((commits[key], prepare_source(plan.repo_path, plan.job_id, commits[key], self.farm, host)))
+                    prepared.append(
+                        (
+                            commits[key],
+                            prepare_source(plan.repo_path, plan.job_id, commits[key], self.farm, host),
+                        )
+                    )
                 except FarmError as exc:
                     if label is None:
                         raise
@@ -225,7 +257,8 @@ class FarmService:
 
     def record(self, job_id: str) -> JobRecord:
         """The job's record; UnknownJob when there is none."""
-        # Every job id names a git ref, so one off that pattern is no job's (and one with a lone surrogate no Redis key).
+        # Every job id names a git ref, so one off that pattern is no job's (and one with a lone surrogate no
+        # Redis key).
         if not job_id or len(job_id) > 64 or not JOB_ID_PATTERN.fullmatch(job_id):
             raise UnknownJob(f"no job {job_id[:64]!r}")
         try:
@@ -242,12 +275,15 @@ class FarmService:
         """unknown_job; when keys of the job outlived its record, saying that Redis lost it."""
         keys = self.store.keys(job_id)
         if self.store.redis.exists(keys.log, keys.patch, keys.lease, keys.cancel):
-            message = f"job {job_id!r} has no record in Redis any more, though its log or patch is still there"
+            message = (
+                f"job {job_id!r} has no record in Redis any more, though its log or patch is still there"
+            )
             return UnknownJob(message, hint=VANISHED_HINT)
         return UnknownJob(f"no job {job_id!r}")
 
     def _reread(self, job_id: str, last: JobRecord, deadline: float) -> JobRecord:
-        """A waited-for job's record again; while Redis is unreachable (a restart), the last one, until the wait's deadline.
+        """A waited-for job's record again; while Redis is unreachable (a restart), the last one, until the
+        wait's deadline.
 
         A record that is gone now was there when the wait began: Redis lost it (unknown_job saying so)."""
         try:
@@ -257,13 +293,17 @@ class FarmService:
                 raise
             return last
         except UnknownJob:
-            raise UnknownJob(f"job {job_id!r} vanished from Redis while waiting for it", hint=VANISHED_HINT) from None
+            raise UnknownJob(
+                f"job {job_id!r} vanished from Redis while waiting for it", hint=VANISHED_HINT
+            ) from None
 
     def get(self, job_id: str, verbose: bool = False, include_diff: bool = False) -> JobView:
         """Compact result of a finished job, or its live status; the stored diff on request."""
         record = self.record(job_id)
         view = job_view(record, verbose)
-        view.apply_result = self.applier.on_success(record)  # applies an on_success job the first time it is seen done
+        view.apply_result = self.applier.on_success(
+            record
+        )  # applies an on_success job the first time it is seen done
         if include_diff and not view.diff:
             patch = self.store.load_patch(job_id)
             view.diff = trim_diff(patch, self.farm.diff_max_bytes) if patch else ""
@@ -283,10 +323,13 @@ class FarmService:
     async def wait(self, job_id: str, timeout_ms: int | None, progress: ProgressFn | None = None) -> JobView:
         """Return when the job ends (woken by its status channel) or at the timeout; never stops the job.
 
-        With `progress`, every tool call, check and status line the job logs meanwhile is reported through it."""
+        With `progress`, every tool call, check and status line the job logs meanwhile is reported through
+        it."""
         timeout = timeout_ms if timeout_ms is not None else self.frontend.wait_default_ms
         if not 0 <= timeout <= self.frontend.wait_max_ms:
-            raise InvalidArgument(f"timeout_ms must be between 0 and WAIT_MAX_MS ({self.frontend.wait_max_ms})")
+            raise InvalidArgument(
+                f"timeout_ms must be between 0 and WAIT_MAX_MS ({self.frontend.wait_max_ms})"
+            )
         record = self.record(job_id)
         pubsub = self.async_redis.pubsub(ignore_subscribe_messages=True)
         await pubsub.subscribe(self.store.keys(job_id).events)
@@ -305,7 +348,9 @@ class FarmService:
                     while not record.status.terminal and (remaining := deadline - time.monotonic()) > 0:
                         await _woken(pubsub, remaining)
                         record = self._reread(job_id, record, deadline)
-                except FarmError as error:  # raised out of the task group it would arrive wrapped, as farm_error
+                except (
+                    FarmError
+                ) as error:  # raised out of the task group it would arrive wrapped, as farm_error
                     failure = error
                 tasks.cancel_scope.cancel()
             if failure is not None:
@@ -321,24 +366,31 @@ class FarmService:
     async def wait_many(
         self, job_ids: list[str], mode: WaitMode, timeout_ms: int | None, progress: ProgressFn | None = None
     ) -> WaitResult:
-        """Return when any (mode 'any') or every (mode 'all') job has ended, or at the timeout; never stops a job.
+        """Return when any (mode 'any') or every (mode 'all') job has ended, or at the timeout; never stops
+        a job.
 
         Woken by the jobs' status channels, subscribed before the first read. With `progress`, each time
         more of the jobs have ended it reports how many."""
         timeout = timeout_ms if timeout_ms is not None else self.frontend.wait_default_ms
         if not 0 <= timeout <= self.frontend.wait_max_ms:
-            raise InvalidArgument(f"timeout_ms must be between 0 and WAIT_MAX_MS ({self.frontend.wait_max_ms})")
+            raise InvalidArgument(
+                f"timeout_ms must be between 0 and WAIT_MAX_MS ({self.frontend.wait_max_ms})"
+            )
         ids = list(dict.fromkeys(job_ids))  # a job named twice is waited for once
         if not ids:
             raise InvalidArgument("job_ids is empty")
         if len(ids) > self.frontend.fanout_max:
-            raise InvalidArgument(f"job_ids has {len(ids)} jobs, more than FARM_FANOUT_MAX ({self.frontend.fanout_max})")
+            raise InvalidArgument(
+                f"job_ids has {len(ids)} jobs, more than FARM_FANOUT_MAX ({self.frontend.fanout_max})"
+            )
         records = {job_id: self.record(job_id) for job_id in ids}  # unknown_job before subscribing
         pubsub = self.async_redis.pubsub(ignore_subscribe_messages=True)
         await pubsub.subscribe(*(self.store.keys(job_id).events for job_id in ids))
         try:
             deadline = time.monotonic() + timeout / 1000
-            records = {job_id: self.record(job_id) for job_id in ids}  # subscribed first: no status change slips between
+            records = {
+                job_id: self.record(job_id) for job_id in ids
+            }  # subscribed first: no status change slips between
             reported = -1
             while True:
                 ended = sum(record.status.terminal for record in records.values())
@@ -353,7 +405,13 @@ class FarmService:
                 if done or remaining <= 0:
                     break
                 await _woken(pubsub, remaining)
-                records.update({job_id: self._reread(job_id, record, deadline) for job_id, record in records.items() if not record.status.terminal})
+                records.update(
+                    {
+                        job_id: self._reread(job_id, record, deadline)
+                        for job_id, record in records.items()
+                        if not record.status.terminal
+                    }
+                )
         finally:
             await pubsub.aclose()
         views: list[JobView | PendingJob] = []
@@ -378,7 +436,11 @@ class FarmService:
         if not record.status.terminal:
             self.store.request_cancel(job_id)
             record = self.record(job_id)
-        return CancelResult(job_id=job_id, job_status=record.status, cancel_requested=not record.status.terminal or record.status == JobStatus.cancelled)
+        return CancelResult(
+            job_id=job_id,
+            job_status=record.status,
+            cancel_requested=not record.status.terminal or record.status == JobStatus.cancelled,
+        )
 
     def list_jobs(self, status: JobStatus | None, limit: int) -> JobList:
         """Newest jobs first, optionally only those with one status."""
@@ -392,8 +454,13 @@ class FarmService:
             result = record.result
             rows.append(
                 JobRow(
-                    job_id=job_id, job_status=record.status, verdict=record.verdict, queue=record.queue, created_at=record.created_at,
-                    changed_files=len(result.changed_files) if result else 0, elapsed_ms=result.elapsed_ms if result else 0,
+                    job_id=job_id,
+                    job_status=record.status,
+                    verdict=record.verdict,
+                    queue=record.queue,
+                    created_at=record.created_at,
+                    changed_files=len(result.changed_files) if result else 0,
+                    elapsed_ms=result.elapsed_ms if result else 0,
                     **_shell_row(record),
                 )
             )
@@ -416,7 +483,11 @@ async def _woken(pubsub: aioredis.client.PubSub, remaining: float) -> None:
 
 def job_view(record: JobRecord, verbose: bool) -> JobView:
     """The caller's view of a record: the stored compact result, or live fields while it runs."""
-    base = record.result.model_dump() if record.result else {"job_id": record.job_id, "job_status": record.status}
+    base = (
+        record.result.model_dump()
+        if record.result
+        else {"job_id": record.job_id, "job_status": record.status}
+    )
     base["job_status"] = record.status
     if not record.result and record.started_at:
         base["elapsed_ms"] = int((time.time() - record.started_at) * 1000)
@@ -431,23 +502,32 @@ def _shell_row(record: JobRecord) -> dict[str, str]:
     if record.spec is None or record.spec.kind != "shell":
         return {}
     digest = record.result.shell if record.result else None
-    return {"kind": "shell", **({"shell_status": digest.status, "failure_kind": digest.failure_kind} if digest else {})}
+    return {
+        "kind": "shell",
+        **({"shell_status": digest.status, "failure_kind": digest.failure_kind} if digest else {}),
+    }
 
 
 def _check_cursor(cursor: str | None) -> None:
     """A tail cursor is a Redis stream id (`<ms>-<seq>`); anything else would fail in Redis."""
     if cursor and not (LOG_CURSOR.fullmatch(cursor) and all(int(part) < 2**63 for part in cursor.split("-"))):
-        raise InvalidArgument(f"cursor {cursor[:80]!r} is not a tail cursor", hint="pass the cursor the last tail returned, or none")
+        raise InvalidArgument(
+            f"cursor {cursor[:80]!r} is not a tail cursor",
+            hint="pass the cursor the last tail returned, or none",
+        )
 
 
 def _require_storable_text(fields: dict[str, Any]) -> None:
-    """InvalidArgument naming the first job field whose text no JSON store can hold (an unpaired surrogate, e.g. "\\ud800")."""
+    """InvalidArgument naming the first job field whose text no JSON store can hold (an unpaired surrogate,
+    e.g. "\\ud800")."""
     for where, text in _texts(to_jsonable_python(fields), ()):
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
             shown = ".".join(str(step) for step in where)
-            raise InvalidArgument(f"{shown} holds an unpaired surrogate", hint="send text as valid UTF-8") from None
+            raise InvalidArgument(
+                f"{shown} holds an unpaired surrogate", hint="send text as valid UTF-8"
+            ) from None
 
 
 def _texts(value: Any, where: tuple) -> Iterator[tuple[tuple, str]]:

@@ -20,7 +20,7 @@ from mcp_frontend.views import (
     TailResult,
     WaitMode,
     WaitResult,
-)  # fmt: skip
+)
 
 
 class JobsService(Protocol):

@@ -23,26 +23,39 @@ TAIL_MAX_LINES = 40
 # Entries after the command's output in its log: its verdict and the job's last status lines.
 _LOG_LINES_AFTER_OUTPUT = 20
 
+
 class ShellResult(BaseModel):
-    """The shell tool's answer: the job, and once the command ended, its digest (or the tail of its output)."""
+    """The shell tool's answer: the job, and once the command ended, its digest (or the tail of its
+    output)."""
 
     job_id: str
-    job_status: JobStatus = Field(description="The job: running (still going at WAIT_MAX_MS), completed, timed_out, cancelled, failed, lost.")
-    status: ShellStatus | None = Field(None, description="How the command ended: passed, failed, timed_out or cancelled.")
+    job_status: JobStatus = Field(
+        description="The job: running (still going at WAIT_MAX_MS), completed, timed_out, cancelled, failed, "
+        "lost."
+    )
+    status: ShellStatus | None = Field(
+        None, description="How the command ended: passed, failed, timed_out or cancelled."
+    )
     exit_code: int | None = Field(None, description="Null when the command was killed (timeout, cancel).")
     failure_kind: FailureKind | None = None
     summary_line: str | None = Field(None, description="The tool's own summary line, e.g. pytest's.")
-    decisive_lines: list[str] | None = Field(None, description="digest=true: failure-looking lines and the last lines, bounded.")
+    decisive_lines: list[str] | None = Field(
+        None, description="digest=true: failure-looking lines and the last lines, bounded."
+    )
     tail: list[str] | None = Field(None, description="digest=false: the last lines of the output, bounded.")
     output_bytes: int | None = None
     elapsed_ms: int | None = Field(None, description="How long the command ran.")
-    error: str | None = Field(None, description="Why the job could not run the command (e.g. the snapshot could not be fetched).")
+    error: str | None = Field(
+        None, description="Why the job could not run the command (e.g. the snapshot could not be fetched)."
+    )
 
     @model_serializer(mode="wrap")
     def _compact(self, handler):
         """Fields that say nothing are left out; exit_code stays (as null) once the command has ended."""
         data = handler(self)
-        return {k: v for k, v in data.items() if v is not None or (k == "exit_code" and self.status is not None)}
+        return {
+            k: v for k, v in data.items() if v is not None or (k == "exit_code" and self.status is not None)
+        }
 
 
 def shell_fields(service: ShellService, command: str, timeout_ms: int, queue: str | None) -> dict[str, Any]:
@@ -55,7 +68,8 @@ def shell_fields(service: ShellService, command: str, timeout_ms: int, queue: st
         # The command is stored with the job and run as given, so it cannot be redacted like output is.
         raise InvalidArgument(
             "command contains a secret (a key, token or password the farm would have to store)",
-            hint="keep credentials out of the command: let it read them from a file or the worker's environment",
+            hint="keep credentials out of the command: let it read them from a file or the worker's "
+            "environment",
         )
     try:
         check = CheckSpec(name=SHELL_CHECK, command=command, timeout_ms=timeout_ms)
@@ -81,14 +95,17 @@ async def run_shell(
     base: str,
     progress: ProgressFn | None = None,
 ) -> ShellResult:
-    """Validate, snapshot and enqueue the command as a shell job, then wait (at most WAIT_MAX_MS in all) for its digest."""
+    """Validate, snapshot and enqueue the command as a shell job, then wait (at most WAIT_MAX_MS in all)
+    for its digest."""
     began = time.monotonic()
     fields = shell_fields(service, command, timeout_ms, queue)
     repo_path = resolve_repo(repo, service.frontend.sandbox_root)
     spec = await service.launch(repo_path, base, fields)
     left_ms = max(service.frontend.wait_max_ms - int((time.monotonic() - began) * 1000), 0)
     view = await service.wait(spec.job_id, left_ms, progress=progress)
-    return shell_result(view, output_tail(service, spec.job_id) if not digest and view.job_status.terminal else None)
+    return shell_result(
+        view, output_tail(service, spec.job_id) if not digest and view.job_status.terminal else None
+    )
 
 
 def shell_result(view: JobView, tail: list[str] | None = None) -> ShellResult:
@@ -98,12 +115,14 @@ def shell_result(view: JobView, tail: list[str] | None = None) -> ShellResult:
     if digest is None or not view.job_status.terminal:
         return result
     fields = digest.model_dump(exclude={"decisive_lines"})
-    return result.model_copy(update={**fields, "decisive_lines": None if tail is not None else digest.decisive_lines, "tail": tail})
+    return result.model_copy(
+        update={**fields, "decisive_lines": None if tail is not None else digest.decisive_lines, "tail": tail}
+    )
 
 
 def output_tail(service: ShellService, job_id: str) -> list[str]:
-    """The last lines the command wrote, from the job's log (every line, not only the capped output), bounded."""
+    """The last lines the command wrote, from the job's log (every line, not only the capped output),
+    bounded."""
     entries = service.store.read_log(job_id, None, TAIL_MAX_LINES + _LOG_LINES_AFTER_OUTPUT)
     lines = [service.redact(entry.text) for entry in entries if entry.kind == "check"]
     return last_lines(lines, TAIL_MAX_LINES, LINES_MAX_BYTES)
-

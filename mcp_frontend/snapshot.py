@@ -35,7 +35,8 @@ def snapshot_ref(job_id: str) -> str:
 
 
 def snapshot_worktree(repo: Path, job_id: str) -> Snapshot:
-    """Commit staged, unstaged and untracked (not ignored) files of repo on top of HEAD, under a private ref."""
+    """Commit staged, unstaged and untracked (not ignored) files of repo on top of HEAD, under a private
+    ref."""
     ref = snapshot_ref(job_id)
     top = require_work_tree(repo)
     base_commit = head_commit(top)
@@ -56,7 +57,9 @@ def resolve_commitish(repo: Path, rev: str) -> str:
     try:
         return run_git_text(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
     except GitOperationError as error:
-        raise GitOperationError(f"no commit named {rev!r} in {repo}", code=BAD_REVISION, stderr=error.stderr) from error
+        raise GitOperationError(
+            f"no commit named {rev!r} in {repo}", code=BAD_REVISION, stderr=error.stderr
+        ) from error
 
 
 def _encodable(text: str) -> bool:

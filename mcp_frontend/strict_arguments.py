@@ -1,7 +1,10 @@
-"""Strict tool arguments: a tool refuses every key its parameters do not declare, at any depth, and names the one meant.
+"""Strict tool arguments: a tool refuses every key its parameters do not declare, at any depth, and names
+the one meant.
 
-Nested argument models refuse unknown keys themselves (pydantic `extra="forbid"`); the top level is the argument
-model the SDK builds from a tool's signature, made strict here once the tool is registered. Either way the refusal
+Nested argument models refuse unknown keys themselves (pydantic `extra="forbid"`); the top level is the
+argument
+model the SDK builds from a tool's signature, made strict here once the tool is registered. Either way the
+refusal
 is pydantic's `extra_forbidden` error, turned into one `invalid_argument` by `unknown_arguments_error`.
 """
 
@@ -27,25 +30,33 @@ def forbid_unknown_arguments(tool: Tool) -> None:
     # A subclass keeps the SDK's fields, aliases and helpers; only the handling of extra keys changes.
     strict = type(loose.__name__, (loose,), {"model_config": ConfigDict(extra="forbid")})
     tool.fn_metadata.arg_model = strict
-    tool.parameters = strict.model_json_schema(by_alias=True)  # the schema of what is validated: additionalProperties false
+    tool.parameters = strict.model_json_schema(
+        by_alias=True
+    )  # the schema of what is validated: additionalProperties false
 
 
 def unknown_arguments_error(error: ValidationError, schema: dict[str, Any]) -> InvalidArgument | None:
-    """invalid_argument naming every unknown key of a failed validation with the nearest valid one; None if there is none."""
+    """invalid_argument naming every unknown key of a failed validation with the nearest valid one; None if
+    there is none."""
     unknown = [tuple(detail["loc"]) for detail in error.errors() if detail["type"] == "extra_forbidden"]
     if not unknown:
         return None
     by_parent: dict[tuple, list[tuple]] = {}
     for path in unknown[:MAX_NAMED]:
         by_parent.setdefault(path[:-1], []).append(path)
-    clauses = [clause for parent, paths in by_parent.items() for clause in unknown_clauses(paths, properties_at(schema, parent))]
+    clauses = [
+        clause
+        for parent, paths in by_parent.items()
+        for clause in unknown_clauses(paths, properties_at(schema, parent))
+    ]
     if len(unknown) > MAX_NAMED:
         clauses.append(f"(and {len(unknown) - MAX_NAMED} more unknown arguments)")
     return InvalidArgument(" ".join(clauses))
 
 
 def unknown_clauses(paths: list[tuple], valid: Sequence[str]) -> list[str]:
-    """`include_dif: unknown argument; did you mean include_diff?` per key with a close valid name; the rest in one
+    """`include_dif: unknown argument; did you mean include_diff?` per key with a close valid name; the
+    rest in one
     clause listing the valid names (the keys of one object, so the list is given once)."""
     clauses, far = [], []
     for path in paths:
@@ -62,14 +73,16 @@ def unknown_clauses(paths: list[tuple], valid: Sequence[str]) -> list[str]:
 
 
 def nearest_name(name: str, valid: Sequence[str]) -> str | None:
-    """The valid name closest to name, case ignored (includeDiff finds include_diff); None when none is close."""
+    """The valid name closest to name, case ignored (includeDiff finds include_diff); None when none is
+    close."""
     by_folded = {candidate.lower(): candidate for candidate in valid}
     close = difflib.get_close_matches(name.lower(), by_folded, n=1)
     return by_folded[close[0]] if close else None
 
 
 def shown_path(path: tuple) -> str:
-    """The dotted path as the other argument errors write it, bounded; quoted when a key is empty or unprintable."""
+    """The dotted path as the other argument errors write it, bounded; quoted when a key is empty or
+    unprintable."""
     text = ".".join(str(step) for step in path)
     if len(text) > MAX_PATH_CHARS:
         text = text[:MAX_PATH_CHARS] + "..."
@@ -77,7 +90,8 @@ def shown_path(path: tuple) -> str:
 
 
 def properties_at(schema: dict[str, Any], path: tuple) -> list[str]:
-    """The property names of the object at path (keys and list indices) in a JSON schema; [] where it cannot tell."""
+    """The property names of the object at path (keys and list indices) in a JSON schema; [] where it
+    cannot tell."""
     node: dict[str, Any] | None = schema
     for step in path:
         is_index = isinstance(step, int)

@@ -58,7 +58,8 @@ def choose_transport(settings: FarmSettings) -> str:
 
 
 def workers_share_filesystem(settings: FarmSettings) -> bool:
-    """FARM_SHARED_FS; unset, True when Redis is on loopback or a unix socket (workers run on this machine)."""
+    """FARM_SHARED_FS; unset, True when Redis is on loopback or a unix socket (workers run on this
+    machine)."""
     if settings.shared_fs is not None:
         return settings.shared_fs
     return redis_is_local(settings.redis_url)
@@ -87,7 +88,9 @@ def prepare_source(repo: Path, job_id: str, commit: str, settings: FarmSettings,
     ref = snapshot_ref(job_id)
     origin = origin_url(repo)
     if transport == "path":
-        return PreparedSource(RepoSource(location=str(repo), origin_host=host, origin_url=origin, snapshot_ref=ref))
+        return PreparedSource(
+            RepoSource(location=str(repo), origin_host=host, origin_url=origin, snapshot_ref=ref)
+        )
     try:
         if transport == "remote":
             return push_snapshot(repo, job_id, commit, settings, host, origin)
@@ -105,16 +108,29 @@ def bundle_snapshot(
     ref = snapshot_ref(job_id)
     excluded = origin_tips(repo) if origin else []
     source = RepoSource(
-        transport="bundle", location=str(repo), origin_host=host, origin_url=origin,
-        repo_id=None if origin else root_commit(repo, commit), snapshot_ref=ref,
-    )  # fmt: skip
+        transport="bundle",
+        location=str(repo),
+        origin_host=host,
+        origin_url=origin,
+        repo_id=None if origin else root_commit(repo, commit),
+        snapshot_ref=ref,
+    )
     if excluded and not has_commits_beyond(repo, commit, excluded):
         return PreparedSource(source)  # origin already has the snapshot: workers fetch it from there
     with tempfile.TemporaryDirectory(prefix="codex-farm-bundle-") as scratch:
         path = Path(scratch) / "snapshot.bundle"
         revisions = "".join(f"{line}\n" for line in [ref, *(f"^{tip}" for tip in excluded)])
         try:
-            run_git(repo, "bundle", "create", "--quiet", str(path), "--stdin", input=revisions.encode(), timeout=BUNDLE_TIMEOUT_S)
+            run_git(
+                repo,
+                "bundle",
+                "create",
+                "--quiet",
+                str(path),
+                "--stdin",
+                input=revisions.encode(),
+                timeout=BUNDLE_TIMEOUT_S,
+            )
         except GitOperationError as exc:
             raise TransportFailed(f"could not bundle the snapshot: {exc.message}") from None
         size = path.stat().st_size
@@ -131,20 +147,37 @@ def push_snapshot(
     """Force-push the snapshot commit to `refs/codex-farm/snapshots/<job>` on FARM_GIT_REMOTE."""
     remote = settings.git_remote
     if not remote:
-        raise TransportFailed("FARM_TRANSPORT=remote needs FARM_GIT_REMOTE (a git URL, or a remote name of the repo)")
+        raise TransportFailed(
+            "FARM_TRANSPORT=remote needs FARM_GIT_REMOTE (a git URL, or a remote name of the repo)"
+        )
     if remote.startswith("-"):
         raise TransportFailed(f"FARM_GIT_REMOTE is not a remote: {remote!r}")
     ref = snapshot_ref(job_id)
     try:
         # The caller's own credentials and URL rewrites apply; their pre-push hooks do not (a private ref).
-        run_git(repo, "push", "--force", "--quiet", "--no-verify", remote, f"{commit}:{ref}", timeout=PUSH_TIMEOUT_S)
+        run_git(
+            repo,
+            "push",
+            "--force",
+            "--quiet",
+            "--no-verify",
+            remote,
+            f"{commit}:{ref}",
+            timeout=PUSH_TIMEOUT_S,
+        )
     except GitOperationError as exc:
-        raise TransportFailed(f"could not push the snapshot to FARM_GIT_REMOTE ({without_credentials(remote)}): {exc.message}") from None
+        raise TransportFailed(
+            f"could not push the snapshot to FARM_GIT_REMOTE ({without_credentials(remote)}): {exc.message}"
+        ) from None
     return PreparedSource(
         RepoSource(
-            transport="remote", location=str(repo), origin_host=host, origin_url=origin,
-            remote_url=remote_url(repo, remote), snapshot_ref=ref,
-        )  # fmt: skip
+            transport="remote",
+            location=str(repo),
+            origin_host=host,
+            origin_url=origin,
+            remote_url=remote_url(repo, remote),
+            snapshot_ref=ref,
+        )
     )
 
 
@@ -167,28 +200,57 @@ def check_result_commit(repo: Path, record: JobRecord, patched_tree: str, settin
     if record.spec is None or record.spec.source.transport != "remote":
         return
     if not settings.git_remote:
-        raise PatchMismatch(f"job {record.job_id} ran with transport remote, but no FARM_GIT_REMOTE is set here to fetch its result")
-    url, ref, commit = remote_url(repo, settings.git_remote), RESULT_REF_PREFIX + record.job_id, record.result_commit or ""
+        raise PatchMismatch(
+            f"job {record.job_id} ran with transport remote, but no FARM_GIT_REMOTE is set here to fetch its "
+            "result"
+        )
+    url, ref, commit = (
+        remote_url(repo, settings.git_remote),
+        RESULT_REF_PREFIX + record.job_id,
+        record.result_commit or "",
+    )
     pushed = _remote_ref(repo, url, ref)
     if pushed != commit:
-        raise PatchMismatch(f"{ref} on FARM_GIT_REMOTE is {pushed[:12] or 'missing'}, not the record's result commit {commit[:12]}")
+        raise PatchMismatch(
+            f"{ref} on FARM_GIT_REMOTE is {pushed[:12] or 'missing'}, not the record's result commit "
+            f"{commit[:12]}"
+        )
     try:
         # Objects only: no ref, no FETCH_HEAD and no maintenance run in the caller's repo.
-        run_git(repo, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-auto-maintenance", url, ref, timeout=PUSH_TIMEOUT_S)
+        run_git(
+            repo,
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--no-auto-maintenance",
+            url,
+            ref,
+            timeout=PUSH_TIMEOUT_S,
+        )
         parents = run_git_text(repo, "rev-list", "--parents", "-n", "1", commit).split()[1:]
         tree = run_git_text(repo, "rev-parse", "--verify", f"{commit}^{{tree}}")
     except GitOperationError as exc:
-        raise PatchMismatch(f"could not fetch the result commit {commit[:12]} from FARM_GIT_REMOTE: {exc.message}") from None
+        raise PatchMismatch(
+            f"could not fetch the result commit {commit[:12]} from FARM_GIT_REMOTE: {exc.message}"
+        ) from None
     if parents != [record.spec.snapshot_commit]:
-        raise PatchMismatch(f"the result commit {commit[:12]} does not sit on the job's snapshot {record.spec.snapshot_commit[:12]}")
+        raise PatchMismatch(
+            f"the result commit {commit[:12]} does not sit on the job's snapshot "
+            f"{record.spec.snapshot_commit[:12]}"
+        )
     if tree != patched_tree:
-        raise PatchMismatch(f"the stored patch does not make the tree of the result commit {commit[:12]} on FARM_GIT_REMOTE")
+        raise PatchMismatch(
+            f"the stored patch does not make the tree of the result commit {commit[:12]} on FARM_GIT_REMOTE"
+        )
 
 
 def _remote_ref(repo: Path, url: str, ref: str) -> str:
     """The object id `ref` names on the remote, or "" when it has no such ref (or cannot be reached)."""
     try:
-        listing = run_git(repo, "ls-remote", "--refs", url, ref, timeout=PUSH_TIMEOUT_S).decode("utf-8", "replace")
+        listing = run_git(repo, "ls-remote", "--refs", url, ref, timeout=PUSH_TIMEOUT_S).decode(
+            "utf-8", "replace"
+        )
     except GitOperationError:
         return ""
     names = dict(line.split("\t")[::-1] for line in listing.splitlines() if "\t" in line)
@@ -246,9 +308,14 @@ def _scp_like(url: str) -> bool:
 
 
 def _too_large_message(size: int, cap: int, whole: bool) -> str:
-    what = "no origin to build on, so all the history it needs" if whole else "the commits origin lacks, plus the snapshot"
+    what = (
+        "no origin to build on, so all the history it needs"
+        if whole
+        else "the commits origin lacks, plus the snapshot"
+    )
     return (
         f"the snapshot bundle is {size} bytes ({what}), over FARM_BUNDLE_MAX_BYTES ({cap} bytes); "
-        "raise FARM_BUNDLE_MAX_BYTES, push local commits to origin, or set FARM_GIT_REMOTE so workers fetch the "
+        "raise FARM_BUNDLE_MAX_BYTES, push local commits to origin, or set FARM_GIT_REMOTE so workers fetch "
+        "the "
         "snapshot from a git remote"
     )

@@ -23,13 +23,16 @@ def _left_out_when_none(value: Any) -> bool:
 
 
 class StartResult(BaseModel):
-    """A job was accepted and queued: `{job_id, job_status, queue}`; a fan-out (jobs or matrix) gives only `jobs`."""
+    """A job was accepted and queued: `{job_id, job_status, queue}`; a fan-out (jobs or matrix) gives only
+    `jobs`."""
 
     job_id: str | None = Field(None, exclude_if=_left_out_when_none)
     job_status: JobStatus | None = Field(None, exclude_if=_left_out_when_none)
     queue: str | None = Field(None, exclude_if=_left_out_when_none)
     jobs: list[StartedJob] | None = Field(
-        None, exclude_if=_left_out_when_none, description="Fan-out only: one entry per job, in the order asked."
+        None,
+        exclude_if=_left_out_when_none,
+        description="Fan-out only: one entry per job, in the order asked.",
     )
 
 
@@ -39,8 +42,12 @@ class ApplyResult(BaseModel):
     job_id: str
     applied: bool = Field(description="True when the patch landed in the working tree without conflicts.")
     mode: Literal["3way", "check"] = "3way"
-    files: list[str] = Field(default_factory=list, description="Paths the patch touched (check: would touch).")
-    conflicts: list[str] = Field(default_factory=list, description="Paths whose local edits clash with the patch (check: would clash).")
+    files: list[str] = Field(
+        default_factory=list, description="Paths the patch touched (check: would touch)."
+    )
+    conflicts: list[str] = Field(
+        default_factory=list, description="Paths whose local edits clash with the patch (check: would clash)."
+    )
     message: str = ""
 
 
@@ -50,7 +57,9 @@ class JobView(CompactResult):
     queue: str = ""
     worker: str = ""
     record: dict[str, Any] | None = Field(None, description="The full job record (verbose only).")
-    apply_result: ApplyResult | None = Field(None, description="The latest apply of this job, automatic or not.")
+    apply_result: ApplyResult | None = Field(
+        None, description="The latest apply of this job, automatic or not."
+    )
 
     @model_serializer(mode="wrap")
     def _without_empty_extras(self, handler):
@@ -72,9 +81,13 @@ class WaitResult(JobView):
     job_id: str | None = None
     job_status: JobStatus | None = None
     mode: WaitMode | None = Field(None, description="job_ids only: the condition waited for.")
-    done: bool | None = Field(None, description="job_ids only: whether the condition held (false: the timeout passed).")
+    done: bool | None = Field(
+        None, description="job_ids only: whether the condition held (false: the timeout passed)."
+    )
     jobs: list[JobView | PendingJob] | None = Field(
-        None, description="job_ids only, in the order given: the compact result of each ended job, {job_id, job_status} of the others."
+        None,
+        description="job_ids only, in the order given: the compact result of each ended job, {job_id, "
+        "job_status} of the others.",
     )
 
     @classmethod
@@ -117,9 +130,17 @@ class JobRow(BaseModel):
     created_at: float
     changed_files: int = 0
     elapsed_ms: int = 0
-    kind: Literal["shell"] | None = Field(None, exclude_if=_left_out_when_none, description="Only for shell jobs.")
-    shell_status: str | None = Field(None, exclude_if=_left_out_when_none, description="Shell jobs: passed, failed, timed_out or cancelled.")
-    failure_kind: str | None = Field(None, exclude_if=_left_out_when_none, description="Shell jobs: why the command failed.")
+    kind: Literal["shell"] | None = Field(
+        None, exclude_if=_left_out_when_none, description="Only for shell jobs."
+    )
+    shell_status: str | None = Field(
+        None,
+        exclude_if=_left_out_when_none,
+        description="Shell jobs: passed, failed, timed_out or cancelled.",
+    )
+    failure_kind: str | None = Field(
+        None, exclude_if=_left_out_when_none, description="Shell jobs: why the command failed."
+    )
 
 
 class JobList(BaseModel):

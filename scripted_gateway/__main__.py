@@ -13,13 +13,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m scripted_gateway", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--scenarios", default=None,
-                        help="scenario JSON file or folder (default: the bundled examples)")
+    parser.add_argument(
+        "--scenarios", default=None, help="scenario JSON file or folder (default: the bundled examples)"
+    )
     parser.add_argument("--default-scenario", default=None, help="scenario used when a request has no marker")
     parser.add_argument("--api-key", default=None, help="require 'Authorization: Bearer KEY'")
     parser.add_argument("--max-output-tokens", type=int, default=8192)
-    parser.add_argument("--profile", choices=PROFILE_NAMES, default="generic",
-                        help="provider whose thinking rules to play (default: generic, none enforced)")
+    parser.add_argument(
+        "--profile",
+        choices=PROFILE_NAMES,
+        default="generic",
+        help="provider whose thinking rules to play (default: generic, none enforced)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     serve(

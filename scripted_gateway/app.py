@@ -62,7 +62,10 @@ def create_app(state: GatewayState, connections: ConnectionResetter | None = Non
             _check_auth(request, state.config.api_key)
         except GatewayError as err:
             return error_response(err)
-        data = [{"id": m, "object": "model", "created": 0, "owned_by": "scripted-gateway"} for m in state.config.models]
+        data = [
+            {"id": m, "object": "model", "created": 0, "owned_by": "scripted-gateway"}
+            for m in state.config.models
+        ]
         return JSONResponse({"object": "list", "data": data})
 
     async def add_scenarios(request: Request) -> Response:
@@ -76,7 +79,9 @@ def create_app(state: GatewayState, connections: ConnectionResetter | None = Non
 
     async def list_scenarios(request: Request) -> Response:
         scenarios = state.scenarios()
-        return JSONResponse({"scenarios": [s.model_dump(mode="json", exclude_defaults=True) for s in scenarios.values()]})
+        return JSONResponse(
+            {"scenarios": [s.model_dump(mode="json", exclude_defaults=True) for s in scenarios.values()]}
+        )
 
     async def recorded_requests(request: Request) -> Response:
         return JSONResponse({"requests": state.requests()})
@@ -168,7 +173,9 @@ def _check_auth(request: Request, api_key: str | None) -> None:
         raise GatewayError(reason, status=401, code="invalid_api_key")
 
 
-async def _reset_connection(resetter: ConnectionResetter, request: Request, fault: Fault, entry: dict) -> NoReturn:
+async def _reset_connection(
+    resetter: ConnectionResetter, request: Request, fault: Fault, entry: dict
+) -> NoReturn:
     """Answer nothing: reset the request's TCP connection (a scripted fault)."""
     entry["fault"] = fault.model_dump(exclude_none=True)
     if not await resetter.reset(request.scope.get("client")):
@@ -205,10 +212,16 @@ def _stream_response(state: GatewayState, plan: Plan, body: dict, cut: int | Non
     if cut is None:
         # Billed when served; a cut stream never completes, so it is not counted.
         state.add_usage(plan.scenario, plan.usage)
-        return StreamingResponse(_paced(_with_comments(lines, plan) + [b"data: [DONE]\n\n"], plan.turn.delay_ms),
-                                 media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-    return StreamingResponse(_cut_body(_paced(_with_comments(lines[:cut], plan), plan.turn.delay_ms)),
-                             media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return StreamingResponse(
+            _paced(_with_comments(lines, plan) + [b"data: [DONE]\n\n"], plan.turn.delay_ms),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache"},
+        )
+    return StreamingResponse(
+        _cut_body(_paced(_with_comments(lines[:cut], plan), plan.turn.delay_ms)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache"},
+    )
 
 
 def _with_comments(lines: list[bytes], plan: Plan) -> list[bytes]:

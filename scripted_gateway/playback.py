@@ -80,7 +80,9 @@ def select_scenario(messages: list[dict], scenarios: Mapping[str, Scenario], def
             param="messages",
         )
     if name not in scenarios:
-        raise invalid(f"Unknown scenario {name!r}; known: {', '.join(sorted(scenarios)) or 'none'}.", param="messages")
+        raise invalid(
+            f"Unknown scenario {name!r}; known: {', '.join(sorted(scenarios)) or 'none'}.", param="messages"
+        )
     return scenarios[name]
 
 
@@ -92,7 +94,9 @@ def turn_index(messages: list[dict]) -> int:
 def select_turn(scenario: Scenario, index: int) -> Turn:
     """The scenario's turn at `index`; 400 past the end."""
     if index >= len(scenario.turns):
-        raise invalid(f"scenario {scenario.name} has no turn {index} (it has {len(scenario.turns)}).", param="messages")
+        raise invalid(
+            f"scenario {scenario.name} has no turn {index} (it has {len(scenario.turns)}).", param="messages"
+        )
     return scenario.turns[index]
 
 
@@ -104,7 +108,8 @@ def plan_turn(
     profile: Profile = GENERIC,
     thinking: bool = True,
 ) -> Plan:
-    """Check the turn's expectations against `body` and fill its templates; usage is zero unless report_tokens.
+    """Check the turn's expectations against `body` and fill its templates; usage is zero unless
+    report_tokens.
 
     `profile` and `thinking` (whether the request runs in thinking mode) decide what reasoning is sent.
     """
@@ -139,7 +144,8 @@ def plan_turn(
 
 
 def served_reasoning(scripted: str | None, index: int, profile: Profile, thinking: bool) -> str | None:
-    """None with thinking off or hidden thoughts; else the scripted reasoning, generated if the profile always reasons."""
+    """None with thinking off or hidden thoughts; else the scripted reasoning, generated if the profile
+    always reasons."""
     if not thinking or not profile.sends_reasoning_text:
         return None
     if scripted is None and profile.fills_missing_reasoning:
@@ -168,7 +174,8 @@ def _check_expect(expected: list[str], body: dict, scenario: str, index: int) ->
     for needle in expected:
         if needle not in haystack:
             raise invalid(
-                f"scenario {scenario} turn {index} expected the request to contain {needle!r}", param="messages"
+                f"scenario {scenario} turn {index} expected the request to contain {needle!r}",
+                param="messages",
             )
 
 
@@ -186,9 +193,13 @@ def render_completion(plan: Plan, model: str) -> dict:
     if details is not None:
         message["reasoning_details"] = details
     if plan.tool_calls:
-        message["tool_calls"] = [_with_extra({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}},
-                                             plan.call_extra(i))
-                                 for i, c in enumerate(plan.tool_calls)]
+        message["tool_calls"] = [
+            _with_extra(
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}},
+                plan.call_extra(i),
+            )
+            for i, c in enumerate(plan.tool_calls)
+        ]
     choice: dict = {"index": 0, "message": message, "logprobs": None, "finish_reason": plan.finish_reason}
     if plan.turn.matched_stop is not None:
         choice["stop_reason"] = plan.turn.matched_stop
@@ -219,8 +230,13 @@ def render_chunks(plan: Plan, model: str, include_usage: bool) -> list[dict]:
         choice: dict = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
         if finish_reason is not None and plan.turn.matched_stop is not None:
             choice["stop_reason"] = plan.turn.matched_stop
-        out = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-               "choices": [choice]}
+        out = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [choice],
+        }
         if include_usage:
             out["usage"] = None  # OpenAI sends usage: null on every chunk but the last
         return out
@@ -232,8 +248,16 @@ def render_chunks(plan: Plan, model: str, include_usage: bool) -> list[dict]:
     chunks += [chunk({"tool_calls": [d]}) for d in _tool_call_deltas(plan, pieces)]
     chunks.append(chunk({}, plan.finish_reason))
     if include_usage:
-        chunks.append({"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-                       "choices": [], "usage": render_usage(plan.usage, plan.turn.cache_style, plan.profile.usage)})
+        chunks.append(
+            {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [],
+                "usage": render_usage(plan.usage, plan.turn.cache_style, plan.profile.usage),
+            }
+        )
     return chunks
 
 
@@ -248,7 +272,9 @@ def _reasoning_deltas(plan: Plan, pieces: int) -> list[dict]:
     details = plan.reasoning_details()
     if details is not None:
         *with_text, rest = ReasoningDetails.stream_pieces(details, texts)
-        deltas = [dict(delta, reasoning_details=d) for delta, d in zip(deltas, with_text)] + [{"reasoning_details": rest}]
+        deltas = [dict(delta, reasoning_details=d) for delta, d in zip(deltas, with_text)] + [
+            {"reasoning_details": rest}
+        ]
     return deltas
 
 
@@ -258,8 +284,15 @@ def _tool_call_deltas(plan: Plan, pieces: int) -> list[dict]:
     for index, call in enumerate(plan.tool_calls):
         parts = split_pieces(call.arguments, pieces)
         first_args = parts.pop(0) if plan.turn.first_chunk_args and parts else ""
-        header = _with_extra({"index": index, "id": call.id, "type": "function",
-                              "function": {"name": call.name, "arguments": first_args}}, plan.call_extra(index))
+        header = _with_extra(
+            {
+                "index": index,
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": first_args},
+            },
+            plan.call_extra(index),
+        )
         sequences.append([header] + [{"index": index, "function": {"arguments": p}} for p in parts])
     deltas = []
     for step in range(max((len(s) for s in sequences), default=0)):

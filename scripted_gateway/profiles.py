@@ -10,7 +10,14 @@ from dataclasses import dataclass
 
 from .provider_state import ProviderState, ReasoningDetails, ThoughtSignatures
 from .reasoning_echo import EchoRule
-from .switches import EffortLevel, ReasoningObject, TemplateKwargs, ThinkingObject, ThinkingSwitch, TopLevelFlag
+from .switches import (
+    EffortLevel,
+    ReasoningObject,
+    TemplateKwargs,
+    ThinkingObject,
+    ThinkingSwitch,
+    TopLevelFlag,
+)
 from .usage import OPENAI_USAGE, UsageFields
 
 # OpenAI's values; what the generic gateway has always accepted.
@@ -38,14 +45,16 @@ class Profile:
     # Assistant-message fields that may carry reasoning back in a request.
     echo_fields: tuple[str, ...] = ("reasoning_content",)
     echo_rule: EchoRule | None = None
-    # Opaque state on answers that must come back unmodified (Gemini's thought signatures, OpenRouter's details).
+    # Opaque state on answers that must come back unmodified (Gemini's thought signatures, OpenRouter's
+    # details).
     state: ProviderState | None = None
     # A thinking model always says something: a turn scripted without reasoning gets a generated line.
     fills_missing_reasoning: bool = True
     sends_reasoning_text: bool = True  # False: the model thinks but its thoughts are not returned
     sse_comment: str | None = None  # an SSE comment line the provider sends before and between chunks
     reasoning_efforts: frozenset[str] = OPENAI_REASONING_EFFORTS
-    # Format of generated tool call ids ({name}, {index} = calls so far in the conversation); None: call_<hex>.
+    # Format of generated tool call ids ({name}, {index} = calls so far in the conversation); None:
+    # call_<hex>.
     tool_call_id: str | None = None
     usage: UsageFields = OPENAI_USAGE
 
@@ -116,7 +125,8 @@ KIMI = Profile(
     # https://github.com/anomalyco/opencode/issues/25758 (index: position in `messages`).
     echo_rule=EchoRule(
         scope="tool_call_messages",
-        error="thinking is enabled but reasoning_content is missing in assistant tool call message at index {index}",
+        error="thinking is enabled but reasoning_content is missing in assistant tool call message at index "
+        "{index}",
         error_keys=("message", "type"),
     ),
     # https://github.com/MoonshotAI/Kimi-K2/blob/main/docs/tool_call_guidance.md:
@@ -149,7 +159,8 @@ QWEN = Profile(
     model_rules=(
         # The Qwen3.5 / Qwen3.6 series: "混合思考模式，默认开启思考模式" (thinking on by default).
         ModelRule(r"qwen3\.\d+-"),
-        # Open-source Qwen3 (qwen3-32b, qwen3-235b-a22b, ...), https://help.aliyun.com/zh/model-studio/qwen-api-reference
+        # Open-source Qwen3 (qwen3-32b, qwen3-235b-a22b, ...),
+        # https://help.aliyun.com/zh/model-studio/qwen-api-reference
         # on enable_thinking: "开源版默认True，商业版默认False" (open-source default true, commercial false).
         ModelRule(r"qwen3-\d"),
         # "Thinking-only: The model always thinks before replying, and this cannot be disabled."
@@ -202,7 +213,9 @@ OPENROUTER = Profile(
     sse_comment=": OPENROUTER PROCESSING",
 )
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (GENERIC, DEEPSEEK, KIMI, GLM, QWEN, VLLM, GEMINI, OPENROUTER)}
+PROFILES: dict[str, Profile] = {
+    p.name: p for p in (GENERIC, DEEPSEEK, KIMI, GLM, QWEN, VLLM, GEMINI, OPENROUTER)
+}
 PROFILE_NAMES = tuple(PROFILES)
 
 

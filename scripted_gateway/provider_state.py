@@ -21,7 +21,8 @@ def _digest(*parts: str) -> str:
 
 @dataclass(frozen=True)
 class ThoughtSignatures:
-    """Gemini: the first tool call of each answer carries a thought signature that must come back on that call.
+    """Gemini: the first tool call of each answer carries a thought signature that must come back on that
+    call.
 
     https://ai.google.dev/gemini-api/docs/thought-signatures: "If there are parallel function calls in a
     response, only the first function call part will contain a signature", and signatures must be passed
@@ -33,7 +34,8 @@ class ThoughtSignatures:
     message_keys: frozenset[str] = frozenset()
     call_keys: frozenset[str] = frozenset({"extra_content"})
     error: str = (
-        "Function call is missing a thought_signature in functionCall parts. This is required for tools to work "
+        "Function call is missing a thought_signature in functionCall parts. This is required for tools to "
+        "work "
         "correctly, and missing thought_signature may lead to degraded model performance. Additional data, "
         "function call `default_api:{name}` , position {position}. Please refer to "
         "https://ai.google.dev/gemini-api/docs/thought-signatures for more details."
@@ -55,8 +57,12 @@ class ThoughtSignatures:
             first = calls[0]
             name = first["function"]["name"]
             if first.get("extra_content") != self.mint(first["id"], name):
-                raise GatewayError(self.error.format(name=name, position=position), status=400,
-                                   code="INVALID_ARGUMENT", keys=("message", "code"))
+                raise GatewayError(
+                    self.error.format(name=name, position=position),
+                    status=400,
+                    code="INVALID_ARGUMENT",
+                    keys=("message", "code"),
+                )
         return checked
 
 
@@ -79,30 +85,49 @@ class ReasoningDetails:
     def mint(reasoning: str) -> list[dict]:
         """The details of an answer that reasoned `reasoning`: its text, signed, then an encrypted block."""
         return [
-            {"type": "reasoning.text", "text": reasoning, "signature": _digest("text", reasoning),
-             "id": None, "format": "unknown", "index": 0},
-            {"type": "reasoning.encrypted", "data": _digest("encrypted", reasoning), "id": None,
-             "format": "unknown", "index": 1},
+            {
+                "type": "reasoning.text",
+                "text": reasoning,
+                "signature": _digest("text", reasoning),
+                "id": None,
+                "format": "unknown",
+                "index": 0,
+            },
+            {
+                "type": "reasoning.encrypted",
+                "data": _digest("encrypted", reasoning),
+                "id": None,
+                "format": "unknown",
+                "index": 1,
+            },
         ]
 
     @staticmethod
     def stream_pieces(details: list[dict], texts: list[str]) -> list[list[dict]]:
-        """The `reasoning_details` of each reasoning delta: the text detail in `texts` pieces, then the rest."""
+        """The `reasoning_details` of each reasoning delta: the text detail in `texts` pieces, then the
+        rest."""
         text_detail, *rest = details
-        pieces = [[{"type": "reasoning.text", "text": t, "index": 0}] for t in texts] or [[dict(text_detail, text="")]]
+        pieces = [[{"type": "reasoning.text", "text": t, "index": 0}] for t in texts] or [
+            [dict(text_detail, text="")]
+        ]
         pieces[0][0] = dict(text_detail, text=pieces[0][0]["text"], signature=None)
         pieces[-1][0] = dict(pieces[-1][0], signature=text_detail["signature"])
         return pieces + [rest]
 
     def check(self, messages: list[dict]) -> list[int]:
-        """Indexes of the assistant tool-call messages checked; 400 when their details did not come back intact."""
+        """Indexes of the assistant tool-call messages checked; 400 when their details did not come back
+        intact."""
         checked = []
         for position, message in enumerate(messages):
             if message["role"] != "assistant" or not message.get("tool_calls"):
                 continue
             checked.append(position)
             details = message.get("reasoning_details")
-            text = details[0].get("text") if isinstance(details, list) and details and isinstance(details[0], dict) else None
+            text = (
+                details[0].get("text")
+                if isinstance(details, list) and details and isinstance(details[0], dict)
+                else None
+            )
             if not isinstance(text, str) or details != self.mint(text):
                 raise GatewayError(self.error, status=400, code="400", keys=("message", "code"))
         return checked

@@ -12,7 +12,8 @@ EchoScope = Literal["tool_call_turns", "tool_call_messages"]
 
 @dataclass(frozen=True)
 class EchoRule:
-    """Which assistant messages must bring their reasoning back, and the provider's error when one does not."""
+    """Which assistant messages must bring their reasoning back, and the provider's error when one does
+    not."""
 
     scope: EchoScope
     # None: the provider accepts such a request anyway; the gateway only records it.
@@ -71,5 +72,6 @@ def echo_report(messages: list[dict], rule: EchoRule, fields: tuple[str, ...]) -
 def refuse_missing(report: EchoReport, rule: EchoRule) -> None:
     """Raise the provider's 400 when the rule is enforced and some reasoning did not come back."""
     if report.missing and rule.error is not None:
-        raise GatewayError(rule.error.format(index=report.missing[0]), status=400, code=rule.error_code,
-                           keys=rule.error_keys)
+        raise GatewayError(
+            rule.error.format(index=report.missing[0]), status=400, code=rule.error_code, keys=rule.error_keys
+        )

@@ -42,7 +42,9 @@ def build_state(scenarios: ScenarioSource = None, **config: Any) -> GatewayState
 class GatewayHandle:
     """A gateway running in a background thread; also a context manager that stops it."""
 
-    def __init__(self, server: uvicorn.Server, thread: threading.Thread, state: GatewayState, host: str, port: int):
+    def __init__(
+        self, server: uvicorn.Server, thread: threading.Thread, state: GatewayState, host: str, port: int
+    ):
         self._server, self._thread, self.state = server, thread, state
         self.host, self.port = host, port
 
@@ -71,7 +73,8 @@ class GatewayHandle:
         return parsed
 
     def configure(self, **changes: Any) -> GatewayConfig:
-        """Change api_key / default_scenario / max_output_tokens / models / report_tokens / profile at runtime."""
+        """Change api_key / default_scenario / max_output_tokens / models / report_tokens / profile at
+        runtime."""
         return self.state.configure(**changes)
 
     def requests(self) -> list[dict]:
@@ -100,14 +103,22 @@ class GatewayHandle:
 
 def _uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
     # log_config=None leaves the host process's logging setup untouched.
-    return uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
-                          lifespan="off", timeout_graceful_shutdown=1)
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+    )
 
 
 def run_in_thread(
     scenarios: ScenarioSource = None, host: str = "127.0.0.1", port: int = 0, **config: Any
 ) -> GatewayHandle:
-    """Start a gateway on a background thread; `config` takes GatewayConfig fields (e.g. profile="deepseek")."""
+    """Start a gateway on a background thread; `config` takes GatewayConfig fields (e.g.
+    profile="deepseek")."""
     install_log_filter()
     state = build_state(scenarios, **config)
     # Binding here (port 0 = any free port) means the URL is known before uvicorn starts.
@@ -118,7 +129,9 @@ def run_in_thread(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     server = _server(state, host, port)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="scripted-gateway", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="scripted-gateway", daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:

@@ -14,7 +14,8 @@ DEFAULT_MODELS = ("scripted-model",)
 
 @dataclass(frozen=True)
 class GatewayConfig:
-    """Per-gateway settings: auth key, default scenario, output-token cap, listed models, token reporting, profile."""
+    """Per-gateway settings: auth key, default scenario, output-token cap, listed models, token reporting,
+    profile."""
 
     api_key: str | None = None
     default_scenario: str | None = None
@@ -73,7 +74,8 @@ class GatewayState:
             return dict(self._scenarios)
 
     def configure(self, **changes: Any) -> GatewayConfig:
-        """Change config fields (api_key, default_scenario, max_output_tokens, models, report_tokens, profile)."""
+        """Change config fields (api_key, default_scenario, max_output_tokens, models, report_tokens,
+        profile)."""
         with self._lock:
             self.config = replace(self.config, **changes)
             return self.config

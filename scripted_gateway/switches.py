@@ -35,14 +35,19 @@ class ThinkingObject:
             if key == "type":
                 continue
             if key not in self.options:
-                raise invalid(f"Unrecognized argument '{key}' in '{self.name}'.", param=f"{self.name}.{key}",
-                              code="unknown_parameter")
+                raise invalid(
+                    f"Unrecognized argument '{key}' in '{self.name}'.",
+                    param=f"{self.name}.{key}",
+                    code="unknown_parameter",
+                )
             if not _is_one_of(item, self.options[key]):
                 raise invalid(f"Invalid '{self.name}.{key}': {item!r}.", param=f"{self.name}.{key}")
         kind = value.get("type")
         if not isinstance(kind, str) or kind not in THINKING_TYPES:
-            raise invalid(f"Invalid '{self.name}.type': {kind!r}. Expected 'enabled' or 'disabled'.",
-                          param=f"{self.name}.type")
+            raise invalid(
+                f"Invalid '{self.name}.type': {kind!r}. Expected 'enabled' or 'disabled'.",
+                param=f"{self.name}.type",
+            )
         return THINKING_TYPES[kind]
 
 
@@ -77,14 +82,17 @@ class TemplateKwargs:
             if value.get(flag) is None:
                 continue
             if not isinstance(value[flag], bool):
-                raise invalid(f"Invalid '{self.name}.{flag}': expected a boolean.", param=f"{self.name}.{flag}")
+                raise invalid(
+                    f"Invalid '{self.name}.{flag}': expected a boolean.", param=f"{self.name}.{flag}"
+                )
             return value[flag]
         return None
 
 
 @dataclass(frozen=True)
 class EffortLevel:
-    """`"reasoning_effort": "low" | ... | "none"` at the top of the request, "none" turning thinking off (Gemini)."""
+    """`"reasoning_effort": "low" | ... | "none"` at the top of the request, "none" turning thinking off
+    (Gemini)."""
 
     levels: frozenset[str]
     off: str = "none"

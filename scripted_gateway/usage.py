@@ -30,7 +30,9 @@ class UsageFields:
 OPENAI_USAGE = UsageFields()
 
 
-def compute_usage(messages: list[dict], generated: str, override: UsageSpec | None, reasoning: str = "") -> TokenCounts:
+def compute_usage(
+    messages: list[dict], generated: str, override: UsageSpec | None, reasoning: str = ""
+) -> TokenCounts:
     """Defaults are ~4 chars per token so tests can predict them; `override` wins per field."""
     prompt = len(json.dumps(messages)) // 4
     completion = max(1, len(generated) // 4)
@@ -45,7 +47,8 @@ def compute_usage(messages: list[dict], generated: str, override: UsageSpec | No
 
 
 def render_usage(counts: TokenCounts, cache_style: str, fields: UsageFields = OPENAI_USAGE) -> dict:
-    """The `usage` object, with cache hits reported the OpenAI or the DeepSeek way, plus the provider's `fields`."""
+    """The `usage` object, with cache hits reported the OpenAI or the DeepSeek way, plus the provider's
+    `fields`."""
     usage: dict = {
         "prompt_tokens": counts.prompt,
         "completion_tokens": counts.completion,

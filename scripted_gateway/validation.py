@@ -14,15 +14,33 @@ from .profiles import GENERIC, Profile
 
 ALLOWED_TOP_LEVEL = frozenset(
     {
-        "model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens",
-        "temperature", "top_p", "stop", "tools", "tool_choice", "parallel_tool_calls", "n",
-        "user", "seed", "response_format", "frequency_penalty", "presence_penalty",
-        "logprobs", "top_logprobs", "reasoning_effort",
+        "model",
+        "messages",
+        "stream",
+        "stream_options",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "stop",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "n",
+        "user",
+        "seed",
+        "response_format",
+        "frequency_penalty",
+        "presence_penalty",
+        "logprobs",
+        "top_logprobs",
+        "reasoning_effort",
     }
 )
 
 # Keys each role may carry; anything else (Anthropic `type`, `cache_control`...) is a bug.
-# Assistant messages may also carry reasoning back in the profile's `message_keys`, tool calls its `call_keys`.
+# Assistant messages may also carry reasoning back in the profile's `message_keys`, tool calls its
+# `call_keys`.
 ALLOWED_MESSAGE_KEYS = {
     "system": {"role", "content", "name"},
     "developer": {"role", "content", "name"},
@@ -52,13 +70,16 @@ RESPONSE_FORMAT_TYPES = {"text", "json_object", "json_schema"}
 
 
 def validate_request(body: Any, max_output_tokens: int = 8192, profile: Profile = GENERIC) -> None:
-    """Raise a 400 GatewayError describing the first problem found in `body`, as `profile`'s provider would."""
+    """Raise a 400 GatewayError describing the first problem found in `body`, as `profile`'s provider
+    would."""
     if not isinstance(body, dict):
         raise invalid("Request body must be a JSON object.")
     allowed = ALLOWED_TOP_LEVEL | profile.request_fields
     for key in body:
         if key not in allowed:
-            raise invalid(f"Unrecognized request argument supplied: {key}", param=key, code="unknown_parameter")
+            raise invalid(
+                f"Unrecognized request argument supplied: {key}", param=key, code="unknown_parameter"
+            )
     _reject_cache_control(body, "")
     _check_model(body)
     _check_sampling(body, max_output_tokens)
@@ -76,7 +97,9 @@ def _reject_cache_control(value: Any, path: str) -> None:
         for key, item in value.items():
             sub = f"{path}.{key}" if path else key
             if key == "cache_control":
-                raise invalid(f"Unrecognized argument 'cache_control' at {sub}", param=sub, code="unknown_parameter")
+                raise invalid(
+                    f"Unrecognized argument 'cache_control' at {sub}", param=sub, code="unknown_parameter"
+                )
             _reject_cache_control(item, sub)
     elif isinstance(value, list):
         for i, item in enumerate(value):
@@ -147,7 +170,9 @@ def _check_stream(body: dict) -> None:
         if key not in ("include_usage", "include_obfuscation"):
             raise invalid(f"Unrecognized stream_options argument: {key}", param=f"stream_options.{key}")
         if not isinstance(value, bool):
-            raise invalid(f"Invalid 'stream_options.{key}': expected a boolean.", param=f"stream_options.{key}")
+            raise invalid(
+                f"Invalid 'stream_options.{key}': expected a boolean.", param=f"stream_options.{key}"
+            )
 
 
 def _check_stop(stop: Any) -> None:
@@ -157,7 +182,8 @@ def _check_stop(stop: Any) -> None:
         raise invalid("Invalid 'stop': expected a string or a list of strings.", param="stop")
     if len(stop) > MAX_STOP_SEQUENCES:
         raise invalid(
-            f"Invalid 'stop': at most {MAX_STOP_SEQUENCES} sequences are allowed, got {len(stop)}.", param="stop"
+            f"Invalid 'stop': at most {MAX_STOP_SEQUENCES} sequences are allowed, got {len(stop)}.",
+            param="stop",
         )
 
 
@@ -178,7 +204,9 @@ def _check_tools(body: dict) -> set[str]:
 
 def _check_tool(tool: Any, path: str) -> str:
     if not isinstance(tool, dict) or set(tool) != {"type", "function"} or tool["type"] != "function":
-        raise invalid(f"Invalid '{path}': expected {{\"type\": \"function\", \"function\": {{...}}}}.", param=path)
+        raise invalid(
+            f'Invalid \'{path}\': expected {{"type": "function", "function": {{...}}}}.', param=path
+        )
     function = tool["function"]
     if not isinstance(function, dict):
         raise invalid(f"Invalid '{path}.function': expected an object.", param=f"{path}.function")
@@ -192,9 +220,13 @@ def _check_tool(tool: Any, path: str) -> str:
             param=f"{path}.function.name",
         )
     if "description" in function and not isinstance(function["description"], str):
-        raise invalid(f"Invalid '{path}.function.description': expected a string.", param=f"{path}.function.description")
+        raise invalid(
+            f"Invalid '{path}.function.description': expected a string.", param=f"{path}.function.description"
+        )
     if "strict" in function and not isinstance(function["strict"], bool):
-        raise invalid(f"Invalid '{path}.function.strict': expected a boolean.", param=f"{path}.function.strict")
+        raise invalid(
+            f"Invalid '{path}.function.strict': expected a boolean.", param=f"{path}.function.strict"
+        )
     if "parameters" in function:
         _check_parameters(function["parameters"], f"{path}.function.parameters")
     return name
@@ -202,7 +234,7 @@ def _check_tool(tool: Any, path: str) -> str:
 
 def _check_parameters(schema: Any, path: str) -> None:
     if not isinstance(schema, dict) or schema.get("type") != "object":
-        raise invalid(f"Invalid '{path}': expected a JSON schema with \"type\": \"object\".", param=path)
+        raise invalid(f'Invalid \'{path}\': expected a JSON schema with "type": "object".', param=path)
     _reject_key_deep(schema, "$schema", path)
 
 
@@ -210,7 +242,9 @@ def _reject_key_deep(value: Any, forbidden: str, path: str) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             if key == forbidden:
-                raise invalid(f"Invalid schema at '{path}': '{forbidden}' is not allowed.", param=f"{path}.{key}")
+                raise invalid(
+                    f"Invalid schema at '{path}': '{forbidden}' is not allowed.", param=f"{path}.{key}"
+                )
             _reject_key_deep(item, forbidden, f"{path}.{key}")
     elif isinstance(value, list):
         for i, item in enumerate(value):
@@ -220,7 +254,9 @@ def _reject_key_deep(value: Any, forbidden: str, path: str) -> None:
 def _check_tool_choice(body: dict, tool_names: set[str]) -> None:
     for key in ("tool_choice", "parallel_tool_calls"):
         if body.get(key) is not None and not tool_names:
-            raise invalid(f"Invalid value for '{key}': '{key}' is only allowed when 'tools' are specified.", param=key)
+            raise invalid(
+                f"Invalid value for '{key}': '{key}' is only allowed when 'tools' are specified.", param=key
+            )
     parallel = body.get("parallel_tool_calls")
     if parallel is not None and not isinstance(parallel, bool):
         raise invalid("Invalid 'parallel_tool_calls': expected a boolean.", param="parallel_tool_calls")
@@ -236,12 +272,14 @@ def _check_tool_choice(body: dict, tool_names: set[str]) -> None:
     ):
         raise invalid(
             "Invalid 'tool_choice': expected 'none', 'auto', 'required' or "
-            "{\"type\": \"function\", \"function\": {\"name\": ...}}.",
+            '{"type": "function", "function": {"name": ...}}.',
             param="tool_choice",
         )
     name = choice["function"]["name"]
     if name not in tool_names:
-        raise invalid(f"Invalid 'tool_choice': tool '{name}' is not declared in 'tools'.", param="tool_choice")
+        raise invalid(
+            f"Invalid 'tool_choice': tool '{name}' is not declared in 'tools'.", param="tool_choice"
+        )
 
 
 def _check_misc(body: dict, reasoning_efforts: frozenset[str]) -> None:
@@ -254,7 +292,9 @@ def _check_misc(body: dict, reasoning_efforts: frozenset[str]) -> None:
     top = body.get("top_logprobs")
     if top is not None:
         if not _is_int(top) or not 0 <= top <= 20:
-            raise invalid("Invalid 'top_logprobs': expected an integer between 0 and 20.", param="top_logprobs")
+            raise invalid(
+                "Invalid 'top_logprobs': expected an integer between 0 and 20.", param="top_logprobs"
+            )
         if body.get("logprobs") is not True:
             raise invalid("'top_logprobs' requires 'logprobs' to be true.", param="top_logprobs")
     effort = body.get("reasoning_effort")
@@ -262,7 +302,9 @@ def _check_misc(body: dict, reasoning_efforts: frozenset[str]) -> None:
         raise invalid(f"Invalid 'reasoning_effort': {effort!r}.", param="reasoning_effort")
     fmt = body.get("response_format")
     if fmt is not None and (not isinstance(fmt, dict) or fmt.get("type") not in RESPONSE_FORMAT_TYPES):
-        raise invalid("Invalid 'response_format': expected an object with a known 'type'.", param="response_format")
+        raise invalid(
+            "Invalid 'response_format': expected an object with a known 'type'.", param="response_format"
+        )
 
 
 def _check_messages(messages: Any, profile: Profile) -> None:
@@ -304,7 +346,9 @@ def _check_content(content: Any, role: str, path: str) -> None:
     if isinstance(content, str):
         return
     if not isinstance(content, list) or not content:
-        raise invalid(f"Invalid '{path}': expected a string or a non-empty array of content parts.", param=path)
+        raise invalid(
+            f"Invalid '{path}': expected a string or a non-empty array of content parts.", param=path
+        )
     for i, part in enumerate(content):
         _check_part(part, role, f"{path}[{i}]")
 
@@ -312,7 +356,9 @@ def _check_content(content: Any, role: str, path: str) -> None:
 def _check_part(part: Any, role: str, path: str) -> None:
     kind = part.get("type") if isinstance(part, dict) else None
     if kind not in ALLOWED_PART_TYPES[role]:
-        raise invalid(f"Invalid '{path}.type': {kind!r} is not allowed in '{role}' messages.", param=f"{path}.type")
+        raise invalid(
+            f"Invalid '{path}.type': {kind!r} is not allowed in '{role}' messages.", param=f"{path}.type"
+        )
     for key in part:
         if key not in ALLOWED_PART_KEYS[kind]:
             raise invalid(f"Unrecognized argument '{key}' in content part {path}", param=f"{path}.{key}")
@@ -320,12 +366,21 @@ def _check_part(part: Any, role: str, path: str) -> None:
         raise invalid(f"Invalid '{path}.text': expected a string.", param=f"{path}.text")
     if kind == "image_url":
         image = part.get("image_url")
-        if not isinstance(image, dict) or not isinstance(image.get("url"), str) or set(image) - {"url", "detail"}:
-            raise invalid(f"Invalid '{path}.image_url': expected {{\"url\": ..., \"detail\"?}}.", param=f"{path}.image_url")
+        if (
+            not isinstance(image, dict)
+            or not isinstance(image.get("url"), str)
+            or set(image) - {"url", "detail"}
+        ):
+            raise invalid(
+                f'Invalid \'{path}.image_url\': expected {{"url": ..., "detail"?}}.',
+                param=f"{path}.image_url",
+            )
     if kind == "file":
         file = part.get("file")
         if not isinstance(file, dict) or not file or set(file) - {"file_data", "file_id", "filename"}:
-            raise invalid(f"Invalid '{path}.file': expected file_data/file_id/filename.", param=f"{path}.file")
+            raise invalid(
+                f"Invalid '{path}.file': expected file_data/file_id/filename.", param=f"{path}.file"
+            )
 
 
 def _check_tool_calls(tool_calls: Any, path: str, extra_keys: frozenset[str]) -> None:
@@ -333,7 +388,10 @@ def _check_tool_calls(tool_calls: Any, path: str, extra_keys: frozenset[str]) ->
         raise invalid(f"Invalid '{path}': expected a non-empty array.", param=path)
     for i, call in enumerate(tool_calls):
         sub = f"{path}[{i}]"
-        if not isinstance(call, dict) or not {"id", "type", "function"} <= set(call) <= {"id", "type", "function"} | extra_keys:
+        if (
+            not isinstance(call, dict)
+            or not {"id", "type", "function"} <= set(call) <= {"id", "type", "function"} | extra_keys
+        ):
             raise invalid(f"Invalid '{sub}': expected exactly id, type and function.", param=sub)
         if not isinstance(call["id"], str) or not call["id"]:
             raise invalid(f"Invalid '{sub}.id': expected a non-empty string.", param=f"{sub}.id")
@@ -349,7 +407,9 @@ def _check_call_function(function: Any, path: str) -> None:
         raise invalid(f"Invalid '{path}.name': expected a non-empty string.", param=f"{path}.name")
     arguments = function["arguments"]
     if not isinstance(arguments, str):
-        raise invalid(f"Invalid '{path}.arguments': expected a JSON-encoded string.", param=f"{path}.arguments")
+        raise invalid(
+            f"Invalid '{path}.arguments': expected a JSON-encoded string.", param=f"{path}.arguments"
+        )
     try:
         parsed = json.loads(arguments)
     except ValueError:
@@ -393,7 +453,10 @@ def _check_tool_pairing(messages: list[dict]) -> None:
         expected = set()
         for call in message.get("tool_calls") or []:
             if call["id"] in seen_ids:
-                raise invalid(f"Duplicate tool call id {call['id']!r} in messages[{i}].", param=f"messages[{i}].tool_calls")
+                raise invalid(
+                    f"Duplicate tool call id {call['id']!r} in messages[{i}].",
+                    param=f"messages[{i}].tool_calls",
+                )
             seen_ids.add(call["id"])
             expected.add(call["id"])
     _require_answered(expected)
@@ -403,6 +466,7 @@ def _require_answered(expected: set[str]) -> None:
     if expected:
         raise invalid(
             "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
-            f"'tool_call_id'. The following tool_call_ids did not have response messages: {', '.join(sorted(expected))}",
+            "'tool_call_id'. The following tool_call_ids did not have response messages: "
+            f"{', '.join(sorted(expected))}",
             param="messages",
         )

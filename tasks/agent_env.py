@@ -38,7 +38,14 @@ def base_job_env(job_id: str, home: Path) -> dict[str, str]:
 
 
 def agent_env(
-    job_id: str, home: Path, adapter_url: str, signing_key: str, ttl_s: int, cli: Path, pidfile: Path, sandbox: list[str] | None = None
+    job_id: str,
+    home: Path,
+    adapter_url: str,
+    signing_key: str,
+    ttl_s: int,
+    cli: Path,
+    pidfile: Path,
+    sandbox: list[str] | None = None,
 ) -> dict[str, str]:
     """Environment for the CLI launcher: adapter URL, a per-job token, and the launcher's own controls
     (`sandbox`: the bwrap command line the CLI runs under, from tasks/sandbox.py)."""

@@ -28,7 +28,8 @@ def main() -> None:
     os.setsid()
     # Die with the worker process that started us (it survives execve), so a killed worker leaves no agent.
     ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    # In a sandbox our PID (the pidfile's) becomes bwrap's: killing it ends the whole sandbox (--die-with-parent).
+    # In a sandbox our PID (the pidfile's) becomes bwrap's: killing it ends the whole sandbox
+    # (--die-with-parent).
     argv = [*json.loads(os.environ.get(SANDBOX) or "[]"), os.environ[REAL_CLI], *sys.argv[1:]]
     os.execve(argv[0], argv, env)
 

@@ -61,7 +61,8 @@ class AgentSession:
     """One Claude Code session in a worktree: the first prompt and every follow-up share its conversation.
 
     Use as `async with AgentSession(request, log) as session: outcome = await session.run(prompt)`; each
-    `run` is one pass to a final result. A killed CLI (cancel, timeout) ends the pass, and every later one, not ok.
+    `run` is one pass to a final result. A killed CLI (cancel, timeout) ends the pass, and every later one,
+    not ok.
     """
 
     def __init__(self, request: AgentRequest, log: LogFn):
@@ -80,7 +81,14 @@ class AgentSession:
             permission_mode=request.permission_mode,
             model=request.model,
             max_turns=request.max_turns,
-            hooks={"PreToolUse": [HookMatcher(matcher="|".join(WRITE_TOOLS), hooks=[_scope_hook(request.scope, self.denied_writes, self.log)])]},
+            hooks={
+                "PreToolUse": [
+                    HookMatcher(
+                        matcher="|".join(WRITE_TOOLS),
+                        hooks=[_scope_hook(request.scope, self.denied_writes, self.log)],
+                    )
+                ]
+            },
             setting_sources=[],
             stderr=lambda line: self.log("stderr", line),
         )
@@ -106,7 +114,10 @@ class AgentSession:
         try:
             await self._client.set_model(model)
         except Exception as exc:
-            self.log("error", f"could not switch the agent to model {model}: {type(exc).__name__}: {str(exc)[:300]}")
+            self.log(
+                "error",
+                f"could not switch the agent to model {model}: {type(exc).__name__}: {str(exc)[:300]}",
+            )
             return False
         self.model = model
         return True
@@ -123,7 +134,9 @@ class AgentSession:
                     _log_message(message, self.log)
                     if isinstance(message, ResultMessage):
                         _record_result(message, outcome)
-            except Exception as exc:  # the SDK raises several types when the CLI dies; all end the run the same way
+            except (
+                Exception
+            ) as exc:  # the SDK raises several types when the CLI dies; all end the run the same way
                 outcome.ok = False
                 outcome.error = outcome.error or _failure(exc)
                 self._broken = outcome.error
@@ -154,7 +167,9 @@ async def _quietly_disconnect(client: ClaudeSDKClient) -> None:
 
 
 def _scope_hook(scope: WriteScope, denied: list[str], log: LogFn):
-    async def check_write(hook_input: dict[str, Any], tool_use_id: str | None, context: Any) -> dict[str, Any]:
+    async def check_write(
+        hook_input: dict[str, Any], tool_use_id: str | None, context: Any
+    ) -> dict[str, Any]:
         tool = hook_input.get("tool_name", "")
         path = str(hook_input.get("tool_input", {}).get(WRITE_TOOLS.get(tool, "file_path"), ""))
         reason = scope.violation(path) if path else None
@@ -162,7 +177,13 @@ def _scope_hook(scope: WriteScope, denied: list[str], log: LogFn):
             return {}
         denied.append(path)
         log("scope", f"denied {tool}: {reason}")
-        return {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny", "permissionDecisionReason": reason}}
+        return {
+            "hookSpecificOutput": {
+                "hookEventName": "PreToolUse",
+                "permissionDecision": "deny",
+                "permissionDecisionReason": reason,
+            }
+        }
 
     return check_write
 
@@ -198,7 +219,10 @@ def _log_message(message: object, log: LogFn) -> None:
     elif isinstance(message, SystemMessage):
         log("system", message.subtype)
     elif isinstance(message, ResultMessage):
-        log("result", f"{message.subtype} after {message.num_turns} turns: {(message.result or '')[:LOG_TEXT_MAX]}")
+        log(
+            "result",
+            f"{message.subtype} after {message.num_turns} turns: {(message.result or '')[:LOG_TEXT_MAX]}",
+        )
 
 
 def _tool_result_text(content: str | list[dict[str, Any]] | None) -> str:

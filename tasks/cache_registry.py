@@ -22,7 +22,8 @@ log = logging.getLogger("codex_farm.worker")
 
 
 def register_cache(registry: Path, cache_dir: Path) -> Path:
-    """Record `cache_dir` in the registry (again is a no-op); returns its entry. OSError when the registry is unusable."""
+    """Record `cache_dir` in the registry (again is a no-op); returns its entry. OSError when the registry
+    is unusable."""
     cache = cache_dir.resolve()
     _make_registry(registry)
     entry = registry / f"{hashlib.sha256(str(cache).encode()).hexdigest()[:32]}{ENTRY_SUFFIX}"
@@ -43,7 +44,8 @@ def register_cache(registry: Path, cache_dir: Path) -> Path:
 
 
 def registered_caches(registry: Path) -> list[Path]:
-    """Every folder the registry names that still exists and that its entry's owner may hide; prunes our stale entries."""
+    """Every folder the registry names that still exists and that its entry's owner may hide; prunes our
+    stale entries."""
     try:
         entries = sorted(registry.glob(f"*{ENTRY_SUFFIX}"))
     except OSError:
@@ -61,12 +63,17 @@ def registered_caches(registry: Path) -> list[Path]:
 
 
 def caches_to_hide(registry: Path, own_cache: Path, hidden: list[Path]) -> list[Path]:
-    """The other registered caches a sandbox must hide: outermost first, none inside its own cache or a hidden path.
+    """The other registered caches a sandbox must hide: outermost first, none inside its own cache or a
+    hidden path.
 
-    (A folder inside a hidden one is covered already; mounting it first would break the sandbox's later remount.)"""
+    (A folder inside a hidden one is covered already; mounting it first would break the sandbox's later
+    remount.)"""
     own = own_cache.resolve()
     covering = [own, *(path.resolve() for path in hidden)]
-    others = sorted((path for path in registered_caches(registry) if not _inside_any(path, covering)), key=lambda p: len(p.parts))
+    others = sorted(
+        (path for path in registered_caches(registry) if not _inside_any(path, covering)),
+        key=lambda p: len(p.parts),
+    )
     outermost: list[Path] = []
     for path in others:
         if not _inside_any(path, outermost):
@@ -80,9 +87,13 @@ def record_or_warn(registry: Path, cache_dir: Path) -> None:
         register_cache(registry, cache_dir)
     except OSError as exc:
         log.warning(
-            "cannot record WORKER_CACHE_DIR %s in WORKER_CACHE_REGISTRY %s (%s): sandboxed jobs of other workers on this "
-            "host may read this cache", cache_dir, registry, exc.strerror or type(exc).__name__,
-        )  # fmt: skip
+            "cannot record WORKER_CACHE_DIR %s in WORKER_CACHE_REGISTRY %s (%s): sandboxed jobs of other "
+            "workers on this "
+            "host may read this cache",
+            cache_dir,
+            registry,
+            exc.strerror or type(exc).__name__,
+        )
 
 
 def _make_registry(registry: Path) -> None:
@@ -117,7 +128,8 @@ def _may_hide(entry: Path, cache: Path) -> bool:
 
 
 def _forget(entry: Path) -> None:
-    """Drop the entry of a cache that is gone, when it is ours to drop (the sticky registry refuses others')."""
+    """Drop the entry of a cache that is gone, when it is ours to drop (the sticky registry refuses
+    others')."""
     try:
         if entry.lstat().st_uid == os.geteuid():
             entry.unlink()

@@ -1,5 +1,7 @@
-"""The worker's side of the farm's Celery app (farm_core/queue.py): the job task, the worker's signal hooks and
-its per-process state. `celery -A tasks.celery_app` (Flower, a worker) sees the app with the task registered."""
+"""The worker's side of the farm's Celery app (farm_core/queue.py): the job task, the worker's signal hooks
+and
+its per-process state. `celery -A tasks.celery_app` (Flower, a worker) sees the app with the task
+registered."""
 
 import ctypes
 import functools
@@ -32,7 +34,13 @@ def worker_context():
     """Per-process worker state (Redis client, caches); built lazily in each pool process."""
     settings = worker_settings()
     name = f"{socket.gethostname()}:{os.getpid()}"
-    return WorkerContext(settings, job_store(settings), WorktreeCache(settings.cache_dir), Redactor(known_secrets(settings)), name)
+    return WorkerContext(
+        settings,
+        job_store(settings),
+        WorktreeCache(settings.cache_dir),
+        Redactor(known_secrets(settings)),
+        name,
+    )
 
 
 @signals.worker_process_init.connect
@@ -43,7 +51,8 @@ def _die_with_the_worker(**_) -> None:
 
 @signals.worker_process_init.connect
 def _adopt_the_jobs_orphans(**_) -> None:
-    """A pool process adopts whatever its job orphans (double-forked daemons), so the job's clean-up kills them
+    """A pool process adopts whatever its job orphans (double-forked daemons), so the job's clean-up kills
+    them
     even without the FARM_JOB_ID marker (farm_core/process_tree.py)."""
     process_tree.become_subreaper()
 
@@ -63,7 +72,8 @@ def _record_the_cache_on_the_host(**_) -> None:
 
 @signals.worker_ready.connect
 def _start_housekeeping(sender=None, **_) -> None:
-    """At start: prune worktrees, processes and homes left by a crash, then reconcile silent jobs periodically."""
+    """At start: prune worktrees, processes and homes left by a crash, then reconcile silent jobs
+    periodically."""
     settings = worker_settings()
     store = job_store(settings)
     removed = WorktreeCache(settings.cache_dir).prune_stale(set(store.running_ids()))
@@ -71,7 +81,9 @@ def _start_housekeeping(sender=None, **_) -> None:
         log.warning("pruned %d stale worktree(s) from an earlier run", len(removed))
     cleared = clear_abandoned_jobs(settings.cache_dir, store.running_ids)
     if cleared:
-        log.warning("stopped the processes and removed the homes of %d job(s) an earlier run left", len(cleared))
+        log.warning(
+            "stopped the processes and removed the homes of %d job(s) an earlier run left", len(cleared)
+        )
     _housekeeping.append(Reconciler(store, settings))
     _housekeeping[-1].start()
     worker_metrics.serve(settings)

@@ -64,13 +64,16 @@ class CheckOutcome:
         return f"{self.name}: {self.status}"
 
     def decisive_lines(self, max_lines: int = 20) -> list[str]:
-        """Failure-looking lines plus the last few lines, in output order, de-duplicated, at most `max_lines`."""
+        """Failure-looking lines plus the last few lines, in output order, de-duplicated, at most
+        `max_lines`."""
         lines = self.output.splitlines()
         tail_indexes = [i for i, line in enumerate(lines) if line.strip()][-_TAIL_LINES_IN_DIGEST:]
         tail_indexes = tail_indexes[-max_lines:] if max_lines > 0 else []
         failure_budget = max(max_lines - len(tail_indexes), 0)
         # The first failures are usually the cause; later ones are often consequences.
-        failure_indexes = [i for i, line in enumerate(lines) if _FAILURE_LINE.search(line) and i not in tail_indexes]
+        failure_indexes = [
+            i for i, line in enumerate(lines) if _FAILURE_LINE.search(line) and i not in tail_indexes
+        ]
         chosen = sorted(set(failure_indexes[:failure_budget]) | set(tail_indexes))
         return _unique([lines[i] for i in chosen])
 
@@ -142,7 +145,9 @@ def run_checks(
         if stop_on_cancel and cancelled is not None and cancelled.is_set():
             break
         outcomes.append(
-            run_check(name, command, cwd, env, timeout_s, redactor, output_cap_bytes, on_line, cancelled, sandbox)
+            run_check(
+                name, command, cwd, env, timeout_s, redactor, output_cap_bytes, on_line, cancelled, sandbox
+            )
         )
     return outcomes
 
@@ -190,7 +195,9 @@ def _supervise(
                 return "timed out"
 
 
-def _read_available(selector: selectors.BaseSelector, pipe_fd: int, output: "_CheckOutput", wait_s: float) -> bool:
+def _read_available(
+    selector: selectors.BaseSelector, pipe_fd: int, output: "_CheckOutput", wait_s: float
+) -> bool:
     """Read one block if any arrives within `wait_s`; False once the pipe reached end of file."""
     if not selector.select(wait_s):
         return True

@@ -113,7 +113,10 @@ def screen(message, runs: WorkerRuns) -> None:
     """Raise PoisonMessage unless message is a task message of the farm this worker can run."""
     headers = _checked_headers(message.headers)
     if headers.task not in runs.task_names:
-        raise PoisonMessage(UNKNOWN_TASK, f"unknown task {headers.task!r}: this worker runs {', '.join(sorted(runs.task_names))}")
+        raise PoisonMessage(
+            UNKNOWN_TASK,
+            f"unknown task {headers.task!r}: this worker runs {', '.join(sorted(runs.task_names))}",
+        )
     _check_arguments(_decoded_body(message, runs.signing))
 
 
@@ -124,7 +127,9 @@ def _checked_headers(headers: object) -> TaskHeaders:
         return TaskHeaders.model_validate(headers)
     except ValidationError as exc:
         problem = exc.errors()[0]
-        raise PoisonMessage(NOT_A_TASK_MESSAGE, f"header {'.'.join(map(str, problem['loc']))}: {problem['msg']}") from None
+        raise PoisonMessage(
+            NOT_A_TASK_MESSAGE, f"header {'.'.join(map(str, problem['loc']))}: {problem['msg']}"
+        ) from None
 
 
 def _decoded_body(message, signing: bool) -> object:
@@ -136,9 +141,13 @@ def _decoded_body(message, signing: bool) -> object:
     except Exception as exc:  # a decoder raises whatever its input makes it raise
         raise refusal_for_decode_error(message.content_type, signing, exc) from None
     decoded_type = SIGNED_CONTENT_TYPE if signing else JSON_CONTENT_TYPE
-    if isinstance(body, (bytes, str)) and message.content_type != decoded_type:  # a raw type kombu hands over as it is
+    if (
+        isinstance(body, (bytes, str)) and message.content_type != decoded_type
+    ):  # a raw type kombu hands over as it is
         if message.content_type == SIGNED_CONTENT_TYPE and looks_signed(body):
-            detail = "a signed task message; this worker does not verify signatures (set FARM_SIGNING_* on it)"
+            detail = (
+                "a signed task message; this worker does not verify signatures (set FARM_SIGNING_* on it)"
+            )
             raise PoisonMessage(SIGNED_ON_UNSIGNED_WORKER, detail)
         detail = f"content type {message.content_type!r}: this worker runs {decoded_type} task messages only"
         raise PoisonMessage(WRONG_CONTENT_TYPE, detail)
@@ -153,13 +162,21 @@ def refusal_for_content(content_type: str | None, signing: bool, exc: Exception)
 
 
 def refusal_for_decode_error(content_type: str | None, signing: bool, exc: Exception) -> PoisonMessage:
-    """The reason for a body its content type's decoder refused (a signature that does not verify, on a signing worker)."""
+    """The reason for a body its content type's decoder refused (a signature that does not verify, on a
+    signing worker)."""
     causes = list(_causes(exc))
     signature_failed = any(isinstance(cause, (SecurityError, InvalidSignature)) for cause in causes)
-    code = BAD_SIGNATURE if signing and (signature_failed or content_type == SIGNED_CONTENT_TYPE) else UNDECODABLE_BODY
+    code = (
+        BAD_SIGNATURE
+        if signing and (signature_failed or content_type == SIGNED_CONTENT_TYPE)
+        else UNDECODABLE_BODY
+    )
     if any(isinstance(cause, InvalidSignature) for cause in causes):
         # Celery's verifier fails to wrap this one (its message then names a TypeError): say what happened.
-        return PoisonMessage(code, "Can't decode message body: Bad signature (not made with the key of the certificate it names)")
+        return PoisonMessage(
+            code,
+            "Can't decode message body: Bad signature (not made with the key of the certificate it names)",
+        )
     return PoisonMessage(code, f"Can't decode message body: {type(exc).__name__}: {exc}")
 
 
@@ -182,18 +199,22 @@ def looks_signed(body: bytes | str) -> bool:
 
 
 def _check_arguments(body: object) -> None:
-    """A farm task takes one payload object, no keyword arguments and no workflow (the farm never sends one)."""
+    """A farm task takes one payload object, no keyword arguments and no workflow (the farm never sends
+    one)."""
     if not isinstance(body, (list, tuple)) or len(body) != 3:
         raise PoisonMessage(WRONG_ARGUMENTS, "the body is not protocol 2's [args, kwargs, embed]")
     args, kwargs, embed = body
     if not isinstance(args, list) or len(args) != 1 or not isinstance(args[0], dict) or kwargs != {}:
-        raise PoisonMessage(WRONG_ARGUMENTS, "a farm task takes exactly one payload object and no keyword arguments")
+        raise PoisonMessage(
+            WRONG_ARGUMENTS, "a farm task takes exactly one payload object and no keyword arguments"
+        )
     if not isinstance(embed, dict) or any(embed.get(field) for field in WORKFLOW_FIELDS):
         raise PoisonMessage(WRONG_ARGUMENTS, "callbacks, errbacks, chains and chords are not accepted")
 
 
 def guarded(handle: Callable, runs: WorkerRuns, refuse: Callable, broker_errors: tuple) -> Callable:
-    """handle behind the screen; whatever else it raises refuses the message too, but for broker errors (Celery reconnects)."""
+    """handle behind the screen; whatever else it raises refuses the message too, but for broker errors
+    (Celery reconnects)."""
 
     def on_task_received(message):
         try:
@@ -204,7 +225,9 @@ def guarded(handle: Callable, runs: WorkerRuns, refuse: Callable, broker_errors:
             return handle(message)
         except broker_errors:
             raise
-        except Exception as exc:  # a message Celery chokes on must not stop the worker (and be restored to stop it again)
+        except (
+            Exception
+        ) as exc:  # a message Celery chokes on must not stop the worker (and be restored to stop it again)
             refuse(message, PoisonMessage(UNHANDLED, f"{type(exc).__name__}: {exc}"))
 
     return on_task_received
@@ -251,7 +274,8 @@ def _body_text(message) -> str:
 
 
 class DeadLetters:
-    """The `farm:deadletter` list: newest first, capped at MAX_ENTRIES, expiring FARM_JOB_TTL_S after the last entry."""
+    """The `farm:deadletter` list: newest first, capped at MAX_ENTRIES, expiring FARM_JOB_TTL_S after the
+    last entry."""
 
     def __init__(self, client: redis.Redis, prefix: str, ttl_s: int) -> None:
         self.client, self.key, self.ttl_s = client, dead_letter_list(prefix), ttl_s
@@ -274,7 +298,8 @@ class DeadLetters:
 
 
 class DeadLetterConsumer(Consumer):
-    """Celery's worker consumer, but a message it cannot run is acked and dead-lettered instead of stopping the worker."""
+    """Celery's worker consumer, but a message it cannot run is acked and dead-lettered instead of stopping
+    the worker."""
 
     def create_task_handler(self, *args, **kwargs):
         """Celery's task message handler, behind the screen and a last guard."""
@@ -285,7 +310,9 @@ class DeadLetterConsumer(Consumer):
 
     def on_decode_error(self, message, exc):
         """A body kombu could not decode."""
-        self.refuse(message, refusal_for_decode_error(getattr(message, "content_type", None), self.runs.signing, exc))
+        self.refuse(
+            message, refusal_for_decode_error(getattr(message, "content_type", None), self.runs.signing, exc)
+        )
 
     def on_unknown_message(self, body, message):
         """A message without task headers."""
@@ -307,24 +334,33 @@ class DeadLetterConsumer(Consumer):
         try:
             self.dead_letters.record(letter)
         except redis.RedisError as exc:
-            log.warning("could not record a refused message in %s: %s", self.dead_letters.key, type(exc).__name__)
-        log.warning("refused a task message from queue %r (%s): %s", letter.queue, letter.reason, letter.detail)
+            log.warning(
+                "could not record a refused message in %s: %s", self.dead_letters.key, type(exc).__name__
+            )
+        log.warning(
+            "refused a task message from queue %r (%s): %s", letter.queue, letter.reason, letter.detail
+        )
         if hasattr(message, "ack_log_error") and not message.acknowledged:
             message.ack_log_error(log, self.connection_errors)
         self.fail_named_job(message, letter)
 
     def fail_named_job(self, message, letter: DeadLetter) -> None:
-        """The queued job a refused message was sent for fails with the reason: acked, it would otherwise wait forever."""
+        """The queued job a refused message was sent for fails with the reason: acked, it would otherwise
+        wait forever."""
         headers = getattr(message, "headers", None)
         task_id = headers.get("id") if isinstance(headers, dict) else None
         if not isinstance(task_id, str) or not task_id:
             return
-        error = f"refused by a worker: {letter.reason} ({letter.detail})" + (f" — {FIXES[letter.reason]}" if letter.reason in FIXES else "")
+        error = f"refused by a worker: {letter.reason} ({letter.detail})" + (
+            f" — {FIXES[letter.reason]}" if letter.reason in FIXES else ""
+        )
         retry = RETRY_TASK_ID.match(task_id)
         try:
             for job_id in dict.fromkeys([task_id, *([retry["job_id"]] if retry else [])]):
                 result = CompactResult(job_id=job_id, job_status=JobStatus.failed, error=error)
-                if self.store.finish(job_id, JobStatus.failed, result, from_statuses=JobStatus.queued.value, error=error):
+                if self.store.finish(
+                    job_id, JobStatus.failed, result, from_statuses=JobStatus.queued.value, error=error
+                ):
                     return
         except redis.RedisError as exc:
             log.warning("could not fail the job of a refused message: %s", type(exc).__name__)
@@ -349,10 +385,17 @@ class DeadLetterConsumer(Consumer):
     def store(self) -> JobStore:
         """The job records, on the same briefly retrying client as the list."""
         settings = self.settings
-        return JobStore(self.dead_letters.client, settings.key_prefix, settings.job_ttl_s, settings.log_max_entries, settings.lease_s)
+        return JobStore(
+            self.dead_letters.client,
+            settings.key_prefix,
+            settings.job_ttl_s,
+            settings.log_max_entries,
+            settings.lease_s,
+        )
 
     @functools.cached_property
     def dead_letters(self) -> DeadLetters:
-        """The list, on a client that retries only briefly: the event loop waits on it, and an entry is worth less than the loop."""
+        """The list, on a client that retries only briefly: the event loop waits on it, and an entry is
+        worth less than the loop."""
         client = connect(self.settings.redis_url, RECORD_RETRIES)
         return DeadLetters(client, self.settings.key_prefix, self.settings.job_ttl_s)

@@ -36,5 +36,10 @@ def _reject_malformed(payload: object, ctx: WorkerContext, exc: ValidationError)
     job_id = payload.get("job_id") if isinstance(payload, dict) else None
     if isinstance(job_id, str) and ctx.store.get(job_id) is not None:
         error = f"malformed job payload: {exc.errors()[0]['msg']}"
-        ctx.store.finish(job_id, JobStatus.failed, CompactResult(job_id=job_id, job_status=JobStatus.failed, error=error), error=error)
+        ctx.store.finish(
+            job_id,
+            JobStatus.failed,
+            CompactResult(job_id=job_id, job_status=JobStatus.failed, error=error),
+            error=error,
+        )
     return JobStatus.failed.value

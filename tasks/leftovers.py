@@ -18,7 +18,8 @@ def job_home(cache_dir: Path, job_id: str) -> Path:
 
 
 def clear_abandoned_jobs(cache_dir: Path, running_ids: Callable[[], Iterable[str]]) -> list[str]:
-    """Kill the processes of every job with a home here that is not running, remove its home; returns their ids.
+    """Kill the processes of every job with a home here that is not running, remove its home; returns their
+    ids.
 
     The homes are listed before `running_ids()` is asked: a job claimed in between makes its home
     after the listing, so it is never taken for abandoned."""

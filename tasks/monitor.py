@@ -17,7 +17,15 @@ POLL_S = 0.05
 class JobMonitor:
     """Heartbeats the job and, on cancel or timeout, kills every process of it within a second."""
 
-    def __init__(self, store: JobStore, job_id: str, worker: str, deadline: float, heartbeat_s: float, agent_pidfile: Path):
+    def __init__(
+        self,
+        store: JobStore,
+        job_id: str,
+        worker: str,
+        deadline: float,
+        heartbeat_s: float,
+        agent_pidfile: Path,
+    ):
         self.store, self.job_id, self.worker, self.deadline = store, job_id, worker, deadline
         self.heartbeat_s = heartbeat_s
         self.agent_pidfile = agent_pidfile
@@ -44,7 +52,8 @@ class JobMonitor:
                 if time.monotonic() - last_beat >= self.heartbeat_s:
                     self._beat()
                     last_beat, flag_checked = time.monotonic(), True
-                # The cancel flag is read once per heartbeat, in case a pub/sub message was lost on a reconnect.
+                # The cancel flag is read once per heartbeat, in case a pub/sub message was lost on a
+                # reconnect.
                 if self._cancel_arrived(pubsub) or (flag_checked and self._cancel_flagged()):
                     self.stop("cancelled")
                 elif time.time() > self.deadline:

@@ -42,7 +42,8 @@ def working_tree_id(repo: GitRepo) -> str:
 
 
 def restore_working_tree(repo: GitRepo, tree: str) -> None:
-    """Put the files on disk back to `tree`: rewrite changed or deleted files, remove new ones (ignored kept)."""
+    """Put the files on disk back to `tree`: rewrite changed or deleted files, remove new ones (ignored
+    kept)."""
     with temporary_index(repo) as env:
         run_git(repo, "read-tree", tree, env=env)
         run_git(repo, "checkout-index", "--all", "--force", env=env)
@@ -67,7 +68,8 @@ def commit_result(
     if not files:
         return None
     commit = commit_tree(repo, job_id, message, parent, tree)
-    # Like `git commit`: a detached HEAD moves itself, a checked-out branch advances; guarded by the old value.
+    # Like `git commit`: a detached HEAD moves itself, a checked-out branch advances; guarded by the old
+    # value.
     run_git(repo, "update-ref", "HEAD", commit, head)
     return ResultCommit(commit=commit, parent=parent, files=files)
 
@@ -85,9 +87,17 @@ def binary_patch(repo: GitRepo, parent: str, commit: str) -> bytes:
     # that would otherwise make the patch unappliable.
     return run_git(
         repo,
-        "diff-tree", "-r", "-p", "--binary", "--full-index", "--find-renames", "--no-color",
-        _revision(parent), _revision(commit), "--",
-    )  # fmt: skip
+        "diff-tree",
+        "-r",
+        "-p",
+        "--binary",
+        "--full-index",
+        "--find-renames",
+        "--no-color",
+        _revision(parent),
+        _revision(commit),
+        "--",
+    )
 
 
 def diff_stats(repo: GitRepo, parent: str, commit: str) -> list[FileStat]:

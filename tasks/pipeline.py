@@ -57,29 +57,47 @@ class JobRun:
         self.ctx.store.append_log(self.spec.job_id, kind, self.ctx.redactor(text))
 
     def run(self) -> JobStatus:
-        """Run every stage; the terminal status is written after clean-up, so `completed` means nothing is left."""
+        """Run every stage; the terminal status is written after clean-up, so `completed` means nothing is
+        left."""
         deadline = time.time() + self.spec.timeout_ms / 1000
         pidfile = self.home / "agent.pid"
         ending: Ending | None = None
         self.home.mkdir(parents=True, exist_ok=True)
         try:
-            with JobMonitor(self.ctx.store, self.spec.job_id, self.ctx.name, deadline, self.ctx.settings.heartbeat_s, pidfile) as monitor:
+            with JobMonitor(
+                self.ctx.store,
+                self.spec.job_id,
+                self.ctx.name,
+                deadline,
+                self.ctx.settings.heartbeat_s,
+                pidfile,
+            ) as monitor:
                 ending = self._stages(monitor, pidfile)
         except Exception as exc:
             error = self.ctx.redactor(f"{type(exc).__name__}: {exc}"[:500])
             self.log("error", f"job failed: {error}")
             ending = self._ending(JobStatus.failed, error)
         finally:
-            self._clean_up(keep=ending is not None and ending.status != JobStatus.completed and self.ctx.settings.keep_failed_worktrees)
+            self._clean_up(
+                keep=ending is not None
+                and ending.status != JobStatus.completed
+                and self.ctx.settings.keep_failed_worktrees
+            )
         if ending is not None and self.ctx.store.finish(
             self.spec.job_id, ending.status, ending.result, worker=self.ctx.name, **ending.fields
         ):
-            worker_metrics.job_finished(self.ctx.settings, self.spec.queue, ending.status.value, time.monotonic() - self.started)
+            worker_metrics.job_finished(
+                self.ctx.settings, self.spec.queue, ending.status.value, time.monotonic() - self.started
+            )
         self._trim_cache()  # after the result is out: cache upkeep is the worker's, not the job's, time
-        return JobStatus.running if ending is None else ending.status  # None: superseded, the lease holder reports
+        return (
+            JobStatus.running if ending is None else ending.status
+        )  # None: superseded, the lease holder reports
 
     def _ending(self, status: JobStatus, error: str) -> "Ending":
-        return Ending(status, _result(self.spec, status, error=error, elapsed_ms=self._elapsed()), {"error": error})
+        return Ending(
+            status, _result(self.spec, status, error=error, elapsed_ms=self._elapsed()), {"error": error}
+        )
 
     def _stages(self, monitor: JobMonitor, pidfile: Path) -> "Ending | None":
         spec, settings = self.spec, self.ctx.settings
@@ -93,22 +111,33 @@ class JobRun:
         diff = trim_diff(patch, settings.diff_max_bytes) if spec.include_diff and patch else ""
         status = JobStatus.completed if outcome.ok else JobStatus.failed
         result = _result(
-            spec, status, verdict=verdict_of(status, checks_passed=not work.last.failures),
-            changed_files=files, checks=verdicts, diff=diff, usage=work.usage,
-            error=None if outcome.ok else self.ctx.redactor(outcome.error or "agent failed"), elapsed_ms=self._elapsed(),
+            spec,
+            status,
+            verdict=verdict_of(status, checks_passed=not work.last.failures),
+            changed_files=files,
+            checks=verdicts,
+            diff=diff,
+            usage=work.usage,
+            error=None if outcome.ok else self.ctx.redactor(outcome.error or "agent failed"),
+            elapsed_ms=self._elapsed(),
             passes=work.passes if spec.auto_revise else None,
         )
         self.log("status", f"{status.value}: {len(files)} files changed; " + "; ".join(verdicts))
         return Ending(status, result, {"summary": self.ctx.redactor(outcome.summary)})
 
     def _prepare_worktree(self) -> None:
-        """The job's fresh worktree of its snapshot, and the sandbox its processes will run under (shell jobs too)."""
+        """The job's fresh worktree of its snapshot, and the sandbox its processes will run under (shell
+        jobs too)."""
         self.log("status", f"running on {self.ctx.name}")
         self.worktree = materialize_job(self.ctx.cache, self.spec, self.ctx.store)
         self.log("status", f"worktree ready at commit {self.spec.snapshot_commit[:12]}")
-        self.sandbox = job_wrapper(self.ctx.settings, self.worktree.path, self.worktree.mirror, self.home, self.log)
+        self.sandbox = job_wrapper(
+            self.ctx.settings, self.worktree.path, self.worktree.mirror, self.home, self.log
+        )
 
-    async def _agent_passes(self, request: AgentRequest, scope: WriteScope, monitor: JobMonitor) -> "AgentWork | None":
+    async def _agent_passes(
+        self, request: AgentRequest, scope: WriteScope, monitor: JobMonitor
+    ) -> "AgentWork | None":
         """The agent's first pass and, while checks fail, up to `auto_revise` more in the same session.
 
         Each pass is verified (files, scope, checks; in a thread, off the session's event loop); before the
@@ -133,7 +162,11 @@ class JobRun:
                 work.passes.append(PassRecord(pass_=number, model=session.model, checks=verified.verdicts))
                 if not work.outcome.ok or not verified.failures or number == last_pass:
                     return work
-                self.log("status", f"revise pass {number + 1} of {last_pass}: " + "; ".join(f.verdict for f in verified.failures))
+                self.log(
+                    "status",
+                    f"revise pass {number + 1} of {last_pass}: "
+                    + "; ".join(f.verdict for f in verified.failures),
+                )
                 await anyio.to_thread.run_sync(restore_working_tree, self.worktree.owned, verified.tree)
                 prompt = failure_digest(verified.failures, number + 1, last_pass)
         return work
@@ -156,7 +189,16 @@ class JobRun:
         settings, spec = self.ctx.settings, self.spec
         cli = settings.claude_cli_path or bundled_cli()
         key = settings.adapter_token.get_secret_value() if settings.adapter_token else ""
-        env = agent_env(spec.job_id, self.home, settings.adapter_url, key, spec.timeout_ms // 1000 + 600, cli, pidfile, self.sandbox)
+        env = agent_env(
+            spec.job_id,
+            self.home,
+            settings.adapter_url,
+            key,
+            spec.timeout_ms // 1000 + 600,
+            cli,
+            pidfile,
+            self.sandbox,
+        )
         return AgentRequest(
             prompt=spec.prompt,
             cwd=self.worktree.path,
@@ -169,13 +211,17 @@ class JobRun:
             pidfile=pidfile,
         )
 
-    def _scope_verdict(self, scope: WriteScope, files: list[str], outcome: AgentOutcome, patch_bytes: int) -> str:
+    def _scope_verdict(
+        self, scope: WriteScope, files: list[str], outcome: AgentOutcome, patch_bytes: int
+    ) -> str:
         outside = scope.outside(files)
         limit = self.spec.scoped_patch.max_diff_bytes
         too_big = limit is not None and patch_bytes > limit
         notes = [scope.describe()]
         if outcome.denied_writes:
-            notes.append(f"{len(outcome.denied_writes)} write(s) denied live: {', '.join(outcome.denied_writes[:5])}")
+            notes.append(
+                f"{len(outcome.denied_writes)} write(s) denied live: {', '.join(outcome.denied_writes[:5])}"
+            )
         if outside:
             notes.append(f"outside scope: {', '.join(outside[:10])}")
         if too_big:
@@ -188,14 +234,21 @@ class JobRun:
         # A check that runs git in the worktree runs no hook or fsmonitor of the job's choosing either.
         env = base_job_env(self.spec.job_id, self.home) | no_exec_config_env()
         outcomes: list[CheckOutcome] = []
-        for check in self.spec.checks:  # one at a time, so each start and verdict is in the log (wait's progress)
+        for (
+            check
+        ) in self.spec.checks:  # one at a time, so each start and verdict is in the log (wait's progress)
             if monitor.stopped.is_set():
                 break
             self.log("status", f"check {check.name}: running")
             ran = run_checks(
-                [(check.name, check.command, check.timeout_ms / 1000)], cwd=self.worktree.path, env=env, redactor=self.ctx.redactor,
+                [(check.name, check.command, check.timeout_ms / 1000)],
+                cwd=self.worktree.path,
+                env=env,
+                redactor=self.ctx.redactor,
                 output_cap_bytes=self.ctx.settings.check_output_max_bytes,
-                on_line=lambda line: self.log("check", line), cancelled=monitor.stopped, sandbox=self.sandbox,
+                on_line=lambda line: self.log("check", line),
+                cancelled=monitor.stopped,
+                sandbox=self.sandbox,
             )
             for outcome in ran:
                 self.log("status", f"check {outcome.verdict()}")
@@ -218,7 +271,9 @@ class JobRun:
         # The patch, its digest, the commit (and, with FARM_SIGNING_*, their signature) land in one write:
         # apply checks the patch it reads against the rest.
         claim = ResultClaim.of_job(self.spec, commit, patch_sha256(patch), verified.files)
-        self.ctx.store.store_patch(job_id, patch, keep=keep, result_commit=commit, **sign_result(claim, self.ctx.settings))
+        self.ctx.store.store_patch(
+            job_id, patch, keep=keep, result_commit=commit, **sign_result(claim, self.ctx.settings)
+        )
         push_result(self.spec, git.git_dir, commit, self.log)
         return patch
 
@@ -245,7 +300,9 @@ class JobRun:
         try:
             kill_job_processes(self.spec.job_id)
             if self.worktree is not None and tampering(self.worktree):
-                restore_mirror_config(self.worktree)  # however the job ended: the next job's git must not read it
+                restore_mirror_config(
+                    self.worktree
+                )  # however the job ended: the next job's git must not read it
             if self.worktree is not None and not keep:
                 self.ctx.cache.remove(self.worktree)
             shutil.rmtree(self.home, ignore_errors=True)

@@ -54,7 +54,9 @@ def materialize_job(cache: WorktreeCache, spec: JobSpec, store: JobStore) -> Wor
     if not source.remote_url:
         raise SourceUnavailable("a transport=remote job must name remote_url")
     url = checked_url(source.remote_url)
-    return cache.materialize(url, commit, spec.job_id, fetch=lambda mirror: fetch_ref(mirror, url, ref, timeout))
+    return cache.materialize(
+        url, commit, spec.job_id, fetch=lambda mirror: fetch_ref(mirror, url, ref, timeout)
+    )
 
 
 def mirror_key(source: RepoSource) -> str:
@@ -75,7 +77,8 @@ def fetch_bundle(mirror: Path, spec: JobSpec, store: JobStore, timeout: float | 
     bundle = store.load_bundle(spec.job_id)
     if bundle is None:
         raise SourceUnavailable(
-            f"job {spec.job_id}'s snapshot bundle is no longer in Redis (expired after FARM_JOB_TTL_S?); start the job again"
+            f"job {spec.job_id}'s snapshot bundle is no longer in Redis (expired after FARM_JOB_TTL_S?); "
+            "start the job again"
         )
     missing = [commit for commit in bundle_prerequisites(bundle) if not has_commit(mirror, commit)]
     if missing:
@@ -83,17 +86,22 @@ def fetch_bundle(mirror: Path, spec: JobSpec, store: JobStore, timeout: float | 
         still = [commit for commit in missing if not has_commit(mirror, commit)]
         if still:
             raise SourceUnavailable(
-                f"origin {without_credentials(source.origin_url or '')} lacks {len(still)} commit(s) the bundle builds on"
+                f"origin {without_credentials(source.origin_url or '')} lacks {len(still)} commit(s) the "
+                "bundle builds on"
                 f" (e.g. {still[0][:12]}): the caller's origin/* refs are ahead of origin or were rewritten;"
                 " run `git fetch origin` in the caller's repo, or use FARM_TRANSPORT=remote"
             )
-    with tempfile.NamedTemporaryFile(dir=mirror.parent, prefix=f"{mirror.name}.", suffix=".bundle") as scratch:
+    with tempfile.NamedTemporaryFile(
+        dir=mirror.parent, prefix=f"{mirror.name}.", suffix=".bundle"
+    ) as scratch:
         scratch.write(bundle)
         scratch.flush()
         try:
             run_git(mirror, "fetch", "--quiet", "--no-tags", scratch.name, f"+{ref}:{ref}", timeout=timeout)
         except GitOperationError as exc:
-            raise SourceUnavailable(f"could not fetch job {spec.job_id}'s bundle: {exc.message}", exc.stderr) from None
+            raise SourceUnavailable(
+                f"could not fetch job {spec.job_id}'s bundle: {exc.message}", exc.stderr
+            ) from None
 
 
 def fetch_origin(mirror: Path, source: RepoSource, timeout: float | None = None) -> None:
@@ -102,10 +110,20 @@ def fetch_origin(mirror: Path, source: RepoSource, timeout: float | None = None)
         raise SourceUnavailable("the bundle builds on commits of an origin, but the job names no origin_url")
     checked_url(source.origin_url)
     try:
-        run_git(mirror, "fetch", "--quiet", "--no-tags", "--prune", source.origin_url, *ORIGIN_REFSPECS, timeout=timeout)
+        run_git(
+            mirror,
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--prune",
+            source.origin_url,
+            *ORIGIN_REFSPECS,
+            timeout=timeout,
+        )
     except GitOperationError as exc:
         raise SourceUnavailable(
-            f"could not fetch origin {without_credentials(source.origin_url)}: {exc.message}; this worker needs read access to"
+            f"could not fetch origin {without_credentials(source.origin_url)}: {exc.message}; this worker "
+            "needs read access to"
             " origin (its own credentials), or use FARM_TRANSPORT=remote on the frontend",
             exc.stderr,
         ) from None
@@ -117,7 +135,9 @@ def fetch_ref(mirror: Path, url: str, ref: str, timeout: float | None = None) ->
     try:
         run_git(mirror, "fetch", "--quiet", "--no-tags", url, f"+{ref}:{ref}", timeout=timeout)
     except GitOperationError as exc:
-        raise SourceUnavailable(f"could not fetch {ref} from {without_credentials(url)}: {exc.message}", exc.stderr) from None
+        raise SourceUnavailable(
+            f"could not fetch {ref} from {without_credentials(url)}: {exc.message}", exc.stderr
+        ) from None
 
 
 def bundle_prerequisites(bundle: bytes) -> list[str]:
@@ -125,7 +145,9 @@ def bundle_prerequisites(bundle: bytes) -> list[str]:
     header = bundle.split(b"\n\n", 1)[0].split(b"\n")
     if header[0] not in BUNDLE_SIGNATURES:
         raise SourceUnavailable("the job's bundle is not a git bundle")
-    return [line[1:].split(b" ", 1)[0].decode("ascii", "replace") for line in header[1:] if line.startswith(b"-")]
+    return [
+        line[1:].split(b" ", 1)[0].decode("ascii", "replace") for line in header[1:] if line.startswith(b"-")
+    ]
 
 
 def push_result(spec: JobSpec, git_dir: Path, commit: str, log: Callable[[str, str], None]) -> bool:
@@ -137,7 +159,16 @@ def push_result(spec: JobSpec, git_dir: Path, commit: str, log: Callable[[str, s
     ref = RESULT_REF_PREFIX + require_job_id(spec.job_id)
     try:
         checked_url(url)
-        run_git(git_dir, "push", "--force", "--quiet", "--no-verify", url, f"{commit}:{ref}", timeout=PUSH_TIMEOUT_S)
+        run_git(
+            git_dir,
+            "push",
+            "--force",
+            "--quiet",
+            "--no-verify",
+            url,
+            f"{commit}:{ref}",
+            timeout=PUSH_TIMEOUT_S,
+        )
     except GitOperationError as exc:
         log("status", f"could not push the result to {ref} on {without_credentials(url)}: {exc.message}")
         return False
@@ -146,7 +177,8 @@ def push_result(spec: JobSpec, git_dir: Path, commit: str, log: Callable[[str, s
 
 
 def checked_url(url: str) -> str:
-    """url, unless git would read it as an option or it holds control characters (payloads are not trusted)."""
+    """url, unless git would read it as an option or it holds control characters (payloads are not
+    trusted)."""
     if not url or url.startswith("-") or any(ord(char) < 32 for char in url):
         raise SourceUnavailable(f"not a usable git URL: {url[:200]!r}")
     return url
@@ -171,5 +203,6 @@ def _require_readable(cache: WorktreeCache, source: RepoSource, commit: str) -> 
         return  # fetched before (e.g. a redelivered job): nothing to read
     raise SourceUnavailable(
         f"the repo path {location} (on {source.origin_host}) is not readable on this worker; workers on other"
-        " machines need FARM_TRANSPORT=bundle or remote on the frontend (or FARM_SHARED_FS=0 with FARM_TRANSPORT=auto)"
+        " machines need FARM_TRANSPORT=bundle or remote on the frontend (or FARM_SHARED_FS=0 with "
+        "FARM_TRANSPORT=auto)"
     )

@@ -1,4 +1,5 @@
-"""Auto-revise: what the agent is told when the checks fail after its pass, so it can fix them in the same session."""
+"""Auto-revise: what the agent is told when the checks fail after its pass, so it can fix them in the same
+session."""
 
 from dataclasses import dataclass, field
 
@@ -11,7 +12,8 @@ DIGEST_LINE_MAX_CHARS = 300
 LINES_PER_CHECK = 20
 
 INSTRUCTIONS = (
-    "Fix the cause of these failures in the working tree. Change only what the fix needs: do not touch unrelated "
+    "Fix the cause of these failures in the working tree. Change only what the fix needs: do not touch "
+    "unrelated "
     "files, and do not weaken, skip or edit the checks themselves. Reply with a short summary when done."
 )
 
@@ -25,7 +27,8 @@ class Failure:
 
 
 def check_failed(check: CheckOutcome) -> bool:
-    """A check that ran to a bad end (failed or timed out); a cancelled one is the job stopping, not a failure."""
+    """A check that ran to a bad end (failed or timed out); a cancelled one is the job stopping, not a
+    failure."""
     return check.status in ("failed", "timed out")
 
 
@@ -35,9 +38,14 @@ def scope_failed(verdict: str) -> bool:
 
 
 def failures_of(verdicts: list[str], checks: list[CheckOutcome]) -> list[Failure]:
-    """The failing scope verdict (if any) and the failing checks with their decisive lines, in report order."""
+    """The failing scope verdict (if any) and the failing checks with their decisive lines, in report
+    order."""
     found = [Failure(verdict) for verdict in verdicts if scope_failed(verdict)]
-    found += [Failure(check.verdict(), check.decisive_lines(LINES_PER_CHECK)) for check in checks if check_failed(check)]
+    found += [
+        Failure(check.verdict(), check.decisive_lines(LINES_PER_CHECK))
+        for check in checks
+        if check_failed(check)
+    ]
     return found
 
 

@@ -89,9 +89,12 @@ def bwrap_argv(bwrap: str, layout: SandboxLayout) -> list[str]:
     return [*argv, "--"]
 
 
-def job_layout(cache_dir: Path, worktree: Path, mirror: Path, home: Path, hide: Iterable[Path]) -> SandboxLayout:
+def job_layout(
+    cache_dir: Path, worktree: Path, mirror: Path, home: Path, hide: Iterable[Path]
+) -> SandboxLayout:
     """The layout of one job: its worktree and home writable; its mirror (with the worktree's git admin
-    dir in it) readable; the worktree's `.git` file read-only, so git in the sandbox cannot be pointed elsewhere."""
+    dir in it) readable; the worktree's `.git` file read-only, so git in the sandbox cannot be pointed
+    elsewhere."""
     hidden_dirs, hidden_files = split_hidden(hide)
     dot_git = worktree.resolve() / ".git"
     return SandboxLayout(
@@ -123,8 +126,11 @@ def probe(bwrap: str | None) -> str | None:
     try:
         done = subprocess.run(
             [*bwrap_argv(bwrap, SandboxLayout()), "true"],
-            capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
         return f"{bwrap} did not finish a test run within {PROBE_TIMEOUT_S} s"
     except OSError as exc:
@@ -150,14 +156,21 @@ def sandbox_state(settings: WorkerSettings) -> SandboxState:
 
 
 def check_at_start(settings: WorkerSettings) -> SandboxState:
-    """At worker start: a loud warning when bwrap is asked for but unusable; SandboxUnavailable when it is required."""
+    """At worker start: a loud warning when bwrap is asked for but unusable; SandboxUnavailable when it is
+    required."""
     state = sandbox_state(settings)
     if state.requested and not state.active:
         message = f"WORKER_SANDBOX=bwrap but bubblewrap is unusable: {state.problem}"
         if state.required:
-            raise SandboxUnavailable(f"{message}; refusing to start (WORKER_SANDBOX_REQUIRED) — {fix_hint(state.problem)}")
+            raise SandboxUnavailable(
+                f"{message}; refusing to start (WORKER_SANDBOX_REQUIRED) — {fix_hint(state.problem)}"
+            )
         hint = fix_hint(state.problem)
-        log.warning("!!! %s. Agents and checks run UNSANDBOXED. Fix: %s; or set WORKER_SANDBOX_REQUIRED=1 to refuse.", message, hint)
+        log.warning(
+            "!!! %s. Agents and checks run UNSANDBOXED. Fix: %s; or set WORKER_SANDBOX_REQUIRED=1 to refuse.",
+            message,
+            hint,
+        )
     elif state.active:
         log.info("agents and checks run in a bubblewrap sandbox (%s)", state.bwrap)
     return state
@@ -168,18 +181,24 @@ def job_wrapper(
 ) -> list[str]:
     """The command-line prefix that sandboxes this job's agent and checks; empty when it runs unsandboxed.
 
-    Probes bwrap again (a few ms), so a box that lost it since start is noticed; logs the choice to the job."""
+    Probes bwrap again (a few ms), so a box that lost it since start is noticed; logs the choice to the
+    job."""
     state = sandbox_state(settings)
     if not state.requested:
         return []
     if not state.active:
         if state.required:
-            raise SandboxUnavailable(f"WORKER_SANDBOX=bwrap is required but unusable: {state.problem} — {fix_hint(state.problem)}")
+            raise SandboxUnavailable(
+                f"WORKER_SANDBOX=bwrap is required but unusable: {state.problem} — {fix_hint(state.problem)}"
+            )
         job_log("status", f"sandbox: bwrap unusable ({state.problem}); running unsandboxed")
         return []
     home.mkdir(parents=True, exist_ok=True)
     # Every other worker cache of the host too (live or dead workers'), not only this worker's own.
-    hide = [*caches_to_hide(settings.cache_registry, settings.cache_dir, settings.sandbox_hide), *settings.sandbox_hide]
+    hide = [
+        *caches_to_hide(settings.cache_registry, settings.cache_dir, settings.sandbox_hide),
+        *settings.sandbox_hide,
+    ]
     layout = job_layout(settings.cache_dir, worktree, mirror, home, hide)
     job_log("status", "sandbox: bwrap (read-only system, private /proc; writable: worktree and job home)")
     return bwrap_argv(state.bwrap, layout)

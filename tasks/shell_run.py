@@ -1,4 +1,5 @@
-"""A shell job on a worker: worktree → the command (the job's one check) → digest → clean up. No agent, no model.
+"""A shell job on a worker: worktree → the command (the job's one check) → digest → clean up. No agent, no
+model.
 
 It is a JobRun whose middle stage is the command alone, so claim, lease, heartbeat, cancel, deadline,
 clean-up and the final record are the agent job's own. Files the command writes stay in the worktree,
@@ -21,27 +22,40 @@ class ShellRun(JobRun):
     def _stages(self, monitor: JobMonitor, pidfile: Path) -> Ending | None:
         spec = self.spec
         self.log("status", "shell job: the command runs without an agent")
-        self._prepare_worktree()  # the worktree and, when the worker sandboxes jobs, the sandbox the command runs in
+        # the worktree and, when the worker sandboxes jobs, the sandbox the command runs in
+        self._prepare_worktree()
         outcomes = self._run_checks(monitor)
         if monitor.stopped.is_set() or not outcomes:
             return self._stopped_with_digest(monitor, outcomes)
         outcome = outcomes[0]
         digest = shell_digest(outcome)
         status = JobStatus.timed_out if digest.status == "timed_out" else JobStatus.completed
-        error = f"command timed out after {spec.checks[0].timeout_ms} ms" if status == JobStatus.timed_out else None
+        error = (
+            f"command timed out after {spec.checks[0].timeout_ms} ms"
+            if status == JobStatus.timed_out
+            else None
+        )
         result = CompactResult(
-            job_id=spec.job_id, job_status=status, checks=[outcome.verdict()], elapsed_ms=self._elapsed(), error=error, shell=digest
+            job_id=spec.job_id,
+            job_status=status,
+            checks=[outcome.verdict()],
+            elapsed_ms=self._elapsed(),
+            error=error,
+            shell=digest,
         )
         self.log("status", f"{status.value}: {_describe(digest)}")
         fields = {"summary": digest.summary_line or outcome.verdict()} | ({"error": error} if error else {})
         return Ending(status, result, fields)
 
     def _stopped_with_digest(self, monitor: JobMonitor, outcomes: list[CheckOutcome]) -> Ending | None:
-        """The job was cancelled, passed its deadline or lost its lease; the digest of what the command did so far."""
+        """The job was cancelled, passed its deadline or lost its lease; the digest of what the command did
+        so far."""
         ending = self._stopped(monitor)
         if ending is not None and outcomes:
             outcome = outcomes[0]
-            if monitor.stop_reason == "timed_out":  # the job's deadline, not the command's own timeout, stopped it
+            if (
+                monitor.stop_reason == "timed_out"
+            ):  # the job's deadline, not the command's own timeout, stopped it
                 outcome = dataclasses.replace(outcome, status="timed out")
             ending.result.shell = shell_digest(outcome)
             ending.result.checks = [outcome.verdict()]

@@ -4,6 +4,7 @@ import os
 
 from farm_core.key_guard import make_undumpable
 from tasks import sandbox, worker_metrics
+
 # The farm's app as a worker runs it: with the job task and the worker's hooks registered on it.
 from tasks.celery_app import app
 from tasks.settings import worker_settings
@@ -17,10 +18,14 @@ def run_worker(queues: str | None, concurrency: int, loglevel: str) -> None:
     settings = worker_settings()
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
     try:
-        sandbox.check_at_start(settings)  # warns loudly, or refuses to start, when bwrap is asked for but unusable
+        sandbox.check_at_start(
+            settings
+        )  # warns loudly, or refuses to start, when bwrap is asked for but unusable
     except sandbox.SandboxUnavailable as exc:
         raise SystemExit(f"codex-farm worker: {exc}") from None
-    worker_metrics.prepare(settings)  # before the pool forks: its processes must inherit the metrics directory
+    worker_metrics.prepare(
+        settings
+    )  # before the pool forks: its processes must inherit the metrics directory
     argv = [
         "worker",
         f"--queues={queues or settings.default_queue}",

@@ -31,7 +31,9 @@ def prepare(settings: WorkerSettings) -> None:
     from prometheus_client import values
 
     if not getattr(values.ValueClass, "_multiprocess", False):
-        log.warning("prometheus_client was imported before %s was set; job metrics will stay empty", MULTIPROC_ENV)
+        log.warning(
+            "prometheus_client was imported before %s was set; job metrics will stay empty", MULTIPROC_ENV
+        )
 
 
 def serve(settings: WorkerSettings) -> None:
@@ -45,7 +47,9 @@ def serve(settings: WorkerSettings) -> None:
     try:
         start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
     except OSError as exc:
-        log.error("worker metrics: cannot listen on %s:%d: %s", settings.metrics_host, settings.metrics_port, exc)
+        log.error(
+            "worker metrics: cannot listen on %s:%d: %s", settings.metrics_host, settings.metrics_port, exc
+        )
         return
     log.info("worker metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
 
@@ -75,7 +79,9 @@ def _job_metrics():
         from prometheus_client import Counter, Histogram
 
         _metrics["jobs"] = Counter(
-            "codex_farm_worker_jobs", "Jobs this worker ran to an end, by queue and final status.", ["queue", "status"]
+            "codex_farm_worker_jobs",
+            "Jobs this worker ran to an end, by queue and final status.",
+            ["queue", "status"],
         )
         _metrics["duration"] = Histogram(
             "codex_farm_worker_job_duration_seconds",

@@ -12,7 +12,15 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from farm_core.git_cli import OwnedGit, git_succeeds, index_path, linked_git_dir, require_job_id, run_git, run_git_text
+from farm_core.git_cli import (
+    OwnedGit,
+    git_succeeds,
+    index_path,
+    linked_git_dir,
+    require_job_id,
+    run_git,
+    run_git_text,
+)
 from farm_core.git_errors import BAD_REVISION, GitOperationError
 
 # Branches, tags and the farm's private refs (where snapshots live) of the source, mirrored 1:1.
@@ -31,7 +39,8 @@ ADMIN_LINKS = ("gitdir", "commondir", "config.worktree")
 
 @dataclass(frozen=True, slots=True)
 class GitSeal:
-    """The git plumbing of a fresh worktree as the farm made it, to tell afterwards whether a job changed it."""
+    """The git plumbing of a fresh worktree as the farm made it, to tell afterwards whether a job changed
+    it."""
 
     git_link: bytes | None  # the worktree's `.git` file
     admin_dir: Path | None
@@ -85,7 +94,12 @@ class WorktreeCache:
         return mirror
 
     def materialize(
-        self, source: str, commit: str, job_id: str, fetch: Callable[[Path], None] | None = None, borrow: bool = False
+        self,
+        source: str,
+        commit: str,
+        job_id: str,
+        fetch: Callable[[Path], None] | None = None,
+        borrow: bool = False,
     ) -> Worktree:
         """A fresh detached worktree of commit at `worktrees/<job_id>`, fetching source if needed.
 
@@ -117,7 +131,9 @@ class WorktreeCache:
         except BaseException:
             self.remove(worktree)
             raise
-        return Worktree(path=path, mirror=mirror, commit=resolved, job_id=job_id, owned=owned, seal=seal_of(path, mirror))
+        return Worktree(
+            path=path, mirror=mirror, commit=resolved, job_id=job_id, owned=owned, seal=seal_of(path, mirror)
+        )
 
     def remove(self, worktree: Worktree) -> None:
         """Delete the worktree, the farm's git dir of it and git's record of it; a no-op when already gone."""
@@ -164,11 +180,18 @@ class WorktreeCache:
     def _fetch(self, mirror: Path, source: str) -> None:
         run_git(
             mirror,
-            "fetch", "--quiet", "--no-tags", "--prune", normalize_source(source), *MIRROR_REFSPECS,
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--prune",
+            normalize_source(source),
+            *MIRROR_REFSPECS,
             timeout=self.fetch_timeout,
-        )  # fmt: skip
+        )
 
-    def _ensure_commit(self, mirror: Path, source: str, commit: str, fetch: Callable[[Path], None] | None = None) -> str:
+    def _ensure_commit(
+        self, mirror: Path, source: str, commit: str, fetch: Callable[[Path], None] | None = None
+    ) -> str:
         # A full object id never changes meaning, so fetch only when it is missing; a name
         # (branch, tag, HEAD) may have moved in the source, so always refresh first.
         if FULL_OBJECT_ID.match(commit) and (present := resolve_commit(mirror, commit)):
@@ -192,13 +215,15 @@ class WorktreeCache:
 # The config `git init --bare` writes; a sha256 commit id (64 hex digits) needs the object-format extension.
 _OWNED_SHA1_CONFIG = "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n"
 _OWNED_SHA256_CONFIG = (
-    "[core]\n\trepositoryformatversion = 1\n\tfilemode = true\n\tbare = true\n[extensions]\n\tobjectformat = sha256\n"
+    "[core]\n\trepositoryformatversion = 1\n\tfilemode = true\n\tbare = true\n[extensions]\n\tobjectformat = "
+    "sha256\n"
 )
 
 
 def make_owned_git(mirror: Path, work_tree: Path, git_dir: Path, commit: str) -> OwnedGit:
     """The farm's own git dir for a fresh worktree: objects borrowed from the mirror, HEAD at commit,
-    a copy of the fresh index (its stat data spares rehashing untouched files), config of git's defaults only."""
+    a copy of the fresh index (its stat data spares rehashing untouched files), config of git's defaults
+    only."""
     # Laid out by hand as `git init --bare --template=` lays it out (gitrepository-layout(5)): a git
     # process here cost each job ~5 ms, and a git dir that runs nothing needs no template.
     for folder in ("objects/info", "objects/pack", "refs/heads", "refs/tags"):
@@ -222,7 +247,8 @@ def seal_of(worktree: Path, mirror: Path) -> GitSeal:
 
 
 def tampering(worktree: Worktree) -> str | None:
-    """What a job changed of the git plumbing the farm made (its `.git`, admin links, the mirror's config); None when intact."""
+    """What a job changed of the git plumbing the farm made (its `.git`, admin links, the mirror's config);
+    None when intact."""
     seal = worktree.seal
     if seal is None:
         return None
@@ -261,7 +287,6 @@ def _read_file(path: Path) -> bytes | None:
         return None
 
 
-
 def normalize_source(source: str) -> str:
     """An existing local path made absolute (git runs inside the mirror); URLs unchanged."""
     if "://" in source:
@@ -283,7 +308,9 @@ def borrow_objects(mirror: Path, source: str) -> None:
     if "://" in source or alternates.exists():
         return
     try:
-        common_dir = run_git_text(Path(normalize_source(source)), "rev-parse", "--path-format=absolute", "--git-common-dir")
+        common_dir = run_git_text(
+            Path(normalize_source(source)), "rev-parse", "--path-format=absolute", "--git-common-dir"
+        )
     except GitOperationError:
         return  # unreadable or not a repo here: the fetch reports it
     objects = Path(common_dir) / "objects"

@@ -1,4 +1,5 @@
-"""The packages' import direction (docs/architecture.md, "Packages"): `farm_core` is the contract and imports none
+"""The packages' import direction (docs/architecture.md, "Packages"): `farm_core` is the contract and
+imports none
 of the others; `mcp_frontend` and `tasks` use it and never each other; `adapter` takes only what is genuinely
 shared; the benchmarks and the tests use the product, never each other; no first-party import hides inside a
 function (the way an import loop is dodged, or a start-up cost nobody measured)."""
@@ -26,7 +27,8 @@ MAY_IMPORT = {
     "bench": {*PRODUCT, "farm_load"},
     "tests": {*PRODUCT, "farm_load"},
 }
-# What the adapter shares with the farm: redaction, the per-job tokens it checks, keeping its key out of reach.
+# What the adapter shares with the farm: redaction, the per-job tokens it checks, keeping its key out of
+# reach.
 ADAPTER_SHARES = {"farm_core.redaction", "farm_core.job_tokens", "farm_core.key_guard"}
 # Where a first-party import inside a function would dodge a loop between the modules, or hide what they cost.
 NO_IMPORT_IN_FUNCTIONS = ("farm_core", "adapter", "tasks", "mcp_frontend", "codex_farm", "farm_load", "bench")
@@ -51,9 +53,11 @@ def imports_of(package: str) -> list[tuple[Path, int, str, bool]]:
     for path in sorted((ROOT / package).rglob("*.py")):
         tree = ast.parse(path.read_text(), str(path))
         in_functions = {
-            id(node) for function in ast.walk(tree) if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+            id(node)
+            for function in ast.walk(tree)
+            if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
             for node in ast.walk(function)
-        }  # fmt: skip
+        }
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 modules = [alias.name for alias in node.names]
@@ -61,7 +65,9 @@ def imports_of(package: str) -> list[tuple[Path, int, str, bool]]:
                 modules = [node.module]
             else:
                 continue
-            found += [(path.relative_to(ROOT), node.lineno, module, id(node) in in_functions) for module in modules]
+            found += [
+                (path.relative_to(ROOT), node.lineno, module, id(node) in in_functions) for module in modules
+            ]
     return found
 
 
@@ -73,9 +79,10 @@ def first_party(module: str) -> str | None:
 @pytest.mark.parametrize("package", sorted(MAY_IMPORT))
 def test_imports_go_one_way(package):
     wrong = [
-        f"{path}:{line} imports {module}" for path, line, module, _ in imports_of(package)
+        f"{path}:{line} imports {module}"
+        for path, line, module, _ in imports_of(package)
         if first_party(module) not in (None, package, *MAY_IMPORT[package])
-    ]  # fmt: skip
+    ]
     assert wrong == []
 
 
@@ -95,14 +102,16 @@ def loaded_when_used(path: Path, module: str) -> bool:
 @pytest.mark.parametrize("package", NO_IMPORT_IN_FUNCTIONS)
 def test_no_first_party_import_hides_in_a_function(package):
     hidden = [
-        f"{path}:{line} imports {module}" for path, line, module, inner in imports_of(package)
+        f"{path}:{line} imports {module}"
+        for path, line, module, inner in imports_of(package)
         if inner and first_party(module) and not loaded_when_used(path, module)
-    ]  # fmt: skip
+    ]
     assert hidden == []
 
 
 def test_the_checker_sees_a_wrong_import(tmp_path, monkeypatch):
-    """The rule can fail: a module of `tasks` that imports the frontend, inside a function, is caught twice."""
+    """The rule can fail: a module of `tasks` that imports the frontend, inside a function, is caught
+    twice."""
     (tmp_path / "tasks").mkdir()
     (tmp_path / "tasks" / "bad.py").write_text("def f():\n    from mcp_frontend.server import build_server\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)

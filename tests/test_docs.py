@@ -1,4 +1,5 @@
-"""The docs stay true to the code: every setting, tool and error code is documented, and the README stays short."""
+"""The docs stay true to the code: every setting, tool and error code is documented, and the README stays
+short."""
 
 import re
 from pathlib import Path
@@ -19,9 +20,21 @@ ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
 SETTINGS_DOC = (ROOT / "docs" / "settings.md").read_text()
 TOOLS_DOC = (ROOT / "docs" / "tools.md").read_text()
-DOCS = [ROOT / "README.md", ROOT / "SECURITY.md", ROOT / "deploy" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-SETTINGS_CLASSES = (AdapterSettings, FarmSettings, WorkerSettings, FrontendSettings,
-                    LocalFarmSettings, StatsSettings, FlowerSettings)  # fmt: skip
+DOCS = [
+    ROOT / "README.md",
+    ROOT / "SECURITY.md",
+    ROOT / "deploy" / "README.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+]
+SETTINGS_CLASSES = (
+    AdapterSettings,
+    FarmSettings,
+    WorkerSettings,
+    FrontendSettings,
+    LocalFarmSettings,
+    StatsSettings,
+    FlowerSettings,
+)
 # The settings doc's sections of the farm's processes (its headings).
 SHARED_SECTION = "Shared by the frontend and the workers"
 FRONTEND_SECTION, WORKER_SECTION = "Frontend", "Worker"
@@ -105,7 +118,9 @@ async def test_every_tool_has_a_readme_line_and_a_section_in_the_tools_doc():
 
 
 def test_every_error_code_is_in_the_tools_doc_and_no_other():
-    documented = set(re.findall(r"^\| `([a-z_]+)` \|", TOOLS_DOC.split("## Errors", 1)[1], flags=re.MULTILINE))
+    documented = set(
+        re.findall(r"^\| `([a-z_]+)` \|", TOOLS_DOC.split("## Errors", 1)[1], flags=re.MULTILINE)
+    )
     assert documented == error_codes()
 
 

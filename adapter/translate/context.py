@@ -16,7 +16,8 @@ class ResponseContext:
     tool_names: dict[str, str] = field(default_factory=dict)
     # The client's stop_sequences, to tell `stop_sequence` from `end_turn`.
     stop_sequences: tuple[str, ...] = ()
-    # The provider's reasoning state -> the thinking block's signature that carries it back; None: not carried.
+    # The provider's reasoning state -> the thinking block's signature that carries it back; None: not
+    # carried.
     seal_reasoning: Callable[[CarriedReasoning], str] | None = None
 
     @property

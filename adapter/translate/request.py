@@ -26,7 +26,8 @@ Translation rules, in brief (see the tests for exact shapes):
   :mod:`adapter.reasoning_seal`) gives its assistant message the provider's reasoning
   state back exactly as received: the text in the field it came in, OpenRouter's
   ``reasoning_details`` in order, and each tool call's ``extra_content`` (Gemini's
-  thought signature) on that same call; any other thinking block is dropped.  ``thinking`` and ``output_config.effort`` become the provider profile's
+  thought signature) on that same call; any other thinking block is dropped.  ``thinking`` and
+  ``output_config.effort`` become the provider profile's
   own switch (see :mod:`adapter.providers`).
 * Redacted thinking, unknown/server blocks, server tools, ``cache_control``,
   ``citations``, ``metadata``, ``top_k`` and any unknown field are dropped.
@@ -37,7 +38,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from adapter.providers import PROFILES, Effort, ProviderProfile, ThinkingMode, client_effort, wants_thinking
 from adapter.reasoning_seal import CarriedReasoning, ReasoningSeal
@@ -53,8 +54,8 @@ from adapter.wire.anthropic_request import (
     MessagesRequest,
     PlainTextSource,
     TextBlock,
-    ToolReferenceBlock,
     ThinkingBlock,
+    ToolReferenceBlock,
     ToolResultBlock,
     ToolUseBlock,
     UrlSource,
@@ -115,7 +116,7 @@ class TranslatedRequest:
 # model separately.
 
 # A user content part under construction: plain text, or a finished image/file part.
-_Part = Union[str, dict[str, Any]]
+_Part = str | dict[str, Any]
 
 
 class _User:
@@ -131,7 +132,9 @@ class _Assistant:
     def __init__(self) -> None:
         self.texts: list[str] = []
         self.calls: list[dict[str, Any]] = []
-        self.reasoning: dict[str, list[str]] = {}  # message field -> the provider's reasoning pieces, in order
+        self.reasoning: dict[
+            str, list[str]
+        ] = {}  # message field -> the provider's reasoning pieces, in order
         self.details: list[dict[str, Any]] = []  # OpenRouter reasoning_details, in order
         self.call_extras: dict[str, dict[str, Any]] = {}  # client tool_use id -> the call's extra_content
 
@@ -144,16 +147,12 @@ class _Assistant:
 
 
 # User turn, assistant turn, or a finished tool message.
-_Entry = Union[_User, _Assistant, dict[str, Any]]
+_Entry = _User | _Assistant | dict[str, Any]
 
-_dump_arguments = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), default=str
-).encode
+_dump_arguments = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
 
 
-def to_openai(
-    request: MessagesRequest | CountTokensRequest, target: UpstreamTarget
-) -> TranslatedRequest:
+def to_openai(request: MessagesRequest | CountTokensRequest, target: UpstreamTarget) -> TranslatedRequest:
     """Translate a validated Anthropic request into the upstream chat request.
 
     ``request`` may also be a :class:`CountTokensRequest` (no sampling fields); the
@@ -238,11 +237,7 @@ def to_openai(
 
     # ---- sampling ---------------------------------------------------------------
     requested = getattr(request, "max_tokens", None)
-    max_tokens = (
-        target.max_output_tokens
-        if requested is None
-        else min(requested, target.max_output_tokens)
-    )
+    max_tokens = target.max_output_tokens if requested is None else min(requested, target.max_output_tokens)
     stop_sequences = getattr(request, "stop_sequences", None) or []
     stream = bool(getattr(request, "stream", None))
 
@@ -417,9 +412,7 @@ class _State:
                 attachments.append(f"Attachments from tool call {call_id}:")
                 attachments.extend(media)
         for call_id in missing:
-            self.entries.append(
-                {"role": "tool", "tool_call_id": call_id, "content": NO_RESULT}
-            )
+            self.entries.append({"role": "tool", "tool_call_id": call_id, "content": NO_RESULT})
         self.user_parts(attachments)
 
     def user(self, message: Message) -> None:
@@ -473,9 +466,7 @@ class _State:
                             lines.append(part)
                         else:
                             lines.append(
-                                IMAGE_PLACEHOLDER
-                                if part["type"] == "image_url"
-                                else DOCUMENT_PLACEHOLDER
+                                IMAGE_PLACEHOLDER if part["type"] == "image_url" else DOCUMENT_PLACEHOLDER
                             )
                             media.append(part)
                 elif type(item) is ToolReferenceBlock:
@@ -500,9 +491,7 @@ def _system_texts(content: str | list[Any] | None) -> list[str]:
     return [
         block.text
         for block in content
-        if type(block) is TextBlock
-        and block.text
-        and not block.text.startswith(BILLING_HEADER_PREFIX)
+        if type(block) is TextBlock and block.text and not block.text.startswith(BILLING_HEADER_PREFIX)
     ]
 
 
@@ -575,8 +564,5 @@ def _finish(entry: _Entry) -> dict[str, Any]:
         return {"role": "user", "content": _TEXT_JOIN.join(parts)}  # type: ignore[arg-type]
     return {
         "role": "user",
-        "content": [
-            {"type": "text", "text": part} if isinstance(part, str) else part
-            for part in parts
-        ],
+        "content": [{"type": "text", "text": part} if isinstance(part, str) else part for part in parts],
     }

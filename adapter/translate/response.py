@@ -3,7 +3,8 @@
 Content order is thinking (from ``reasoning_content``) -> text -> tool_use blocks, the
 order Anthropic models produce.  When reasoning is carried, the thinking block's signature
 seals the provider's whole reasoning state (text, ``reasoning_details``, each call's
-``extra_content``); a state without text still gets an empty thinking block to carry it.  Tool names are mapped back to the client's names, tool
+``extra_content``); a state without text still gets an empty thinking block to carry it.  Tool names are
+mapped back to the client's names, tool
 call ids are kept (or generated as ``toolu_...`` when missing or repeated), and tool
 arguments are decoded leniently: a model's malformed JSON must never fail the request.
 
@@ -366,9 +367,7 @@ def to_anthropic_message(
         # Clients reject an empty content list.
         content.append(TextBlock(text=""))
 
-    stop_reason, stop_sequence = to_anthropic_stop(
-        finish_reason, bool(tool_blocks), matched_stop, context
-    )
+    stop_reason, stop_sequence = to_anthropic_stop(finish_reason, bool(tool_blocks), matched_stop, context)
     usage = from_openai(completion.usage)
     return Message(
         id=message_id,

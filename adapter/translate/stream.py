@@ -142,13 +142,18 @@ class _Carry:
         self.calls: list[tuple[_Block, dict[str, Any]]] = []  # tool call -> its extra_content
 
     def add_details(self, fragments: list[Any]) -> None:
-        """Merge streamed reasoning_details: a fragment continues the last detail of the same index and type."""
+        """Merge streamed reasoning_details: a fragment continues the last detail of the same index and
+        type."""
         for fragment in fragments:
             if not isinstance(fragment, dict):
                 continue
             last = self.details[-1] if self.details else None
-            if (last is None or "index" not in fragment or fragment.get("index") != last.get("index")
-                    or fragment.get("type") != last.get("type")):
+            if (
+                last is None
+                or "index" not in fragment
+                or fragment.get("index") != last.get("index")
+                or fragment.get("type") != last.get("type")
+            ):
                 self.details.append(dict(fragment))
                 continue
             for key, value in fragment.items():
@@ -307,9 +312,7 @@ class StreamTranslator:
             return b""
         self._done = True
         self._failed = True
-        return _encode(
-            _event("error", {"type": "error", "error": {"type": error_type, "message": message}})
-        )
+        return _encode(_event("error", {"type": "error", "error": {"type": error_type, "message": message}}))
 
     # ------------------------------------------------------------------ internals
 
@@ -563,9 +566,7 @@ class StreamTranslator:
             if block.sent_json and not self._closable(block):
                 suffix = completion_suffix("".join(block.args))
                 if suffix:
-                    out.append(
-                        f"{_DELTA_HEAD}{block.index}{_JSON_MID}{_jstr(suffix)}{_DELTA_TAIL}"
-                    )
+                    out.append(f"{_DELTA_HEAD}{block.index}{_JSON_MID}{_jstr(suffix)}{_DELTA_TAIL}")
         elif block is self._text:
             self._text = None
         elif block is self._thinking:

@@ -109,9 +109,7 @@ def _clean(node: dict[str, Any], ctx: _Ctx, depth: int) -> dict[str, Any]:
                 }
         elif kind == _TYPE:
             if type(value) is str or (
-                isinstance(value, list)
-                and value
-                and all(isinstance(t, str) for t in value)
+                isinstance(value, list) and value and all(isinstance(t, str) for t in value)
             ):
                 out["type"] = value
         elif kind == _STRING:
@@ -161,9 +159,7 @@ def _clean(node: dict[str, Any], ctx: _Ctx, depth: int) -> dict[str, Any]:
 
     if isinstance(required, list):
         known = out.get("properties")
-        names = [
-            r for r in required if isinstance(r, str) and (known is None or r in known)
-        ]
+        names = [r for r in required if isinstance(r, str) and (known is None or r in known)]
         if names:
             out["required"] = list(dict.fromkeys(names))
     if ref:

@@ -46,6 +46,7 @@ _BY_STATUS: dict[int, tuple[int, str]] = {
     529: (529, "overloaded_error"),
 }
 
+
 def anthropic_error_for_status(status: int) -> tuple[int, str]:
     """Upstream HTTP status -> (HTTP status to return, Anthropic error type)."""
     mapped = _BY_STATUS.get(status)

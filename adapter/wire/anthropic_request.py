@@ -18,7 +18,7 @@ Validate once, preferably straight from the raw body:
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
 
@@ -116,22 +116,18 @@ def _document_source_tag(value: Any) -> str:
 
 
 ImageSource = Annotated[
-    Union[
-        Annotated[Base64Source, Tag("base64")],
-        Annotated[UrlSource, Tag("url")],
-        Annotated[UnknownSource, Tag("unknown")],
-    ],
+    Annotated[Base64Source, Tag("base64")]
+    | Annotated[UrlSource, Tag("url")]
+    | Annotated[UnknownSource, Tag("unknown")],
     Discriminator(_image_source_tag),
 ]
 
 DocumentSource = Annotated[
-    Union[
-        Annotated[Base64Source, Tag("base64")],
-        Annotated[PlainTextSource, Tag("text")],
-        Annotated[UrlSource, Tag("url")],
-        Annotated["ContentSource", Tag("content")],
-        Annotated[UnknownSource, Tag("unknown")],
-    ],
+    Annotated[Base64Source, Tag("base64")]
+    | Annotated[PlainTextSource, Tag("text")]
+    | Annotated[UrlSource, Tag("url")]
+    | Annotated["ContentSource", Tag("content")]
+    | Annotated[UnknownSource, Tag("unknown")],
     Discriminator(_document_source_tag),
 ]
 
@@ -222,13 +218,8 @@ class _UnknownContentBlock(UnknownBlock):
 
 
 ToolResultContentBlock = Annotated[
-    Union[
-        Annotated[
-            Union[TextBlock, ImageBlock, DocumentBlock, ToolReferenceBlock],
-            Field(discriminator="type"),
-        ],
-        _UnknownResultItem,
-    ],
+    Annotated[TextBlock | ImageBlock | DocumentBlock | ToolReferenceBlock, Field(discriminator="type")]
+    | _UnknownResultItem,
     Field(union_mode="left_to_right"),
 ]
 
@@ -250,36 +241,32 @@ class ToolResultBlock(_Block):
 
 
 ContentBlock = Annotated[
-    Union[
-        Annotated[
-            Union[
-                TextBlock,
-                ImageBlock,
-                DocumentBlock,
-                ToolUseBlock,
-                ToolResultBlock,
-                ThinkingBlock,
-                RedactedThinkingBlock,
-            ],
-            Field(discriminator="type"),
-        ],
-        _UnknownContentBlock,
-    ],
+    Annotated[
+        TextBlock
+        | ImageBlock
+        | DocumentBlock
+        | ToolUseBlock
+        | ToolResultBlock
+        | ThinkingBlock
+        | RedactedThinkingBlock,
+        Field(discriminator="type"),
+    ]
+    | _UnknownContentBlock,
     Field(union_mode="left_to_right"),
 ]
 
 # Everything a translator may meet in a content list.
-AnyBlock = Union[
-    TextBlock,
-    ImageBlock,
-    DocumentBlock,
-    ToolUseBlock,
-    ToolResultBlock,
-    ThinkingBlock,
-    RedactedThinkingBlock,
-    ToolReferenceBlock,
-    UnknownBlock,
-]
+AnyBlock = (
+    TextBlock
+    | ImageBlock
+    | DocumentBlock
+    | ToolUseBlock
+    | ToolResultBlock
+    | ThinkingBlock
+    | RedactedThinkingBlock
+    | ToolReferenceBlock
+    | UnknownBlock
+)
 
 DocumentBlock.model_rebuild()
 

@@ -7,7 +7,7 @@ and the ``ErrorBody`` envelope.  Streaming events are written directly as JSON b
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -44,7 +44,7 @@ class ToolUseBlock(_Model):
     input: dict[str, Any] = Field(default_factory=dict)
 
 
-ContentBlock = Annotated[Union[TextBlock, ThinkingBlock, ToolUseBlock], Field(discriminator="type")]
+ContentBlock = Annotated[TextBlock | ThinkingBlock | ToolUseBlock, Field(discriminator="type")]
 
 
 class Usage(_Model):
@@ -77,5 +77,5 @@ class ErrorBody(_Model):
     error: ErrorDetail
 
     @classmethod
-    def of(cls, error_type: str, message: str) -> "ErrorBody":
+    def of(cls, error_type: str, message: str) -> ErrorBody:
         return cls(error=ErrorDetail(type=error_type, message=message))

@@ -10,7 +10,7 @@ as ``null`` -- several gateways reject explicit nulls.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -70,7 +70,7 @@ class FilePart(_Strict):
     file: FileData
 
 
-ContentPart = Annotated[Union[TextPart, ImagePart, FilePart], Field(discriminator="type")]
+ContentPart = Annotated[TextPart | ImagePart | FilePart, Field(discriminator="type")]
 
 
 # --------------------------------------------------------------------------- messages
@@ -118,7 +118,7 @@ class ToolMessage(_Strict):
 
 
 ChatMessage = Annotated[
-    Union[SystemMessage, UserMessage, AssistantMessage, ToolMessage],
+    SystemMessage | UserMessage | AssistantMessage | ToolMessage,
     Field(discriminator="role"),
 ]
 

@@ -23,7 +23,9 @@ class AnalyzeResult(BaseModel):
 
     answer: str
     files_used: list[str] = Field(description="Files whose content (or first part) the model saw.")
-    truncated: list[str] = Field(description="What was cut or left out (file caps, total cap, binary, glob limits); empty: nothing.")
+    truncated: list[str] = Field(
+        description="What was cut or left out (file caps, total cap, binary, glob limits); empty: nothing."
+    )
     cached: bool = Field(description="Served from WORKER_LITE_CACHE_DIR without a model call.")
     usage: LiteUsage
 
@@ -48,11 +50,19 @@ async def analyze(
     key = content_key("analyze/1", model, SYSTEM, prompt)
     hit = await anyio.to_thread.run_sync(cache.get, key)
     if hit is not None and isinstance(hit.get("answer"), str):
-        return AnalyzeResult(answer=hit["answer"], files_used=selection.names, truncated=selection.notes, cached=True, usage=LiteUsage())
+        return AnalyzeResult(
+            answer=hit["answer"],
+            files_used=selection.names,
+            truncated=selection.notes,
+            cached=True,
+            usage=LiteUsage(),
+        )
     reply = await call_model(service, SYSTEM, prompt, model, ANSWER_MAX_TOKENS)
     notes = selection.notes + (["answer: cut at the output cap"] if reply.truncated else [])
     await anyio.to_thread.run_sync(cache.put, key, {"answer": reply.text})
-    return AnalyzeResult(answer=reply.text, files_used=selection.names, truncated=notes, cached=False, usage=reply.usage)
+    return AnalyzeResult(
+        answer=reply.text, files_used=selection.names, truncated=notes, cached=False, usage=reply.usage
+    )
 
 
 def _select(

@@ -1,4 +1,5 @@
-"""Bounded, redacted slices of a job's large artifacts (log, patch, one check's output), and its diff for prompts."""
+"""Bounded, redacted slices of a job's large artifacts (log, patch, one check's output), and its diff for
+prompts."""
 
 from datetime import datetime
 
@@ -16,14 +17,17 @@ LOG_MAX_ENTRIES = 100_000
 
 
 class ArtifactSlice(BaseModel):
-    """`text` is bytes [offset, offset + bytes) of the redacted artifact; pass next_offset to read on (null: the end)."""
+    """`text` is bytes [offset, offset + bytes) of the redacted artifact; pass next_offset to read on
+    (null: the end)."""
 
     job_id: str
     artifact: str
     offset: int
     bytes: int
     total_bytes: int
-    next_offset: int | None = Field(description="Offset of the next slice; null when this slice reaches the end.")
+    next_offset: int | None = Field(
+        description="Offset of the next slice; null when this slice reaches the end."
+    )
     text: str
 
 
@@ -60,7 +64,8 @@ def log_text(entries: list[LogEntry]) -> str:
 
 
 def check_text(entries: list[LogEntry], name: str) -> str:
-    """The `check` lines between `check <name>: running` and that check's verdict (the last run, if redelivered)."""
+    """The `check` lines between `check <name>: running` and that check's verdict (the last run, if
+    redelivered)."""
     start, prefix = f"check {name}: running", f"check {name}: "
     lines: list[str] | None = None
     collecting = False
@@ -97,9 +102,14 @@ def slice_text(job_id: str, artifact: str, text: str, offset: int, max_bytes: in
     if boundary > start:
         end = boundary
     return ArtifactSlice(
-        job_id=job_id, artifact=artifact, offset=start, bytes=end - start, total_bytes=total,
-        next_offset=end if end < total else None, text=data[start:end].decode("utf-8", "replace"),
-    )  # fmt: skip
+        job_id=job_id,
+        artifact=artifact,
+        offset=start,
+        bytes=end - start,
+        total_bytes=total,
+        next_offset=end if end < total else None,
+        text=data[start:end].decode("utf-8", "replace"),
+    )
 
 
 def get_artifact_slice(
@@ -119,7 +129,10 @@ def job_diff(service: CheapService, job_id: str, max_bytes: int) -> tuple[JobRec
     """A finished job's record, its redacted diff trimmed to max_bytes, and whether it was trimmed."""
     record = service.record(job_id)
     if not record.status.terminal:
-        raise JobNotFinished(f"job {job_id} is {record.status.value}", hint="call wait until the job has ended, then call again")
+        raise JobNotFinished(
+            f"job {job_id} is {record.status.value}",
+            hint="call wait until the job has ended, then call again",
+        )
     patch = service.store.load_patch(job_id)
     if patch is None:
         if record.result and record.result.changed_files:

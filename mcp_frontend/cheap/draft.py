@@ -27,14 +27,20 @@ GIT_TIMEOUT_S = 30
 # Read-only git: no index refresh, no lock files (the repo stays byte-identical).
 READ_ONLY_GIT = {"GIT_OPTIONAL_LOCKS": "0"}
 KIND_ASKS = {
-    "commit": "Write a git commit message for this change: a subject line of at most 72 characters in the imperative "
+    "commit": "Write a git commit message for this change: a subject line of at most 72 characters in the "
+    "imperative "
     "mood, a blank line, then a short body explaining what changed and why. Output only the message.",
-    "pr": "Write a pull request description for this change in Markdown: a title line, a Summary section, a Changes list "
+    "pr": "Write a pull request description for this change in Markdown: a title line, a Summary section, a "
+    "Changes list "
     "and a Testing section. Output only the description.",
-    "changelog": "Write a changelog entry for this change in Keep a Changelog style: bullet points under Added, Changed, "
+    "changelog": "Write a changelog entry for this change in Keep a Changelog style: bullet points under "
+    "Added, Changed, "
     "Fixed or Removed (only those that apply), user-facing wording. Output only the entry.",
 }
-SYSTEM = "You write concise, accurate text about code changes from their diff. Never invent changes the diff does not show."
+SYSTEM = (
+    "You write concise, accurate text about code changes from their diff. Never invent changes the diff does "
+    "not show."
+)
 
 
 class DraftResult(BaseModel):
@@ -43,7 +49,9 @@ class DraftResult(BaseModel):
     kind: DraftKind
     text: str
     source: str = Field(description="`job <id>` or `repo <path>` (git diff HEAD plus untracked files).")
-    truncated: list[str] = Field(default_factory=list, description="What was cut (diff, untracked files, the text); empty: nothing.")
+    truncated: list[str] = Field(
+        default_factory=list, description="What was cut (diff, untracked files, the text); empty: nothing."
+    )
     usage: LiteUsage
 
 
@@ -64,7 +72,9 @@ async def draft(
     context = ""
     if job_id is not None:
         record, diff, cut = await anyio.to_thread.run_sync(job_diff, service, job_id, DRAFT_DIFF_MAX_BYTES)
-        context = f"The change was made for this request:\n{(record.spec.prompt if record.spec else '')[:4000]}\n\n"
+        context = (
+            f"The change was made for this request:\n{(record.spec.prompt if record.spec else '')[:4000]}\n\n"
+        )
         source = f"job {job_id}"
     else:
         path = resolve_repo(repo, service.frontend.sandbox_root)
@@ -80,7 +90,9 @@ async def draft(
     text = reply.text.strip()
     if reply.truncated or len(text) > DRAFT_MAX_CHARS:
         notes.append("text: cut at the output cap")
-    return DraftResult(kind=kind, text=text[:DRAFT_MAX_CHARS], source=source, truncated=notes, usage=reply.usage)
+    return DraftResult(
+        kind=kind, text=text[:DRAFT_MAX_CHARS], source=source, truncated=notes, usage=reply.usage
+    )
 
 
 def repo_diff(repo: Path) -> tuple[str, bool, list[str]]:
@@ -100,7 +112,9 @@ def repo_diff(repo: Path) -> tuple[str, bool, list[str]]:
         pieces.append(_new_file_diff(repo, name, notes))
     patch = b"".join(pieces)
     if not patch.strip():
-        raise InvalidArgument("the repo has no changes against HEAD and no untracked files; nothing to draft from")
+        raise InvalidArgument(
+            "the repo has no changes against HEAD and no untracked files; nothing to draft from"
+        )
     return trim_diff(patch, DRAFT_DIFF_MAX_BYTES), len(patch) > DRAFT_DIFF_MAX_BYTES, notes
 
 
@@ -118,8 +132,12 @@ def _head_or_empty_tree(repo: Path) -> str:
 def _new_file_diff(repo: Path, name: str, notes: list[str]) -> bytes:
     path = repo / name
     # The name's own bytes, as git writes them (it may not be UTF-8).
-    header = f"diff --git a/{name} b/{name}\nnew file (untracked)\n--- /dev/null\n+++ b/{name}\n".encode("utf-8", "surrogateescape")
-    handle = open_regular(path, repo)  # through no link, never a FIFO or device, even one swapped in meanwhile
+    header = f"diff --git a/{name} b/{name}\nnew file (untracked)\n--- /dev/null\n+++ b/{name}\n".encode(
+        "utf-8", "surrogateescape"
+    )
+    handle = open_regular(
+        path, repo
+    )  # through no link, never a FIFO or device, even one swapped in meanwhile
     if handle is None:
         return header
     try:

@@ -1,4 +1,5 @@
-"""One non-streaming Anthropic Messages call to the adapter: bounded input, bounded output, text and usage back."""
+"""One non-streaming Anthropic Messages call to the adapter: bounded input, bounded output, text and usage
+back."""
 
 from dataclasses import dataclass
 
@@ -38,23 +39,36 @@ class ModelReply:
 class ModelClient:
     """Calls `POST {adapter_url}/v1/messages` with a client token; one request per `complete`."""
 
-    def __init__(self, adapter_url: str, token: str, timeout_s: float = CALL_TIMEOUT_S, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        adapter_url: str,
+        token: str,
+        timeout_s: float = CALL_TIMEOUT_S,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
         self.url = adapter_url.rstrip("/") + "/v1/messages"
         self.token = token
         self.timeout_s = timeout_s
         self.transport = transport
 
     async def complete(self, system: str, prompt: str, model: str, max_tokens: int = 1024) -> ModelReply:
-        """One user turn, answered in full; raises InvalidArgument past the input cap, ModelCallFailed on any failure."""
+        """One user turn, answered in full; raises InvalidArgument past the input cap, ModelCallFailed on
+        any failure."""
         if len(system) + len(prompt) > MAX_INPUT_CHARS:
-            raise InvalidArgument(f"request of {len(system) + len(prompt)} characters exceeds the cap of {MAX_INPUT_CHARS}")
+            raise InvalidArgument(
+                f"request of {len(system) + len(prompt)} characters exceeds the cap of {MAX_INPUT_CHARS}"
+            )
         body = {
             "model": model,
             "max_tokens": max(1, min(max_tokens, MAX_OUTPUT_TOKENS)),
             "system": _sendable(system),
             "messages": [{"role": "user", "content": _sendable(prompt)}],
         }
-        headers = {"x-api-key": self.token, "anthropic-version": ANTHROPIC_VERSION, "content-type": "application/json"}
+        headers = {
+            "x-api-key": self.token,
+            "anthropic-version": ANTHROPIC_VERSION,
+            "content-type": "application/json",
+        }
         try:
             async with httpx.AsyncClient(timeout=self.timeout_s, transport=self.transport) as client:
                 response = await client.post(self.url, json=body, headers=headers)
@@ -72,7 +86,8 @@ class ModelClient:
 
 
 def _sendable(text: str) -> str:
-    """text as valid UTF-8: a lone surrogate (from a JSON escape or an undecodable file name) becomes U+FFFD."""
+    """text as valid UTF-8: a lone surrogate (from a JSON escape or an undecodable file name) becomes
+    U+FFFD."""
     return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
@@ -89,7 +104,9 @@ def _reply(data: dict) -> ModelReply:
     )
     stop = data.get("stop_reason")
     cut = len(text) > MAX_OUTPUT_CHARS
-    return ModelReply(text=text[:MAX_OUTPUT_CHARS], usage=counts, stop_reason=stop, truncated=cut or stop == "max_tokens")
+    return ModelReply(
+        text=text[:MAX_OUTPUT_CHARS], usage=counts, stop_reason=stop, truncated=cut or stop == "max_tokens"
+    )
 
 
 def _int(value) -> int:
@@ -109,12 +126,15 @@ def _error_message(response: httpx.Response) -> str:
 async def call_model(
     service: CheapService, system: str, prompt: str, model: str | None, max_tokens: int
 ) -> ModelReply:
-    """One call through the adapter the frontend is configured with (ADAPTER_URL, ADAPTER_TOKEN); prompt and text redacted."""
+    """One call through the adapter the frontend is configured with (ADAPTER_URL, ADAPTER_TOKEN); prompt
+    and text redacted."""
     farm = service.farm
     token = farm.adapter_token.get_secret_value() if farm.adapter_token else ""
     client = ModelClient(farm.adapter_url, token)
     try:
-        reply = await client.complete(system, service.redact(prompt), model or service.frontend.lite_model, max_tokens)
+        reply = await client.complete(
+            system, service.redact(prompt), model or service.frontend.lite_model, max_tokens
+        )
     except ModelCallFailed as exc:
         raise ModelCallFailed(service.redact(exc.message)) from None
     return ModelReply(service.redact(reply.text), reply.usage, reply.stop_reason, reply.truncated)

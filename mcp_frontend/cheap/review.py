@@ -1,4 +1,5 @@
-"""review: one cheap model call judging a job's diff and check verdicts (or some files), answered as strict JSON."""
+"""review: one cheap model call judging a job's diff and check verdicts (or some files), answered as strict
+JSON."""
 
 import json
 import re
@@ -20,10 +21,13 @@ MAX_FINDINGS = 50
 MESSAGE_MAX_CHARS = 500
 RAW_SHOWN_CHARS = 1000
 SYSTEM = (
-    "You are a strict code reviewer. Review the change below for bugs, regressions, security problems and missing "
+    "You are a strict code reviewer. Review the change below for bugs, regressions, security problems and "
+    "missing "
     "tests. Reply with ONLY a JSON object, no prose: "
-    '{"verdict": "accept" | "repair", "findings": [{"file": "path", "line": 12, "severity": "error" | "warning" | "info", '
-    '"message": "what is wrong and how to fix it"}]}. Use "repair" when any finding must be fixed before merging, '
+    '{"verdict": "accept" | "repair", "findings": [{"file": "path", "line": 12, "severity": "error" | '
+    '"warning" | "info", '
+    '"message": "what is wrong and how to fix it"}]}. Use "repair" when any finding must be fixed before '
+    "merging, "
     "or when a check failed; line is null when no line applies."
 )
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
@@ -39,7 +43,14 @@ class Finding(BaseModel):
     @classmethod
     def _severity(cls, value: Any) -> str:
         value = str(value or "warning").lower()
-        return {"critical": "error", "high": "error", "major": "error", "medium": "warning", "minor": "info", "low": "info"}.get(value, value)
+        return {
+            "critical": "error",
+            "high": "error",
+            "major": "error",
+            "medium": "warning",
+            "minor": "info",
+            "low": "info",
+        }.get(value, value)
 
     @field_validator("line", mode="before")
     @classmethod
@@ -82,12 +93,15 @@ class ReviewResult(BaseModel):
     findings: list[Finding]
     reviewed: str = Field(description="What was reviewed: `job <id>` or the files.")
     checks: list[str] = Field(default_factory=list, description="The job's check verdicts the model saw.")
-    truncated: list[str] = Field(default_factory=list, description="What was cut before the model saw it; empty: nothing.")
+    truncated: list[str] = Field(
+        default_factory=list, description="What was cut before the model saw it; empty: nothing."
+    )
     usage: LiteUsage
 
 
 def parse_review(text: str) -> ReviewVerdict:
-    """The first JSON object in text (bare, fenced, or inside prose) that is a valid review; ModelOutputInvalid otherwise."""
+    """The first JSON object in text (bare, fenced, or inside prose) that is a valid review;
+    ModelOutputInvalid otherwise."""
     for candidate in _candidates(text):
         try:
             verdict = ReviewVerdict.model_validate(candidate)
@@ -135,7 +149,10 @@ async def review(
     if job_id is not None:
         record, diff, cut = await anyio.to_thread.run_sync(job_diff, service, job_id, REVIEW_DIFF_MAX_BYTES)
         checks = list(record.result.checks) if record.result else []
-        prompt_parts = [f"Job prompt (what the change was asked to do):\n{(record.spec.prompt if record.spec else '')[:4000]}\n"]
+        prompt_parts = [
+            "Job prompt (what the change was asked to "
+            f"do):\n{(record.spec.prompt if record.spec else '')[:4000]}\n"
+        ]
         prompt_parts.append("Check verdicts:\n" + ("\n".join(checks) if checks else "(no checks ran)") + "\n")
         prompt_parts.append(f"Diff:\n{diff}")
         if cut:
@@ -150,7 +167,12 @@ async def review(
     reply = await call_model(service, SYSTEM, prompt, model, REVIEW_MAX_TOKENS)
     verdict = parse_review(reply.text)
     return ReviewResult(
-        verdict=verdict.verdict, findings=verdict.findings, reviewed=reviewed, checks=checks, truncated=notes, usage=reply.usage
+        verdict=verdict.verdict,
+        findings=verdict.findings,
+        reviewed=reviewed,
+        checks=checks,
+        truncated=notes,
+        usage=reply.usage,
     )
 
 

@@ -47,7 +47,9 @@ def resolve_dir(repo: str | None, sandbox_root: Path) -> tuple[Path, Path]:
     return root, base
 
 
-def select_files(files: list[str] | None, globs: list[str] | None, base: Path, root: Path) -> tuple[list[Path], list[str]]:
+def select_files(
+    files: list[str] | None, globs: list[str] | None, base: Path, root: Path
+) -> tuple[list[Path], list[str]]:
     """Real paths of the named files and glob matches (each inside the sandbox), de-duplicated, in order."""
     files, globs = files or [], globs or []
     if not files and not globs:
@@ -77,21 +79,27 @@ def _glob(pattern: str, base: Path, root: Path, notes: list[str]) -> list[Path]:
     if not parts:  # '.' or './': pathlib has nothing to match
         raise InvalidArgument(f"glob {pattern!r} matches no files; name some, e.g. '*.py' or 'src/**/*.py'")
     checked_path_text(pattern, "glob")
-    if len(parts) > MAX_GLOB_PARTS:  # pathlib builds one nested selector per part: hundreds overflow the stack
+    if (
+        len(parts) > MAX_GLOB_PARTS
+    ):  # pathlib builds one nested selector per part: hundreds overflow the stack
         raise InvalidArgument(f"glob has {len(parts)} path parts, at most {MAX_GLOB_PARTS}")
     found: list[Path] = []
     walked = 0
     for match in _matches(base, pattern):
         walked += 1
         if walked > MAX_GLOB_MATCHES:
-            notes.append(f"glob {pattern!r} matched more than {MAX_GLOB_MATCHES} paths; the rest were not read")
+            notes.append(
+                f"glob {pattern!r} matched more than {MAX_GLOB_MATCHES} paths; the rest were not read"
+            )
             break
         relative = match.relative_to(base).parts
         if any(part in SKIPPED_DIRS for part in relative[:-1]):
             continue
         real = Path(os.path.realpath(match))
         if not inside(real, root):
-            notes.append(f"{printable_path(str(match.relative_to(base)))}: left out (resolves outside SANDBOX_ROOT)")
+            notes.append(
+                f"{printable_path(str(match.relative_to(base)))}: left out (resolves outside SANDBOX_ROOT)"
+            )
             continue
         if real.is_file():
             found.append(real)
@@ -112,7 +120,9 @@ def display_name(path: Path, base: Path, root: Path) -> str:
     return printable_path(str(path.relative_to(base if inside(path, base) else root)))
 
 
-def read_slices(paths: list[Path], base: Path, root: Path, notes: list[str], number_lines: bool = False) -> Selection:
+def read_slices(
+    paths: list[Path], base: Path, root: Path, notes: list[str], number_lines: bool = False
+) -> Selection:
     """The first FILE_MAX_BYTES of each file, TOTAL_MAX_BYTES in all; binary files are left out."""
     selection = Selection(notes=list(notes))
     budget = TOTAL_MAX_BYTES
@@ -121,7 +131,8 @@ def read_slices(paths: list[Path], base: Path, root: Path, notes: list[str], num
         if budget <= 0:
             selection.notes.append(f"{name}: left out (total cap of {TOTAL_MAX_BYTES} bytes reached)")
             continue
-        # From the sandbox root down through no link, never a FIFO or device: a swap since the check leads nowhere.
+        # From the sandbox root down through no link, never a FIFO or device: a swap since the check leads
+        # nowhere.
         handle = open_regular(path, root)
         if handle is None:
             selection.notes.append(f"{name}: left out (not a regular file inside SANDBOX_ROOT)")
@@ -153,7 +164,9 @@ def render(selection: Selection) -> str:
     parts = []
     for piece in selection.slices:
         cut = "" if piece.shown == piece.size else f" (first {piece.shown} of {piece.size} bytes)"
-        parts.append(f"=== {piece.name}{cut} ===\n{piece.text}{'' if piece.text.endswith(chr(10)) else chr(10)}")
+        parts.append(
+            f"=== {piece.name}{cut} ===\n{piece.text}{'' if piece.text.endswith(chr(10)) else chr(10)}"
+        )
     if selection.notes:
         parts.append("=== not shown ===\n" + "\n".join(selection.notes) + "\n")
     return "".join(parts)

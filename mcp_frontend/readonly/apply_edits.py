@@ -17,10 +17,14 @@ MAX_EDITS = 50
 MAX_EDIT_CHARS = 1 << 20  # find + replace text over all edits
 
 DESCRIPTION = (
-    "Exact text edits in a git checkout inside SANDBOX_ROOT, no model involved. Each edit replaces find by replace "
-    "in path (relative to repo), literally or as a Python regex (replace may then use \\1 or \\g<name>), and must "
-    "make exactly count replacements (default 1). Every edit is checked against the current files first; if any "
-    "fails nothing is written (edit_mismatch lists them all). Files are replaced atomically, mode kept; never staged."
+    "Exact text edits in a git checkout inside SANDBOX_ROOT, no model involved. Each edit replaces find by "
+    "replace "
+    "in path (relative to repo), literally or as a Python regex (replace may then use \\1 or \\g<name>), and "
+    "must "
+    "make exactly count replacements (default 1). Every edit is checked against the current files first; if "
+    "any "
+    "fails nothing is written (edit_mismatch lists them all). Files are replaced atomically, mode kept; "
+    "never staged."
 )
 
 
@@ -68,7 +72,10 @@ def apply_edits(root: Path, repo: str, edits: list[Edit]) -> ApplyEditsResult:
             counts[target] = 0
         new, found = _replace(contents[target], edit, index)
         if found != edit.count:
-            failures.append(f"edits[{index}] {printable_path(edit.path)}: find matched {found} time(s), count expects {edit.count}")
+            failures.append(
+                f"edits[{index}] {printable_path(edit.path)}: find matched {found} time(s), count expects "
+                f"{edit.count}"
+            )
             continue
         contents[target] = new
         counts[target] += found
@@ -79,7 +86,9 @@ def apply_edits(root: Path, repo: str, edits: list[Edit]) -> ApplyEditsResult:
     try:
         for target, original in originals.items():
             if _content(top, target) != original:
-                raise EditMismatch(f"{_shown(target, top)} changed while the edits were checked; nothing else was written")
+                raise EditMismatch(
+                    f"{_shown(target, top)} changed while the edits were checked; nothing else was written"
+                )
             _atomic_write(target, contents[target].encode("utf-8", "surrogateescape"))
             written.append((target, original))
     except BaseException:
@@ -87,10 +96,14 @@ def apply_edits(root: Path, repo: str, edits: list[Edit]) -> ApplyEditsResult:
             _atomic_write(target, original)
         raise
     files = [
-        EditedFile(path=_shown(t, top), replacements=counts[t], bytes_before=len(originals[t]),
-                   bytes_after=len(contents[t].encode("utf-8", "surrogateescape")))
+        EditedFile(
+            path=_shown(t, top),
+            replacements=counts[t],
+            bytes_before=len(originals[t]),
+            bytes_after=len(contents[t].encode("utf-8", "surrogateescape")),
+        )
         for t in originals
-    ]  # fmt: skip
+    ]
     return ApplyEditsResult(repo=_shown(top, root), files=files, edits=len(edits))
 
 
@@ -123,7 +136,8 @@ def _read(top: Path, target: Path, path: str, index: int) -> bytes:
 
 
 def _content(top: Path, target: Path) -> bytes | None:
-    """The file's bytes (at most one past MAX_FILE_BYTES) when it is a regular file reached through no link."""
+    """The file's bytes (at most one past MAX_FILE_BYTES) when it is a regular file reached through no
+    link."""
     handle = open_regular(target, top)
     if handle is None:
         return None

@@ -40,10 +40,14 @@ CONFIG = re.compile(
 )
 
 DESCRIPTION = (
-    "Digest of a diff without the diff, no model involved: for a finished job (job_id) its stored patch, or for "
-    "repo the working tree against HEAD (untracked files count as added). Per file: status, added/deleted lines, "
-    "hunk headers and risk flags (large, deletes_file, binary, mode_change, symlink, ci, config, lockfile, migration, "
-    "secret_like). A symlink is shown with its target text (link), never followed; FIFOs, sockets and devices are skipped."
+    "Digest of a diff without the diff, no model involved: for a finished job (job_id) its stored patch, or "
+    "for "
+    "repo the working tree against HEAD (untracked files count as added). Per file: status, added/deleted "
+    "lines, "
+    "hunk headers and risk flags (large, deletes_file, binary, mode_change, symlink, ci, config, lockfile, "
+    "migration, "
+    "secret_like). A symlink is shown with its target text (link), never followed; FIFOs, sockets and "
+    "devices are skipped."
 )
 
 
@@ -55,9 +59,13 @@ class FileDigest(BaseModel):
     deleted: int = Field(description="Lines deleted (0 for binary files).")
     binary: bool = False
     link: str | None = Field(None, description="For a symlink: its target text (the link is never followed).")
-    hunks: list[str] = Field(default_factory=list, description=f"Hunk headers '@@ -a,b +c,d @@ ...', at most {MAX_HUNKS_PER_FILE}.")
+    hunks: list[str] = Field(
+        default_factory=list, description=f"Hunk headers '@@ -a,b +c,d @@ ...', at most {MAX_HUNKS_PER_FILE}."
+    )
     more_hunks: int = Field(0, description="Hunks left out of hunks.")
-    flags: list[str] = Field(default_factory=list, description="Why this file deserves a close look; empty when none.")
+    flags: list[str] = Field(
+        default_factory=list, description="Why this file deserves a close look; empty when none."
+    )
 
 
 class DiffDigest(BaseModel):
@@ -101,7 +109,9 @@ def digest_repo(root: Path, repo: str) -> DiffDigest:
     top = resolve_repo(repo, root)
     base = head_commit(top) or EMPTY_TREE
     try:
-        patch = git(top, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--find-renames", "-U0", base, "--")
+        patch = git(
+            top, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--find-renames", "-U0", base, "--"
+        )
         untracked = git(top, "ls-files", "-o", "--exclude-standard", "-z")
     except GitOperationError as exc:
         raise GitQueryFailed(f"git diff failed in {repo!r}: {exc.message}") from None
@@ -150,7 +160,9 @@ def _link_text(current: _File, line: str) -> None:
 
 
 def _header(current: _File, line: str) -> None:
-    if line.startswith(("new file mode", "deleted file mode", "new mode", "index ")) and line.endswith(SYMLINK_MODE):
+    if line.startswith(("new file mode", "deleted file mode", "new mode", "index ")) and line.endswith(
+        SYMLINK_MODE
+    ):
         current.is_link = True
     if line.startswith("new file mode"):
         current.status = "added"
@@ -172,7 +184,8 @@ def _header(current: _File, line: str) -> None:
 
 
 def _header_path(line: str) -> str:
-    """The b/ path of `diff --git a/x b/x` (exact for unquoted, equal names; +++ and rename lines refine it)."""
+    """The b/ path of `diff --git a/x b/x` (exact for unquoted, equal names; +++ and rename lines refine
+    it)."""
     rest = line[len("diff --git ") :]
     if rest.startswith('"'):
         return _unquote('"' + rest.rsplit(' "b/', 1)[1]) if ' "b/' in rest else rest
@@ -190,7 +203,8 @@ def _unquote(text: str) -> str:
 
 
 def _untracked(top: Path, relative: str) -> _File | None:
-    """An untracked entry as git would add it: a file by its lines, a symlink by its target text; None for the rest."""
+    """An untracked entry as git would add it: a file by its lines, a symlink by its target text; None for
+    the rest."""
     path = top / relative
     entry = _File(path=printable_path(relative), status="added")
     kind = entry_kind(path)
@@ -239,7 +253,12 @@ def _flags(entry: _File) -> list[str]:
     if entry.is_link:
         found.append("symlink")
     paths = [path] + ([entry.old_path] if entry.old_path else [])
-    for flag, pattern in (("ci", CI), ("lockfile", LOCKFILE), ("migration", MIGRATION), ("secret_like", SECRET_LIKE)):
+    for flag, pattern in (
+        ("ci", CI),
+        ("lockfile", LOCKFILE),
+        ("migration", MIGRATION),
+        ("secret_like", SECRET_LIKE),
+    ):
         if any(pattern.search(p) for p in paths):
             found.append(flag)
     if "ci" not in found and "lockfile" not in found and any(CONFIG.search(p) for p in paths):
@@ -253,17 +272,29 @@ def _digest(source: str, files: list[_File]) -> DiffDigest:
     for entry in files[:MAX_FILES]:
         entries.append(
             FileDigest(
-                path=entry.path, old_path=entry.old_path, status=entry.status, added=entry.added, deleted=entry.deleted,
-                binary=entry.binary, link=entry.link if entry.is_link else None, hunks=entry.hunks[:MAX_HUNKS_PER_FILE],
-                more_hunks=max(0, len(entry.hunks) - MAX_HUNKS_PER_FILE), flags=_flags(entry),
+                path=entry.path,
+                old_path=entry.old_path,
+                status=entry.status,
+                added=entry.added,
+                deleted=entry.deleted,
+                binary=entry.binary,
+                link=entry.link if entry.is_link else None,
+                hunks=entry.hunks[:MAX_HUNKS_PER_FILE],
+                more_hunks=max(0, len(entry.hunks) - MAX_HUNKS_PER_FILE),
+                flags=_flags(entry),
             )
-        )  # fmt: skip
+        )
     every_flag = sorted({flag for entry in files for flag in _flags(entry)})
     return DiffDigest(
-        source=source, files=entries, total_files=len(files),
-        added=sum(f.added for f in files), deleted=sum(f.deleted for f in files),
-        risky=bool(every_flag), flags=every_flag, truncated=len(files) > MAX_FILES,
-    )  # fmt: skip
+        source=source,
+        files=entries,
+        total_files=len(files),
+        added=sum(f.added for f in files),
+        deleted=sum(f.deleted for f in files),
+        risky=bool(every_flag),
+        flags=every_flag,
+        truncated=len(files) > MAX_FILES,
+    )
 
 
 def diff_digest(service: ReadonlyService, job_id: str | None, repo: str | None) -> DiffDigest:

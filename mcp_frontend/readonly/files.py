@@ -64,7 +64,8 @@ def git_toplevel(path: Path) -> Path | None:
 
 @dataclass
 class Listing:
-    """What a folder holds for the tools: regular files and symlinks (never followed), each sorted as ripgrep sorts."""
+    """What a folder holds for the tools: regular files and symlinks (never followed), each sorted as
+    ripgrep sorts."""
 
     files: list[Path] = field(default_factory=list)
     links: list[Path] = field(default_factory=list)
@@ -74,7 +75,8 @@ class Listing:
 def list_files(start: Path, root: Path) -> Listing:
     """Regular files and symlinks under start (start itself if a file); git-ignored files and .git left out.
 
-    Links are listed, not followed; FIFOs, sockets and devices are left out; nothing outside root is listed."""
+    Links are listed, not followed; FIFOs, sockets and devices are left out; nothing outside root is
+    listed."""
     kind = entry_kind(start)
     if kind != "folder":
         return Listing(files=[start] if kind == "file" and inside(start, root) else [])
@@ -88,23 +90,29 @@ def list_files(start: Path, root: Path) -> Listing:
         for dirpath, dirnames, filenames in os.walk(folder):
             here = Path(dirpath)
             found.update(_classified(here / name for name in filenames))
-            kinds = {d: entry_kind(here / d) for d in dirnames}  # os.walk lists a link to a folder among the folders
+            kinds = {
+                d: entry_kind(here / d) for d in dirnames
+            }  # os.walk lists a link to a folder among the folders
             found.update((here / d, "link") for d, kind in kinds.items() if kind == "link")
             nested = [d for d, kind in kinds.items() if kind == "folder" and (here / d / ".git").exists()]
             folders.extend(here / d for d in nested)
             dirnames[:] = sorted(d for d in dirnames if d != ".git" and d not in nested)
             if len(found) >= MAX_LISTED_FILES:
                 break
-    listed = sorted((path for path in found if inside(path, root)), key=lambda path: path.parts)  # as ripgrep --sort path
+    listed = sorted(
+        (path for path in found if inside(path, root)), key=lambda path: path.parts
+    )  # as ripgrep --sort path
     kept = listed[:MAX_LISTED_FILES]
     return Listing(
-        files=[path for path in kept if found[path] == "file"], links=[path for path in kept if found[path] == "link"],
+        files=[path for path in kept if found[path] == "file"],
+        links=[path for path in kept if found[path] == "link"],
         cut=len(listed) >= MAX_LISTED_FILES,
-    )  # fmt: skip
+    )
 
 
 def _classified(paths: Iterable[Path]) -> dict[Path, str]:
-    """The regular files and links among paths, with their kind; folders, FIFOs, sockets and devices dropped."""
+    """The regular files and links among paths, with their kind; folders, FIFOs, sockets and devices
+    dropped."""
     kinds = {path: entry_kind(path) for path in paths}
     return {path: kind for path, kind in kinds.items() if kind in ("file", "link")}
 
@@ -119,7 +127,8 @@ def _git_files(folder: Path) -> list[Path]:
 
 
 def read_text(path: Path, root: Path) -> str | None:
-    """The file as text (undecodable bytes replaced), or None when it is binary, too large or not a regular file
+    """The file as text (undecodable bytes replaced), or None when it is binary, too large or not a regular
+    file
     reached from root through no link (see repo_paths.open_regular)."""
     handle = open_regular(path, root)
     if handle is None:

@@ -18,7 +18,8 @@ FIELD, RECORD = "\x1f", "\x1e"
 LOG_FORMAT = f"{RECORD}%H{FIELD}%aI{FIELD}%an{FIELD}%s"
 
 DESCRIPTION = (
-    "Git history of one file or folder inside SANDBOX_ROOT, no model involved: the latest commits touching it "
+    "Git history of one file or folder inside SANDBOX_ROOT, no model involved: the latest commits touching "
+    "it "
     "(hash, date, author, subject; newest first, at most limit). With line, also blame for that line of the "
     "working file (the commit that last changed it) and the commits that touched that line (`git log -L`)."
 )
@@ -39,11 +40,15 @@ class BlameLine(BaseModel):
 
 
 class HistoryResult(BaseModel):
-    repo: str = Field(description="Top of the checkout, relative to SANDBOX_ROOT ('..' parts if it lies above it).")
+    repo: str = Field(
+        description="Top of the checkout, relative to SANDBOX_ROOT ('..' parts if it lies above it)."
+    )
     path: str = Field(description="The path, relative to the repo.")
     tracked: bool = Field(description="Git knows the path (it is committed or staged).")
     blame: BlameLine | None = None
-    commits: list[Commit] = Field(description="Newest first: commits touching the path (or, with line, that line).")
+    commits: list[Commit] = Field(
+        description="Newest first: commits touching the path (or, with line, that line)."
+    )
     truncated: bool = Field(description="More commits exist beyond limit.")
 
 
@@ -79,9 +84,13 @@ def history(root: Path, path: str, line: int | None = None, limit: int = 10) -> 
     except GitOperationError as exc:
         raise GitQueryFailed(f"git could not read the history of {path!r}: {exc.message}") from None
     return HistoryResult(
-        repo=_shown_repo(top, root), path=printable_path(relative), tracked=tracked, blame=blame,
-        commits=commits[:limit], truncated=len(commits) > limit,
-    )  # fmt: skip
+        repo=_shown_repo(top, root),
+        path=printable_path(relative),
+        tracked=tracked,
+        blame=blame,
+        commits=commits[:limit],
+        truncated=len(commits) > limit,
+    )
 
 
 def _log(top: Path, *args: str, limit: int) -> list[Commit]:
@@ -107,7 +116,9 @@ def _blame(top: Path, target: Path, relative: str, line: int, tracked: bool) -> 
     if not tracked:
         return BlameLine(line=line, text=_trim(working), committed=False)
     try:
-        output = git(top, "blame", "--porcelain", "-L", f"{line},{line}", "--", relative).decode("utf-8", "replace")
+        output = git(top, "blame", "--porcelain", "-L", f"{line},{line}", "--", relative).decode(
+            "utf-8", "replace"
+        )
     except GitOperationError:  # staged but never committed
         return BlameLine(line=line, text=_trim(working), committed=False)
     rows = output.split("\n")
@@ -122,7 +133,8 @@ def _blame(top: Path, target: Path, relative: str, line: int, tracked: bool) -> 
 
 
 def _working_line(top: Path, target: Path, line: int) -> tuple[str, int]:
-    """That line of the working file and the file's line count, read only if it is a regular file (repo_paths rule)."""
+    """That line of the working file and the file's line count, read only if it is a regular file
+    (repo_paths rule)."""
     handle = open_regular(target, top)
     if handle is None:
         raise InvalidArgument("line needs path to be a regular file")

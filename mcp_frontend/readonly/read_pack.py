@@ -28,7 +28,9 @@ MODIFIERS = (
 # Regex-based, language-agnostic definition lines: Python def/class, JS/TS function/class/const,
 # Go func (methods too) and type, Rust fn/struct/enum/trait/impl, and module-level assignments.
 DEFINITIONS = (
-    r"^\s*" + MODIFIERS + r"(?:def|class|function\*?|func|fn|struct|enum|trait|interface|type|impl(?:<[^>]*>)?|mod|module|"
+    r"^\s*"
+    + MODIFIERS
+    + r"(?:def|class|function\*?|func|fn|struct|enum|trait|interface|type|impl(?:<[^>]*>)?|mod|module|"
     r"object|record|union|namespace)\s+(?:\([^)]*\)\s*)?(?:\w+\s+for\s+)?{name}\b",
     r"^\s*" + MODIFIERS + r"(?:const|let|var|static)\s+(?:mut\s+)?{name}\b\s*[:=]",
     r"^{name}\s*(?::[^=]*)?=(?!=)",
@@ -36,10 +38,14 @@ DEFINITIONS = (
 )
 
 DESCRIPTION = (
-    "Read code without reading whole files, no model involved: for each file (or folder) in paths, the definitions "
-    "of symbols (Python def/class, JS/TS function/class/const, Go func/type, Rust fn/struct/..., found by regex) "
-    "with their bodies, and/or the lines around keyword hits, merged into ranges; with neither, the files from the top. "
-    "pack is one text with a header per file and numbered lines, at most max_bytes long (truncated says it was cut). "
+    "Read code without reading whole files, no model involved: for each file (or folder) in paths, the "
+    "definitions "
+    "of symbols (Python def/class, JS/TS function/class/const, Go func/type, Rust fn/struct/..., found by "
+    "regex) "
+    "with their bodies, and/or the lines around keyword hits, merged into ranges; with neither, the files "
+    "from the top. "
+    "pack is one text with a header per file and numbered lines, at most max_bytes long (truncated says it "
+    "was cut). "
     "Symlinks are listed in links with their target, never followed; FIFOs, sockets and devices are skipped."
 )
 
@@ -57,11 +63,17 @@ class PackLink(BaseModel):
 
 
 class ReadPackResult(BaseModel):
-    pack: str = Field(description="The slices: '== path (N lines) ==' then 'line| text', '...' between ranges.")
+    pack: str = Field(
+        description="The slices: '== path (N lines) ==' then 'line| text', '...' between ranges."
+    )
     files: list[PackFile]
-    links: list[PackLink] = Field(default_factory=list, description=f"Symlinks met under paths (at most {MAX_FILES}).")
+    links: list[PackLink] = Field(
+        default_factory=list, description=f"Symlinks met under paths (at most {MAX_FILES})."
+    )
     missing: list[str] = Field(default_factory=list, description="Symbols and keywords found in no file.")
-    truncated: bool = Field(description="Something was left out to stay within max_bytes (or too many files).")
+    truncated: bool = Field(
+        description="Something was left out to stay within max_bytes (or too many files)."
+    )
     bytes: int = Field(description="Size of pack in bytes (UTF-8).")
 
 
@@ -81,11 +93,15 @@ def read_pack(
         raise InvalidArgument(f"context must be between 0 and {MAX_CONTEXT}")
     symbols, keywords = list(dict.fromkeys(symbols or [])), list(dict.fromkeys(keywords or []))
     if len(symbols) + len(keywords) > MAX_TERMS:
-        raise RequestTooLarge(f"{len(symbols) + len(keywords)} symbols and keywords given, at most {MAX_TERMS}")
+        raise RequestTooLarge(
+            f"{len(symbols) + len(keywords)} symbols and keywords given, at most {MAX_TERMS}"
+        )
     patterns = {symbol: _definition_regex(symbol) for symbol in symbols}
     if any(not k.strip() for k in keywords):
         raise InvalidArgument("keywords must not be empty strings")
-    if not all(_is_text(k) for k in keywords):  # a lone surrogate is in no decoded file, nor can a reply carry it
+    if not all(
+        _is_text(k) for k in keywords
+    ):  # a lone surrogate is in no decoded file, nor can a reply carry it
         raise InvalidArgument("keywords must be text: one has an unpaired surrogate")
     starts = resolve_all(paths, root, MAX_PATHS)
 
@@ -117,14 +133,21 @@ def read_pack(
             continue
         shown_ranges = writer.file(shown(file, root), lines, ranges)
         if shown_ranges:
-            entries.append(PackFile(path=shown(file, root), lines=len(lines), ranges=shown_ranges, found=found))
+            entries.append(
+                PackFile(path=shown(file, root), lines=len(lines), ranges=shown_ranges, found=found)
+            )
         if writer.full:
             break
     pack = writer.finish()
     missing = [term for term in [*symbols, *keywords] if term not in found_anywhere]
     shown_links = [PackLink(path=shown(link, root), target=link_target(link)) for link in links]
     return ReadPackResult(
-        pack=pack, files=entries, links=shown_links, missing=missing, truncated=writer.full or cut, bytes=len(pack.encode())
+        pack=pack,
+        files=entries,
+        links=shown_links,
+        missing=missing,
+        truncated=writer.full or cut,
+        bytes=len(pack.encode()),
     )
 
 

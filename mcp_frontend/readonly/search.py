@@ -19,10 +19,13 @@ TEXT_MAX_CHARS = 300
 RG_TIMEOUT_S = 60.0
 
 DESCRIPTION = (
-    "Regex search of files inside SANDBOX_ROOT, no model involved: ripgrep when installed, else a Python scan. "
-    "Skips .git, binary files, files over 5 MB, git-ignored files, FIFOs, sockets and devices; never follows a symlink "
+    "Regex search of files inside SANDBOX_ROOT, no model involved: ripgrep when installed, else a Python "
+    "scan. "
+    "Skips .git, binary files, files over 5 MB, git-ignored files, FIFOs, sockets and devices; never follows "
+    "a symlink "
     "met under paths. Returns matches {path, line, text} "
-    "(path relative to SANDBOX_ROOT, text cut to 300 characters), sorted by path, and truncated when more matched."
+    "(path relative to SANDBOX_ROOT, text cut to 300 characters), sorted by path, and truncated when more "
+    "matched."
 )
 
 
@@ -68,7 +71,9 @@ def search(
         except UnicodeEncodeError:
             raise InvalidArgument(f"{what} has an unpaired surrogate, which no file holds") from None
     # Only files and folders are searched: ripgrep opens whatever path it is given, and a FIFO's open blocks.
-    starts = [start for start in resolve_all(paths, root, MAX_PATHS) if entry_kind(start) in ("file", "folder")]
+    starts = [
+        start for start in resolve_all(paths, root, MAX_PATHS) if entry_kind(start) in ("file", "folder")
+    ]
     # A NUL cannot travel on ripgrep's command line; Python's scan can still look for it.
     rg = shutil.which("rg") if use_rg and "\x00" not in pattern else None
     if not starts:  # without paths ripgrep would search its working directory
@@ -81,14 +86,35 @@ def search(
 
 
 def _ripgrep(
-    rg: str, root: Path, pattern: str, starts: list[Path], glob: str | None, max_results: int, ignore_case: bool
+    rg: str,
+    root: Path,
+    pattern: str,
+    starts: list[Path],
+    glob: str | None,
+    max_results: int,
+    ignore_case: bool,
 ) -> SearchResult | None:
     """ripgrep's matches, or None when it could not take the pattern (the Python scan then decides)."""
     command = [
-        rg, "--no-config", "--line-number", "--with-filename", "--no-heading", "--null", "--color", "never",
-        "--sort", "path", "--hidden", "--glob", "!.git", "--max-filesize", str(MAX_FILE_BYTES),
-        "--max-columns", "1000", "--max-columns-preview",
-    ]  # fmt: skip
+        rg,
+        "--no-config",
+        "--line-number",
+        "--with-filename",
+        "--no-heading",
+        "--null",
+        "--color",
+        "never",
+        "--sort",
+        "path",
+        "--hidden",
+        "--glob",
+        "!.git",
+        "--max-filesize",
+        str(MAX_FILE_BYTES),
+        "--max-columns",
+        "1000",
+        "--max-columns-preview",
+    ]
     if ignore_case:
         command.append("--ignore-case")
     if glob:
@@ -96,7 +122,9 @@ def _ripgrep(
     command += ["--regexp", pattern, "--", *map(str, starts)]
     matches: list[SearchMatch] = []
     truncated = False
-    process = subprocess.Popen(command, cwd=root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, cwd=root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         for raw in process.stdout:
             match = _rg_line(raw, root)
@@ -130,7 +158,9 @@ def _rg_line(raw: bytes, root: Path) -> SearchMatch | None:
     return SearchMatch(path=shown(file, root), line=int(number), text=_trim(text.decode("utf-8", "replace")))
 
 
-def _python_search(root: Path, regex: re.Pattern, starts: list[Path], glob: str | None, max_results: int) -> SearchResult:
+def _python_search(
+    root: Path, regex: re.Pattern, starts: list[Path], glob: str | None, max_results: int
+) -> SearchResult:
     matches: list[SearchMatch] = []
     seen: set[Path] = set()
     for start in starts:
@@ -159,7 +189,8 @@ def _glob_matches(glob: str, file: Path, root: Path) -> bool:
 
 
 def _check_glob(glob: str) -> None:
-    """InvalidArgument for a glob whose character class is malformed (`[z-a]`, `[!]`), before any file is read."""
+    """InvalidArgument for a glob whose character class is malformed (`[z-a]`, `[!]`), before any file is
+    read."""
     try:
         re.compile(_glob_regex(glob.removeprefix("!").lstrip("/")))
     except re.error as exc:

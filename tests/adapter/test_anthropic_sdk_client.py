@@ -6,13 +6,27 @@ import pytest
 TOOL = {
     "name": "get_weather",
     "description": "Weather for a city.",
-    "input_schema": {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    "input_schema": {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
 }
 SCENARIO = {
     "name": "sdk",
     "turns": [
-        {"reasoning": "Need the weather.", "text": "Looking it up.", "tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}], "usage": {"prompt_tokens": 120, "completion_tokens": 30, "cached_tokens": 100}},
-        {"expect": ["light rain"], "text": "Oslo: light rain, 7 °C.", "usage": {"prompt_tokens": 200, "completion_tokens": 12}},
+        {
+            "reasoning": "Need the weather.",
+            "text": "Looking it up.",
+            "tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}],
+            "usage": {"prompt_tokens": 120, "completion_tokens": 30, "cached_tokens": 100},
+        },
+        {
+            "expect": ["light rain"],
+            "text": "Oslo: light rain, 7 °C.",
+            "usage": {"prompt_tokens": 200, "completion_tokens": 12},
+        },
     ],
 }
 
@@ -31,26 +45,44 @@ def first_turn() -> list[dict]:
 def second_turn(tool_use_id: str) -> list[dict]:
     return [
         *first_turn(),
-        {"role": "assistant", "content": [{"type": "tool_use", "id": tool_use_id, "name": "get_weather", "input": {"city": "Oslo"}}]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_use_id, "content": "light rain, 7 C"}]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "tool_use", "id": tool_use_id, "name": "get_weather", "input": {"city": "Oslo"}}
+            ],
+        },
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": tool_use_id, "content": "light rain, 7 C"}],
+        },
     ]
 
 
 def test_non_streaming_tool_use_then_answer(sdk):
-    message = sdk.messages.create(model="claude-opus-5-5", max_tokens=16000, tools=[TOOL], messages=first_turn())
+    message = sdk.messages.create(
+        model="claude-opus-5-5", max_tokens=16000, tools=[TOOL], messages=first_turn()
+    )
     assert message.stop_reason == "tool_use"
     assert [block.type for block in message.content] == ["thinking", "text", "tool_use"]
     call = message.content[-1]
     assert (call.name, call.input) == ("get_weather", {"city": "Oslo"})
-    assert (message.usage.input_tokens, message.usage.cache_read_input_tokens, message.usage.output_tokens) == (20, 100, 30)
+    assert (
+        message.usage.input_tokens,
+        message.usage.cache_read_input_tokens,
+        message.usage.output_tokens,
+    ) == (20, 100, 30)
 
-    answer = sdk.messages.create(model="claude-opus-5-5", max_tokens=1024, tools=[TOOL], messages=second_turn(call.id))
+    answer = sdk.messages.create(
+        model="claude-opus-5-5", max_tokens=1024, tools=[TOOL], messages=second_turn(call.id)
+    )
     assert answer.stop_reason == "end_turn"
     assert answer.content[0].text == "Oslo: light rain, 7 °C."
 
 
 def test_streaming_tool_use_then_answer(sdk):
-    with sdk.messages.stream(model="claude-opus-5-5", max_tokens=128000, tools=[TOOL], messages=first_turn()) as stream:
+    with sdk.messages.stream(
+        model="claude-opus-5-5", max_tokens=128000, tools=[TOOL], messages=first_turn()
+    ) as stream:
         events = [event.type for event in stream]
         message = stream.get_final_message()
     assert events[0] == "message_start" and "message_stop" in events
@@ -59,7 +91,9 @@ def test_streaming_tool_use_then_answer(sdk):
     assert message.content[-1].input == {"city": "Oslo"}
     assert message.usage.output_tokens == 30
 
-    with sdk.messages.stream(model="claude-opus-5-5", max_tokens=1024, tools=[TOOL], messages=second_turn(message.content[-1].id)) as stream:
+    with sdk.messages.stream(
+        model="claude-opus-5-5", max_tokens=1024, tools=[TOOL], messages=second_turn(message.content[-1].id)
+    ) as stream:
         text = "".join(stream.text_stream)
     assert text == "Oslo: light rain, 7 °C."
 

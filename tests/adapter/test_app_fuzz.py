@@ -14,7 +14,9 @@ from tests.fixtures.hypothesis_profiles import fuzz_settings
 
 TOKEN = "fuzz-token-0123456789"
 COMPLETION = {
-    "id": "c1", "object": "chat.completion", "model": "m",
+    "id": "c1",
+    "object": "chat.completion",
+    "model": "m",
     "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
     "usage": {"prompt_tokens": 5, "completion_tokens": 1},
 }
@@ -35,7 +37,9 @@ def fake_upstream(request: httpx.Request) -> httpx.Response:
 
 def fuzz_app():
     settings = AdapterSettings(ADAPTER_TOKENS=TOKEN, ONEAPI_BASE_URL="http://upstream.invalid/v1")
-    upstream = UpstreamClient(settings, MetricsFile(None), httpx.AsyncClient(transport=httpx.MockTransport(fake_upstream)))
+    upstream = UpstreamClient(
+        settings, MetricsFile(None), httpx.AsyncClient(transport=httpx.MockTransport(fake_upstream))
+    )
     return create_app(settings, upstream)
 
 
@@ -50,5 +54,9 @@ async def test_no_well_typed_request_gets_a_500(raw):
         assert response.status_code in (200, 400), response.text
         if response.status_code == 200 and raw.get("stream"):
             assert "event: message_stop" in response.text
-        counted = await client.post("/v1/messages/count_tokens", json={k: v for k, v in raw.items() if k != "max_tokens"}, headers={"x-api-key": TOKEN})
+        counted = await client.post(
+            "/v1/messages/count_tokens",
+            json={k: v for k, v in raw.items() if k != "max_tokens"},
+            headers={"x-api-key": TOKEN},
+        )
         assert counted.status_code in (200, 400), counted.text

@@ -42,7 +42,9 @@ PRESENTED_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("headers", "expected"), [c[1:] for c in PRESENTED_CASES], ids=[c[0] for c in PRESENTED_CASES])
+@pytest.mark.parametrize(
+    ("headers", "expected"), [c[1:] for c in PRESENTED_CASES], ids=[c[0] for c in PRESENTED_CASES]
+)
 def test_presented_token(headers, expected):
     assert presented_token(request(*headers)) == expected
 
@@ -78,9 +80,17 @@ REFUSED = [
     ("unknown", [("x-api-key", "client-token-cccccccc")], "unknown token"),
     ("prefix_of_known", [("x-api-key", TOKEN_A[:-1])], "unknown token"),
     ("known_plus_suffix", [("x-api-key", TOKEN_A + "a")], "unknown token"),
-    ("basic_auth", [("authorization", f"Basic {TOKEN_A}")], "missing token: send x-api-key or Authorization: Bearer"),
+    (
+        "basic_auth",
+        [("authorization", f"Basic {TOKEN_A}")],
+        "missing token: send x-api-key or Authorization: Bearer",
+    ),
     ("job_token_other_key", [("x-api-key", mint_job_token("j1", "some-other-key", 600))], "unknown token"),
-    ("job_token_expired", [("x-api-key", mint_job_token("j1", TOKEN_A, 60, now=time.time() - 3600))], "unknown token"),
+    (
+        "job_token_expired",
+        [("x-api-key", mint_job_token("j1", TOKEN_A, 60, now=time.time() - 3600))],
+        "unknown token",
+    ),
     ("job_shaped_garbage", [("x-api-key", "job.j1.99999999999.00")], "unknown token"),
     ("non_ascii_token", [(b"x-api-key", "tök-en".encode("latin-1"))], "unknown token"),
 ]

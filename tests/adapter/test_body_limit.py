@@ -1,4 +1,5 @@
-"""Request bodies past ADAPTER_MAX_BODY_BYTES: refused with 413 while they arrive, never buffered, never forwarded."""
+"""Request bodies past ADAPTER_MAX_BODY_BYTES: refused with 413 while they arrive, never buffered, never
+forwarded."""
 
 import json
 import socket
@@ -51,7 +52,8 @@ class RssSampler:
 
 
 def prompt_body(size: int) -> Iterator[bytes]:
-    """A well-formed Messages request whose prompt makes it `size` bytes, in 1 MB pieces (never held whole)."""
+    """A well-formed Messages request whose prompt makes it `size` bytes, in 1 MB pieces (never held
+    whole)."""
     head = b'{"model": "claude-opus-5-5", "max_tokens": 5, "messages": [{"role": "user", "content": "'
     tail = b'"}]}'
     yield head
@@ -75,21 +77,30 @@ def send_huge(url: str, token: str, declare_length: bool) -> httpx.Response:
     headers = {"x-api-key": token, "content-type": "application/json"}
     if declare_length:
         headers["content-length"] = str(ATTACK_BODY_BYTES)
-    return httpx.post(url + "/v1/messages", headers=headers, content=prompt_body(ATTACK_BODY_BYTES), timeout=120)
+    return httpx.post(
+        url + "/v1/messages", headers=headers, content=prompt_body(ATTACK_BODY_BYTES), timeout=120
+    )
 
 
 @pytest.mark.parametrize("declare_length", [False, True], ids=["chunked", "content_length"])
-def test_four_concurrent_200_mb_bodies_get_413_and_are_never_buffered(scripted_gateway, start_adapter, declare_length):
+def test_four_concurrent_200_mb_bodies_get_413_and_are_never_buffered(
+    scripted_gateway, start_adapter, declare_length
+):
     adapter = start_adapter(scripted_gateway.url)
     job_token = mint_job_token("bodyflood", adapter.token, ttl_s=600)
     pid = adapter.server.process.pid
     before = rss_mb(pid)
 
     with RssSampler(pid) as sampler, ThreadPoolExecutor(ATTACK_CLIENTS) as pool:
-        answers = list(pool.map(lambda _: send_huge(adapter.url, job_token, declare_length), range(ATTACK_CLIENTS)))
+        answers = list(
+            pool.map(lambda _: send_huge(adapter.url, job_token, declare_length), range(ATTACK_CLIENTS))
+        )
     after, high_water = rss_mb(pid), rss_mb(pid, "VmHWM")
 
-    print(f"adapter RSS: {before:.0f} MB before, peak {sampler.peak:.0f} MB sampled / {high_water:.0f} MB VmHWM, {after:.0f} MB after")
+    print(
+        f"adapter RSS: {before:.0f} MB before, peak {sampler.peak:.0f} MB sampled / {high_water:.0f} MB "
+        f"VmHWM, {after:.0f} MB after"
+    )
     assert [a.status_code for a in answers] == [413] * ATTACK_CLIENTS
     assert all(a.json()["error"]["type"] == "request_too_large" for a in answers)
     assert max(sampler.peak, high_water) < RSS_CEILING_MB
@@ -119,10 +130,15 @@ def test_a_prompt_over_the_default_cap_never_reaches_the_gateway(scripted_gatewa
     prompt = "[[scenario:big]] " + "y" * (17 * MB)
     body = {"model": "claude-opus-5-5", "max_tokens": 5, "messages": [{"role": "user", "content": prompt}]}
 
-    response = httpx.post(adapter.url + "/v1/messages", headers={"x-api-key": adapter.token}, json=body, timeout=60)
+    response = httpx.post(
+        adapter.url + "/v1/messages", headers={"x-api-key": adapter.token}, json=body, timeout=60
+    )
 
     assert response.status_code == 413
-    assert response.json() == {"type": "error", "error": {"type": "request_too_large", "message": response.json()["error"]["message"]}}
+    assert response.json() == {
+        "type": "error",
+        "error": {"type": "request_too_large", "message": response.json()["error"]["message"]},
+    }
     assert "16777216" in response.json()["error"]["message"]
     assert scripted_gateway.requests() == []
 
@@ -134,7 +150,11 @@ def test_the_cap_is_a_setting_and_a_body_under_it_is_served(scripted_gateway, st
 
     def ask(size: int) -> httpx.Response:
         prompt = "[[scenario:capped]] " + "z" * size
-        body = {"model": "claude-opus-5-5", "max_tokens": 5, "messages": [{"role": "user", "content": prompt}]}
+        body = {
+            "model": "claude-opus-5-5",
+            "max_tokens": 5,
+            "messages": [{"role": "user", "content": prompt}],
+        }
         return httpx.post(adapter.url + path, headers={"x-api-key": adapter.token}, json=body, timeout=30)
 
     assert ask(MB + 1).status_code == 413

@@ -20,7 +20,11 @@ def test_concurrency_is_counted_per_client_and_freed_on_release():
     limits.admit("job:a")
     with pytest.raises(RateLimited) as refused:
         limits.admit("job:a")
-    assert (refused.value.status, refused.value.error_type, refused.value.retry_after_s) == (429, "rate_limit_error", 1)
+    assert (refused.value.status, refused.value.error_type, refused.value.retry_after_s) == (
+        429,
+        "rate_limit_error",
+        1,
+    )
     limits.admit("job:b")  # another token has its own slots
     limits.release("job:a")
     limits.admit("job:a")

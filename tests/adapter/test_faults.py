@@ -31,7 +31,11 @@ def test_fallback_serves_when_primary_is_down(scripted_gateway, start_adapter, m
     scripted_gateway.add_scenario({"name": "fallback", "turns": [FINAL]})
     dead_primary = f"http://127.0.0.1:{free_port()}/v1"
     adapter = start_adapter(
-        dead_primary, FALLBACK_BASE_URL=scripted_gateway.url, FALLBACK_API_KEY="sk-fallback-0123456789", FALLBACK_MODEL="backup-model", ADAPTER_RETRIES="1"
+        dead_primary,
+        FALLBACK_BASE_URL=scripted_gateway.url,
+        FALLBACK_API_KEY="sk-fallback-0123456789",
+        FALLBACK_MODEL="backup-model",
+        ADAPTER_RETRIES="1",
     )
 
     run = run_claude("Say done. [[scenario:fallback]]", make_repo(), adapter.url, adapter.token)
@@ -47,12 +51,18 @@ def test_fallback_serves_when_primary_is_down(scripted_gateway, start_adapter, m
 
 def test_stream_cut_midway_becomes_an_error_event(scripted_gateway, start_adapter):
     text = "word " * 40
-    scripted_gateway.add_scenario({"name": "cut", "turns": [{"text": text, "chunks": 10, "faults": [{"cut_after_chunks": 4}]}]})
+    scripted_gateway.add_scenario(
+        {"name": "cut", "turns": [{"text": text, "chunks": 10, "faults": [{"cut_after_chunks": 4}]}]}
+    )
     adapter = start_adapter(scripted_gateway.url)
     client = anthropic.Anthropic(base_url=adapter.url, api_key=adapter.token, max_retries=0, timeout=20)
 
     with pytest.raises(anthropic.APIStatusError) as raised:
-        with client.messages.stream(model="claude-opus-5-5", max_tokens=100, messages=[{"role": "user", "content": "[[scenario:cut]]"}]) as stream:
+        with client.messages.stream(
+            model="claude-opus-5-5",
+            max_tokens=100,
+            messages=[{"role": "user", "content": "[[scenario:cut]]"}],
+        ) as stream:
             for _ in stream:
                 pass
     assert "upstream stream failed" in str(raised.value)
@@ -76,7 +86,9 @@ def test_upstream_bad_request_maps_to_invalid_request_error(scripted_gateway, st
 def test_malformed_request_is_a_400_not_a_500(scripted_gateway, start_adapter):
     adapter = start_adapter(scripted_gateway.url)
     for body in (b"not json", b"{}", b'{"model": "x", "max_tokens": "many", "messages": []}'):
-        response = httpx.post(adapter.url + "/v1/messages", headers={"x-api-key": adapter.token}, content=body)
+        response = httpx.post(
+            adapter.url + "/v1/messages", headers={"x-api-key": adapter.token}, content=body
+        )
         assert response.status_code == 400, body
         assert response.json()["error"]["type"] == "invalid_request_error"
     assert scripted_gateway.requests() == []
@@ -85,13 +97,22 @@ def test_malformed_request_is_a_400_not_a_500(scripted_gateway, start_adapter):
 def test_keys_and_tokens_never_reach_the_adapter_log(scripted_gateway, start_adapter):
     from tests.fixtures.adapter import GATEWAY_KEY
 
-    scripted_gateway.add_scenario({"name": "logged", "turns": [{**FINAL, "faults": [{"status": 500, "message": f"bad key {GATEWAY_KEY}"}]}]})
+    scripted_gateway.add_scenario(
+        {
+            "name": "logged",
+            "turns": [{**FINAL, "faults": [{"status": 500, "message": f"bad key {GATEWAY_KEY}"}]}],
+        }
+    )
     adapter = start_adapter(scripted_gateway.url)
     for token in (adapter.token, "wrong-token-abcdef"):
         httpx.post(
             adapter.url + "/v1/messages",
             headers={"authorization": f"Bearer {token}"},
-            json={"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": f"[[scenario:logged]] {GATEWAY_KEY}"}]},
+            json={
+                "model": "m",
+                "max_tokens": 5,
+                "messages": [{"role": "user", "content": f"[[scenario:logged]] {GATEWAY_KEY}"}],
+            },
         )
     log = adapter.server.log()
     assert "upstream primary failed" in log  # the 500 was logged...
@@ -99,12 +120,23 @@ def test_keys_and_tokens_never_reach_the_adapter_log(scripted_gateway, start_ada
 
 
 def test_a_silent_stream_ends_with_an_error_event_not_a_hang(scripted_gateway, start_adapter):
-    scripted_gateway.add_scenario({"name": "silent", "turns": [{"text": "one two three", "chunks": 3, "delay_ms": 4000}]})
+    scripted_gateway.add_scenario(
+        {"name": "silent", "turns": [{"text": "one two three", "chunks": 3, "delay_ms": 4000}]}
+    )
     adapter = start_adapter(scripted_gateway.url, ADAPTER_STREAM_IDLE_TIMEOUT_S="1")
-    body = {"model": "m", "max_tokens": 50, "stream": True, "messages": [{"role": "user", "content": "[[scenario:silent]]"}]}
+    body = {
+        "model": "m",
+        "max_tokens": 50,
+        "stream": True,
+        "messages": [{"role": "user", "content": "[[scenario:silent]]"}],
+    }
 
-    with httpx.stream("POST", adapter.url + "/v1/messages", headers={"x-api-key": adapter.token}, json=body, timeout=30) as response:
-        events = [line.removeprefix("event: ") for line in response.iter_lines() if line.startswith("event: ")]
+    with httpx.stream(
+        "POST", adapter.url + "/v1/messages", headers={"x-api-key": adapter.token}, json=body, timeout=30
+    ) as response:
+        events = [
+            line.removeprefix("event: ") for line in response.iter_lines() if line.startswith("event: ")
+        ]
 
     assert events[0] == "message_start"
     assert events[-1] == "error"

@@ -16,7 +16,12 @@ REASONING = ["First write the greeting.", "Read it back and add notes at once.",
 SCENARIO = {
     "name": "cli_reasoning",
     "turns": [
-        {"reasoning": REASONING[0], "tool_calls": [{"name": "Write", "arguments": {"file_path": "{cwd}/hello.txt", "content": "hello\n"}}]},
+        {
+            "reasoning": REASONING[0],
+            "tool_calls": [
+                {"name": "Write", "arguments": {"file_path": "{cwd}/hello.txt", "content": "hello\n"}}
+            ],
+        },
         {
             "reasoning": REASONING[1],
             "tool_calls": [
@@ -25,7 +30,19 @@ SCENARIO = {
             ],
             "chunks": 4,
         },
-        {"reasoning": REASONING[2], "tool_calls": [{"name": "Edit", "arguments": {"file_path": "{cwd}/hello.txt", "old_string": "hello", "new_string": "hello, farm"}}]},
+        {
+            "reasoning": REASONING[2],
+            "tool_calls": [
+                {
+                    "name": "Edit",
+                    "arguments": {
+                        "file_path": "{cwd}/hello.txt",
+                        "old_string": "hello",
+                        "new_string": "hello, farm",
+                    },
+                }
+            ],
+        },
         {"reasoning": "All done.", "text": "Done."},
     ],
 }
@@ -52,7 +69,9 @@ TEXT_BACK = {profile: REASONING for profile in PLAYED} | {"gemini": [None] * len
 
 @pytest.mark.cli
 @pytest.mark.parametrize("profile", PLAYED)
-def test_reasoning_comes_back_on_every_tool_call_message_and_the_prefix_holds(profile, scripted_gateway, start_adapter, make_repo, run_claude):
+def test_reasoning_comes_back_on_every_tool_call_message_and_the_prefix_holds(
+    profile, scripted_gateway, start_adapter, make_repo, run_claude
+):
     scripted_gateway.configure(profile=profile)
     scripted_gateway.add_scenario(SCENARIO)
     adapter = start_adapter(scripted_gateway.url, ADAPTER_PROFILE=profile)
@@ -72,7 +91,10 @@ def test_reasoning_comes_back_on_every_tool_call_message_and_the_prefix_holds(pr
         messages = entry["body"]["messages"]
         with_calls = [i for i, m in enumerate(messages) if m["role"] == "assistant" and m.get("tool_calls")]
         assert [messages[i].get(field) for i in with_calls] == TEXT_BACK[profile][:turn]
-        if profile in ("gemini", "openrouter"):  # the gateway checked each one's opaque state came back intact
+        if profile in (
+            "gemini",
+            "openrouter",
+        ):  # the gateway checked each one's opaque state came back intact
             assert entry["state_checked"] == with_calls
     for earlier, later in zip(bodies, bodies[1:]):
         assert later["messages"][: len(earlier["messages"])] == earlier["messages"]

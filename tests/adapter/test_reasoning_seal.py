@@ -1,4 +1,5 @@
-"""Reasoning sealed into a thinking signature: it opens for the same profile and key, and nothing else opens."""
+"""Reasoning sealed into a thinking signature: it opens for the same profile and key, and nothing else
+opens."""
 
 import logging
 
@@ -10,7 +11,11 @@ from adapter.reasoning_seal import VERSION, CarriedReasoning, ReasoningSeal
 SEAL = ReasoningSeal(b"k" * 32)
 
 
-@pytest.mark.parametrize("text", ["short", "a long chain of thought. " * 200, "ünïcode 思考 \n\t"], ids=["plain", "deflated", "unicode"])
+@pytest.mark.parametrize(
+    "text",
+    ["short", "a long chain of thought. " * 200, "ünïcode 思考 \n\t"],
+    ids=["plain", "deflated", "unicode"],
+)
 def test_a_seal_opens_to_the_text_and_field_it_carries(text):
     signature = SEAL.seal("deepseek", CarriedReasoning("reasoning_content", text))
     assert signature.startswith(VERSION + ".")
@@ -26,9 +31,21 @@ def test_a_long_reasoning_is_compressed():
     "tamper",
     [
         lambda s: s[:-2] + ("A" if s[-2] != "A" else "B") + s[-1],  # the MAC
-        lambda s: s.split(".")[0] + "." + s.split(".")[1][:-1] + ("A" if s.split(".")[1][-1] != "A" else "B") + "." + s.split(".")[2],
+        lambda s: (
+            s.split(".")[0]
+            + "."
+            + s.split(".")[1][:-1]
+            + ("A" if s.split(".")[1][-1] != "A" else "B")
+            + "."
+            + s.split(".")[2]
+        ),
         lambda s: s + ".extra",
-        lambda s: ".".join([*SEAL.seal("deepseek", CarriedReasoning("reasoning_content", "other plan")).split(".")[:2], s.split(".")[2]]),
+        lambda s: ".".join(
+            [
+                *SEAL.seal("deepseek", CarriedReasoning("reasoning_content", "other plan")).split(".")[:2],
+                s.split(".")[2],
+            ]
+        ),
     ],
     ids=["mac", "payload", "extra-part", "spliced-mac"],
 )
@@ -58,5 +75,10 @@ def test_the_key_comes_from_the_explicit_setting_else_the_gateway_key():
     derived = ReasoningSeal.from_secrets(None, SecretStr("gw"))
     assert explicit.key != derived.key
     # Every replica with the same gateway key opens the others' seals.
-    assert ReasoningSeal.from_secrets(None, SecretStr("gw")).open(derived.seal("vllm", CarriedReasoning("reasoning", "t")), "vllm").text == "t"
+    assert (
+        ReasoningSeal.from_secrets(None, SecretStr("gw"))
+        .open(derived.seal("vllm", CarriedReasoning("reasoning", "t")), "vllm")
+        .text
+        == "t"
+    )
     assert derived.key != b"gw" and b"gw" not in derived.key

@@ -1,4 +1,5 @@
-"""Per-job-token limits on the real adapter: past its requests in flight or its rate, 429 rate_limit_error with retry-after."""
+"""Per-job-token limits on the real adapter: past its requests in flight or its rate, 429 rate_limit_error
+with retry-after."""
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +12,12 @@ SLOW = {"name": "slow", "turns": [{"text": "one two three four", "chunks": 4, "d
 
 
 def ask(adapter, token: str, scenario: str = "slow", stream: bool = True) -> httpx.Response:
-    body = {"model": "m", "max_tokens": 5, "stream": stream, "messages": [{"role": "user", "content": f"[[scenario:{scenario}]]"}]}
+    body = {
+        "model": "m",
+        "max_tokens": 5,
+        "stream": stream,
+        "messages": [{"role": "user", "content": f"[[scenario:{scenario}]]"}],
+    }
     return httpx.post(adapter.url + "/v1/messages", headers={"x-api-key": token}, json=body, timeout=30)
 
 
@@ -22,8 +28,15 @@ def test_over_concurrency_is_a_429_for_that_token_only(scripted_gateway, start_a
     streaming = threading.Barrier(3)
 
     def hold() -> httpx.Response:
-        body = {"model": "m", "max_tokens": 5, "stream": True, "messages": [{"role": "user", "content": "[[scenario:slow]]"}]}
-        with httpx.stream("POST", adapter.url + "/v1/messages", headers={"x-api-key": greedy}, json=body, timeout=30) as response:
+        body = {
+            "model": "m",
+            "max_tokens": 5,
+            "stream": True,
+            "messages": [{"role": "user", "content": "[[scenario:slow]]"}],
+        }
+        with httpx.stream(
+            "POST", adapter.url + "/v1/messages", headers={"x-api-key": greedy}, json=body, timeout=30
+        ) as response:
             lines = response.iter_lines()
             next(lines)  # the stream has started: its slot is taken
             streaming.wait()
@@ -55,7 +68,9 @@ def test_over_rate_is_a_429_with_retry_after(scripted_gateway, start_adapter):
     assert statuses == [200, 200, 200, 429]
     assert refused.json()["error"]["type"] == "rate_limit_error"
     assert 1 <= int(refused.headers["retry-after"]) <= 10
-    assert ask(adapter, adapter.token, "fast", stream=False).status_code == 200  # the farm's own token is not a job's
+    assert (
+        ask(adapter, adapter.token, "fast", stream=False).status_code == 200
+    )  # the farm's own token is not a job's
     assert len(scripted_gateway.requests()) == 4
 
 

@@ -29,13 +29,26 @@ def clean_env(monkeypatch):
 
 
 def test_the_env_names_we_clear_are_the_documented_ones():
-    assert {"ONEAPI_BASE_URL", "ANTHROPIC_BASE_URL", "ONEAPI_API_KEY", "ANTHROPIC_API_KEY", "ADAPTER_MODEL_MAP",
-            "ADAPTER_TOKENS", "FALLBACK_BASE_URL", "FALLBACK_API_KEY", "WORKER_METRICS_FILE"} <= _env_names()
+    assert {
+        "ONEAPI_BASE_URL",
+        "ANTHROPIC_BASE_URL",
+        "ONEAPI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "ADAPTER_MODEL_MAP",
+        "ADAPTER_TOKENS",
+        "FALLBACK_BASE_URL",
+        "FALLBACK_API_KEY",
+        "WORKER_METRICS_FILE",
+    } <= _env_names()
 
 
 def test_defaults():
     s = AdapterSettings()
-    assert (s.upstream_base_url, s.upstream_api_key, s.default_model) == ("https://api.deepseek.com/v1", None, "deepseek-chat")
+    assert (s.upstream_base_url, s.upstream_api_key, s.default_model) == (
+        "https://api.deepseek.com/v1",
+        None,
+        "deepseek-chat",
+    )
     assert (s.model_map, s.max_output_tokens, s.client_tokens, s.allow_anonymous) == ({}, 8192, [], False)
     assert (s.fallback_base_url, s.fallback_api_key, s.fallback_model) == (None, None, None)
     assert (s.retries, s.retry_max_wait_s, s.metrics_file) == (2, 20.0, None)
@@ -49,7 +62,11 @@ def test_request_limit_defaults_and_env(clean_env):
     clean_env.setenv("ADAPTER_MAX_BODY_BYTES", "1024")
     clean_env.setenv("ADAPTER_JOB_MAX_CONCURRENT", "0")
     clean_env.setenv("ADAPTER_JOB_RATE_PER_MIN", "30")
-    assert (AdapterSettings().max_body_bytes, AdapterSettings().job_max_concurrent, AdapterSettings().job_rate_per_min) == (1024, 0, 30.0)
+    assert (
+        AdapterSettings().max_body_bytes,
+        AdapterSettings().job_max_concurrent,
+        AdapterSettings().job_rate_per_min,
+    ) == (1024, 0, 30.0)
     clean_env.setenv("ADAPTER_MAX_BODY_BYTES", "0")
     with pytest.raises(ValidationError):
         AdapterSettings()
@@ -104,7 +121,9 @@ TOKENS_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("value", "expected"), [c[1:] for c in TOKENS_CASES], ids=[c[0] for c in TOKENS_CASES])
+@pytest.mark.parametrize(
+    ("value", "expected"), [c[1:] for c in TOKENS_CASES], ids=[c[0] for c in TOKENS_CASES]
+)
 def test_adapter_tokens_comma_list(clean_env, value, expected):
     clean_env.setenv("ADAPTER_TOKENS", value)
     assert [t.get_secret_value() for t in AdapterSettings().client_tokens] == expected
@@ -112,11 +131,26 @@ def test_adapter_tokens_comma_list(clean_env, value, expected):
 
 ALIAS_CASES = [
     # (id, env, expected base url, expected key)
-    ("oneapi_only", {"ONEAPI_BASE_URL": "http://one/v1", "ONEAPI_API_KEY": "k-one"}, "http://one/v1", "k-one"),
-    ("anthropic_only", {"ANTHROPIC_BASE_URL": "http://anth/v1", "ANTHROPIC_API_KEY": "k-anth"}, "http://anth/v1", "k-anth"),
+    (
+        "oneapi_only",
+        {"ONEAPI_BASE_URL": "http://one/v1", "ONEAPI_API_KEY": "k-one"},
+        "http://one/v1",
+        "k-one",
+    ),
+    (
+        "anthropic_only",
+        {"ANTHROPIC_BASE_URL": "http://anth/v1", "ANTHROPIC_API_KEY": "k-anth"},
+        "http://anth/v1",
+        "k-anth",
+    ),
     (
         "both_oneapi_wins",
-        {"ONEAPI_BASE_URL": "http://one/v1", "ANTHROPIC_BASE_URL": "http://anth/v1", "ONEAPI_API_KEY": "k-one", "ANTHROPIC_API_KEY": "k-anth"},
+        {
+            "ONEAPI_BASE_URL": "http://one/v1",
+            "ANTHROPIC_BASE_URL": "http://anth/v1",
+            "ONEAPI_API_KEY": "k-one",
+            "ANTHROPIC_API_KEY": "k-anth",
+        },
         "http://one/v1",
         "k-one",
     ),
@@ -152,12 +186,25 @@ def test_scalar_variables(clean_env, tmp_path):
     for name, value in env.items():
         clean_env.setenv(name, value)
     s = AdapterSettings()
-    assert (s.default_model, s.max_output_tokens, s.fallback_base_url, s.fallback_model) == ("m-default", 1000, "http://fb/v1", "m-fb")
-    assert (s.retries, s.retry_max_wait_s, s.allow_anonymous, s.metrics_file) == (5, 1.5, True, tmp_path / "m.jsonl")
+    assert (s.default_model, s.max_output_tokens, s.fallback_base_url, s.fallback_model) == (
+        "m-default",
+        1000,
+        "http://fb/v1",
+        "m-fb",
+    )
+    assert (s.retries, s.retry_max_wait_s, s.allow_anonymous, s.metrics_file) == (
+        5,
+        1.5,
+        True,
+        tmp_path / "m.jsonl",
+    )
     assert isinstance(s.metrics_file, Path)
 
 
-@pytest.mark.parametrize(("name", "value"), [("ADAPTER_RETRIES", "11"), ("ADAPTER_RETRIES", "-1"), ("ADAPTER_RETRY_MAX_WAIT_S", "-0.1")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("ADAPTER_RETRIES", "11"), ("ADAPTER_RETRIES", "-1"), ("ADAPTER_RETRY_MAX_WAIT_S", "-0.1")],
+)
 def test_out_of_range_numbers_refused(clean_env, name, value):
     clean_env.setenv(name, value)
     with pytest.raises(ValidationError):
@@ -208,7 +255,9 @@ RESOLVE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("requested", "model", "cap"), [c[1:] for c in RESOLVE_CASES], ids=[c[0] for c in RESOLVE_CASES])
+@pytest.mark.parametrize(
+    ("requested", "model", "cap"), [c[1:] for c in RESOLVE_CASES], ids=[c[0] for c in RESOLVE_CASES]
+)
 def test_resolve_target(requested, model, cap):
     settings = AdapterSettings(model_map=MAP, default_model="m-default", max_output_tokens=3000)
     target = resolve_target(requested, settings)
@@ -216,7 +265,9 @@ def test_resolve_target(requested, model, cap):
 
 
 def test_resolve_target_without_map():
-    target = resolve_target("claude-sonnet-4-5", AdapterSettings(default_model="m-default", max_output_tokens=123))
+    target = resolve_target(
+        "claude-sonnet-4-5", AdapterSettings(default_model="m-default", max_output_tokens=123)
+    )
     assert (target.model, target.max_output_tokens) == ("m-default", 123)
 
 

@@ -1,4 +1,5 @@
-"""Slow clients (slowloris): a connection that does not deliver its headers, or its body, in time is closed."""
+"""Slow clients (slowloris): a connection that does not deliver its headers, or its body, in time is
+closed."""
 
 import select
 import socket
@@ -15,7 +16,8 @@ TRICKLE_EVERY_S = 0.2
 
 
 def seconds_until_closed(sock: socket.socket, trickle: bytes) -> float | None:
-    """Send `trickle` a byte every TRICKLE_EVERY_S (then stay silent) until the server closes; None if it never does."""
+    """Send `trickle` a byte every TRICKLE_EVERY_S (then stay silent) until the server closes; None if it
+    never does."""
     started = time.monotonic()
     pending = list(trickle)
     while time.monotonic() - started < GIVE_UP_S:
@@ -32,7 +34,9 @@ def seconds_until_closed(sock: socket.socket, trickle: bytes) -> float | None:
 
 @pytest.fixture
 def adapter(scripted_gateway, start_adapter):
-    return start_adapter(scripted_gateway.url, ADAPTER_HEADER_TIMEOUT_S=str(TIMEOUT_S), ADAPTER_BODY_TIMEOUT_S=str(TIMEOUT_S))
+    return start_adapter(
+        scripted_gateway.url, ADAPTER_HEADER_TIMEOUT_S=str(TIMEOUT_S), ADAPTER_BODY_TIMEOUT_S=str(TIMEOUT_S)
+    )
 
 
 def connect(adapter) -> socket.socket:
@@ -54,7 +58,9 @@ def test_a_silent_connection_is_closed(adapter):
 
 def test_trickled_headers_are_cut_off_though_bytes_keep_arriving(adapter):
     with connect(adapter) as sock:
-        closed_after = seconds_until_closed(sock, request_head(adapter, 10))  # ~1 byte / 0.2 s: 40 s of headers
+        closed_after = seconds_until_closed(
+            sock, request_head(adapter, 10)
+        )  # ~1 byte / 0.2 s: 40 s of headers
     assert closed_after is not None and closed_after < TIMEOUT_S + SLACK_S
 
 
@@ -71,13 +77,20 @@ def test_a_stalled_keep_alive_request_is_cut_off_too(scripted_gateway, adapter):
     with connect(adapter) as sock:
         sock.sendall(request_head(adapter, len(body)) + body)
         assert sock.recv(65536).startswith(b"HTTP/1.1 200")
-        closed_after = seconds_until_closed(sock, request_head(adapter, 10)[:20])  # then a second request stalls
+        closed_after = seconds_until_closed(
+            sock, request_head(adapter, 10)[:20]
+        )  # then a second request stalls
     assert closed_after is not None and closed_after < TIMEOUT_S + SLACK_S
 
 
 def test_a_prompt_client_is_not_bothered_by_the_deadlines(scripted_gateway, adapter):
     scripted_gateway.add_scenario({"name": "prompt", "turns": [{"text": "ok", "chunks": 4, "delay_ms": 600}]})
-    body = {"model": "m", "max_tokens": 5, "stream": True, "messages": [{"role": "user", "content": "[[scenario:prompt]]"}]}
+    body = {
+        "model": "m",
+        "max_tokens": 5,
+        "stream": True,
+        "messages": [{"role": "user", "content": "[[scenario:prompt]]"}],
+    }
     with httpx.Client(base_url=adapter.url, headers={"x-api-key": adapter.token}, timeout=30) as client:
         for _ in range(2):  # the same keep-alive connection; the stream outlasts both deadlines
             with client.stream("POST", "/v1/messages", json=body) as response:

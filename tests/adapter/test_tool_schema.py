@@ -21,17 +21,13 @@ OPENAI_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
         pytest.param(None, {"type": "object", "properties": {}}, id="none"),
         pytest.param(True, {"type": "object", "properties": {}}, id="boolean-schema"),
         pytest.param({}, {"type": "object", "properties": {}}, id="empty"),
-        pytest.param(
-            {"type": "object"}, {"type": "object", "properties": {}}, id="missing-properties"
-        ),
+        pytest.param({"type": "object"}, {"type": "object", "properties": {}}, id="missing-properties"),
         pytest.param(
             {"type": "object", "required": ["a"]},
             {"type": "object", "properties": {}},
             id="required-without-properties-dropped",
         ),
-        pytest.param(
-            {"type": "string"}, {"type": "object", "properties": {}}, id="non-object-top"
-        ),
+        pytest.param({"type": "string"}, {"type": "object", "properties": {}}, id="non-object-top"),
         pytest.param(
             {
                 "$schema": "http://json-schema.org/draft-07/schema#",

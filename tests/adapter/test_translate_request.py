@@ -137,9 +137,7 @@ CASES = {
     ),
     "system-role-hoisted-without-top-level-system": (
         request(messages=[user("hi"), system("Only this.")]),
-        expected(
-            [{"role": "system", "content": "Only this."}, {"role": "user", "content": "hi"}]
-        ),
+        expected([{"role": "system", "content": "Only this."}, {"role": "user", "content": "hi"}]),
     ),
     "system-role-after-assistant-becomes-reminder": (
         request(
@@ -210,9 +208,7 @@ CASES = {
     ),
     "adjacent-assistants-merged": (
         request(messages=[user("q"), assistant("a"), assistant([text("b")])]),
-        expected(
-            [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a\n\nb"}]
-        ),
+        expected([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a\n\nb"}]),
     ),
     "assistant-merge-keeps-calls": (
         request(
@@ -255,11 +251,7 @@ CASES = {
         expected([{"role": "user", "content": [{"type": "text", "text": "look"}, PNG_PART]}]),
     ),
     "user-image-url": (
-        request(
-            messages=[
-                user([{"type": "image", "source": {"type": "url", "url": "https://x/y.png"}}])
-            ]
-        ),
+        request(messages=[user([{"type": "image", "source": {"type": "url", "url": "https://x/y.png"}}])]),
         expected(
             [
                 {
@@ -327,11 +319,7 @@ CASES = {
         expected([{"role": "user", "content": "notes.txt\n\nbody"}]),
     ),
     "user-document-url": (
-        request(
-            messages=[
-                user([{"type": "document", "source": {"type": "url", "url": "https://x/a.pdf"}}])
-            ]
-        ),
+        request(messages=[user([{"type": "document", "source": {"type": "url", "url": "https://x/a.pdf"}}])]),
         expected([{"role": "user", "content": "Document URL: https://x/a.pdf"}]),
     ),
     "user-document-content-source": (
@@ -362,9 +350,7 @@ CASES = {
                 ),
             ]
         ),
-        expected(
-            [{"role": "user", "content": "q"}, {"role": "assistant", "content": "found it"}]
-        ),
+        expected([{"role": "user", "content": "q"}, {"role": "assistant", "content": "found it"}]),
     ),
     # ---- rule 5: assistant ----------------------------------------------------------
     "assistant-text-and-calls-thinking-dropped": (
@@ -833,7 +819,12 @@ def test_count_tokens_round_trips_into_messages_request():
         messages=[
             user([text("q"), {"type": "image", "source": PNG}]),
             assistant([{"type": "server_tool_use", "id": "s", "name": "x", "input": {}}, tool_use("t1")]),
-            user([tool_result("t1", [text("r")]), {"type": "document", "source": {"type": "text", "data": "d"}}]),
+            user(
+                [
+                    tool_result("t1", [text("r")]),
+                    {"type": "document", "source": {"type": "text", "data": "d"}},
+                ]
+            ),
         ],
         tools=[TOOL, {"type": "web_search_20250305", "name": "web_search"}],
         context_management={"x": 1},
@@ -972,35 +963,86 @@ def claude_code_request():
         "stream": True,
         "temperature": 1,
         "system": [
-            {"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.12.abc; cc_entrypoint=sdk-cli"},
-            {"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude.", "cache_control": {"type": "ephemeral"}},
-            {"type": "text", "text": "You are an interactive CLI tool. " * 20, "cache_control": {"type": "ephemeral"}},
+            {
+                "type": "text",
+                "text": "x-anthropic-billing-header: cc_version=2.1.12.abc; cc_entrypoint=sdk-cli",
+            },
+            {
+                "type": "text",
+                "text": "You are Claude Code, Anthropic's official CLI for Claude.",
+                "cache_control": {"type": "ephemeral"},
+            },
+            {
+                "type": "text",
+                "text": "You are an interactive CLI tool. " * 20,
+                "cache_control": {"type": "ephemeral"},
+            },
         ],
         "messages": [
             {
                 "role": "user",
                 "content": [
-                    {"type": "text", "text": "<system-reminder>\nAs you answer the user's questions, you can use the following context...\n</system-reminder>"},
-                    {"type": "text", "text": "Fix the failing test in tests/test_x.py", "cache_control": {"type": "ephemeral"}},
+                    {
+                        "type": "text",
+                        "text": "<system-reminder>\nAs you answer the user's questions, you can use the "
+                        "following context...\n</system-reminder>",
+                    },
+                    {
+                        "type": "text",
+                        "text": "Fix the failing test in tests/test_x.py",
+                        "cache_control": {"type": "ephemeral"},
+                    },
                 ],
             },
             {"role": "system", "content": "Current git status: clean"},
             {
                 "role": "assistant",
                 "content": [
-                    {"type": "thinking", "thinking": "I should look at the test.", "signature": "EqQBCkYIBxgCKkB..."},
+                    {
+                        "type": "thinking",
+                        "thinking": "I should look at the test.",
+                        "signature": "EqQBCkYIBxgCKkB...",
+                    },
                     {"type": "text", "text": "Let me look at the test and the code."},
-                    {"type": "tool_use", "id": "toolu_01A", "name": "Read", "input": {"file_path": "/repo/tests/test_x.py"}},
-                    {"type": "tool_use", "id": "toolu_01B", "name": "Grep", "input": {"pattern": "def add", "path": "/repo"}},
+                    {
+                        "type": "tool_use",
+                        "id": "toolu_01A",
+                        "name": "Read",
+                        "input": {"file_path": "/repo/tests/test_x.py"},
+                    },
+                    {
+                        "type": "tool_use",
+                        "id": "toolu_01B",
+                        "name": "Grep",
+                        "input": {"pattern": "def add", "path": "/repo"},
+                    },
                     {"type": "tool_use", "id": "toolu_01C", "name": "mcp__ide__getDiagnostics", "input": {}},
                 ],
             },
             {
                 "role": "user",
                 "content": [
-                    {"type": "tool_result", "tool_use_id": "toolu_01B", "content": "src/x.py:1:def add(a, b):"},
-                    {"type": "tool_result", "tool_use_id": "toolu_01A", "content": [{"type": "text", "text": "     1\tdef test_add():\n     2\t    assert add(1, 2) == 3"}]},
-                    {"type": "tool_result", "tool_use_id": "toolu_01C", "content": "", "cache_control": {"type": "ephemeral"}},
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_01B",
+                        "content": "src/x.py:1:def add(a, b):",
+                    },
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_01A",
+                        "content": [
+                            {
+                                "type": "text",
+                                "text": "     1\tdef test_add():\n     2\t    assert add(1, 2) == 3",
+                            }
+                        ],
+                    },
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_01C",
+                        "content": "",
+                        "cache_control": {"type": "ephemeral"},
+                    },
                 ],
             },
             {"role": "system", "content": [{"type": "text", "text": "The user changed settings."}]},
@@ -1008,14 +1050,32 @@ def claude_code_request():
                 "role": "assistant",
                 "content": [
                     {"type": "redacted_thinking", "data": "abc"},
-                    {"type": "tool_use", "id": "toolu_02A", "name": "Edit", "input": {"file_path": "/repo/src/x.py", "old_string": "a - b", "new_string": "a + b"}},
+                    {
+                        "type": "tool_use",
+                        "id": "toolu_02A",
+                        "name": "Edit",
+                        "input": {
+                            "file_path": "/repo/src/x.py",
+                            "old_string": "a - b",
+                            "new_string": "a + b",
+                        },
+                    },
                 ],
             },
             {
                 "role": "user",
                 "content": [
-                    {"type": "tool_result", "tool_use_id": "toolu_02A", "content": "Error: file changed", "is_error": True},
-                    {"type": "text", "text": "<system-reminder>\nTodo list is empty\n</system-reminder>", "cache_control": {"type": "ephemeral"}},
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_02A",
+                        "content": "Error: file changed",
+                        "is_error": True,
+                    },
+                    {
+                        "type": "text",
+                        "text": "<system-reminder>\nTodo list is empty\n</system-reminder>",
+                        "cache_control": {"type": "ephemeral"},
+                    },
                 ],
             },
         ],
@@ -1071,7 +1131,10 @@ def claude_code_request():
             {
                 "name": "mcp__ide__getDiagnostics",
                 "description": "Get diagnostics",
-                "input_schema": {"type": "object", "properties": {"uri": {"type": "string", "format": "uri"}}},
+                "input_schema": {
+                    "type": "object",
+                    "properties": {"uri": {"type": "string", "format": "uri"}},
+                },
                 "defer_loading": True,
             },
             {"type": "web_search_20250305", "name": "web_search", "max_uses": 8},
@@ -1151,7 +1214,10 @@ def test_claude_code_shaped_request():
         "arguments": '{"file_path":"/repo/src/x.py","old_string":"a - b","new_string":"a + b"}',
     }
     assert messages[8] == {"role": "tool", "tool_call_id": "toolu_02A", "content": "Error: file changed"}
-    assert messages[9] == {"role": "user", "content": "<system-reminder>\nTodo list is empty\n</system-reminder>"}
+    assert messages[9] == {
+        "role": "user",
+        "content": "<system-reminder>\nTodo list is empty\n</system-reminder>",
+    }
 
     # Alternation: no two adjacent user/assistant messages share a role.
     for before, after in zip(messages, messages[1:]):

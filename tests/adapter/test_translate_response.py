@@ -30,7 +30,14 @@ def completion(message: dict, finish_reason="stop", usage=None, **choice_extra) 
         "object": "chat.completion",
         "created": 1,
         "model": "deepseek-chat",
-        "choices": [{"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish_reason, **choice_extra}],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", **message},
+                "finish_reason": finish_reason,
+                **choice_extra,
+            }
+        ],
     }
     if usage is not None:
         body["usage"] = usage
@@ -77,7 +84,12 @@ def test_reasoning_text_and_two_tool_calls():
             {"type": "thinking", "thinking": "The user wants two files.", "signature": ""},
             {"type": "text", "text": "I'll look at both."},
             {"type": "tool_use", "id": "call_0_a", "name": "mcp__fs__read-file", "input": {"path": "a.py"}},
-            {"type": "tool_use", "id": "call_1_b", "name": "Bash", "input": {"command": "ls -la", "timeout": 5}},
+            {
+                "type": "tool_use",
+                "id": "call_1_b",
+                "name": "Bash",
+                "input": {"command": "ls -la", "timeout": 5},
+            },
         ],
         "stop_reason": "tool_use",
         "stop_sequence": None,
@@ -133,7 +145,9 @@ def test_finish_reasons(finish_reason, expected):
 
 
 def test_tool_calls_with_stop_finish_reason_is_tool_use():
-    c = completion({"content": None, "tool_calls": [{"id": "c", "function": {"name": "Bash", "arguments": "{}"}}]})
+    c = completion(
+        {"content": None, "tool_calls": [{"id": "c", "function": {"name": "Bash", "arguments": "{}"}}]}
+    )
     message = to_anthropic_message(c, CTX, "m")
     assert message.stop_reason == "tool_use"
     assert [b.type for b in message.content] == ["tool_use"]
@@ -155,7 +169,9 @@ def test_nothing_back_gives_one_empty_text_block(message_fields):
 
 
 def test_no_choices_gives_one_empty_text_block():
-    c = ChatCompletion.model_validate({"id": "x", "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 0}})
+    c = ChatCompletion.model_validate(
+        {"id": "x", "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 0}}
+    )
     message = to_anthropic_message(c, CTX, "m")
     assert [b.model_dump() for b in message.content] == [{"type": "text", "text": ""}]
     assert message.stop_reason == "end_turn"
@@ -163,9 +179,13 @@ def test_no_choices_gives_one_empty_text_block():
 
 
 def test_whitespace_text_is_dropped_next_to_tool_calls():
-    c = completion({"content": "\n\n", "tool_calls": [{"id": "c", "function": {"name": "Bash", "arguments": ""}}]})
+    c = completion(
+        {"content": "\n\n", "tool_calls": [{"id": "c", "function": {"name": "Bash", "arguments": ""}}]}
+    )
     message = to_anthropic_message(c, CTX, "m")
-    assert [b.model_dump() for b in message.content] == [{"type": "tool_use", "id": "c", "name": "Bash", "input": {}}]
+    assert [b.model_dump() for b in message.content] == [
+        {"type": "tool_use", "id": "c", "name": "Bash", "input": {}}
+    ]
 
 
 def test_missing_and_duplicate_tool_ids_are_generated():
@@ -199,7 +219,9 @@ def test_nameless_tool_call_is_dropped():
 
 
 def test_legacy_function_call():
-    c = completion({"function_call": {"name": "Bash", "arguments": '{"command":"pwd"}'}}, finish_reason="function_call")
+    c = completion(
+        {"function_call": {"name": "Bash", "arguments": '{"command":"pwd"}'}}, finish_reason="function_call"
+    )
     message = to_anthropic_message(c, CTX, "m")
     block = message.content[0]
     assert (block.type, block.name, block.input) == ("tool_use", "Bash", {"command": "pwd"})
@@ -208,7 +230,12 @@ def test_legacy_function_call():
 
 
 def test_reasoning_field_alias_and_list_content():
-    c = completion({"reasoning": "via reasoning", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]})
+    c = completion(
+        {
+            "reasoning": "via reasoning",
+            "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}],
+        }
+    )
     message = to_anthropic_message(c, CTX, "m")
     assert [b.model_dump() for b in message.content] == [
         {"type": "thinking", "thinking": "via reasoning", "signature": ""},
@@ -221,7 +248,12 @@ def test_accepts_plain_dict_and_ignores_unknown_fields():
         "id": 123,
         "choices": [
             {"index": 1, "message": {"content": "second"}, "finish_reason": "stop"},
-            {"index": 0, "message": {"content": "first", "annotations": []}, "finish_reason": "length", "logprobs": None},
+            {
+                "index": 0,
+                "message": {"content": "first", "annotations": []},
+                "finish_reason": "length",
+                "logprobs": None,
+            },
         ],
         "usage": {"prompt_tokens": "9", "completion_tokens": None, "weird": {"x": 1}},
         "service_tier": "default",
@@ -234,7 +266,9 @@ def test_accepts_plain_dict_and_ignores_unknown_fields():
 
 def test_null_message_and_refusal():
     c = ChatCompletion.model_validate({"choices": [{"index": 0, "message": None, "finish_reason": "stop"}]})
-    assert [b.model_dump() for b in to_anthropic_message(c, CTX, "m").content] == [{"type": "text", "text": ""}]
+    assert [b.model_dump() for b in to_anthropic_message(c, CTX, "m").content] == [
+        {"type": "text", "text": ""}
+    ]
     c = completion({"content": None, "refusal": "I can't help with that."}, finish_reason="content_filter")
     message = to_anthropic_message(c, CTX, "m")
     assert message.content[0].text == "I can't help with that."
@@ -265,7 +299,11 @@ ARGUMENT_CASES = [
     ("truncated_after_colon", '{"a": 1, "b": ', {"a": 1, "b": None}),
     ("truncated_key", '{"a": 1, "b', {"a": 1}),
     ("truncated_literal", '{"a": 1, "b": tru', {"a": 1}),
-    ("truncated_nested", '{"edits": [{"old": "x", "new": "y"}, {"old": "z"', {"edits": [{"old": "x", "new": "y"}, {"old": "z"}]}),
+    (
+        "truncated_nested",
+        '{"edits": [{"old": "x", "new": "y"}, {"old": "z"',
+        {"edits": [{"old": "x", "new": "y"}, {"old": "z"}]},
+    ),
     ("not_json", "ls -la", {RAW_ARGUMENTS_KEY: "ls -la"}),
     ("array", "[1, 2]", {RAW_ARGUMENTS_KEY: "[1, 2]"}),
     ("number", "42", {RAW_ARGUMENTS_KEY: "42"}),
@@ -276,7 +314,9 @@ ARGUMENT_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("raw", "expected"), [c[1:] for c in ARGUMENT_CASES], ids=[c[0] for c in ARGUMENT_CASES])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [c[1:] for c in ARGUMENT_CASES], ids=[c[0] for c in ARGUMENT_CASES]
+)
 def test_parse_tool_arguments(raw, expected):
     assert parse_tool_arguments(raw) == expected
 
@@ -336,7 +376,9 @@ def test_chunk_model_is_tolerant():
                     "index": 0,
                     "delta": {
                         "reasoning_content": "r",
-                        "tool_calls": [{"index": 1, "id": "x", "function": {"name": "Bash", "arguments": "{"}}],
+                        "tool_calls": [
+                            {"index": 1, "id": "x", "function": {"name": "Bash", "arguments": "{"}}
+                        ],
                     },
                     "finish_reason": None,
                     "stop_reason": 7,
@@ -366,8 +408,14 @@ def test_error_body():
 # ----------------------------------------------------------------------------- properties
 
 _values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=10),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=10),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
     max_leaves=10,
 )
 

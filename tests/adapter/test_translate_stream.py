@@ -105,7 +105,11 @@ def run(chunks, context=CTX, message_id="msg_test") -> tuple[bytes, StreamTransl
 
 
 def delta_chunk(**delta) -> dict:
-    return {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+    return {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+    }
 
 
 def finish_chunk(reason, usage=None, **extra) -> dict:
@@ -180,18 +184,31 @@ def test_reasoning_text_and_interleaved_parallel_tool_calls():
     delta, start, stop = "content_block_delta", "content_block_start", "content_block_stop"
     assert shape(events) == (
         [("message_start", None)]
-        + [(start, 0)] + [(delta, 0)] * 3 + [(stop, 0)]
-        + [(start, 1)] + [(delta, 1)] * 2 + [(stop, 1)]
+        + [(start, 0)]
+        + [(delta, 0)] * 3
+        + [(stop, 0)]
+        + [(start, 1)]
+        + [(delta, 1)] * 2
+        + [(stop, 1)]
         # call_a streams live; call_b's pieces wait while call_a's JSON is incomplete
-        + [(start, 2)] + [(delta, 2)] * 6 + [(stop, 2)]
+        + [(start, 2)]
+        + [(delta, 2)] * 6
+        + [(stop, 2)]
         # call_b opens with its 5 buffered pieces in one delta, then its last 5 pieces live
-        + [(start, 3)] + [(delta, 3)] * 6 + [(stop, 3)]
+        + [(start, 3)]
+        + [(delta, 3)] * 6
+        + [(stop, 3)]
         + [("message_delta", None), ("message_stop", None)]
     )
     assert events[1][1]["content_block"] == {"type": "thinking", "thinking": "", "signature": ""}
     assert events[6][1]["content_block"] == {"type": "text", "text": ""}
     assert events[7][1]["delta"] == {"type": "text_delta", "text": "\n\nLet me "}
-    assert events[10][1]["content_block"] == {"type": "tool_use", "id": "call_a", "name": "mcp__fs__read-file", "input": {}}
+    assert events[10][1]["content_block"] == {
+        "type": "tool_use",
+        "id": "call_a",
+        "name": "mcp__fs__read-file",
+        "input": {},
+    }
     assert events[18][1]["content_block"] == {"type": "tool_use", "id": "call_b", "name": "Bash", "input": {}}
     assert events[19][1]["delta"]["partial_json"] == "".join(pieces(json.dumps(ARGS_B), 6)[:5])
 
@@ -222,7 +239,9 @@ def test_sequential_parallel_calls_stream_every_piece_live():
     events = parse_sse(translator.start())
     for chunk in chunks:
         batch = parse_sse(translator.feed(chunk))
-        arguments = chunk["choices"][0]["delta"].get("tool_calls", [{}])[0].get("function", {}).get("arguments")
+        arguments = (
+            chunk["choices"][0]["delta"].get("tool_calls", [{}])[0].get("function", {}).get("arguments")
+        )
         if arguments:
             # Every argument piece is relayed by the feed() call that received it.
             assert batch[-1][1]["delta"] == {"type": "input_json_delta", "partial_json": arguments}
@@ -237,7 +256,12 @@ def test_sequential_parallel_calls_stream_every_piece_live():
 
 
 def test_text_only_stream_end_turn():
-    chunks = [delta_chunk(role="assistant", content=""), delta_chunk(content="Hel"), delta_chunk(content="lo "), delta_chunk(content="wörld ✓")]
+    chunks = [
+        delta_chunk(role="assistant", content=""),
+        delta_chunk(content="Hel"),
+        delta_chunk(content="lo "),
+        delta_chunk(content="wörld ✓"),
+    ]
     chunks.append(finish_chunk("stop", usage={"prompt_tokens": 12, "completion_tokens": 4}))
     data, _ = run(chunks)
     events = parse_sse(data)
@@ -319,7 +343,11 @@ def test_vllm_stop_sequence_in_stream():
 
 def test_vllm_stop_token_id_in_stream_is_end_turn():
     chunks = [
-        {"choices": [{"index": 0, "delta": {"content": "answer"}, "finish_reason": None, "stop_reason": None}]},
+        {
+            "choices": [
+                {"index": 0, "delta": {"content": "answer"}, "finish_reason": None, "stop_reason": None}
+            ]
+        },
         finish_chunk("stop", stop_reason=151645),
     ]
     message = accumulate(parse_sse(run(chunks)[0]))
@@ -346,7 +374,15 @@ def test_usage_chunk_after_finish_chunk():
     tail = translator.feed(finish_chunk("stop"))
     # finish_reason is only recorded: nothing final is sent before finish().
     assert shape(parse_sse(tail)) == []
-    assert translator.feed({"choices": [], "usage": {"prompt_tokens": 50, "completion_tokens": 2, "prompt_cache_hit_tokens": 32}}) == b""
+    assert (
+        translator.feed(
+            {
+                "choices": [],
+                "usage": {"prompt_tokens": 50, "completion_tokens": 2, "prompt_cache_hit_tokens": 32},
+            }
+        )
+        == b""
+    )
     assert translator.usage == Usage(18, 2, 32)
     events = parse_sse(translator.finish())
     assert shape(events) == [("content_block_stop", 0), ("message_delta", None), ("message_stop", None)]
@@ -356,18 +392,32 @@ def test_usage_chunk_after_finish_chunk():
 
 def test_usage_inside_finish_chunk_and_last_usage_wins():
     chunks = [
-        {"choices": [{"index": 0, "delta": {"content": "a"}}], "usage": {"prompt_tokens": 9, "completion_tokens": 1}},
+        {
+            "choices": [{"index": 0, "delta": {"content": "a"}}],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 1},
+        },
         {"choices": [{"index": 0, "delta": {"content": "b"}}], "usage": None},
-        {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 9, "completion_tokens": 2}},
+        {
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 2},
+        },
     ]
     data, translator = run(chunks)
-    assert parse_sse(data)[-2][1]["usage"] == {"input_tokens": 9, "output_tokens": 2, "cache_read_input_tokens": 0}
+    assert parse_sse(data)[-2][1]["usage"] == {
+        "input_tokens": 9,
+        "output_tokens": 2,
+        "cache_read_input_tokens": 0,
+    }
     assert translator.usage == Usage(9, 2, 0)
 
 
 def test_no_usage_at_all_reports_zeros():
     data, translator = run([delta_chunk(content="x"), finish_chunk("stop")])
-    assert parse_sse(data)[-2][1]["usage"] == {"input_tokens": 0, "output_tokens": 0, "cache_read_input_tokens": 0}
+    assert parse_sse(data)[-2][1]["usage"] == {
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "cache_read_input_tokens": 0,
+    }
     assert translator.usage == Usage()
 
 
@@ -380,7 +430,15 @@ def test_fail_mid_stream_emits_only_an_error_event():
     translator.feed(delta_chunk(content="partial"))
     translator.feed(tool_delta(0, '{"a":', id="c", name="Bash"))
     events = parse_sse(translator.fail("api_error", "upstream stream failed: connection reset"))
-    assert events == [("error", {"type": "error", "error": {"type": "api_error", "message": "upstream stream failed: connection reset"}})]
+    assert events == [
+        (
+            "error",
+            {
+                "type": "error",
+                "error": {"type": "api_error", "message": "upstream stream failed: connection reset"},
+            },
+        )
+    ]
     assert translator.done
     assert translator.finish() == b""
     assert translator.feed(delta_chunk(content="late")) == b""
@@ -421,7 +479,9 @@ def test_whitespace_only_content_does_not_open_a_block():
     assert translator.feed(delta_chunk(reasoning_content=" ")) == b""
     assert translator.feed(delta_chunk(content=None, reasoning_content=None)) == b""
     events = parse_sse(translator.feed(tool_delta(0, "{}", id="c", name="Bash")))
-    assert [e[1].get("content_block", {}).get("type") for e in events if e[0] == "content_block_start"] == ["tool_use"]
+    assert [e[1].get("content_block", {}).get("type") for e in events if e[0] == "content_block_start"] == [
+        "tool_use"
+    ]
     # Whitespace after a text block opened is part of the text.
     data, _ = run([delta_chunk(content="a"), delta_chunk(content="\n\n"), delta_chunk(content="b")])
     assert accumulate(parse_sse(data))["content"] == [{"type": "text", "text": "a\n\nb"}]
@@ -440,9 +500,15 @@ def test_ping_constant():
 
 
 def test_tool_call_without_arguments_sends_no_json_delta():
-    data, _ = run([tool_delta(0, "", id="c", name="TodoRead"), tool_delta(0, "   "), finish_chunk("tool_calls")])
+    data, _ = run(
+        [tool_delta(0, "", id="c", name="TodoRead"), tool_delta(0, "   "), finish_chunk("tool_calls")]
+    )
     events = parse_sse(data)
-    assert shape(events)[1:4] == [("content_block_start", 0), ("content_block_stop", 0), ("message_delta", None)]
+    assert shape(events)[1:4] == [
+        ("content_block_start", 0),
+        ("content_block_stop", 0),
+        ("message_delta", None),
+    ]
     assert events[1][1]["content_block"] == {"type": "tool_use", "id": "c", "name": "TodoRead", "input": {}}
 
 
@@ -466,7 +532,10 @@ def test_gateway_reusing_index_zero_for_every_call():
         finish_chunk("tool_calls"),
     ]
     content = accumulate(parse_sse(run(chunks)[0]))["content"]
-    assert [(b["id"], b["name"], b["input"]) for b in content] == [("call_1", "A", {"x": 1}), ("call_2", "B", {"y": 2})]
+    assert [(b["id"], b["name"], b["input"]) for b in content] == [
+        ("call_1", "A", {"x": 1}),
+        ("call_2", "B", {"y": 2}),
+    ]
 
 
 def test_tool_call_deltas_without_index_follow_the_last_call():
@@ -536,7 +605,9 @@ def test_three_calls_interleaved_with_empty_starts():
                 chunks.append(tool_delta(i, piece))
     chunks.append(finish_chunk("tool_calls"))
     content = accumulate(parse_sse(run(chunks)[0]))["content"]
-    assert [(b["id"], b["name"], b["input"]) for b in content] == [(f"c{i}", f"T{i}", args[i]) for i in range(3)]
+    assert [(b["id"], b["name"], b["input"]) for b in content] == [
+        (f"c{i}", f"T{i}", args[i]) for i in range(3)
+    ]
 
 
 def test_legacy_function_call_delta():
@@ -580,7 +651,18 @@ def test_in_stream_error_chunk_fails_the_stream():
     translator.start()
     translator.feed(delta_chunk(content="partial"))
     events = parse_sse(translator.feed({"error": {"message": "upstream overloaded", "code": 429}}))
-    assert events == [("error", {"type": "error", "error": {"type": "rate_limit_error", "message": "upstream stream error: upstream overloaded"}})]
+    assert events == [
+        (
+            "error",
+            {
+                "type": "error",
+                "error": {
+                    "type": "rate_limit_error",
+                    "message": "upstream stream error: upstream overloaded",
+                },
+            },
+        )
+    ]
     assert translator.finish() == b""
 
 
@@ -605,7 +687,16 @@ def test_other_choices_are_ignored():
         {"choices": [{"index": 0, "delta": "junk"}]},
         {"choices": [{"index": 0, "delta": {"tool_calls": ["junk"]}}]},
         {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": "junk"}]}}]},
-        {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": 5, "function": {"name": 7, "arguments": {"a": 1}}}]}}]},
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "tool_calls": [{"index": 0, "id": 5, "function": {"name": 7, "arguments": {"a": 1}}}]
+                    },
+                }
+            ]
+        },
         {"choices": [{"index": 0, "delta": {"content": [{"type": "text", "text": "part"}]}}]},
         {"choices": [{"index": 0, "delta": {"content": 12}}]},
         {"usage": "junk"},
@@ -638,7 +729,10 @@ def test_stream_matches_non_stream_translation():
                         "content": "\n\nLet me check.",
                         "reasoning_content": "The user wants the tests run and a file read.",
                         "tool_calls": [
-                            {"id": "call_a", "function": {"name": "mcp__fs__read_file", "arguments": json.dumps(ARGS_A)}},
+                            {
+                                "id": "call_a",
+                                "function": {"name": "mcp__fs__read_file", "arguments": json.dumps(ARGS_A)},
+                            },
                             {"id": "call_b", "function": {"name": "Bash", "arguments": json.dumps(ARGS_B)}},
                         ],
                     },
@@ -655,8 +749,10 @@ def test_stream_matches_non_stream_translation():
 # ----------------------------------------------------------------------------- property
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
     max_leaves=8,
 )
 tool_args = st.dictionaries(st.text(max_size=8), json_values, max_size=4)
@@ -699,6 +795,8 @@ def test_any_split_and_interleaving_yields_exact_inputs(calls, prose, seed, inde
         for call in chunk["choices"][0]["delta"].get("tool_calls", []):
             if call["index"] not in order:
                 order.append(call["index"])
-    assert [(b["id"], b["name"], b["input"]) for b in tools] == [(f"call_{i}", f"tool_{i}", calls[i]) for i in order]
+    assert [(b["id"], b["name"], b["input"]) for b in tools] == [
+        (f"call_{i}", f"tool_{i}", calls[i]) for i in order
+    ]
     assert [b["type"] for b in message["content"]] == list(prose) + ["tool_use"] * len(calls)
     assert message["stop_reason"] == "tool_use"

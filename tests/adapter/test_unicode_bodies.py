@@ -25,7 +25,9 @@ def adapter(scripted_gateway, start_adapter):
 @pytest.mark.parametrize("path", ["/v1/messages", "/v1/messages/count_tokens"])
 @pytest.mark.parametrize("text", BROKEN_TEXT.values(), ids=BROKEN_TEXT.keys())
 def test_broken_unicode_is_a_400_with_no_traceback(scripted_gateway, adapter, path, text):
-    response = httpx.post(adapter.url + path, headers={"x-api-key": adapter.token}, content=HEAD + text + TAIL)
+    response = httpx.post(
+        adapter.url + path, headers={"x-api-key": adapter.token}, content=HEAD + text + TAIL
+    )
 
     assert response.status_code == 400, response.text
     assert response.json()["type"] == "error"
@@ -39,7 +41,11 @@ def test_a_valid_surrogate_pair_passes_on_the_fast_path_and_the_fallback(scripte
     emoji = b"[[scenario:unicode]] \\ud83d\\ude00"
     # NaN (in a field the adapter keeps but never forwards) is refused by orjson: the body takes the fallback.
     for extra in (b"", b', "sampling_seed": NaN'):
-        response = httpx.post(adapter.url + "/v1/messages", headers={"x-api-key": adapter.token}, content=HEAD + emoji + b'"}]' + extra + b"}")
+        response = httpx.post(
+            adapter.url + "/v1/messages",
+            headers={"x-api-key": adapter.token},
+            content=HEAD + emoji + b'"}]' + extra + b"}",
+        )
 
         assert response.status_code == 200, response.text
         assert "\U0001f600" in scripted_gateway.requests()[-1]["body"]["messages"][-1]["content"]

@@ -1,4 +1,5 @@
-"""UpstreamClient against scripted gateways (httpx.MockTransport): retries, waits, fallback, metrics, streams."""
+"""UpstreamClient against scripted gateways (httpx.MockTransport): retries, waits, fallback, metrics,
+streams."""
 
 import email.utils
 import json
@@ -79,8 +80,15 @@ def rows(path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def make_client(gateways: Gateways, metrics_path=None, *, fallback: bool = False, **overrides) -> UpstreamClient:
-    values = dict(upstream_base_url="http://primary.test/v1", upstream_api_key=PRIMARY_KEY, retries=2, retry_max_wait_s=20.0)
+def make_client(
+    gateways: Gateways, metrics_path=None, *, fallback: bool = False, **overrides
+) -> UpstreamClient:
+    values = dict(
+        upstream_base_url="http://primary.test/v1",
+        upstream_api_key=PRIMARY_KEY,
+        retries=2,
+        retry_max_wait_s=20.0,
+    )
     if fallback:
         values.update(fallback_base_url="http://fallback.test/v1", fallback_api_key=FALLBACK_KEY)
     values.update(overrides)
@@ -90,10 +98,14 @@ def make_client(gateways: Gateways, metrics_path=None, *, fallback: bool = False
 
 
 def chat(model: str = "primary-model", stream: bool = False) -> ChatRequest:
-    return ChatRequest(model=model, messages=[UserMessage(content="hi")], max_tokens=64, stream=stream or None).payload()
+    return ChatRequest(
+        model=model, messages=[UserMessage(content="hi")], max_tokens=64, stream=stream or None
+    ).payload()
 
 
-def status(code: int, headers: dict | None = None, body: bytes = b'{"error":{"message":"nope"}}') -> httpx.Response:
+def status(
+    code: int, headers: dict | None = None, body: bytes = b'{"error":{"message":"nope"}}'
+) -> httpx.Response:
     return httpx.Response(code, headers=headers or {}, content=body)
 
 
@@ -109,7 +121,9 @@ def connect_error() -> httpx.ConnectError:
 
 
 async def test_retry_after_seconds_honoured(waits):
-    gw = Gateways({"primary.test": [status(429, {"retry-after": "3"}), status(429, {"retry-after": "0"}), ok()]})
+    gw = Gateways(
+        {"primary.test": [status(429, {"retry-after": "3"}), status(429, {"retry-after": "0"}), ok()]}
+    )
     call = await make_client(gw).open(chat(), client="c")
     assert call.gateway.route == "primary"
     assert await call.json() == COMPLETION
@@ -119,16 +133,22 @@ async def test_retry_after_seconds_honoured(waits):
 
 async def test_retry_after_http_date_honoured(waits, monkeypatch):
     now = 1_700_000_000.0
-    monkeypatch.setattr("adapter.upstream.time", types.SimpleNamespace(time=lambda: now, perf_counter=time.perf_counter))
+    monkeypatch.setattr(
+        "adapter.upstream.time", types.SimpleNamespace(time=lambda: now, perf_counter=time.perf_counter)
+    )
     later = email.utils.formatdate(now + 7, usegmt=True)
     past = email.utils.formatdate(now - 60, usegmt=True)
-    gw = Gateways({"primary.test": [status(503, {"retry-after": later}), status(503, {"retry-after": past}), ok()]})
+    gw = Gateways(
+        {"primary.test": [status(503, {"retry-after": later}), status(503, {"retry-after": past}), ok()]}
+    )
     await make_client(gw).open(chat(), client="c")
     assert waits == [7.0, 0.0]
 
 
 async def test_retry_after_capped_by_max_wait(waits):
-    gw = Gateways({"primary.test": [status(429, {"retry-after": "120"}), status(429, {"retry-after": "4"}), ok()]})
+    gw = Gateways(
+        {"primary.test": [status(429, {"retry-after": "120"}), status(429, {"retry-after": "4"}), ok()]}
+    )
     await make_client(gw, retry_max_wait_s=5.0).open(chat(), client="c")
     assert waits == [5.0, 4.0]
 
@@ -207,7 +227,9 @@ async def test_connect_errors_retried_then_fallback(waits, metrics_path):
     call = await make_client(gw, metrics_path, fallback=True).open(chat(), client="c")
     assert call.gateway.route == "fallback"
     assert (gw.calls("primary.test"), gw.calls("fallback.test"), waits) == (3, 1, [0.5, 1.0])
-    assert [(r["route"], r["status"], r["error"]) for r in rows(metrics_path)] == [("primary", 0, "ConnectError")] * 3
+    assert [(r["route"], r["status"], r["error"]) for r in rows(metrics_path)] == [
+        ("primary", 0, "ConnectError")
+    ] * 3
 
 
 async def test_connect_errors_everywhere_raise_unreachable(waits):
@@ -219,7 +241,12 @@ async def test_connect_errors_everywhere_raise_unreachable(waits):
 
 
 async def test_last_gateway_error_is_raised_when_all_fail(waits):
-    gw = Gateways({"primary.test": [status(503)] * 3, "fallback.test": [status(404, body=b'{"error":{"message":"no model"}}')]})
+    gw = Gateways(
+        {
+            "primary.test": [status(503)] * 3,
+            "fallback.test": [status(404, body=b'{"error":{"message":"no model"}}')],
+        }
+    )
     with pytest.raises(UpstreamFailed) as caught:
         await make_client(gw, fallback=True).open(chat(), client="c")
     assert caught.value.message == "fallback gateway: upstream returned HTTP 404: no model"
@@ -228,7 +255,9 @@ async def test_last_gateway_error_is_raised_when_all_fail(waits):
 
 async def test_fallback_model_overrides_the_sent_body(waits):
     gw = Gateways({"primary.test": [status(404)], "fallback.test": [ok()]})
-    call = await make_client(gw, fallback=True, fallback_model="fb-model").open(chat("primary-model"), client="c")
+    call = await make_client(gw, fallback=True, fallback_model="fb-model").open(
+        chat("primary-model"), client="c"
+    )
     primary, fallback = gw.bodies("primary.test")[0], gw.bodies("fallback.test")[0]
     assert primary["model"] == "primary-model"
     assert fallback == {**primary, "model": "fb-model"}
@@ -245,7 +274,9 @@ async def test_fallback_without_model_sends_the_translated_model(waits):
 async def test_body_sent_without_nulls(waits):
     gw = Gateways({"primary.test": [ok()]})
     await make_client(gw).open(chat(), client="c")
-    assert gw.bodies("primary.test") == [{"model": "primary-model", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 64}]
+    assert gw.bodies("primary.test") == [
+        {"model": "primary-model", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 64}
+    ]
 
 
 async def test_each_gateway_gets_only_its_own_key(waits):
@@ -279,7 +310,9 @@ async def test_metrics_row_per_attempt(waits, metrics_path):
         ("fallback", 404, "fb-model", "job:j1", False),
     ]
     assert [r["error"] for r in rows(metrics_path)] == [
-        "upstream returned HTTP 429: nope", "upstream returned HTTP 503: nope", "upstream returned HTTP 404: nope"
+        "upstream returned HTTP 429: nope",
+        "upstream returned HTTP 503: nope",
+        "upstream returned HTTP 404: nope",
     ]
 
 
@@ -289,9 +322,29 @@ async def test_successful_call_writes_its_row_on_close(waits, metrics_path):
     assert len(rows(metrics_path)) == 1  # only the failed attempt so far
     await call.close(Usage(input_tokens=10, output_tokens=5, cached_tokens=2))
     last = rows(metrics_path)[-1]
-    assert {k: last[k] for k in ("model", "route", "status", "stream", "client", "input_tokens", "output_tokens", "cached_tokens", "error")} == {
-        "model": "primary-model", "route": "primary", "status": 200, "stream": False, "client": "client-abcd1234",
-        "input_tokens": 10, "output_tokens": 5, "cached_tokens": 2, "error": "",
+    assert {
+        k: last[k]
+        for k in (
+            "model",
+            "route",
+            "status",
+            "stream",
+            "client",
+            "input_tokens",
+            "output_tokens",
+            "cached_tokens",
+            "error",
+        )
+    } == {
+        "model": "primary-model",
+        "route": "primary",
+        "status": 200,
+        "stream": False,
+        "client": "client-abcd1234",
+        "input_tokens": 10,
+        "output_tokens": 5,
+        "cached_tokens": 2,
+        "error": "",
     }
     assert last["latency_ms"] >= 0 and isinstance(last["ts"], float)
 
@@ -322,7 +375,9 @@ def test_concurrent_metric_writes_are_whole_lines(metrics_path):
 
     def writer(n: int) -> None:
         for i in range(per_thread):
-            metrics.write(UpstreamCallRow("m", "primary", 200, 1.0, False, f"t{n}", input_tokens=i, error=big))
+            metrics.write(
+                UpstreamCallRow("m", "primary", 200, 1.0, False, f"t{n}", input_tokens=i, error=big)
+            )
 
     workers = [threading.Thread(target=writer, args=(n,)) for n in range(threads)]
     for w in workers:
@@ -343,7 +398,11 @@ def test_concurrent_metric_writes_are_whole_lines(metrics_path):
 
 
 def sse(*events: str) -> httpx.Response:
-    return httpx.Response(200, content="".join(f"{e}\n\n" for e in events).encode(), headers={"content-type": "text/event-stream"})
+    return httpx.Response(
+        200,
+        content="".join(f"{e}\n\n" for e in events).encode(),
+        headers={"content-type": "text/event-stream"},
+    )
 
 
 async def collect(call) -> list[dict]:
@@ -355,7 +414,20 @@ C2 = {"choices": [{"index": 0, "delta": {"content": "b"}, "finish_reason": "stop
 
 
 async def test_chunks_until_done(waits):
-    gw = Gateways({"primary.test": [sse(": keep-alive", f"data: {json.dumps(C1)}", "event: x", f"data:{json.dumps(C2)}", "data: [DONE]", "data: {}")]})
+    gw = Gateways(
+        {
+            "primary.test": [
+                sse(
+                    ": keep-alive",
+                    f"data: {json.dumps(C1)}",
+                    "event: x",
+                    f"data:{json.dumps(C2)}",
+                    "data: [DONE]",
+                    "data: {}",
+                )
+            ]
+        }
+    )
     call = await make_client(gw).open(chat(stream=True), client="c")
     assert await collect(call) == [C1, C2]
 
@@ -386,7 +458,9 @@ async def test_empty_stream_is_cut(waits):
     ],
 )
 async def test_error_chunk_cuts_the_stream(waits, chunk, message):
-    gw = Gateways({"primary.test": [sse(f"data: {json.dumps(C1)}", f"data: {json.dumps(chunk)}", "data: [DONE]")]})
+    gw = Gateways(
+        {"primary.test": [sse(f"data: {json.dumps(C1)}", f"data: {json.dumps(chunk)}", "data: [DONE]")]}
+    )
     call = await make_client(gw).open(chat(stream=True), client="c")
     got: list[dict] = []
     with pytest.raises(StreamCut) as caught:

@@ -44,12 +44,24 @@ def test_status_mapping(status, expected):
 
 
 MESSAGE_CASES = [
-    ("openai", b'{"error":{"message":"Model Not Exist","type":"invalid_request_error","code":"x"}}', "Model Not Exist"),
+    (
+        "openai",
+        b'{"error":{"message":"Model Not Exist","type":"invalid_request_error","code":"x"}}',
+        "Model Not Exist",
+    ),
     ("error_string", b'{"error":"quota exhausted"}', "quota exhausted"),
-    ("vllm_top_level", b'{"object":"error","message":"max_tokens is too large","type":"BadRequestError","code":400}', "max_tokens is too large"),
+    (
+        "vllm_top_level",
+        b'{"object":"error","message":"max_tokens is too large","type":"BadRequestError","code":400}',
+        "max_tokens is too large",
+    ),
     ("fastapi_detail", b'{"detail":"Not Found"}', "Not Found"),
     ("fastapi_validation", b'{"detail":[{"loc":["body"],"msg":"field required"}]}', "field required"),
-    ("new_api_nested", b'{"error":{"message":"\\u5f53\\u524d\\u5206\\u7ec4\\u8d1f\\u8f7d\\u5df2\\u9971\\u548c","type":"new_api_error"}}', "当前分组负载已饱和"),
+    (
+        "new_api_nested",
+        b'{"error":{"message":"\\u5f53\\u524d\\u5206\\u7ec4\\u8d1f\\u8f7d\\u5df2\\u9971\\u548c","type":"new_api_error"}}',
+        "当前分组负载已饱和",
+    ),
     ("raw_text", b"<html><body>502 Bad Gateway</body></html>", "<html><body>502 Bad Gateway</body></html>"),
     ("json_without_message", b'{"foo":1}', '{"foo":1}'),
     ("empty", b"", ""),
@@ -60,7 +72,9 @@ MESSAGE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("body", "expected"), [c[1:] for c in MESSAGE_CASES], ids=[c[0] for c in MESSAGE_CASES])
+@pytest.mark.parametrize(
+    ("body", "expected"), [c[1:] for c in MESSAGE_CASES], ids=[c[0] for c in MESSAGE_CASES]
+)
 def test_upstream_error_message(body, expected):
     assert upstream_error_message(body) == expected
 

@@ -53,7 +53,11 @@ CASES = [
         },
         (700, 1, 300),
     ),
-    ("null_details", {"prompt_tokens": 10, "completion_tokens": 2, "prompt_tokens_details": None}, (10, 2, 0)),
+    (
+        "null_details",
+        {"prompt_tokens": 10, "completion_tokens": 2, "prompt_tokens_details": None},
+        (10, 2, 0),
+    ),
     (
         "cached_exceeds_prompt_never_negative",
         {"prompt_tokens": 10, "completion_tokens": 2, "prompt_tokens_details": {"cached_tokens": 50}},
@@ -83,7 +87,9 @@ def test_from_openai_pydantic_model_matches_dict(raw, expected):
 
 
 def test_to_anthropic_shape():
-    usage = from_openai({"prompt_tokens": 100, "completion_tokens": 9, "prompt_tokens_details": {"cached_tokens": 64}})
+    usage = from_openai(
+        {"prompt_tokens": 100, "completion_tokens": 9, "prompt_tokens_details": {"cached_tokens": 64}}
+    )
     assert usage.to_anthropic() == {
         "input_tokens": 36,
         "output_tokens": 9,
@@ -99,6 +105,8 @@ def test_default_is_zero():
 
 
 def test_reasoning_tokens_are_the_part_of_the_output_spent_thinking():
-    usage = from_openai({"prompt_tokens": 10, "completion_tokens": 50, "completion_tokens_details": {"reasoning_tokens": 30}})
+    usage = from_openai(
+        {"prompt_tokens": 10, "completion_tokens": 50, "completion_tokens_details": {"reasoning_tokens": 30}}
+    )
     assert (usage.output_tokens, usage.reasoning_tokens) == (50, 30)
     assert from_openai({"prompt_tokens": 10, "completion_tokens": 5}).reasoning_tokens == 0

@@ -19,7 +19,8 @@ def write(name: str, content: str) -> dict:
 
 
 def scenario(name: str, faults: list[dict]) -> dict:
-    """A first tool call, then the faults on the model call that writes the second file, then a final answer."""
+    """A first tool call, then the faults on the model call that writes the second file, then a final
+    answer."""
     return {
         "name": name,
         "turns": [
@@ -33,7 +34,11 @@ def scenario(name: str, faults: list[dict]) -> dict:
 async def run_faulty_job(farm: Farm, repo: Path, name: str, env: dict) -> tuple[dict, JobTraces, list[str]]:
     """Start the job, record its traces during the first (stalled) model call, wait for its end."""
     async with connect_mcp(farm, **env) as client:
-        started = await call_ok(client, "start", {"prompt": f"Write both. [[scenario:{name}]]", "repo": str(repo), "include_diff": True})
+        started = await call_ok(
+            client,
+            "start",
+            {"prompt": f"Write both. [[scenario:{name}]]", "repo": str(repo), "include_diff": True},
+        )
         job_id = started["job_id"]
         before = await JobTraces.capture(client, job_id, "system: init")
         done = await call_ok(client, "wait", {"job_id": job_id, "timeout_ms": 100000})
@@ -43,8 +48,11 @@ async def run_faulty_job(farm: Farm, repo: Path, name: str, env: dict) -> tuple[
 
 def faulted_turn(gateway) -> list[tuple[int, str | None]]:
     """(HTTP status, fault kind) of every request the gateway got for the faulted turn, in order."""
-    return [(entry["status"], next(iter(entry["fault"]), None) if entry["fault"] else None)
-            for entry in gateway.requests() if entry.get("turn") == 1]
+    return [
+        (entry["status"], next(iter(entry["fault"]), None) if entry["fault"] else None)
+        for entry in gateway.requests()
+        if entry.get("turn") == 1
+    ]
 
 
 def assert_clean(farm_cache: Path, before: JobTraces, after: list[str]) -> None:
@@ -85,7 +93,8 @@ async def test_fault_is_retried_and_the_job_completes(farm, make_repo, scripted_
 
 @pytest.fixture(scope="module")
 def impatient_worker(farm: Farm, tmp_path_factory):
-    """A worker whose CLI retries a failed model call once (CLAUDE_CODE_* reaches the CLI), so giving up is quick."""
+    """A worker whose CLI retries a failed model call once (CLAUDE_CODE_* reaches the CLI), so giving up is
+    quick."""
     folder = tmp_path_factory.mktemp("impatient")
     env = farm_env(farm.redis, farm.adapter, farm.sandbox, folder / "cache", queue="iq" + folder.name[-6:])
     worker = start_worker({**env, "CLAUDE_CODE_MAX_RETRIES": "1"}, folder / "worker.log")
@@ -97,12 +106,18 @@ GIVEN_UP = {
     # Every call fails: 2 CLI attempts of 3 adapter attempts each.
     "server_errors_persist": ([{"status": 500}] * 20, [(500, "status")] * 6, "upstream returned HTTP 500"),
     # Every stream is cut: after the cut stream, the CLI's non-streaming try is cut too.
-    "cuts_persist": ([{"cut_after_chunks": 3}] * 20, [(200, "cut_after_chunks")] * 2, "unreadable upstream response: RemoteProtocolError"),
+    "cuts_persist": (
+        [{"cut_after_chunks": 3}] * 20,
+        [(200, "cut_after_chunks")] * 2,
+        "unreadable upstream response: RemoteProtocolError",
+    ),
 }
 
 
 @pytest.mark.parametrize("name", list(GIVEN_UP))
-async def test_persistent_fault_fails_the_job_with_the_api_error(farm, impatient_worker, make_repo, scripted_gateway, name):
+async def test_persistent_fault_fails_the_job_with_the_api_error(
+    farm, impatient_worker, make_repo, scripted_gateway, name
+):
     faults, expected_requests, reason = GIVEN_UP[name]
     scripted_gateway.add_scenario(scenario(name, faults))
     repo = make_repo(parent=farm.sandbox)

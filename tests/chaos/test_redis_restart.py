@@ -18,7 +18,12 @@ from tests.fixtures.waiting import wait_until
 
 SLOW_FIRST_TURN = {
     "turns": [
-        {"faults": [{"stall_ms": 4000}], "tool_calls": [{"name": "Write", "arguments": {"file_path": "{cwd}/out.txt", "content": "done\n"}}]},
+        {
+            "faults": [{"stall_ms": 4000}],
+            "tool_calls": [
+                {"name": "Write", "arguments": {"file_path": "{cwd}/out.txt", "content": "done\n"}}
+            ],
+        },
         {"text": "Wrote out.txt."},
     ]
 }
@@ -32,16 +37,22 @@ async def until_subscribed(redis_server, channel: str, more_than: int, timeout: 
     """Until more than `more_than` clients listen on the channel."""
     deadline = asyncio.get_running_loop().time() + timeout
     while subscribers(redis_server, channel) <= more_than:
-        assert asyncio.get_running_loop().time() < deadline, "the wait never subscribed to the job's status channel"
+        assert asyncio.get_running_loop().time() < deadline, (
+            "the wait never subscribed to the job's status channel"
+        )
         await asyncio.sleep(0.05)
 
 
-async def test_redis_restart_mid_job_keeps_the_log_and_the_job_and_its_wait_complete(farm, own_redis, workers, make_repo, scripted_gateway):
+async def test_redis_restart_mid_job_keeps_the_log_and_the_job_and_its_wait_complete(
+    farm, own_redis, workers, make_repo, scripted_gateway
+):
     scripted_gateway.add_scenario({"name": "redis_restart", **SLOW_FIRST_TURN})
     repo = make_repo(parent=farm.sandbox)
     workers.start()
     async with connect_mcp(farm, **workers.env) as client:
-        started = await call_ok(client, "start", {"prompt": "Write it. [[scenario:redis_restart]]", "repo": str(repo)})
+        started = await call_ok(
+            client, "start", {"prompt": "Write it. [[scenario:redis_restart]]", "repo": str(repo)}
+        )
         job_id = started["job_id"]
         before = await JobTraces.capture(client, job_id, "system: init")
         events = JobKeys(workers.env["FARM_KEY_PREFIX"], job_id).events
@@ -81,7 +92,9 @@ async def test_redis_restart_without_persistence_ends_the_wait_with_unknown_job_
         repo = make_repo(parent=farm.sandbox)
         prefix = workers.env["FARM_KEY_PREFIX"]
         async with connect_mcp(farm, **workers.env) as client:
-            started = await call_ok(client, "start", {"prompt": "Write it. [[scenario:redis_forgets]]", "repo": str(repo)})
+            started = await call_ok(
+                client, "start", {"prompt": "Write it. [[scenario:redis_forgets]]", "repo": str(repo)}
+            )
             job_id = started["job_id"]
             before = await JobTraces.capture(client, job_id, "system: init")
             events = JobKeys(prefix, job_id).events
@@ -93,13 +106,17 @@ async def test_redis_restart_without_persistence_ends_the_wait_with_unknown_job_
             volatile.start()  # empty: no append-only file to load
             vanished = await asyncio.wait_for(waiting, timeout=90)
             before.assert_no_orphans(timeout=30)  # its heartbeat found no record: the worker stopped the run
-            assert wait_until(lambda: volatile.client().exists(JobKeys(prefix, job_id).log), timeout=30), "the worker logged nothing"
+            assert wait_until(lambda: volatile.client().exists(JobKeys(prefix, job_id).log), timeout=30), (
+                "the worker logged nothing"
+            )
             got = await call_error(client, "get", {"job_id": job_id})
 
         assert volatile.client().config_get("appendonly") == {"appendonly": "no"}
         assert vanished["code"] == "unknown_job" and vanished["hint"] == VANISHED_HINT, vanished
         assert vanished["message"] == f"job {job_id!r} vanished from Redis while waiting for it"
-        assert got["code"] == "unknown_job" and got["hint"] == VANISHED_HINT  # its log, written after the restart, outlived it
+        assert (
+            got["code"] == "unknown_job" and got["hint"] == VANISHED_HINT
+        )  # its log, written after the restart, outlived it
         assert not volatile.client().exists(JobKeys(prefix, job_id).record)
         assert wait_until(lambda: not volatile.client().exists(JobKeys(prefix, job_id).lease), timeout=30)
         assert keys_without_ttl(volatile, prefix) == {}

@@ -21,8 +21,24 @@ BACKGROUND_COMMAND = "tail -f README.md"
 # die with the CLI), then waits on a stalled model call: the worker is killed meanwhile.
 BACKGROUND_THEN_SLOW = {
     "turns": [
-        {"tool_calls": [{"name": "Bash", "arguments": {"command": BACKGROUND_COMMAND, "run_in_background": True, "description": "Follow the readme"}}]},
-        {"faults": [{"stall_ms": 6000}], "tool_calls": [{"name": "Write", "arguments": {"file_path": "{cwd}/out.txt", "content": "done\n"}}]},
+        {
+            "tool_calls": [
+                {
+                    "name": "Bash",
+                    "arguments": {
+                        "command": BACKGROUND_COMMAND,
+                        "run_in_background": True,
+                        "description": "Follow the readme",
+                    },
+                }
+            ]
+        },
+        {
+            "faults": [{"stall_ms": 6000}],
+            "tool_calls": [
+                {"name": "Write", "arguments": {"file_path": "{cwd}/out.txt", "content": "done\n"}}
+            ],
+        },
         {"text": "Wrote out.txt."},
     ]
 }
@@ -35,11 +51,15 @@ async def start_job(client, repo, name: str) -> str:
 
 async def traces_with_background_command(client, job_id: str) -> JobTraces:
     """The job's traces once the agent's background command runs (it must be among the recorded processes)."""
-    assert wait_until(lambda: BACKGROUND_COMMAND in command_lines(job_processes(job_id)), timeout=30), "no background command"
+    assert wait_until(lambda: BACKGROUND_COMMAND in command_lines(job_processes(job_id)), timeout=30), (
+        "no background command"
+    )
     return await JobTraces.capture(client, job_id, "tool_result")
 
 
-async def test_killed_worker_job_is_redelivered_and_completes_exactly_once(farm, workers, own_redis, make_repo, scripted_gateway):
+async def test_killed_worker_job_is_redelivered_and_completes_exactly_once(
+    farm, workers, own_redis, make_repo, scripted_gateway
+):
     scripted_gateway.add_scenario({"name": "redeliver", **BACKGROUND_THEN_SLOW})
     repo = make_repo(parent=farm.sandbox)
     first = workers.start()
@@ -65,7 +85,9 @@ async def test_killed_worker_job_is_redelivered_and_completes_exactly_once(farm,
     assert second.poll() is None
 
 
-async def test_killed_worker_with_no_other_worker_ends_lost_with_a_reason(farm, workers, make_repo, scripted_gateway):
+async def test_killed_worker_with_no_other_worker_ends_lost_with_a_reason(
+    farm, workers, make_repo, scripted_gateway
+):
     scripted_gateway.add_scenario({"name": "orphaned", **BACKGROUND_THEN_SLOW})
     repo = make_repo(parent=farm.sandbox)
     only = workers.start(FARM_MAX_ATTEMPTS="1")
@@ -83,11 +105,16 @@ async def test_killed_worker_with_no_other_worker_ends_lost_with_a_reason(farm, 
     assert took < float(RECOVERY_ENV["FARM_LOST_GRACE_S"]) + 6
     assert after[-1].endswith("lost: " + done["error"])
     before.assert_log_kept(after)
-    # The agent died with its worker (PR_SET_PDEATHSIG); its background command was stopped when the job was declared lost.
+    # The agent died with its worker (PR_SET_PDEATHSIG); its background command was stopped when the job was
+    # declared lost.
     assert any("process(es) left by worker" in line for line in after)
     before.assert_no_orphans()
     # Nobody was left to remove the worktree and the job's home; the next worker on this cache does, at start.
-    assert len(job_leftovers(workers.cache, job_id)) == 3, job_leftovers(workers.cache, job_id)  # worktree, home, mirror record
+    assert len(job_leftovers(workers.cache, job_id)) == 3, job_leftovers(
+        workers.cache, job_id
+    )  # worktree, home, mirror record
     workers.start(FARM_MAX_ATTEMPTS="1")
-    assert wait_until(lambda: not job_leftovers(workers.cache, job_id), timeout=20), job_leftovers(workers.cache, job_id)
+    assert wait_until(lambda: not job_leftovers(workers.cache, job_id), timeout=20), job_leftovers(
+        workers.cache, job_id
+    )
     assert_no_leftovers(workers.cache, job_id)

@@ -15,7 +15,11 @@ def run_demo(tmp_path: Path, *args: str, **env: str) -> str:
     environment = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "FARM_EMBEDDED_REDIS")}
     environment.update(TMPDIR=str(tmp_path), **env)
     process = subprocess.Popen(
-        [sys.executable, "-m", "codex_farm", "demo", *args], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [sys.executable, "-m", "codex_farm", "demo", *args],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         output, _ = process.communicate(timeout=DEMO_TIMEOUT_S)
@@ -49,7 +53,8 @@ def test_demo_completes_on_the_embedded_redis(tmp_path):
 
 
 def test_demo_plays_a_providers_thinking_rules_with_profile(tmp_path):
-    # The scripted gateway refuses any request that drops DeepSeek's reasoning, so a pass proves the round trip.
+    # The scripted gateway refuses any request that drops DeepSeek's reasoning, so a pass proves the round
+    # trip.
     output = run_demo(tmp_path, "--profile", "deepseek")
     assert "playing deepseek" in output, output
     assert_demo_passed(output, tmp_path)

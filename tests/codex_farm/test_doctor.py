@@ -11,7 +11,14 @@ import pytest
 
 from adapter.settings import AdapterSettings
 from codex_farm import doctor
-from codex_farm.doctor import CheckResult, check_gateway_key_reach, check_isolation, check_profiles, check_signing, mask_url
+from codex_farm.doctor import (
+    CheckResult,
+    check_gateway_key_reach,
+    check_isolation,
+    check_profiles,
+    check_signing,
+    mask_url,
+)
 from farm_core.settings import FarmSettings
 from scripted_gateway import builtin_scenarios_dir
 from tasks.agent_env import bundled_cli
@@ -25,7 +32,24 @@ from tests.fixtures.signing import make_signing_files
 from tests.fixtures.unprivileged import unprivileged
 from tests.fixtures.waiting import wait_until
 
-CHECKS = ["python", "git", "settings", "claude-cli", "redis", "queues", "workers", "deadletter", "adapter", "profiles", "sandbox", "cache-dir", "isolation", "gateway-key", "signing", "gateway"]
+CHECKS = [
+    "python",
+    "git",
+    "settings",
+    "claude-cli",
+    "redis",
+    "queues",
+    "workers",
+    "deadletter",
+    "adapter",
+    "profiles",
+    "sandbox",
+    "cache-dir",
+    "isolation",
+    "gateway-key",
+    "signing",
+    "gateway",
+]
 NETWORK_CHECKS = ["probe-on", "probe-off"]
 STATUSES = (["OK"], ["FAIL"], ["SKIP"], ["WARN"], ["INFO"])
 PROBE = json.loads((builtin_scenarios_dir() / "probe.json").read_text())
@@ -34,10 +58,15 @@ GATEWAY_KEY_LINE = "WARN gateway-key" if os.geteuid() == 0 else "OK   gateway-ke
 
 
 def run_doctor(farm: Farm, *args: str, **env: str) -> tuple[int, dict[str, str]]:
-    """Run `python -m codex_farm doctor`; return its exit code and its lines keyed by check name (all of them, in order)."""
+    """Run `python -m codex_farm doctor`; return its exit code and its lines keyed by check name (all of
+    them, in order)."""
     environment = {**os.environ, **farm.env, "CLAUDE_CLI_PATH": str(bundled_cli()), **env}
     done = subprocess.run(
-        [sys.executable, "-m", "codex_farm", "doctor", *args], env=environment, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "codex_farm", "doctor", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     output = done.stdout + done.stderr
     for secret in (REDIS_PASSWORD, farm.adapter.token, env.get("ADAPTER_TOKEN", farm.adapter.token)):
@@ -51,7 +80,12 @@ def test_a_healthy_farm_passes_every_check(farm: Farm):
     code, lines = run_doctor(farm)
     assert code == 0, lines
     for name, line in lines.items():
-        expected = {"gateway": "SKIP gateway", "isolation": "INFO isolation", "signing": "INFO signing", "gateway-key": GATEWAY_KEY_LINE}
+        expected = {
+            "gateway": "SKIP gateway",
+            "isolation": "INFO isolation",
+            "signing": "INFO signing",
+            "gateway-key": GATEWAY_KEY_LINE,
+        }
         assert line.startswith(expected.get(name, "OK   ")), line
     assert "(use --network)" in lines["gateway"]
     assert f"redis://:***@127.0.0.1:{farm.redis.port}/0 (auth ok)" in lines["redis"]
@@ -61,13 +95,17 @@ def test_a_healthy_farm_passes_every_check(farm: Farm):
 
 def test_network_lists_the_gateways_models_and_probes_it_through_the_adapter(farm: Farm, scripted_gateway):
     scripted_gateway.add_scenario(PROBE)
-    code, lines = run_doctor(farm, "--network", ONEAPI_BASE_URL=scripted_gateway.url, ONEAPI_API_KEY=GATEWAY_KEY)
+    code, lines = run_doctor(
+        farm, "--network", ONEAPI_BASE_URL=scripted_gateway.url, ONEAPI_API_KEY=GATEWAY_KEY
+    )
     assert code == 0, lines
     assert lines["gateway"].startswith("OK   gateway      answers at "), lines["gateway"]
     assert lines["probe-on"].startswith("OK   probe-on     generic profile, "), lines["probe-on"]
     assert "reasoning round trip ok" in lines["probe-on"] and "streamed usage" in lines["probe-on"]
     # The farm's scripted gateway plays generic, which reasons whatever is asked: the probe says so.
-    assert lines["probe-off"].startswith("WARN probe-off") and "still reasoned" in lines["probe-off"], lines["probe-off"]
+    assert lines["probe-off"].startswith("WARN probe-off") and "still reasoned" in lines["probe-off"], lines[
+        "probe-off"
+    ]
     assert [r["scenario"] for r in scripted_gateway.requests()] == ["probe"] * 4
 
 
@@ -80,7 +118,9 @@ def test_redis_down_is_named_and_workers_are_not_asked(farm: Farm):
 
 
 def test_a_wrong_redis_password_is_named(farm: Farm):
-    code, lines = run_doctor(farm, REDIS_URL=f"redis://:not-the-{REDIS_PASSWORD}@127.0.0.1:{farm.redis.port}/0")
+    code, lines = run_doctor(
+        farm, REDIS_URL=f"redis://:not-the-{REDIS_PASSWORD}@127.0.0.1:{farm.redis.port}/0"
+    )
     assert code != 0
     assert lines["redis"].startswith("FAIL") and "wrong password" in lines["redis"], lines["redis"]
     assert "not-the-" not in lines["redis"]
@@ -95,7 +135,9 @@ def test_a_redis_url_without_the_password_is_named(farm: Farm):
 def test_a_missing_claude_cli_is_named(farm: Farm):
     code, lines = run_doctor(farm, CLAUDE_CLI_PATH="/nonexistent/claude")
     assert code != 0
-    assert lines["claude-cli"].startswith("FAIL") and "not found at /nonexistent/claude" in lines["claude-cli"], lines
+    assert (
+        lines["claude-cli"].startswith("FAIL") and "not found at /nonexistent/claude" in lines["claude-cli"]
+    ), lines
     others = [line for name, line in lines.items() if name not in ("claude-cli", "gateway-key")]
     assert all(line.startswith(("OK", "SKIP", "INFO")) for line in others), lines
 
@@ -136,7 +178,10 @@ def test_bwrap_asked_for_but_missing_is_a_warning_naming_the_fix(farm: Farm, tmp
     assert code == 0, lines
     assert lines["isolation"].startswith("WARN isolation"), lines["isolation"]
     assert "bwrap is not on PATH; jobs run unsandboxed" in lines["isolation"]
-    assert "apt-get install bubblewrap" in lines["isolation"] and "user.max_user_namespaces" in lines["isolation"]
+    assert (
+        "apt-get install bubblewrap" in lines["isolation"]
+        and "user.max_user_namespaces" in lines["isolation"]
+    )
     others = [line for name, line in lines.items() if name not in ("isolation", "gateway-key")]
     assert all(line.startswith(("OK", "SKIP", "INFO signing")) for line in others), lines
 
@@ -155,14 +200,19 @@ def test_the_isolation_line_of_a_working_bwrap_is_ok():
 
 
 def test_a_line_shows_the_hint_only_on_failure():
-    assert CheckResult("redis", False, "connection refused", "start Redis").line() == "FAIL redis        connection refused — start Redis"
+    assert (
+        CheckResult("redis", False, "connection refused", "start Redis").line()
+        == "FAIL redis        connection refused — start Redis"
+    )
     assert CheckResult("git", True, "git version 2", "unused").line() == "OK   git          git version 2"
-    assert CheckResult("isolation", True, "unusable", "install it", note="WARN").line() == "WARN isolation    unusable — install it"
+    assert (
+        CheckResult("isolation", True, "unusable", "install it", note="WARN").line()
+        == "WARN isolation    unusable — install it"
+    )
 
 
 def test_a_redis_that_never_answers_is_a_timeout(monkeypatch: pytest.MonkeyPatch):
     import socket
-
 
     monkeypatch.setattr(doctor, "REDIS_TIMEOUT_S", 0.3)
     with socket.socket() as silent:  # accepts connections (kernel backlog) and never replies
@@ -182,19 +232,28 @@ def test_the_signing_line_checks_the_files_and_names_what_is_wrong(tmp_path):
     result = check_signing(FarmSettings(**mismatched))
     assert not result.ok and "is not the certificate of FARM_SIGNING_KEY_FILE" in result.line(), result.line()
     partial = {"FARM_SIGNING_KEY_FILE": str(files.key)}
-    assert "not set: FARM_SIGNING_CERT_FILE, FARM_SIGNING_CERT_STORE" in check_signing(FarmSettings(**partial)).line()
+    assert (
+        "not set: FARM_SIGNING_CERT_FILE, FARM_SIGNING_CERT_STORE"
+        in check_signing(FarmSettings(**partial)).line()
+    )
 
 
 def test_the_profiles_line_names_each_backend_models_profile_and_why():
     adapter = AdapterSettings(
         upstream_base_url="https://relay.example/v1",
         default_model="deepseek-v4-flash",
-        model_map={"haiku": {"model": "qwen3-coder", "thinking": "off"}, "opus": {"model": "x-large", "profile": "glm"}},
+        model_map={
+            "haiku": {"model": "qwen3-coder", "thinking": "off"},
+            "opus": {"model": "x-large", "profile": "glm"},
+        },
     )
     line = check_profiles(adapter).line()
     assert line.startswith("OK   profiles")
     assert "default → deepseek-v4-flash: deepseek (inferred)" in line
-    assert "haiku → qwen3-coder: qwen (inferred, thinking off)" in line and "opus → x-large: glm (model map)" in line
+    assert (
+        "haiku → qwen3-coder: qwen (inferred, thinking off)" in line
+        and "opus → x-large: glm (model map)" in line
+    )
 
 
 # --- can agents reach the gateway key? -------------------------------------------------------------
@@ -209,8 +268,11 @@ print(json.dumps([result.status, result.detail, result.hint]))
 
 
 def key_reach_as_unprivileged() -> tuple[str, str, str]:
-    """The gateway-key check as a worker's user without capabilities sees it (see tests/fixtures/unprivileged.py)."""
-    done = subprocess.run(unprivileged([sys.executable, "-c", KEY_REACH]), capture_output=True, text=True, timeout=60)
+    """The gateway-key check as a worker's user without capabilities sees it (see
+    tests/fixtures/unprivileged.py)."""
+    done = subprocess.run(
+        unprivileged([sys.executable, "-c", KEY_REACH]), capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     return tuple(json.loads(done.stdout))
 
@@ -240,7 +302,11 @@ def test_an_adapter_of_the_agents_user_with_a_readable_environment_is_warned_abo
 
 def test_a_current_adapter_of_the_agents_user_is_not_warned_about(scripted_gateway, tmp_path):
     port = free_port()
-    env = {"ONEAPI_BASE_URL": scripted_gateway.url, "ONEAPI_API_KEY": GATEWAY_KEY, "ADAPTER_TOKENS": "doctor-test-token"}
+    env = {
+        "ONEAPI_BASE_URL": scripted_gateway.url,
+        "ONEAPI_API_KEY": GATEWAY_KEY,
+        "ADAPTER_TOKENS": "doctor-test-token",
+    }
     argv = unprivileged([sys.executable, "-m", "codex_farm", "adapter", "--port", str(port)])
     adapter = start_server(argv, env, tmp_path / "adapter.log", port, "/healthz")
     try:

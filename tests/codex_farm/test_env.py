@@ -1,4 +1,5 @@
-"""`codex-farm env`: export lines a POSIX shell evals back to the exact values, or a one-line hint and exit 1."""
+"""`codex-farm env`: export lines a POSIX shell evals back to the exact values, or a one-line hint and exit
+1."""
 
 import io
 import os
@@ -23,9 +24,14 @@ def paths(tmp_path: Path, monkeypatch) -> LocalPaths:
 
 def record(paths: LocalPaths, pid: int) -> FarmEnv:
     env = FarmEnv(
-        redis_url="redis://:p%40ss@127.0.0.1:6390/0", adapter_url="http://127.0.0.1:8788", adapter_token="adapter-secret",
-        mcp_token="mcp-secret", sandbox_root=Path(AWKWARD_ROOT), cache_dir=Path("/var/cache/farm"), key_prefix=AWKWARD_PREFIX,
-    )  # fmt: skip
+        redis_url="redis://:p%40ss@127.0.0.1:6390/0",
+        adapter_url="http://127.0.0.1:8788",
+        adapter_token="adapter-secret",
+        mcp_token="mcp-secret",
+        sandbox_root=Path(AWKWARD_ROOT),
+        cache_dir=Path("/var/cache/farm"),
+        key_prefix=AWKWARD_PREFIX,
+    )
     write_running(paths, RunningFarm(pid=pid, mcp_url="http://127.0.0.1:8787/mcp", env=env))
     return env
 
@@ -54,7 +60,9 @@ def test_the_export_lines_eval_back_to_exactly_the_recorded_values(paths: LocalP
     names = " ".join(expected)
     script = f'eval "$EXPORTS"; for name in {names}; do printf "%s=%s\\0" "$name" "${{!name}}"; done'
     shell_env = {"PATH": os.environ["PATH"], "EXPORTS": out}
-    printed = subprocess.run(["bash", "-c", script], env=shell_env, capture_output=True, text=True, check=True).stdout
+    printed = subprocess.run(
+        ["bash", "-c", script], env=shell_env, capture_output=True, text=True, check=True
+    ).stdout
     assert dict(item.split("=", 1) for item in printed.split("\0") if item) == expected
     assert expected["SANDBOX_ROOT"] == AWKWARD_ROOT and expected["FARM_KEY_PREFIX"] == AWKWARD_PREFIX
     assert "FARM_QUEUE" not in out and "WORKER_METRICS_FILE" not in out  # unset in up: not exported

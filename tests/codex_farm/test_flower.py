@@ -28,8 +28,15 @@ ARTIFACTS = REPO_ROOT / "artifacts"
 SCREENSHOT = ARTIFACTS / "flower-tasks.png"  # the tasks page; the job's own page is flower-task.png
 SCENARIO = {"name": "flower_job", "turns": [{"text": "Nothing to change."}]}
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--virtual-time-budget=5000",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=5000",
 ]
 
 
@@ -42,7 +49,8 @@ def chromium_or_skip() -> str:
 
 
 def start_flower(farm: Farm, login: str, log_path: Path) -> ServerProcess:
-    """`codex-farm flower` on a free loopback port with the farm's REDIS_URL; ready once /healthcheck answers."""
+    """`codex-farm flower` on a free loopback port with the farm's REDIS_URL; ready once /healthcheck
+    answers."""
     port = free_port()
     args = [sys.executable, "-m", "codex_farm", "flower", "--port", str(port)]
     return start_server(args, {**farm.env, "FLOWER_BASIC_AUTH": login}, log_path, port, "/healthcheck")
@@ -60,13 +68,19 @@ def wait_until(check, what: str, flower: ServerProcess, timeout_s: float = 60):
 
 
 def chromium(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
-    run = subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, f"chromium failed ({run.returncode}):\n{run.stderr[-3000:]}"
     return run
 
 
 def row_text(dom: str, job_id: str) -> str:
-    """The visible text of the tasks table's row of a job (datatables gives each row the task id as its id)."""
+    """The visible text of the tasks table's row of a job (datatables gives each row the task id as its
+    id)."""
     row = re.search(rf'<tr[^>]*\bid="{re.escape(job_id)}"[^>]*>(.*?)</tr>', dom, flags=re.DOTALL)
     assert row, f"job {job_id} is not in the rendered tasks table"
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), flags=re.DOTALL)
@@ -78,11 +92,16 @@ def row_text(dom: str, job_id: str) -> str:
     [
         ({}, "FLOWER_BASIC_AUTH is not set"),
         ({"FLOWER_BASIC_AUTH": "admin"}, "user:password"),
-        ({"FLOWER_BASIC_AUTH": "admin:secret-pw", "FLOWER_UNAUTHENTICATED_API": "true"}, "FLOWER_UNAUTHENTICATED_API"),
+        (
+            {"FLOWER_BASIC_AUTH": "admin:secret-pw", "FLOWER_UNAUTHENTICATED_API": "true"},
+            "FLOWER_UNAUTHENTICATED_API",
+        ),
     ],
 )
 def test_flower_refuses_to_start_open(env: dict[str, str], refusal: str):
-    base = {k: v for k, v in os.environ.items() if k not in ("FLOWER_BASIC_AUTH", "FLOWER_UNAUTHENTICATED_API")}
+    base = {
+        k: v for k, v in os.environ.items() if k not in ("FLOWER_BASIC_AUTH", "FLOWER_UNAUTHENTICATED_API")
+    }
     args = [sys.executable, "-m", "codex_farm", "flower", "--port", str(free_port())]
     run = subprocess.run(args, env={**base, **env}, capture_output=True, text=True, timeout=60)
     assert run.returncode == 2, run.stderr
@@ -93,11 +112,17 @@ def test_flower_is_read_only_unless_control_is_allowed(monkeypatch):
     monkeypatch.delenv("FLOWER_UNAUTHENTICATED_API", raising=False)
     settings = FlowerSettings(basic_auth="viewer:pw1, ops:pw2")
     viewer = flower_argv(settings, "127.0.0.1", 5555, allow_control=False)
-    assert "--read_only=True" in viewer and "--basic_auth=viewer:pw1,ops:pw2" in viewer and "--address=127.0.0.1" in viewer
+    assert (
+        "--read_only=True" in viewer
+        and "--basic_auth=viewer:pw1,ops:pw2" in viewer
+        and "--address=127.0.0.1" in viewer
+    )
     assert "--read_only=False" in flower_argv(settings, "127.0.0.1", 5555, allow_control=True)
 
 
-async def test_flower_lists_a_real_job_without_its_secret_or_home_path(farm: Farm, make_repo, scripted_gateway, tmp_path, monkeypatch):
+async def test_flower_lists_a_real_job_without_its_secret_or_home_path(
+    farm: Farm, make_repo, scripted_gateway, tmp_path, monkeypatch
+):
     binary = chromium_or_skip()
     monkeypatch.delenv("FLOWER_UNAUTHENTICATED_API", raising=False)
     scripted_gateway.add_scenario(SCENARIO)
@@ -108,11 +133,16 @@ async def test_flower_lists_a_real_job_without_its_secret_or_home_path(farm: Far
     prompt = f"Use key {secret} on {home}/src/app.py [[scenario:flower_job]]"
     user, password = "viewer", "pw-" + secrets.token_hex(8)
 
-    # Flower only knows the jobs whose events it saw: up, and receiving events (a worker's heartbeat), before the job.
+    # Flower only knows the jobs whose events it saw: up, and receiving events (a worker's heartbeat), before
+    # the job.
     flower = start_flower(farm, f"{user}:{password}", tmp_path / "flower.log")
     try:
         auth = httpx.BasicAuth(user, password)
-        wait_until(lambda: httpx.get(f"{flower.url}/workers?json=1", auth=auth).json()["data"], "saw a worker", flower)
+        wait_until(
+            lambda: httpx.get(f"{flower.url}/workers?json=1", auth=auth).json()["data"],
+            "saw a worker",
+            flower,
+        )
 
         async with connect_mcp(farm) as client:
             started = await call_ok(client, "start", {"prompt": prompt, "repo": str(repo)})
@@ -122,11 +152,19 @@ async def test_flower_lists_a_real_job_without_its_secret_or_home_path(farm: Far
 
         def succeeded() -> dict | None:
             answer = httpx.get(f"{flower.url}/api/task/info/{job_id}", auth=auth)
-            return answer.json() if answer.status_code == 200 and answer.json().get("state") == "SUCCESS" else None
+            return (
+                answer.json()
+                if answer.status_code == 200 and answer.json().get("state") == "SUCCESS"
+                else None
+            )
 
         info = wait_until(succeeded, f"saw job {job_id} succeed", flower)
         assert info["name"] == "codex_farm.run_job"
-        assert info["args"] == f"job={job_id} queue={farm.env['FARM_QUEUE']} attempt=1 prompt='Use key [REDACTED] on ~/src/app.py [[scenario:flower_job]]'"
+        assert (
+            info["args"]
+            == f"job={job_id} queue={farm.env['FARM_QUEUE']} attempt=1 prompt='Use key [REDACTED] on "
+            "~/src/app.py [[scenario:flower_job]]'"
+        )
         assert info["kwargs"] == "{}"
         assert info["result"] == "'completed'"
 
@@ -136,26 +174,48 @@ async def test_flower_lists_a_real_job_without_its_secret_or_home_path(farm: Far
         assert httpx.get(tasks_url).status_code == 401
         assert httpx.get(tasks_url, auth=httpx.BasicAuth(user, "wrong")).status_code == 401
         assert httpx.get(f"{flower.url}/api/tasks").status_code == 401
-        assert httpx.post(f"{flower.url}/api/task/revoke/{job_id}", auth=auth, data={"terminate": "true"}).status_code == 403
+        assert (
+            httpx.post(
+                f"{flower.url}/api/task/revoke/{job_id}", auth=auth, data={"terminate": "true"}
+            ).status_code
+            == 403
+        )
 
-        # (b) the pages as a browser renders them (credentials in the URL answer basic auth): the tasks table fills
-        # its rows from the datatable call after load; the job's own page shows every field Flower keeps of it.
+        # (b) the pages as a browser renders them (credentials in the URL answer basic auth): the tasks table
+        # fills
+        # its rows from the datatable call after load; the job's own page shows every field Flower keeps of
+        # it.
         site = f"http://{user}:{password}@127.0.0.1:{flower.port}"
         dom = chromium(binary, tmp_path / "profile-dom", "--dump-dom", f"{site}/tasks").stdout
-        task_dom = chromium(binary, tmp_path / "profile-task-dom", "--dump-dom", f"{site}/task/{job_id}").stdout
+        task_dom = chromium(
+            binary, tmp_path / "profile-task-dom", "--dump-dom", f"{site}/task/{job_id}"
+        ).stdout
         ARTIFACTS.mkdir(exist_ok=True)
         for name, url in ((SCREENSHOT.name, f"{site}/tasks"), ("flower-task.png", f"{site}/task/{job_id}")):
             (ARTIFACTS / name).unlink(missing_ok=True)
-            chromium(binary, tmp_path / f"profile-{name}", f"--screenshot={ARTIFACTS / name}", "--window-size=1400,900", url)
+            chromium(
+                binary,
+                tmp_path / f"profile-{name}",
+                f"--screenshot={ARTIFACTS / name}",
+                "--window-size=1400,900",
+                url,
+            )
     finally:
         flower.stop()
 
-    for what, page in (("Flower tasks page (rendered)", dom), ("Flower task page (rendered)", task_dom), ("Flower task info (API)", str(info))):
+    for what, page in (
+        ("Flower tasks page (rendered)", dom),
+        ("Flower task page (rendered)", task_dom),
+        ("Flower task info (API)", str(info)),
+    ):
         record_page(what, page)  # scanned again, for every planted secret, after the session
     row = row_text(dom, job_id)
     print(f"Flower's row of job {job_id}: {row}")
     assert "codex_farm.run_job" in row and job_id in row and "SUCCESS" in row
-    assert f"job={job_id} queue={farm.env['FARM_QUEUE']} attempt=1 prompt='Use key [REDACTED] on ~/src/app.py" in row
+    assert (
+        f"job={job_id} queue={farm.env['FARM_QUEUE']} attempt=1 prompt='Use key [REDACTED] on ~/src/app.py"
+        in row
+    )
     assert f"job={job_id} queue=" in task_dom and "[REDACTED]" in task_dom
     everything_flower_showed = dom + task_dom + str(info)
     for leak in (secret, "sk-planted-", home, str(repo), str(farm.sandbox), "snapshot_commit"):

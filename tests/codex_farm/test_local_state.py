@@ -1,4 +1,5 @@
-"""The files `codex-farm up` keeps: where XDG puts them, their modes, what persists, and what wins over them."""
+"""The files `codex-farm up` keeps: where XDG puts them, their modes, what persists, and what wins over
+them."""
 
 import json
 import os
@@ -33,9 +34,14 @@ def paths(tmp_path: Path) -> LocalPaths:
 
 def running(pid: int, **env: str) -> RunningFarm:
     farm_env = FarmEnv(
-        redis_url="redis://:pw@127.0.0.1:6390/0", adapter_url="http://127.0.0.1:8788", adapter_token="adapter-secret",
-        mcp_token="mcp-secret", sandbox_root=Path("/srv/src"), cache_dir=Path("/var/cache/farm"), **env,
-    )  # fmt: skip
+        redis_url="redis://:pw@127.0.0.1:6390/0",
+        adapter_url="http://127.0.0.1:8788",
+        adapter_token="adapter-secret",
+        mcp_token="mcp-secret",
+        sandbox_root=Path("/srv/src"),
+        cache_dir=Path("/var/cache/farm"),
+        **env,
+    )
     return RunningFarm(pid=pid, mcp_url="http://127.0.0.1:8787/mcp", env=farm_env)
 
 
@@ -44,11 +50,15 @@ def mode(path: Path) -> int:
 
 
 def test_the_folder_is_under_xdg_config_home_else_home_dot_config(tmp_path: Path):
-    assert LocalPaths.from_env({"XDG_CONFIG_HOME": "/x/conf", "HOME": "/h"}).config_file == Path("/x/conf/codex-farm/config.json")
+    assert LocalPaths.from_env({"XDG_CONFIG_HOME": "/x/conf", "HOME": "/h"}).config_file == Path(
+        "/x/conf/codex-farm/config.json"
+    )
     assert LocalPaths.from_env({"HOME": "/h"}).state_file == Path("/h/.config/codex-farm/up.json")
     assert LocalPaths.from_env({"XDG_CONFIG_HOME": "", "HOME": "/h"}).folder == Path("/h/.config/codex-farm")
     # XDG: a relative path in XDG_CONFIG_HOME is invalid and ignored.
-    assert LocalPaths.from_env({"XDG_CONFIG_HOME": "rel/conf", "HOME": "/h"}).folder == Path("/h/.config/codex-farm")
+    assert LocalPaths.from_env({"XDG_CONFIG_HOME": "rel/conf", "HOME": "/h"}).folder == Path(
+        "/h/.config/codex-farm"
+    )
 
 
 def test_a_token_is_made_once_kept_0600_in_a_0700_folder_and_reused(paths: LocalPaths):
@@ -70,7 +80,9 @@ def test_farm_mcp_token_in_the_environment_wins_and_is_not_stored(paths: LocalPa
     assert read_config(paths).mcp_token == kept
 
 
-def test_the_sandbox_root_flag_is_kept_and_the_environment_wins_over_the_kept_one(paths: LocalPaths, tmp_path: Path):
+def test_the_sandbox_root_flag_is_kept_and_the_environment_wins_over_the_kept_one(
+    paths: LocalPaths, tmp_path: Path
+):
     assert sandbox_root(paths, None, None) == Path.home()
     assert not paths.config_file.exists()  # nothing to keep yet
     assert sandbox_root(paths, tmp_path / "src", None) == tmp_path / "src"
@@ -99,7 +111,10 @@ def test_the_running_farm_round_trips_0600_and_reveals_secrets_only_in_its_file(
     assert mode(paths.state_file) == FILE_MODE
     assert read_running(paths) == farm
     stored = json.loads(paths.state_file.read_text())
-    assert stored["env"]["REDIS_URL"] == "redis://:pw@127.0.0.1:6390/0" and stored["env"]["ADAPTER_TOKEN"] == "adapter-secret"
+    assert (
+        stored["env"]["REDIS_URL"] == "redis://:pw@127.0.0.1:6390/0"
+        and stored["env"]["ADAPTER_TOKEN"] == "adapter-secret"
+    )
     assert "adapter-secret" not in repr(farm) and "pw@" not in str(farm)
 
 
@@ -136,5 +151,7 @@ def test_a_recorded_up_runs_only_while_its_very_process_lives():
     me, started = os.getpid(), process_start(os.getpid())
     assert still_running(running(me).model_copy(update={"started": started}))
     assert still_running(running(me))  # recorded where the start time could not be read
-    assert not still_running(running(me).model_copy(update={"started": started - 1}))  # a later process got the PID
+    assert not still_running(
+        running(me).model_copy(update={"started": started - 1})
+    )  # a later process got the PID
     assert not still_running(running(2**22 + 12345))  # above the kernel's pid_max: gone

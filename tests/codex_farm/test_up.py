@@ -1,7 +1,10 @@
-"""`codex-farm up --scripted` as a user runs it: every MCP tool answers over HTTP behind the printed token, the
-token and sandbox root survive a restart, `codex-farm env` points doctor at the farm, and Ctrl-C stops every child.
+"""`codex-farm up --scripted` as a user runs it: every MCP tool answers over HTTP behind the printed token,
+the
+token and sandbox root survive a restart, `codex-farm env` points doctor at the farm, and Ctrl-C stops
+every child.
 
-Each `up` runs with its own HOME, XDG folders and TMPDIR under pytest's tmp dir, so the user's config is never touched.
+Each `up` runs with its own HOME, XDG folders and TMPDIR under pytest's tmp dir, so the user's config is
+never touched.
 """
 
 import json
@@ -43,10 +46,23 @@ READY_LINE = "Ctrl-C stops everything."
 ZERO_USAGE = {"input_tokens": 0, "output_tokens": 0, "cached_tokens": 0}
 # What a user's shell may carry that would point `up` (or doctor) somewhere other than the farm under test.
 OUTSIDE_SETTINGS = (
-    "REDIS_URL", "FARM_MCP_TOKEN", "FARM_EMBEDDED_REDIS", "SANDBOX_ROOT", "ADAPTER_URL", "ADAPTER_TOKEN", "WORKER_CACHE_DIR",
-    "FARM_QUEUE", "FARM_KEY_PREFIX", "WORKER_METRICS_FILE", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME",
-    "ONEAPI_BASE_URL", "ONEAPI_API_KEY", "ANTHROPIC_API_KEY",
-)  # fmt: skip
+    "REDIS_URL",
+    "FARM_MCP_TOKEN",
+    "FARM_EMBEDDED_REDIS",
+    "SANDBOX_ROOT",
+    "ADAPTER_URL",
+    "ADAPTER_TOKEN",
+    "WORKER_CACHE_DIR",
+    "FARM_QUEUE",
+    "FARM_KEY_PREFIX",
+    "WORKER_METRICS_FILE",
+    "XDG_CONFIG_HOME",
+    "XDG_STATE_HOME",
+    "XDG_CACHE_HOME",
+    "ONEAPI_BASE_URL",
+    "ONEAPI_API_KEY",
+    "ANTHROPIC_API_KEY",
+)
 
 
 class Output:
@@ -130,16 +146,32 @@ def user_env(root: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in OUTSIDE_SETTINGS}
     tag = secrets.token_hex(4)
     env.update(
-        HOME=str(home), TMPDIR=str(root), XDG_CACHE_HOME=str(root / "cache"), FARM_QUEUE=f"up-{tag}", FARM_KEY_PREFIX=f"farm-up-{tag}:",
-    )  # fmt: skip
+        HOME=str(home),
+        TMPDIR=str(root),
+        XDG_CACHE_HOME=str(root / "cache"),
+        FARM_QUEUE=f"up-{tag}",
+        FARM_KEY_PREFIX=f"farm-up-{tag}:",
+    )
     env.update(extra)
     return env
 
 
 def start_up(env: dict[str, str], *flags: str) -> RunningUp:
     """`codex-farm up --scripted` on free ports, returned once it printed its ready block."""
-    argv = [sys.executable, "-m", "codex_farm", "up", "--scripted", "--mcp-port", str(free_port()),
-            "--adapter-port", str(free_port()), "--concurrency", "1", *flags]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "codex_farm",
+        "up",
+        "--scripted",
+        "--mcp-port",
+        str(free_port()),
+        "--adapter-port",
+        str(free_port()),
+        "--concurrency",
+        "1",
+        *flags,
+    ]
     process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     running = RunningUp(process, Output(process), env)
     try:
@@ -153,11 +185,14 @@ def start_up(env: dict[str, str], *flags: str) -> RunningUp:
 
 
 def codex_farm_env(env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "codex_farm", "env"], env=env, capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", "codex_farm", "env"], env=env, capture_output=True, text=True, timeout=30
+    )
 
 
 def doctor_after_eval(env: dict[str, str]) -> str:
-    """`eval "$(codex-farm env)"` then `codex-farm doctor`, in a shell whose environment names no farm at all."""
+    """`eval "$(codex-farm env)"` then `codex-farm doctor`, in a shell whose environment names no farm at
+    all."""
     shell_env = {k: v for k, v in env.items() if k not in OUTSIDE_SETTINGS} | {"PY": sys.executable}
     script = 'eval "$("$PY" -m codex_farm env)" || exit 99; "$PY" -m codex_farm doctor'
     done = subprocess.run(["bash", "-c", script], env=shell_env, capture_output=True, text=True, timeout=120)
@@ -166,8 +201,11 @@ def doctor_after_eval(env: dict[str, str]) -> str:
 
 
 def plant_farm_secrets(exports: str) -> None:
-    """Register the farm's Redis password and adapter token, read from `codex-farm env`, with the leak scan."""
-    plant("up redis password", re.search(r"^export REDIS_URL=redis://:([^@]+)@", exports, re.MULTILINE).group(1))
+    """Register the farm's Redis password and adapter token, read from `codex-farm env`, with the leak
+    scan."""
+    plant(
+        "up redis password", re.search(r"^export REDIS_URL=redis://:([^@]+)@", exports, re.MULTILINE).group(1)
+    )
     plant("up adapter token", re.search(r"^export ADAPTER_TOKEN=(\S+)", exports, re.MULTILINE).group(1))
 
 
@@ -199,7 +237,9 @@ class ToolTour:
 
 async def tour_every_tool(url: str, token: str, repo: Path) -> tuple[set[str], set[str]]:
     """Call each tool with valid arguments, in the order a user would; (tools listed, tools called)."""
-    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=HTTP_TIMEOUT_S) as http:
+    async with httpx2.AsyncClient(
+        headers={"Authorization": f"Bearer {token}"}, timeout=HTTP_TIMEOUT_S
+    ) as http:
         async with Client(streamable_http_client(url, http_client=http)) as client:
             listed = {tool.name for tool in (await client.list_tools()).tools}
             tour = ToolTour(client)
@@ -215,12 +255,16 @@ async def tour_every_tool(url: str, token: str, repo: Path) -> tuple[set[str], s
 async def job_tools(tour: ToolTour, repo: Path) -> None:
     """start → tail → wait → get → get_artifact_slice → diff_digest → review → apply, on a scripted job."""
     check = {"name": "wrote", "command": "test -f hello.txt", "timeout_ms": 30_000}
-    started = await tour.ok("start", {"prompt": "Write hello.txt [[scenario:write_file]]", "repo": str(repo), "checks": [check]})
+    started = await tour.ok(
+        "start", {"prompt": "Write hello.txt [[scenario:write_file]]", "repo": str(repo), "checks": [check]}
+    )
     job_id = started["job_id"]
     await tour.ok("tail", {"job_id": job_id})
     done = await tour.ok("wait", {"job_id": job_id, "timeout_ms": JOB_WAIT_MS})
     assert done["job_status"] == "completed" and done["checks"] == ["wrote: passed"], done
-    assert done["changed_files"] == ["hello.txt"] and done["usage"] == ZERO_USAGE, done  # scripted: no real tokens
+    assert done["changed_files"] == ["hello.txt"] and done["usage"] == ZERO_USAGE, (
+        done
+    )  # scripted: no real tokens
     assert (await tour.ok("get", {"job_id": job_id, "include_diff": True}))["job_status"] == "completed"
     assert (await tour.ok("tail", {"job_id": job_id}))["lines"]
     assert (await tour.ok("get_artifact_slice", {"job_id": job_id, "artifact": "patch"}))["text"]
@@ -234,8 +278,12 @@ async def job_tools(tour: ToolTour, repo: Path) -> None:
 
 async def cheap_tools(tour: ToolTour, repo: Path) -> None:
     """analyze and draft: one call each through the adapter to the scripted model (its canned hello)."""
-    analyzed = await tour.ok("analyze", {"question": "What does greet return?", "files": ["src/app.py"], "repo": str(repo)})
-    assert analyzed["answer"] == "Hello from the scripted gateway." and analyzed["usage"] == ZERO_USAGE, analyzed
+    analyzed = await tour.ok(
+        "analyze", {"question": "What does greet return?", "files": ["src/app.py"], "repo": str(repo)}
+    )
+    assert analyzed["answer"] == "Hello from the scripted gateway." and analyzed["usage"] == ZERO_USAGE, (
+        analyzed
+    )
     drafted = await tour.ok("draft", {"kind": "commit", "repo": str(repo)})
     assert drafted["text"] == "Hello from the scripted gateway.", drafted
 
@@ -258,20 +306,36 @@ async def cancel_a_queued_job(tour: ToolTour, repo: Path) -> None:
     cancelled = await tour.ok("cancel", {"job_id": started["job_id"]})
     assert cancelled["cancel_requested"], cancelled
     ended = await tour.ok("wait", {"job_id": started["job_id"], "timeout_ms": JOB_WAIT_MS})
-    assert ended["job_status"] in ("cancelled", "completed"), ended  # it may have finished before the cancel landed
+    assert ended["job_status"] in ("cancelled", "completed"), (
+        ended
+    )  # it may have finished before the cancel landed
 
 
 def test_up_defaults_the_sandbox_root_to_home_and_prints_what_a_user_needs(up: RunningUp):
     text = up.ready_text
-    assert READY_HEADLINE in text and f'url = "{up.mcp_url}"' in text and 'bearer_token_env_var = "FARM_MCP_TOKEN"' in text
+    assert (
+        READY_HEADLINE in text
+        and f'url = "{up.mcp_url}"' in text
+        and 'bearer_token_env_var = "FARM_MCP_TOKEN"' in text
+    )
     assert up.sandbox_root == Path(up.env["HOME"]).resolve()
     paths = LocalPaths.from_env(up.env)
     assert f"(kept in {paths.config_file})" in text and f"state:   {paths.state_file}" in text
-    assert re.search(r"^  redis:   redis://:\*\*\*@127\.0\.0\.1:\d+/0 \(the password: codex-farm env\); ", text, re.MULTILINE), text
+    assert re.search(
+        r"^  redis:   redis://:\*\*\*@127\.0\.0\.1:\d+/0 \(the password: codex-farm env\); ",
+        text,
+        re.MULTILINE,
+    ), text
     assert re.search(r"^  adapter: http://127\.0\.0\.1:\d+$", text, re.MULTILINE), text
     assert 'In another shell, eval "$(codex-farm env)" points codex-farm doctor, wait and stats' in text
     (offline,) = [line for line in text.splitlines() if line.startswith("  offline: ")]
-    for part in ("Hello from the scripted gateway.", "[[scenario:NAME]]", "demo, flaky, hello, probe, review, write_file", "ONEAPI_BASE_URL", "ONEAPI_API_KEY"):
+    for part in (
+        "Hello from the scripted gateway.",
+        "[[scenario:NAME]]",
+        "demo, flaky, hello, probe, review, write_file",
+        "ONEAPI_BASE_URL",
+        "ONEAPI_API_KEY",
+    ):
         assert part in offline, offline
     exports = codex_farm_env(up.env).stdout
     plant_farm_secrets(exports)
@@ -300,7 +364,17 @@ def test_the_mcp_endpoint_refuses_requests_without_the_printed_token(up: Running
 
 
 def test_a_second_up_for_the_same_user_is_refused_while_one_runs(up: RunningUp):
-    argv = [sys.executable, "-m", "codex_farm", "up", "--scripted", "--mcp-port", str(free_port()), "--adapter-port", str(free_port())]
+    argv = [
+        sys.executable,
+        "-m",
+        "codex_farm",
+        "up",
+        "--scripted",
+        "--mcp-port",
+        str(free_port()),
+        "--adapter-port",
+        str(free_port()),
+    ]
     done = subprocess.run(argv, env=up.env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and f"already running (pid {up.process.pid}" in done.stderr, done.stderr
     assert up.process.poll() is None
@@ -328,7 +402,11 @@ def test_a_restart_keeps_token_and_sandbox_root_and_env_points_doctor_at_the_far
         assert not [p for p in first.tree if alive(p)], f"left running: {[p for p in first.tree if alive(p)]}"
         assert not paths.state_file.exists()
         stopped = codex_farm_env(env)
-        assert stopped.returncode != 0 and stopped.stdout == "" and stopped.stderr.strip() == f"codex-farm env: {NOT_RUNNING}"
+        assert (
+            stopped.returncode != 0
+            and stopped.stdout == ""
+            and stopped.stderr.strip() == f"codex-farm env: {NOT_RUNNING}"
+        )
     finally:
         first.kill_leftovers()
 
@@ -338,7 +416,13 @@ def test_a_restart_keeps_token_and_sandbox_root_and_env_points_doctor_at_the_far
         exports = codex_farm_env(env)
         assert exports.returncode == 0, exports.stderr
         plant_farm_secrets(exports.stdout)
-        for written in (first.output.text(), second.output.text(), exports.stdout, paths.state_file.read_text(), paths.config_file.read_text()):
+        for written in (
+            first.output.text(),
+            second.output.text(),
+            exports.stdout,
+            paths.state_file.read_text(),
+            paths.config_file.read_text(),
+        ):
             assert GATEWAY_KEY not in written
 
         report = doctor_after_eval(env)

@@ -34,7 +34,9 @@ def env_entries(path: Path) -> list[EnvEntry]:
         line = raw.strip()
         match = _ASSIGNMENT.match(line)
         if match:
-            entries.append(EnvEntry(match["name"], match["value"], bool(match["commented"]), "\n".join(block)))
+            entries.append(
+                EnvEntry(match["name"], match["value"], bool(match["commented"]), "\n".join(block))
+            )
             after_assignment = True
             continue
         if line.startswith("#"):

@@ -88,7 +88,10 @@ def requires(value: str, variable: str) -> bool:
 
 def compose_cli() -> list[str] | None:
     for command in (["docker", "compose"], ["docker-compose"]):
-        if shutil.which(command[0]) and subprocess.run([*command, "version"], capture_output=True).returncode == 0:
+        if (
+            shutil.which(command[0])
+            and subprocess.run([*command, "version"], capture_output=True).returncode == 0
+        ):
             return command
     return None
 
@@ -97,8 +100,12 @@ def run_config(cli: list[str], env_file) -> subprocess.CompletedProcess:
     clean = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
     return subprocess.run(
         [*cli, "--env-file", str(env_file), "-f", str(COMPOSE_FILE), "config", "-q"],
-        capture_output=True, text=True, env=clean, cwd=ROOT, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=clean,
+        cwd=ROOT,
+        timeout=60,
+    )
 
 
 def test_docker_compose_config_accepts_the_file_and_refuses_a_missing_secret(tmp_path):
@@ -110,7 +117,13 @@ def test_docker_compose_config_accepts_the_file_and_refuses_a_missing_secret(tmp
     result = run_config(cli, env_file)
     assert result.returncode == 0, result.stderr
 
-    env_file.write_text("".join(line for line in ENV_EXAMPLE.read_text().splitlines(True) if not line.startswith("REDIS_PASSWORD=")))
+    env_file.write_text(
+        "".join(
+            line
+            for line in ENV_EXAMPLE.read_text().splitlines(True)
+            if not line.startswith("REDIS_PASSWORD=")
+        )
+    )
     result = run_config(cli, env_file)
     assert result.returncode != 0
     assert "REDIS_PASSWORD" in result.stdout + result.stderr
@@ -128,7 +141,9 @@ def test_every_variable_is_in_the_example_env_file():
     listed = {entry.name for entry in env_entries(ENV_EXAMPLE)}
     assert used - listed == set()
     required = {match["name"] for match in VARIABLE.finditer(TEXT) if match["op"] in (":?", "?")}
-    assert required - set(env_values(ENV_EXAMPLE)) == set(), "a required variable is commented out in the example"
+    assert required - set(env_values(ENV_EXAMPLE)) == set(), (
+        "a required variable is commented out in the example"
+    )
     # No bare $VAR (only ${VAR}, or $$ for a literal dollar).
     assert not re.search(r"(?<!\$)\$(?![{$])", TEXT)
 
@@ -150,7 +165,9 @@ def test_redis_healthcheck_authenticates():
     test = redis["healthcheck"]["test"]
     text = test if isinstance(test, str) else " ".join(test)
     assert "ping" in text
-    authenticated = requires(environment(redis).get("REDISCLI_AUTH", ""), "REDIS_PASSWORD") or " -a " in f" {text} "
+    authenticated = (
+        requires(environment(redis).get("REDISCLI_AUTH", ""), "REDIS_PASSWORD") or " -a " in f" {text} "
+    )
     assert authenticated, "redis-cli must authenticate, or the healthcheck fails on NOAUTH"
     assert "PONG" in text, "redis-cli exits 0 on an error reply: the check must look for PONG"
 
@@ -162,7 +179,11 @@ def test_services_that_use_redis_wait_for_it_to_be_healthy():
 
 
 def test_every_redis_url_has_a_password():
-    urls = [(name, environment(service)["REDIS_URL"]) for name, service in RESOLVED.items() if "REDIS_URL" in environment(service)]
+    urls = [
+        (name, environment(service)["REDIS_URL"])
+        for name, service in RESOLVED.items()
+        if "REDIS_URL" in environment(service)
+    ]
     assert {name for name, _ in urls} == {"worker", "flower", "mcp"}
     password = env_values(ENV_EXAMPLE)["REDIS_PASSWORD"]
     for name, url in urls:
@@ -181,7 +202,9 @@ def test_adapter_holds_the_gateway_key_alone():
     assert not published(adapter)
     for name, service in SERVICES.items():
         if name != "adapter":
-            assert not {"ONEAPI_API_KEY", "ANTHROPIC_API_KEY", "FALLBACK_API_KEY", "ADAPTER_TOKENS"} & set(environment(service)), name
+            assert not {"ONEAPI_API_KEY", "ANTHROPIC_API_KEY", "FALLBACK_API_KEY", "ADAPTER_TOKENS"} & set(
+                environment(service)
+            ), name
 
 
 def test_worker_scales():
@@ -204,7 +227,9 @@ def test_flower_has_basic_auth_and_listens_on_loopback_only():
     assert "--address=0.0.0.0" in command and "--port=5555" in command
     flag = next((part.split("=", 1)[1] for part in command if part.startswith("--basic-auth=")), None)
     env_value = environment(flower).get("FLOWER_BASIC_AUTH")
-    assert (flag and requires(flag, "FLOWER_BASIC_AUTH")) or (env_value and requires(env_value, "FLOWER_BASIC_AUTH"))
+    assert (flag and requires(flag, "FLOWER_BASIC_AUTH")) or (
+        env_value and requires(env_value, "FLOWER_BASIC_AUTH")
+    )
     assert published(flower) == [("127.0.0.1", "5555", "5555")]
 
 

@@ -8,12 +8,18 @@ import tomllib
 from tests.deploy.files import ROOT
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
-IGNORED = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip() and not line.startswith("#")]
+IGNORED = [
+    line.strip()
+    for line in (ROOT / ".dockerignore").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+]
 
 
 def instructions() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
-    joined = re.sub(r"\\\n", " ", "\n".join(line for line in DOCKERFILE.splitlines() if not line.lstrip().startswith("#")))
+    joined = re.sub(
+        r"\\\n", " ", "\n".join(line for line in DOCKERFILE.splitlines() if not line.lstrip().startswith("#"))
+    )
     result = []
     for line in joined.splitlines():
         if line.strip():
@@ -27,7 +33,9 @@ def values(keyword: str) -> list[str]:
 
 
 def ignored(path: str) -> bool:
-    return any(fnmatch.fnmatch(path, pattern.rstrip("/")) for pattern in IGNORED if not pattern.startswith("!"))
+    return any(
+        fnmatch.fnmatch(path, pattern.rstrip("/")) for pattern in IGNORED if not pattern.startswith("!")
+    )
 
 
 def test_base_image_is_python_311_slim():
@@ -52,7 +60,9 @@ def test_runs_as_a_non_root_user_in_a_workdir_with_a_harmless_default_command():
     assert values("WORKDIR")
     assert json.loads(values("CMD")[-1]) == ["codex-farm", "--help"]
     instructions_order = [key for key, _ in instructions()]
-    assert instructions_order.index("USER") > max(i for i, key in enumerate(instructions_order) if key == "RUN")
+    assert instructions_order.index("USER") > max(
+        i for i, key in enumerate(instructions_order) if key == "RUN"
+    )
 
 
 def test_entrypoint_forwards_signals_and_reaps_orphans():
@@ -62,7 +72,9 @@ def test_entrypoint_forwards_signals_and_reaps_orphans():
 def test_the_build_context_keeps_what_pip_needs_and_drops_secrets():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     needed = ["pyproject.toml", project["project"]["readme"]]
-    needed += [pattern.rstrip("*") for pattern in project["tool"]["setuptools"]["packages"]["find"]["include"]]
+    needed += [
+        pattern.rstrip("*") for pattern in project["tool"]["setuptools"]["packages"]["find"]["include"]
+    ]
     for path in needed:
         assert (ROOT / path).exists(), path
         assert not ignored(path), f"{path} is excluded from the build context"

@@ -4,7 +4,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.deploy.files import DEPLOY, OTHER_READER, PLACEHOLDER, SECRET_NAME, documented_settings, env_entries, env_values
+from tests.deploy.files import (
+    DEPLOY,
+    OTHER_READER,
+    PLACEHOLDER,
+    SECRET_NAME,
+    documented_settings,
+    env_entries,
+    env_values,
+)
 
 FARM_ENV = DEPLOY / "farm.env.example"
 ADAPTER_ENV = DEPLOY / "adapter.env.example"
@@ -39,7 +47,9 @@ def test_every_secret_is_a_placeholder(path):
             assert PLACEHOLDER in entry.value, f"{path.name}: {entry.name}"
         if "://" in entry.value:
             parts = urlsplit(entry.value)
-            assert parts.password is None or parts.password.startswith(PLACEHOLDER), f"{path.name}: {entry.name}"
+            assert parts.password is None or parts.password.startswith(PLACEHOLDER), (
+                f"{path.name}: {entry.name}"
+            )
     assert "FLOWER_UNAUTHENTICATED_API" not in {entry.name for entry in env_entries(path)}
 
 
@@ -63,11 +73,15 @@ def test_the_gateway_key_is_only_in_the_adapter_env():
     assert not GATEWAY_SECRETS & {entry.name for entry in env_entries(FARM_ENV)}
     adapter = env_values(ADAPTER_ENV)
     assert {"ONEAPI_BASE_URL", "ONEAPI_API_KEY", "ADAPTER_TOKENS"} <= set(adapter)
-    assert "REDIS_URL" not in {entry.name for entry in env_entries(ADAPTER_ENV)}, "the adapter never needs the broker"
+    assert "REDIS_URL" not in {entry.name for entry in env_entries(ADAPTER_ENV)}, (
+        "the adapter never needs the broker"
+    )
 
 
 def test_the_compose_example_is_consistent():
     values = env_values(COMPOSE_ENV)
-    assert values["ADAPTER_TOKEN"] in values["ADAPTER_TOKENS"].split(","), "the workers' token must be one the adapter accepts"
+    assert values["ADAPTER_TOKEN"] in values["ADAPTER_TOKENS"].split(","), (
+        "the workers' token must be one the adapter accepts"
+    )
     for name, value in values.items():
         assert "$" not in value, f"{name}: compose would interpolate it"

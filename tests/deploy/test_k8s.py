@@ -69,7 +69,10 @@ def config_map_data() -> dict[str, str]:
 
 
 def secret_keys() -> dict[str, set[str]]:
-    return {doc["metadata"]["name"]: set(doc.get("stringData", {})) | set(doc.get("data", {})) for doc in of_kind("Secret")}
+    return {
+        doc["metadata"]["name"]: set(doc.get("stringData", {})) | set(doc.get("data", {}))
+        for doc in of_kind("Secret")
+    }
 
 
 def role(name: str) -> dict:
@@ -87,7 +90,10 @@ def worker_queues() -> set[str]:
     env = env_of(container)
     if "FARM_QUEUE" in env:
         return set(env["FARM_QUEUE"]["value"].split(","))
-    if any("configMapRef" in source for source in container.get("envFrom", [])) and "FARM_QUEUE" in config_map_data():
+    if (
+        any("configMapRef" in source for source in container.get("envFrom", []))
+        and "FARM_QUEUE" in config_map_data()
+    ):
         return set(config_map_data()["FARM_QUEUE"].split(","))
     return {"default"}
 
@@ -101,7 +107,16 @@ def test_every_manifest_has_a_known_kind_and_api_version_in_the_namespace():
         if doc["kind"] != "Namespace":
             assert doc["metadata"].get("namespace") == NAMESPACE, (doc["_file"], doc["metadata"]["name"])
     kinds = {doc["kind"] for doc in DOCS}
-    assert {"Namespace", "Secret", "ConfigMap", "Service", "Deployment", "StatefulSet", "ScaledObject", "TriggerAuthentication"} <= kinds
+    assert {
+        "Namespace",
+        "Secret",
+        "ConfigMap",
+        "Service",
+        "Deployment",
+        "StatefulSet",
+        "ScaledObject",
+        "TriggerAuthentication",
+    } <= kinds
 
 
 @pytest.mark.parametrize("name", ["worker", "adapter", "flower"])
@@ -122,7 +137,9 @@ def test_adapter_and_flower_have_cluster_ip_services_that_select_them():
 def test_selectors_match_their_pod_templates():
     for workload in workloads():
         selector = workload["spec"]["selector"]["matchLabels"]
-        assert selector.items() <= workload["spec"]["template"]["metadata"]["labels"].items(), workload["metadata"]["name"]
+        assert selector.items() <= workload["spec"]["template"]["metadata"]["labels"].items(), workload[
+            "metadata"
+        ]["name"]
 
 
 def test_redis_has_a_password_from_the_secret_appendonly_noeviction_and_a_volume_claim():
@@ -139,7 +156,11 @@ def test_redis_has_a_password_from_the_secret_appendonly_noeviction_and_a_volume
     assert claims
     mounted = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert mounted[claims[0]["metadata"]["name"]] == "/data"
-    service = next(s for s in of_kind("Service") if s["spec"]["selector"].items() <= redis["spec"]["template"]["metadata"]["labels"].items())
+    service = next(
+        s
+        for s in of_kind("Service")
+        if s["spec"]["selector"].items() <= redis["spec"]["template"]["metadata"]["labels"].items()
+    )
     assert service["spec"].get("type", "ClusterIP") == "ClusterIP"
 
 
@@ -148,20 +169,26 @@ def test_secrets_are_referenced_never_inlined():
     for workload in workloads():
         for container in containers(workload):
             where = f"{workload['metadata']['name']}/{container['name']}"
-            assert not any("secretRef" in source for source in container.get("envFrom", [])), f"{where}: pick keys, not the whole Secret"
+            assert not any("secretRef" in source for source in container.get("envFrom", [])), (
+                f"{where}: pick keys, not the whole Secret"
+            )
             for name, entry in env_of(container).items():
                 if SECRET_NAME.search(name):
                     ref = entry.get("valueFrom", {}).get("secretKeyRef")
                     assert ref, f"{where}: {name} must come from a Secret"
                 if "valueFrom" in entry and "secretKeyRef" in entry["valueFrom"]:
                     ref = entry["valueFrom"]["secretKeyRef"]
-                    assert ref["key"] in keys.get(ref["name"], set()), f"{where}: {ref} not in the example Secret"
+                    assert ref["key"] in keys.get(ref["name"], set()), (
+                        f"{where}: {ref} not in the example Secret"
+                    )
                 value = str(entry.get("value", ""))
                 if "://" in value and "@" in value:
                     assert re.search(r"://[^/@]*:\$\(\w+\)@", value), f"{where}: {name} inlines a credential"
                     referenced = re.search(r"\$\((\w+)\)@", value).group(1)
                     names = list(env_of(container))
-                    assert names.index(referenced) < names.index(name), f"{where}: {referenced} must come before {name}"
+                    assert names.index(referenced) < names.index(name), (
+                        f"{where}: {referenced} must come before {name}"
+                    )
 
 
 def test_the_example_secret_holds_placeholders_only():
@@ -174,7 +201,11 @@ def test_the_example_secret_holds_placeholders_only():
 def test_only_the_adapter_gets_the_gateway_key():
     for workload in workloads():
         for container in containers(workload):
-            refs = {e["valueFrom"]["secretKeyRef"]["key"] for e in container.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})}
+            refs = {
+                e["valueFrom"]["secretKeyRef"]["key"]
+                for e in container.get("env", [])
+                if "secretKeyRef" in e.get("valueFrom", {})
+            }
             if workload is not role("adapter"):
                 assert "oneapi-api-key" not in refs, workload["metadata"]["name"]
 
@@ -182,9 +213,15 @@ def test_only_the_adapter_gets_the_gateway_key():
 def test_every_redis_url_has_a_password():
     urls = [
         (w["metadata"]["name"], entry["value"])
-        for w in workloads() for c in containers(w) for entry in c.get("env", []) if entry["name"] == "REDIS_URL"
-    ]  # fmt: skip
-    assert {name for name, _ in urls} == {role("worker")["metadata"]["name"], role("flower")["metadata"]["name"]}
+        for w in workloads()
+        for c in containers(w)
+        for entry in c.get("env", [])
+        if entry["name"] == "REDIS_URL"
+    ]
+    assert {name for name, _ in urls} == {
+        role("worker")["metadata"]["name"],
+        role("flower")["metadata"]["name"],
+    }
     for name, url in urls:
         assert re.fullmatch(r"rediss?://:\$\(REDIS_PASSWORD\)@redis(\.[\w.-]+)?:6379/\d+", url), name
 
@@ -250,15 +287,24 @@ def test_scaled_object_scales_the_worker_deployment_on_its_celery_queue():
     (ref,) = [r for r in auth["spec"]["secretTargetRef"] if r["parameter"] == "password"]
     assert ref["key"] in secret_keys()[ref["name"]]
     redis_password = next(
-        e["valueFrom"]["secretKeyRef"] for w in workloads() for c in containers(w) for e in c.get("env", [])
+        e["valueFrom"]["secretKeyRef"]
+        for w in workloads()
+        for c in containers(w)
+        for e in c.get("env", [])
         if e["name"] == "REDIS_PASSWORD" and c["image"].startswith("redis:")
-    )  # fmt: skip
+    )
     assert (ref["name"], ref["key"]) == (redis_password["name"], redis_password["key"])
 
 
 def test_redis_admits_only_the_farm_and_keda():
     (policy,) = of_kind("NetworkPolicy")
     redis = named("StatefulSet", "redis")
-    assert policy["spec"]["podSelector"]["matchLabels"].items() <= redis["spec"]["template"]["metadata"]["labels"].items()
+    assert (
+        policy["spec"]["podSelector"]["matchLabels"].items()
+        <= redis["spec"]["template"]["metadata"]["labels"].items()
+    )
     sources = policy["spec"]["ingress"][0]["from"]
-    assert any(s.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name") == "keda" for s in sources)
+    assert any(
+        s.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name") == "keda"
+        for s in sources
+    )

@@ -19,15 +19,21 @@ REDIS_CLIENTS = {"worker", "flower", "mcp"}
 
 
 def example_env() -> dict[str, str]:
-    """compose.env.example's values, commented ones included (the overrides' opt-in variables are commented)."""
+    """compose.env.example's values, commented ones included (the overrides' opt-in variables are
+    commented)."""
     return {entry.name: entry.value for entry in env_entries(ENV_EXAMPLE)} | env_values(ENV_EXAMPLE)
 
 
 def merged_services(*overrides) -> dict[str, dict]:
-    """docker-compose.yml with the override files, merged as compose does and interpolated with the example env."""
-    services = yaml.safe_load(interpolate((ROOT / "docker-compose.yml").read_text(), example_env()))["services"]
+    """docker-compose.yml with the override files, merged as compose does and interpolated with the example
+    env."""
+    services = yaml.safe_load(interpolate((ROOT / "docker-compose.yml").read_text(), example_env()))[
+        "services"
+    ]
     for path in overrides:
-        for name, override in yaml.safe_load(interpolate(path.read_text(), example_env()))["services"].items():
+        for name, override in yaml.safe_load(interpolate(path.read_text(), example_env()))[
+            "services"
+        ].items():
             services[name] = merge_service(services[name], override)
     return services
 
@@ -87,8 +93,12 @@ def test_compose_tls_override_serves_tls_only_with_a_password_and_every_client_v
     tls_port = option("--tls-port")
     tls_dir = mounts(redis)
     for flag in ("--tls-cert-file", "--tls-key-file", "--tls-ca-cert-file"):
-        assert any(option(flag).startswith(target + "/") for target in tls_dir), f"{flag} is not on a mounted folder"
-    assert option("--maxmemory-policy") == "noeviction" and option("--appendonly") == "yes", "the override keeps the base's guarantees"
+        assert any(option(flag).startswith(target + "/") for target in tls_dir), (
+            f"{flag} is not on a mounted folder"
+        )
+    assert option("--maxmemory-policy") == "noeviction" and option("--appendonly") == "yes", (
+        "the override keeps the base's guarantees"
+    )
     health = " ".join(redis["healthcheck"]["test"])
     assert "--tls" in health and "--cacert" in health and f"-p {tls_port}" in health and "PONG" in health
 
@@ -109,15 +119,21 @@ def test_compose_signing_override_gives_each_role_only_its_own_key():
         for setting in SIGNING_SETTINGS:
             assert env[setting] in mounted, f"{name}: {setting} is not mounted"
         keys[name] = mounted[env["FARM_SIGNING_KEY_FILE"]]
-    assert keys["flower"] == keys["mcp"] != keys["worker"], "the frontend signs jobs; workers have a key of their own"
-    assert not any(source == keys["mcp"] for source in mounts(services["worker"]).values()), "no worker sees the frontend's key"
+    assert keys["flower"] == keys["mcp"] != keys["worker"], (
+        "the frontend signs jobs; workers have a key of their own"
+    )
+    assert not any(source == keys["mcp"] for source in mounts(services["worker"]).values()), (
+        "no worker sees the frontend's key"
+    )
     assert SIGNING_OVERRIDE.read_text().count(":ro\n") == 6, "the key files are mounted read-only"
 
 
 @pytest.mark.parametrize("path", [TLS_OVERRIDE, SIGNING_OVERRIDE], ids=lambda p: p.name)
 def test_compose_overrides_use_only_variables_of_the_example_env(path):
     used = {match["name"] for match in VARIABLE.finditer(path.read_text())}
-    assert used - set(example_env()) == set(), f"{path.name} reads variables compose.env.example does not list"
+    assert used - set(example_env()) == set(), (
+        f"{path.name} reads variables compose.env.example does not list"
+    )
 
 
 def k8s_text(name: str) -> str:
@@ -134,7 +150,9 @@ def test_k8s_clients_use_the_password_and_show_the_tls_url_and_its_ca_mount(name
     for url in shown:
         assert url.startswith("rediss://:$(REDIS_PASSWORD)@redis:6380/"), url
         ca = verified_tls(url)["ssl_ca_certs"][0]
-        assert re.search(rf"#\s+mountPath: {re.escape(ca.rsplit('/', 1)[0])}$", text, flags=re.MULTILINE), f"{name}: the CA is not mounted"
+        assert re.search(rf"#\s+mountPath: {re.escape(ca.rsplit('/', 1)[0])}$", text, flags=re.MULTILINE), (
+            f"{name}: the CA is not mounted"
+        )
 
 
 def test_k8s_redis_shows_its_tls_form_and_keda_follows():
@@ -144,7 +162,9 @@ def test_k8s_redis_shows_its_tls_form_and_keda_follows():
         assert re.search(rf"^\s*#\s+- {flag}$", redis, flags=re.MULTILINE), flag
     assert "redis-cli --tls --cacert" in redis, "the probes' TLS form"
     keda = k8s_text("keda-scaledobject.yaml")
-    assert re.search(r"#\s+- parameter: tls$", keda, flags=re.MULTILINE) and re.search(r"#\s+- parameter: ca$", keda, flags=re.MULTILINE)
+    assert re.search(r"#\s+- parameter: tls$", keda, flags=re.MULTILINE) and re.search(
+        r"#\s+- parameter: ca$", keda, flags=re.MULTILINE
+    )
 
 
 @pytest.mark.parametrize("doc", [ROOT / "README.md", DEPLOY / "README.md"], ids=["README", "deploy-README"])

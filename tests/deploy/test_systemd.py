@@ -106,7 +106,9 @@ def test_writes_only_where_it_must(name):
     for variable in ("WORKER_CACHE_DIR", "WORKER_METRICS_FILE"):
         if variable in environment(unit):
             path = Path(environment(unit)[variable])
-            assert any(path == w or w in path.parents for w in writable), f"{name}: {variable} is not writable"
+            assert any(path == w or w in path.parents for w in writable), (
+                f"{name}: {variable} is not writable"
+            )
     if name == FLOWER:
         assert not writable
 
@@ -141,7 +143,9 @@ def test_flower_listens_on_loopback_with_basic_auth_from_the_env_file():
     assert "--address=127.0.0.1" in exec_start.split()
     assert "--basic-auth" not in exec_start, "a password on the command line shows in ps"
     assert values(unit, "EnvironmentFile") == ["/etc/codex-farm/farm.env"]
-    assert "FLOWER_BASIC_AUTH" in {e.name for e in env_entries(DEPLOY / "farm.env.example") if not e.commented}
+    assert "FLOWER_BASIC_AUTH" in {
+        e.name for e in env_entries(DEPLOY / "farm.env.example") if not e.commented
+    }
     assert "FLOWER_UNAUTHENTICATED_API" not in (UNITS / FLOWER).read_text()
 
 
@@ -150,13 +154,17 @@ def test_systemd_analyze_verify(tmp_path):
     if analyze is None:
         pytest.skip("systemd-analyze is not installed on this machine")
     for name in UNIT_FILES:
-        text = re.sub(r"^ExecStart=.*$", "ExecStart=/bin/true", (UNITS / name).read_text(), flags=re.MULTILINE)
+        text = re.sub(
+            r"^ExecStart=.*$", "ExecStart=/bin/true", (UNITS / name).read_text(), flags=re.MULTILINE
+        )
         # A template is verified through an instance.
         (tmp_path / name.replace("@.", "@default.")).write_text(text)
         if "@." in name:
             (tmp_path / name).write_text(text)
     units = sorted(str(path) for path in tmp_path.glob("*.service") if "@." not in path.name)
-    result = subprocess.run([analyze, "verify", "--man=no", *units], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    result = subprocess.run(
+        [analyze, "verify", "--man=no", *units], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     # verify exits 0 on unknown keys and bad values; it only warns about them.

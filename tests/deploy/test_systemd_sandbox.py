@@ -1,4 +1,5 @@
-"""deploy/systemd's sandbox drop-in: turns the bwrap sandbox on, required, with the unit's hardening made compatible."""
+"""deploy/systemd's sandbox drop-in: turns the bwrap sandbox on, required, with the unit's hardening made
+compatible."""
 
 import re
 import shutil
@@ -20,7 +21,11 @@ def test_the_drop_in_uncovers_proc_and_forbids_no_namespace():
     # bwrap's fresh /proc in a user namespace needs the outer /proc uncovered (verified with bwrap 0.8).
     assert one(drop_in, "ProtectKernelTunables") == "no" and one(drop_in, "ProtectKernelLogs") == "no"
     for merged in (drop_in, unit):
-        assert not [v for k, v in merged["Service"] if k in ("RestrictNamespaces", "ProtectProc", "ProcSubset", "PrivateUsers")]
+        assert not [
+            v
+            for k, v in merged["Service"]
+            if k in ("RestrictNamespaces", "ProtectProc", "ProcSubset", "PrivateUsers")
+        ]
     assert one(unit, "NoNewPrivileges") == "yes"  # fine: Debian's bwrap is not setuid
 
 
@@ -29,9 +34,17 @@ def test_systemd_analyze_accepts_the_unit_with_the_drop_in(tmp_path):
     if analyze is None:
         pytest.skip("systemd-analyze is not installed on this machine")
     instance = tmp_path / WORKER.replace("@.", "@default.")
-    instance.write_text(re.sub(r"^ExecStart=.*$", "ExecStart=/bin/true", (UNITS / WORKER).read_text(), flags=re.MULTILINE))
+    instance.write_text(
+        re.sub(r"^ExecStart=.*$", "ExecStart=/bin/true", (UNITS / WORKER).read_text(), flags=re.MULTILINE)
+    )
     (tmp_path / f"{instance.name}.d").mkdir()
     shutil.copy(DROP_IN, tmp_path / f"{instance.name}.d" / DROP_IN.name)
-    result = subprocess.run([analyze, "verify", "--man=no", str(instance)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    result = subprocess.run(
+        [analyze, "verify", "--man=no", str(instance)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0 and "sandbox.conf" not in output, output

@@ -18,18 +18,26 @@ def edit_scenario(name: str) -> dict:
     """The agent reads notes.txt, then edits its line two and writes src/app.py."""
     read = {"name": "Read", "arguments": {"file_path": "{cwd}/notes.txt"}}
     edits = [
-        {"name": "Edit", "arguments": {"file_path": "{cwd}/notes.txt", "old_string": "two\n", "new_string": "TWO (job)\n"}},
+        {
+            "name": "Edit",
+            "arguments": {"file_path": "{cwd}/notes.txt", "old_string": "two\n", "new_string": "TWO (job)\n"},
+        },
         {"name": "Write", "arguments": {"file_path": "{cwd}/src/app.py", "content": NEW_APP}},
     ]
     return {"name": name, "turns": [{"tool_calls": [read]}, {"tool_calls": edits}, FINAL]}
 
 
 def caller_repo(make_repo, farm: Farm) -> Path:
-    return make_repo({"README.md": "# sample\n", "notes.txt": NOTES, "tests.sh": "grep -q 'hello farm' src/app.py\n"}, parent=farm.sandbox)
+    return make_repo(
+        {"README.md": "# sample\n", "notes.txt": NOTES, "tests.sh": "grep -q 'hello farm' src/app.py\n"},
+        parent=farm.sandbox,
+    )
 
 
 async def run_job(client, repo: Path, scenario: str, **extra) -> tuple[str, dict]:
-    started = await call_ok(client, "start", {"prompt": f"Edit the notes. [[scenario:{scenario}]]", "repo": str(repo), **extra})
+    started = await call_ok(
+        client, "start", {"prompt": f"Edit the notes. [[scenario:{scenario}]]", "repo": str(repo), **extra}
+    )
     done = await call_ok(client, "wait", {"job_id": started["job_id"], "timeout_ms": 90000})
     assert done["job_status"] == "completed", done
     return started["job_id"], done
@@ -42,9 +50,12 @@ def git_bytes(repo: Path, *args: str) -> bytes:
 def untouchables(repo: Path) -> tuple[bytes, ...]:
     """HEAD, branches and tags, the index, the stash and the number of commits."""
     commands = [
-        ("rev-parse", "HEAD"), ("for-each-ref", "refs/heads", "refs/tags"), ("ls-files", "-s"), ("stash", "list"),
+        ("rev-parse", "HEAD"),
+        ("for-each-ref", "refs/heads", "refs/tags"),
+        ("ls-files", "-s"),
+        ("stash", "list"),
         ("rev-list", "--count", "HEAD"),
-    ]  # fmt: skip
+    ]
     return tuple(git_bytes(repo, *args) for args in commands)
 
 
@@ -60,18 +71,27 @@ async def test_apply_lands_the_job_result_as_unstaged_changes(farm, make_repo, s
 
     assert done.get("apply_result") is None  # start's default is apply="never"
     assert applied == {
-        "job_id": job_id, "applied": True, "mode": "3way", "files": ["notes.txt", "src/app.py"], "conflicts": [],
+        "job_id": job_id,
+        "applied": True,
+        "mode": "3way",
+        "files": ["notes.txt", "src/app.py"],
+        "conflicts": [],
         "message": "applied 2 file(s) to the working tree, unstaged; nothing was committed",
-    }  # fmt: skip
+    }
     assert (repo / "notes.txt").read_text() == NOTES.replace("two\n", "TWO (job)\n")
     assert (repo / "src/app.py").read_text() == NEW_APP
-    assert sorted(git(repo, "status", "--porcelain", "--untracked-files=all").splitlines()) == [" M notes.txt", "?? src/app.py"]
+    assert sorted(git(repo, "status", "--porcelain", "--untracked-files=all").splitlines()) == [
+        " M notes.txt",
+        "?? src/app.py",
+    ]
     assert untouchables(repo) == before
     assert not again["applied"] and again["message"].startswith("already applied")
     assert seen["apply_result"] == applied  # the apply that wrote is the one get reports
 
 
-async def test_a_conflicting_local_edit_is_reported_and_the_rest_left_alone(farm, make_repo, scripted_gateway):
+async def test_a_conflicting_local_edit_is_reported_and_the_rest_left_alone(
+    farm, make_repo, scripted_gateway
+):
     scripted_gateway.add_scenario(edit_scenario("apply_conflict"))
     repo = caller_repo(make_repo, farm)
     async with connect_mcp(farm) as client:
@@ -113,14 +133,21 @@ async def test_on_success_applies_after_wait_when_every_check_passes(farm, make_
     repo = caller_repo(make_repo, farm)
     async with connect_mcp(farm) as client:
         job_id, done = await run_job(
-            client, repo, "apply_on_success", apply="on_success", scoped_patch={"paths": ["notes.txt", "src"]},
+            client,
+            repo,
+            "apply_on_success",
+            apply="on_success",
+            scoped_patch={"paths": ["notes.txt", "src"]},
             checks=[{"name": "tests", "command": "bash tests.sh", "timeout_ms": 30000}],
-        )  # fmt: skip
+        )
         seen = await call_ok(client, "get", {"job_id": job_id})
         manual = await call_ok(client, "apply", {"job_id": job_id})
 
     assert done["checks"][1] == "tests: passed"
-    assert done["apply_result"]["applied"] is True and done["apply_result"]["files"] == ["notes.txt", "src/app.py"]
+    assert done["apply_result"]["applied"] is True and done["apply_result"]["files"] == [
+        "notes.txt",
+        "src/app.py",
+    ]
     assert (repo / "src/app.py").read_text() == NEW_APP
     assert (repo / "notes.txt").read_text() == NOTES.replace("two\n", "TWO (job)\n")
     assert seen["apply_result"] == done["apply_result"]  # applied once, reported again
@@ -132,23 +159,33 @@ async def test_on_success_does_not_apply_when_a_check_fails(farm, make_repo, scr
     repo = caller_repo(make_repo, farm)
     async with connect_mcp(farm) as client:
         _, done = await run_job(
-            client, repo, "apply_check_fails", apply="on_success", checks=[{"name": "tests", "command": "exit 1"}]
+            client,
+            repo,
+            "apply_check_fails",
+            apply="on_success",
+            checks=[{"name": "tests", "command": "exit 1"}],
         )
 
     assert done["checks"] == ["tests: failed"]
     assert done["apply_result"]["applied"] is False
-    assert done["apply_result"]["message"] == "not applied automatically: not every check passed: tests: failed"
+    assert (
+        done["apply_result"]["message"] == "not applied automatically: not every check passed: tests: failed"
+    )
     assert (repo / "notes.txt").read_text() == NOTES and not (repo / "src").exists()
 
 
 async def test_apply_errors_are_structured(farm, make_repo, scripted_gateway):
-    scripted_gateway.add_scenario({"name": "apply_stalled", "turns": [{**FINAL, "faults": [{"stall_ms": 20000}]}]})
+    scripted_gateway.add_scenario(
+        {"name": "apply_stalled", "turns": [{**FINAL, "faults": [{"stall_ms": 20000}]}]}
+    )
     scripted_gateway.add_scenario(edit_scenario("apply_moved"))
     repo, stalled_repo = caller_repo(make_repo, farm), caller_repo(make_repo, farm)
     async with connect_mcp(farm) as client:
         unknown = await call_error(client, "apply", {"job_id": "no-such-job"})
         bad_mode = await call_error(client, "apply", {"job_id": "no-such-job", "mode": "theirs"})
-        stalled = await call_ok(client, "start", {"prompt": "Wait. [[scenario:apply_stalled]]", "repo": str(stalled_repo)})
+        stalled = await call_ok(
+            client, "start", {"prompt": "Wait. [[scenario:apply_stalled]]", "repo": str(stalled_repo)}
+        )
         not_finished = await call_error(client, "apply", {"job_id": stalled["job_id"]})
         await call_ok(client, "cancel", {"job_id": stalled["job_id"]})
         cancelled = await call_ok(client, "wait", {"job_id": stalled["job_id"], "timeout_ms": 30000})
@@ -178,14 +215,17 @@ def disk(repo: Path) -> dict[str, bytes]:
 
 
 def attacker_patch(repo: Path, job_id: str, scratch: Path) -> bytes:
-    """A patch of the job's snapshot that adds a CI workflow, a conftest.py and a symlink to /etc: what a writer of
+    """A patch of the job's snapshot that adds a CI workflow, a conftest.py and a symlink to /etc: what a
+    writer of
     Redis puts under the job's patch key."""
     git(scratch, "clone", "-q", "--no-checkout", str(repo), "evil")
     clone = scratch / "evil"
     git(clone, "fetch", "-q", "origin", f"refs/codex-farm/snapshots/{job_id}")
     git(clone, "checkout", "-q", "--detach", "FETCH_HEAD")
     (clone / ".github/workflows").mkdir(parents=True)
-    (clone / ".github/workflows/ci.yml").write_text("on: push\njobs: {steal: {runs-on: ubuntu-latest, steps: [{run: env}]}}\n")
+    (clone / ".github/workflows/ci.yml").write_text(
+        "on: push\njobs: {steal: {runs-on: ubuntu-latest, steps: [{run: env}]}}\n"
+    )
     (clone / "tests").mkdir()
     (clone / "tests/conftest.py").write_text("import os\nos.system('id')\n")
     (clone / "etc").symlink_to("/etc")
@@ -200,17 +240,26 @@ async def test_a_patch_swapped_in_redis_after_the_job_is_refused_and_the_checkou
     scripted_gateway.add_scenario(edit_scenario("apply_swapped"))
     repo = caller_repo(make_repo, farm)
     async with connect_mcp(farm) as client:
-        job_id, done = await run_job(client, repo, "apply_swapped", scoped_patch={"paths": ["notes.txt", "src"]})
-        farm.redis.client().set(JobKeys(farm.env["FARM_KEY_PREFIX"], job_id).patch, attacker_patch(repo, job_id, tmp_path))
+        job_id, done = await run_job(
+            client, repo, "apply_swapped", scoped_patch={"paths": ["notes.txt", "src"]}
+        )
+        farm.redis.client().set(
+            JobKeys(farm.env["FARM_KEY_PREFIX"], job_id).patch, attacker_patch(repo, job_id, tmp_path)
+        )
         before = (untouchables(repo), disk(repo), git(repo, "status", "--porcelain", "--untracked-files=all"))
         seen = await call_ok(client, "get", {"job_id": job_id})
         checked = await call_error(client, "apply", {"job_id": job_id, "mode": "check"})
         refused = await call_error(client, "apply", {"job_id": job_id})
         after = (untouchables(repo), disk(repo), git(repo, "status", "--porcelain", "--untracked-files=all"))
 
-    assert done["checks"][0].startswith("scoped_patch: passed") and done["changed_files"] == ["notes.txt", "src/app.py"]
+    assert done["checks"][0].startswith("scoped_patch: passed") and done["changed_files"] == [
+        "notes.txt",
+        "src/app.py",
+    ]
     assert seen["changed_files"] == ["notes.txt", "src/app.py"]  # what get shows; no longer what Redis holds
     assert refused["code"] == checked["code"] == "patch_mismatch", refused
     assert "sha256" in refused["message"] and refused["hint"]
     assert after == before
-    assert not (repo / "etc").is_symlink() and not (repo / ".github").exists() and not (repo / "tests").exists()
+    assert (
+        not (repo / "etc").is_symlink() and not (repo / ".github").exists() and not (repo / "tests").exists()
+    )

@@ -14,24 +14,53 @@ DECISIVE = "FAILED test_greet: src/app.py does not greet the farm"
 # The check also leaves a report behind: check output never becomes part of the result.
 CHECK = {
     "name": "tests",
-    "command": f"mkdir -p reports && date > reports/run.txt; grep -q 'hello farm' src/app.py || {{ echo '{DECISIVE}'; exit 1; }}",
+    "command": f"mkdir -p reports && date > reports/run.txt; grep -q 'hello farm' src/app.py || {{ echo "
+    f"'{DECISIVE}'; exit 1; }}",
     "timeout_ms": 30000,
 }
-WRONG = {"tool_calls": [{"name": "Write", "arguments": {"file_path": "{cwd}/src/app.py", "content": "def greet():\n    return 'hello'\n"}}]}
+WRONG = {
+    "tool_calls": [
+        {
+            "name": "Write",
+            "arguments": {"file_path": "{cwd}/src/app.py", "content": "def greet():\n    return 'hello'\n"},
+        }
+    ]
+}
 FIX = {
     "expect": [DECISIVE, "revision pass 2 of 2"],
-    "tool_calls": [{"name": "Edit", "arguments": {"file_path": "{cwd}/src/app.py", "old_string": "'hello'", "new_string": "'hello farm'"}}],
+    "tool_calls": [
+        {
+            "name": "Edit",
+            "arguments": {
+                "file_path": "{cwd}/src/app.py",
+                "old_string": "'hello'",
+                "new_string": "'hello farm'",
+            },
+        }
+    ],
 }
 
 
 def revise_scenario(name: str, fix_faults: list | None = None) -> dict:
     fix = {**FIX, "faults": fix_faults} if fix_faults else FIX
-    return {"name": name, "turns": [WRONG, {"text": "Wrote src/app.py."}, fix, {"text": "src/app.py now greets the farm."}]}
+    return {
+        "name": name,
+        "turns": [WRONG, {"text": "Wrote src/app.py."}, fix, {"text": "src/app.py now greets the farm."}],
+    }
 
 
 async def run_job(farm: Farm, repo, scenario: str, timeout_ms: int = 90000, **extra) -> dict:
     async with connect_mcp(farm) as client:
-        started = await call_ok(client, "start", {"prompt": f"Make greet() greet the farm. [[scenario:{scenario}]]", "repo": str(repo), "checks": [CHECK], **extra})
+        started = await call_ok(
+            client,
+            "start",
+            {
+                "prompt": f"Make greet() greet the farm. [[scenario:{scenario}]]",
+                "repo": str(repo),
+                "checks": [CHECK],
+                **extra,
+            },
+        )
         return await call_ok(client, "wait", {"job_id": started["job_id"], "timeout_ms": timeout_ms})
 
 
@@ -55,11 +84,18 @@ async def test_failed_check_is_revised_in_the_same_session(farm, make_repo, scri
     assert "+    return 'hello farm'" in done["diff"]
     assert turns_served(scripted_gateway, "revise_ok") == [0, 1, 2, 3]
     billed = scripted_gateway.usage()["per_scenario"]["revise_ok"]  # usage adds up every pass
-    assert (done["usage"]["input_tokens"], done["usage"]["output_tokens"]) == (billed["prompt_tokens"], billed["completion_tokens"])
+    assert (done["usage"]["input_tokens"], done["usage"]["output_tokens"]) == (
+        billed["prompt_tokens"],
+        billed["completion_tokens"],
+    )
     # One conversation: the revise request carries the first pass's history and the digest.
-    fix_request = next(r for r in scripted_gateway.requests() if r["scenario"] == "revise_ok" and r["turn"] == 2)
+    fix_request = next(
+        r for r in scripted_gateway.requests() if r["scenario"] == "revise_ok" and r["turn"] == 2
+    )
     text = json.dumps(fix_request["body"]["messages"])
-    assert "Make greet() greet the farm." in text and DECISIVE in text and "do not touch unrelated files" in text
+    assert (
+        "Make greet() greet the farm." in text and DECISIVE in text and "do not touch unrelated files" in text
+    )
 
 
 async def test_without_auto_revise_the_failed_check_stands_after_one_pass(farm, make_repo, scripted_gateway):
@@ -76,7 +112,9 @@ async def test_without_auto_revise_the_failed_check_stands_after_one_pass(farm, 
 
 async def test_passes_end_when_revising_runs_out(farm, make_repo, scripted_gateway):
     never_fixed = {"text": "I could not fix it."}
-    scripted_gateway.add_scenario({"name": "revise_gives_up", "turns": [WRONG, {"text": "Wrote it."}, never_fixed, never_fixed]})
+    scripted_gateway.add_scenario(
+        {"name": "revise_gives_up", "turns": [WRONG, {"text": "Wrote it."}, never_fixed, never_fixed]}
+    )
     repo = make_repo({"README.md": "# sample\n"}, parent=farm.sandbox)
 
     done = await run_job(farm, repo, "revise_gives_up", auto_revise=2)
@@ -92,7 +130,16 @@ async def test_cancel_during_a_revise_pass_stops_the_job(farm, make_repo, script
     scripted_gateway.add_scenario(revise_scenario("revise_cancel", fix_faults=[{"stall_ms": 30000}]))
     repo = make_repo({"README.md": "# sample\n"}, parent=farm.sandbox)
     async with connect_mcp(farm) as client:
-        started = await call_ok(client, "start", {"prompt": "Fix. [[scenario:revise_cancel]]", "repo": str(repo), "checks": [CHECK], "auto_revise": 1})
+        started = await call_ok(
+            client,
+            "start",
+            {
+                "prompt": "Fix. [[scenario:revise_cancel]]",
+                "repo": str(repo),
+                "checks": [CHECK],
+                "auto_revise": 1,
+            },
+        )
         job_id = started["job_id"]
         assert await logged(client, job_id, "revise pass 2 of 2"), "the job should reach its revise pass"
         time.sleep(1.0)  # let the CLI reach its (stalled) model call
@@ -107,13 +154,21 @@ async def test_cancel_during_a_revise_pass_stops_the_job(farm, make_repo, script
     assert find_job_processes(job_id) == []
 
 
-async def test_last_pass_escalates_to_the_worker_escalate_model(farm, make_repo, scripted_gateway, start_adapter, tmp_path):
+async def test_last_pass_escalates_to_the_worker_escalate_model(
+    farm, make_repo, scripted_gateway, start_adapter, tmp_path
+):
     # A dedicated adapter maps the escalation model to a backend name the gateway records.
-    adapter = start_adapter(scripted_gateway.url, ADAPTER_MODEL_MAP=json.dumps({"farm-escalated": "scripted-escalated"}))
+    adapter = start_adapter(
+        scripted_gateway.url, ADAPTER_MODEL_MAP=json.dumps({"farm-escalated": "scripted-escalated"})
+    )
     queue = "esc" + secrets.token_hex(3)
     env = {
-        **farm.env, "FARM_QUEUE": queue, "ADAPTER_URL": adapter.url, "ADAPTER_TOKEN": adapter.token,
-        "WORKER_CACHE_DIR": str(tmp_path / "cache"), "WORKER_ESCALATE_MODEL": "farm-escalated-model",
+        **farm.env,
+        "FARM_QUEUE": queue,
+        "ADAPTER_URL": adapter.url,
+        "ADAPTER_TOKEN": adapter.token,
+        "WORKER_CACHE_DIR": str(tmp_path / "cache"),
+        "WORKER_ESCALATE_MODEL": "farm-escalated-model",
     }
     worker = start_worker(env, tmp_path / "worker.log")
     try:
@@ -132,7 +187,11 @@ async def test_last_pass_escalates_to_the_worker_escalate_model(farm, make_repo,
         (1, None, ["tests: failed"]),
         (2, "farm-escalated-model", ["tests: passed"]),
     ]
-    models = {r["turn"]: r["body"]["model"] for r in scripted_gateway.requests() if r["scenario"] == "revise_escalate" and r["status"] == 200}
+    models = {
+        r["turn"]: r["body"]["model"]
+        for r in scripted_gateway.requests()
+        if r["scenario"] == "revise_escalate" and r["status"] == 200
+    }
     assert models[2] == models[3] == "scripted-escalated"
     assert models[0] == models[1] != "scripted-escalated"
     probes = [r for r in scripted_gateway.requests() if r["scenario"] == "model_probe"]

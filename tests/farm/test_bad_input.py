@@ -19,8 +19,13 @@ def places(farm: Farm, make_repo, tmp_path):
     link.symlink_to(outside)
     plain = farm.sandbox / f"plain-{tmp_path.name}"
     plain.mkdir()
-    return {"inside": str(inside), "outside": str(outside), "link": str(link), "plain": str(plain),
-            "dotdot": f"{farm.sandbox}/../{outside.parent.name}/{outside.name}"}
+    return {
+        "inside": str(inside),
+        "outside": str(outside),
+        "link": str(link),
+        "plain": str(plain),
+        "dotdot": f"{farm.sandbox}/../{outside.parent.name}/{outside.name}",
+    }
 
 
 BAD_STARTS = [

@@ -13,10 +13,28 @@ FIX_SCENARIO = {
             "text": "Reading and drafting in parallel.",
             "tool_calls": [
                 {"name": "Read", "arguments": {"file_path": "{cwd}/README.md"}},
-                {"name": "Write", "arguments": {"file_path": "{cwd}/src/app.py", "content": "def greet():\n    return 'hello'\n"}},
+                {
+                    "name": "Write",
+                    "arguments": {
+                        "file_path": "{cwd}/src/app.py",
+                        "content": "def greet():\n    return 'hello'\n",
+                    },
+                },
             ],
         },
-        {"expect": ["local edit"], "tool_calls": [{"name": "Edit", "arguments": {"file_path": "{cwd}/src/app.py", "old_string": "'hello'", "new_string": "'hello farm'"}}]},
+        {
+            "expect": ["local edit"],
+            "tool_calls": [
+                {
+                    "name": "Edit",
+                    "arguments": {
+                        "file_path": "{cwd}/src/app.py",
+                        "old_string": "'hello'",
+                        "new_string": "'hello farm'",
+                    },
+                }
+            ],
+        },
         {"text": "src/app.py now greets the farm."},
     ],
 }
@@ -24,7 +42,9 @@ FIX_SCENARIO = {
 
 async def test_job_runs_on_worker_and_comes_back_verified(farm, make_repo, scripted_gateway):
     scripted_gateway.add_scenario(FIX_SCENARIO)
-    repo = make_repo({"README.md": "# sample\n", "tests.sh": "grep -q 'hello farm' src/app.py\n"}, parent=farm.sandbox)
+    repo = make_repo(
+        {"README.md": "# sample\n", "tests.sh": "grep -q 'hello farm' src/app.py\n"}, parent=farm.sandbox
+    )
     (repo / "README.md").write_text("# sample\nlocal edit, not committed\n")
     (repo / "notes.txt").write_text("untracked\n")
     before = (git(repo, "status", "--porcelain"), git(repo, "rev-parse", "HEAD"), git(repo, "stash", "list"))
@@ -32,7 +52,7 @@ async def test_job_runs_on_worker_and_comes_back_verified(farm, make_repo, scrip
     async with connect_mcp(farm) as client:
         started = await call_ok(
             client,
-        "start",
+            "start",
             {
                 "prompt": "Make greet() greet the farm. [[scenario:farm_fix]]",
                 "repo": str(repo),
@@ -49,8 +69,14 @@ async def test_job_runs_on_worker_and_comes_back_verified(farm, make_repo, scrip
     assert done["worker"] and done["elapsed_ms"] > 0
     assert done["diff"] == ""  # Codex sees no diff unless it asks
     assert done["usage"]["output_tokens"] > 0
-    assert (git(repo, "status", "--porcelain"), git(repo, "rev-parse", "HEAD"), git(repo, "stash", "list")) == before
+    assert (
+        git(repo, "status", "--porcelain"),
+        git(repo, "rev-parse", "HEAD"),
+        git(repo, "stash", "list"),
+    ) == before
     assert not (repo / "src").exists()
-    applied = subprocess.run(["git", "apply", "--check", "-"], cwd=repo, input=with_diff["diff"].encode(), capture_output=True)
+    applied = subprocess.run(
+        ["git", "apply", "--check", "-"], cwd=repo, input=with_diff["diff"].encode(), capture_output=True
+    )
     assert applied.returncode == 0, applied.stderr
     assert "+    return 'hello farm'" in with_diff["diff"]

@@ -22,7 +22,10 @@ CACHE_CAP_GB = 0.0004  # 400 KB: room for a few small mirrors, so eviction must 
 def box(farm: Farm, tmp_path: Path):
     """One worker host with concurrency 4 and a small mirror cache cap, on its own queue."""
     cache = tmp_path / "cache"
-    env = {**farm_env(farm.redis, farm.adapter, farm.sandbox, cache, queue="hq" + tmp_path.name[-6:]), "WORKER_CACHE_MAX_GB": str(CACHE_CAP_GB)}
+    env = {
+        **farm_env(farm.redis, farm.adapter, farm.sandbox, cache, queue="hq" + tmp_path.name[-6:]),
+        "WORKER_CACHE_MAX_GB": str(CACHE_CAP_GB),
+    }
     worker = start_worker(env, tmp_path / "worker.log", concurrency=4)
     yield env, cache, tmp_path / "worker.log"
     stop_worker(worker)
@@ -30,8 +33,13 @@ def box(farm: Farm, tmp_path: Path):
 
 async def run_jobs(farm: Farm, env: dict, repos: list[Path], scenario: str) -> list[dict]:
     async with connect_mcp(farm, **env) as client:
-        ids = [(await call_ok(client, "start", {"prompt": f"[[scenario:{scenario}]]", "repo": str(r)}))["job_id"] for r in repos]
-        return list(await asyncio.gather(*(call_ok(client, "wait", {"job_id": i, "timeout_ms": 100000}) for i in ids)))
+        ids = [
+            (await call_ok(client, "start", {"prompt": f"[[scenario:{scenario}]]", "repo": str(r)}))["job_id"]
+            for r in repos
+        ]
+        return list(
+            await asyncio.gather(*(call_ok(client, "wait", {"job_id": i, "timeout_ms": 100000}) for i in ids))
+        )
 
 
 async def test_eight_jobs_on_one_repo_at_once(farm, box, make_repo, scripted_gateway):
@@ -47,13 +55,15 @@ async def test_eight_jobs_on_one_repo_at_once(farm, box, make_repo, scripted_gat
     assert ".lock" not in Path(worker_log).read_text()
 
 
-async def test_fifty_jobs_leave_no_worktree_and_keep_the_cache_under_its_cap(farm, box, make_repo, scripted_gateway):
+async def test_fifty_jobs_leave_no_worktree_and_keep_the_cache_under_its_cap(
+    farm, box, make_repo, scripted_gateway
+):
     env, cache, _ = box
     scripted_gateway.add_scenario({"name": "many", **WRITE_AND_FINISH})
     repos = [make_repo({"payload.txt": f"{n}" * 60_000}, parent=farm.sandbox) for n in range(10)]
 
     results = []
-    for batch in range(5):
+    for _ in range(5):
         results += await run_jobs(farm, env, repos, "many")
 
     assert len(results) == 50 and all(r["job_status"] == "completed" for r in results)

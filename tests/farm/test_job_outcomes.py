@@ -15,14 +15,19 @@ def simple_repo(make_repo, farm: Farm):
 
 
 async def start_job(client, repo, scenario: str, **extra) -> str:
-    started = await call_ok(client, "start", {"prompt": f"Do the task. [[scenario:{scenario}]]", "repo": str(repo), **extra})
+    started = await call_ok(
+        client, "start", {"prompt": f"Do the task. [[scenario:{scenario}]]", "repo": str(repo), **extra}
+    )
     return started["job_id"]
 
 
 async def test_failing_check_completes_with_failed_verdict_visible_in_tail(farm, make_repo, scripted_gateway):
     scripted_gateway.add_scenario({"name": "fails_check", "turns": [FINAL]})
     repo = simple_repo(make_repo, farm)
-    check = {"name": "tests", "command": "echo 'FAILED tests/test_app.py::test_greet - assert 1 == 2'; exit 1"}
+    check = {
+        "name": "tests",
+        "command": "echo 'FAILED tests/test_app.py::test_greet - assert 1 == 2'; exit 1",
+    }
     async with connect_mcp(farm) as client:
         job_id = await start_job(client, repo, "fails_check", checks=[check])
         done = await call_ok(client, "wait", {"job_id": job_id, "timeout_ms": 60000})
@@ -62,7 +67,9 @@ async def test_cancel_mid_run_kills_every_process_and_removes_the_worktree(farm,
     repo = simple_repo(make_repo, farm)
     async with connect_mcp(farm) as client:
         job_id = await start_job(client, repo, "slow")
-        assert wait_until(lambda: len(find_job_processes(job_id)) > 0), "the agent should be running before cancel"
+        assert wait_until(lambda: len(find_job_processes(job_id)) > 0), (
+            "the agent should be running before cancel"
+        )
         time.sleep(1.0)  # let the CLI reach its (stalled) model call
         assert find_job_processes(job_id)
         cancelled_at = time.monotonic()

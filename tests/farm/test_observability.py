@@ -1,4 +1,5 @@
-"""Accounting and metrics around real jobs: metrics rows name the job; the worker's Prometheus port counts jobs."""
+"""Accounting and metrics around real jobs: metrics rows name the job; the worker's Prometheus port counts
+jobs."""
 
 import secrets
 import time
@@ -13,15 +14,24 @@ from tests.fixtures.processes import free_port
 METERED = {
     "name": "obs_metered",
     "turns": [
-        {"tool_calls": [{"name": "Write", "arguments": {"file_path": "{cwd}/a.txt", "content": "a\n"}}], "usage": {"prompt_tokens": 1300, "completion_tokens": 30, "cached_tokens": 1000}},
-        {"text": "Done.", "usage": {"prompt_tokens": 1600, "completion_tokens": 9, "cached_tokens": 1200}, "cache_style": "deepseek"},
+        {
+            "tool_calls": [{"name": "Write", "arguments": {"file_path": "{cwd}/a.txt", "content": "a\n"}}],
+            "usage": {"prompt_tokens": 1300, "completion_tokens": 30, "cached_tokens": 1000},
+        },
+        {
+            "text": "Done.",
+            "usage": {"prompt_tokens": 1600, "completion_tokens": 9, "cached_tokens": 1200},
+            "cache_style": "deepseek",
+        },
     ],
 }
 
 
 def samples(text: str) -> dict[tuple[str, tuple], float]:
     return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value for family in text_string_to_metric_families(text) for s in family.samples
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
     }
 
 
@@ -43,7 +53,11 @@ async def test_metrics_rows_attribute_the_jobs_tokens_to_it(farm, make_repo, scr
 
 async def test_worker_metrics_port_counts_finished_jobs(farm, make_repo, scripted_gateway, tmp_path):
     port, queue = free_port(), "qm" + secrets.token_hex(3)
-    own = {"FARM_QUEUE": queue, "FARM_KEY_PREFIX": f"farm-test-{queue}:", "WORKER_CACHE_DIR": str(tmp_path / "cache")}
+    own = {
+        "FARM_QUEUE": queue,
+        "FARM_KEY_PREFIX": f"farm-test-{queue}:",
+        "WORKER_CACHE_DIR": str(tmp_path / "cache"),
+    }
     worker = start_worker({**farm.env, **own, "WORKER_METRICS_PORT": str(port)}, tmp_path / "worker.log")
     url = f"http://127.0.0.1:{port}/metrics"
     try:
@@ -59,7 +73,10 @@ async def test_worker_metrics_port_counts_finished_jobs(farm, make_repo, scripte
 
         completed = ("codex_farm_worker_jobs_total", (("queue", queue), ("status", "completed")))
         found = scrape(url, lambda found: found.get(completed) == 1)
-        duration = ("codex_farm_worker_job_duration_seconds_count", (("queue", queue), ("status", "completed")))
+        duration = (
+            "codex_farm_worker_job_duration_seconds_count",
+            (("queue", queue), ("status", "completed")),
+        )
         assert found[duration] == 1
         assert found[("codex_farm_worker_job_duration_seconds_sum", duration[1])] > 0
     finally:
@@ -69,7 +86,8 @@ async def test_worker_metrics_port_counts_finished_jobs(farm, make_repo, scripte
 
 
 def scrape(url: str, ready, timeout_s: float = 15.0) -> dict:
-    """The worker's metrics once ready(found) holds (the port opens when the worker is ready; counts follow the job)."""
+    """The worker's metrics once ready(found) holds (the port opens when the worker is ready; counts follow
+    the job)."""
     deadline, found = time.monotonic() + timeout_s, None
     while time.monotonic() < deadline:
         try:

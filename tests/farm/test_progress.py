@@ -11,8 +11,30 @@ from tests.fixtures.mcp_calls import call_ok
 STEPS = {
     "name": "progress_steps",
     "turns": [
-        {"text": "Writing the module.", "tool_calls": [{"name": "Write", "arguments": {"file_path": "{cwd}/src/app.py", "content": "def greet():\n    return 'hi'\n"}}]},
-        {"tool_calls": [{"name": "Edit", "arguments": {"file_path": "{cwd}/src/app.py", "old_string": "'hi'", "new_string": "'hi farm'"}}]},
+        {
+            "text": "Writing the module.",
+            "tool_calls": [
+                {
+                    "name": "Write",
+                    "arguments": {
+                        "file_path": "{cwd}/src/app.py",
+                        "content": "def greet():\n    return 'hi'\n",
+                    },
+                }
+            ],
+        },
+        {
+            "tool_calls": [
+                {
+                    "name": "Edit",
+                    "arguments": {
+                        "file_path": "{cwd}/src/app.py",
+                        "old_string": "'hi'",
+                        "new_string": "'hi farm'",
+                    },
+                }
+            ]
+        },
         {"text": "greet() now greets the farm."},
     ],
 }
@@ -28,11 +50,21 @@ async def test_wait_sends_progress_notifications_for_tool_calls_and_checks(farm,
         notes.append((progress, message or ""))
 
     async with connect_mcp(farm) as client:
-        started = await call_ok(client, "start", {"prompt": "Greet the farm. [[scenario:progress_steps]]", "repo": str(repo), "checks": [CHECK]})
-        result = await client.call_tool("wait", {"job_id": started["job_id"], "timeout_ms": 90000}, progress_callback=on_progress)
-        quiet = await client.call_tool("wait", {"job_id": started["job_id"], "timeout_ms": 1000})  # no token: no notifications
+        started = await call_ok(
+            client,
+            "start",
+            {"prompt": "Greet the farm. [[scenario:progress_steps]]", "repo": str(repo), "checks": [CHECK]},
+        )
+        result = await client.call_tool(
+            "wait", {"job_id": started["job_id"], "timeout_ms": 90000}, progress_callback=on_progress
+        )
+        quiet = await client.call_tool(
+            "wait", {"job_id": started["job_id"], "timeout_ms": 1000}
+        )  # no token: no notifications
 
-    assert not result.is_error and result.structured_content["job_status"] == "completed", result.structured_content
+    assert not result.is_error and result.structured_content["job_status"] == "completed", (
+        result.structured_content
+    )
     assert not quiet.is_error
     messages = [message for _, message in notes]
     assert len(notes) >= 2, notes
@@ -46,23 +78,41 @@ async def test_wait_sends_progress_notifications_for_tool_calls_and_checks(farm,
 
 
 async def test_wait_command_follows_a_job_to_its_result(farm, make_repo, scripted_gateway):
-    slow_first_turn = {**STEPS["turns"][0], "chunks": 4, "delay_ms": 800}  # the command is following before the first tool call
+    slow_first_turn = {
+        **STEPS["turns"][0],
+        "chunks": 4,
+        "delay_ms": 800,
+    }  # the command is following before the first tool call
     scripted_gateway.add_scenario({"name": "progress_live", "turns": [slow_first_turn, *STEPS["turns"][1:]]})
     repo = make_repo(parent=farm.sandbox)
     async with connect_mcp(farm) as client:
-        started = await call_ok(client, "start", {"prompt": "Greet the farm. [[scenario:progress_live]]", "repo": str(repo), "checks": [CHECK]})
+        started = await call_ok(
+            client,
+            "start",
+            {"prompt": "Greet the farm. [[scenario:progress_live]]", "repo": str(repo), "checks": [CHECK]},
+        )
         follower = subprocess.Popen(
             [sys.executable, "-m", "codex_farm", "wait", started["job_id"], "--timeout", "90"],
-            env={**os.environ, **farm.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+            env={**os.environ, **farm.env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
         )
     stdout, stderr = follower.communicate(timeout=150)
 
     assert follower.returncode == 0, stdout + stderr
     lines = stdout.splitlines()
     result = json.loads(lines[-1])
-    assert result["job_status"] == "completed" and result["changed_files"] == ["src/app.py"] and result["checks"] == ["tests: passed"]
+    assert (
+        result["job_status"] == "completed"
+        and result["changed_files"] == ["src/app.py"]
+        and result["checks"] == ["tests: passed"]
+    )
     assert result["verdict"] == "accept"
-    live = [line for line in lines[:-1] if " | " in line]  # progress lines; the others are the log's earlier tail
+    live = [
+        line for line in lines[:-1] if " | " in line
+    ]  # progress lines; the others are the log's earlier tail
     assert "\r" not in stdout  # not a terminal: plain lines
     assert any("| tool_call: Write" in line and "src/app.py" in line for line in live), stdout
     assert any("tool calls 2" in line for line in live), stdout
@@ -74,7 +124,9 @@ async def test_wait_command_exit_statuses(farm, make_repo, scripted_gateway):
     repo = make_repo(parent=farm.sandbox)
     slow = {"name": "slow", "command": "sleep 60", "timeout_ms": 120000}
     async with connect_mcp(farm) as client:
-        started = await call_ok(client, "start", {"prompt": "[[scenario:progress_slow]]", "repo": str(repo), "checks": [slow]})
+        started = await call_ok(
+            client, "start", {"prompt": "[[scenario:progress_slow]]", "repo": str(repo), "checks": [slow]}
+        )
         job_id = started["job_id"]
 
         timed_out = wait_command(farm, job_id, "--timeout", "2")
@@ -94,5 +146,9 @@ async def test_wait_command_exit_statuses(farm, make_repo, scripted_gateway):
 def wait_command(farm, job_id: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "codex_farm", "wait", job_id, *args],
-        env={**os.environ, **farm.env}, capture_output=True, text=True, timeout=150, stdin=subprocess.DEVNULL,
+        env={**os.environ, **farm.env},
+        capture_output=True,
+        text=True,
+        timeout=150,
+        stdin=subprocess.DEVNULL,
     )

@@ -17,7 +17,6 @@ from tests.fixtures.mcp_calls import call_ok
 from tests.fixtures.waiting import wait_until
 
 
-
 @pytest.fixture(autouse=True)
 def _bwrap_works() -> None:
     require_bwrap()
@@ -25,7 +24,8 @@ def _bwrap_works() -> None:
 
 @dataclass
 class Box:
-    """A worker host on its own queue and cache; agents may use bypassPermissions (their Bash runs unasked)."""
+    """A worker host on its own queue and cache; agents may use bypassPermissions (their Bash runs
+    unasked)."""
 
     env: dict[str, str]
     cache: Path
@@ -66,7 +66,8 @@ def bash(command: str) -> dict:
 
 
 def escape_scenario(name: str, outside: Path, planted: Path, worker_pid: int) -> dict:
-    """Write in the worktree, then next to the repo, into the worker cache, and read the worker's environment."""
+    """Write in the worktree, then next to the repo, into the worker cache, and read the worker's
+    environment."""
     return {
         "name": name,
         "turns": [
@@ -82,7 +83,8 @@ def escape_scenario(name: str, outside: Path, planted: Path, worker_pid: int) ->
 async def run_escape_job(
     farm: Farm, env: dict, scripted_gateway, make_repo, cache: Path, worker_pid: int
 ) -> tuple[dict, list[str], Path, Path, Path]:
-    """The escape scenario as one job, with a check that writes next to the repo; its result, log and the three outside paths."""
+    """The escape scenario as one job, with a check that writes next to the repo; its result, log and the
+    three outside paths."""
     tag = secrets.token_hex(4)
     outside, planted = farm.sandbox / f"outside-{tag}.txt", cache / f"planted-{tag}.txt"
     check_outside = farm.sandbox / f"check-outside-{tag}.txt"
@@ -90,8 +92,14 @@ async def run_escape_job(
     repo = make_repo({"README.md": "# sample\n"}, parent=farm.sandbox)
     check = {"name": "escape", "command": f"touch {check_outside}"}
     async with connect_mcp(farm, **env) as client:
-        # bypassPermissions: the CLI's own guard would refuse these commands; the sandbox must hold without it.
-        arguments = {"prompt": f"Try it. [[scenario:escape_{tag}]]", "repo": str(repo), "checks": [check], "permission_mode": "bypassPermissions"}
+        # bypassPermissions: the CLI's own guard would refuse these commands; the sandbox must hold without
+        # it.
+        arguments = {
+            "prompt": f"Try it. [[scenario:escape_{tag}]]",
+            "repo": str(repo),
+            "checks": [check],
+            "permission_mode": "bypassPermissions",
+        }
         started = await call_ok(client, "start", arguments)
         done = await call_ok(client, "wait", {"job_id": started["job_id"], "timeout_ms": 100000})
         tail = await call_ok(client, "tail", {"job_id": started["job_id"], "lines": 500})
@@ -103,7 +111,9 @@ def results_of(lines: list[str]) -> list[str]:
     return [line for line in lines if " tool_result: " in line or " tool_error: " in line]
 
 
-async def test_sandboxed_agent_and_checks_write_only_the_worktree(farm, sandboxed, scripted_gateway, make_repo):
+async def test_sandboxed_agent_and_checks_write_only_the_worktree(
+    farm, sandboxed, scripted_gateway, make_repo
+):
     done, lines, outside, planted, check_outside = await run_escape_job(
         farm, sandboxed.env, scripted_gateway, make_repo, sandboxed.cache, sandboxed.worker_pid
     )
@@ -116,7 +126,9 @@ async def test_sandboxed_agent_and_checks_write_only_the_worktree(farm, sandboxe
     results = results_of(lines)
     assert len(results) == 4, results
     assert "Read-only file system" in results[1] and "Read-only file system" in results[2], results
-    assert "No such file or directory" in results[3] and f"/proc/{sandboxed.worker_pid}/environ" in results[3], results
+    assert (
+        "No such file or directory" in results[3] and f"/proc/{sandboxed.worker_pid}/environ" in results[3]
+    ), results
     assert any("check" in line and "Read-only file system" in line for line in lines), lines
 
 
@@ -128,7 +140,11 @@ async def test_unsandboxed_agent_and_checks_can_write_outside(farm, unsandboxed,
         assert done["job_status"] == "completed", "\n".join(lines)
         assert done["changed_files"] == ["inside.txt"]
         assert done["checks"] == ["escape: passed"]
-        assert outside.read_text() == "outside\n" and planted.read_text() == "planted\n" and check_outside.exists()
+        assert (
+            outside.read_text() == "outside\n"
+            and planted.read_text() == "planted\n"
+            and check_outside.exists()
+        )
         results = results_of(lines)
         assert len(results) == 4, results
         assert results[3].endswith("tool_result: 1"), results  # the worker's REDIS_URL was readable
@@ -138,10 +154,14 @@ async def test_unsandboxed_agent_and_checks_can_write_outside(farm, unsandboxed,
 
 
 async def test_cancel_kills_the_whole_sandbox(farm, sandboxed, scripted_gateway, make_repo):
-    scripted_gateway.add_scenario({"name": "sandbox_stall", "turns": [{"text": "Done.", "faults": [{"stall_ms": 30000}]}]})
+    scripted_gateway.add_scenario(
+        {"name": "sandbox_stall", "turns": [{"text": "Done.", "faults": [{"stall_ms": 30000}]}]}
+    )
     repo = make_repo({"README.md": "# sample\n"}, parent=farm.sandbox)
     async with connect_mcp(farm, **sandboxed.env) as client:
-        started = await call_ok(client, "start", {"prompt": "Wait. [[scenario:sandbox_stall]]", "repo": str(repo)})
+        started = await call_ok(
+            client, "start", {"prompt": "Wait. [[scenario:sandbox_stall]]", "repo": str(repo)}
+        )
         job_id = started["job_id"]
         pidfile = sandboxed.cache / "homes" / job_id / "agent.pid"
         cli_started = lambda: any(command_of(pid).startswith("claude ") for pid in find_job_processes(job_id))  # noqa: E731
@@ -169,7 +189,8 @@ def command_of(pid: int) -> str:
 
 
 def git_dir_escape_scenario(name: str, evidence: Path) -> dict:
-    """The `.git` escape: a git dir of the agent's own with an fsmonitor that records who runs it, named in `.git`."""
+    """The `.git` escape: a git dir of the agent's own with an fsmonitor that records who runs it, named in
+    `.git`."""
     admin = "$(sed 's/^gitdir: //' .git)"
     return {
         "name": name,
@@ -178,7 +199,8 @@ def git_dir_escape_scenario(name: str, evidence: Path) -> dict:
             bash(
                 f"git init -q --bare $HOME/fg && cp {admin}/HEAD {admin}/index $HOME/fg/"
                 f" && echo {admin}/../../objects > $HOME/fg/objects/info/alternates"
-                " && git --git-dir=$HOME/fg config core.bare false && git --git-dir=$HOME/fg config core.fsmonitor $HOME/h.sh"
+                " && git --git-dir=$HOME/fg config core.bare false && git --git-dir=$HOME/fg config "
+                "core.fsmonitor $HOME/h.sh"
             ),
             bash('echo "gitdir: $HOME/fg" > .git; cat .git'),
             bash("echo changed >> README.md"),
@@ -187,31 +209,43 @@ def git_dir_escape_scenario(name: str, evidence: Path) -> dict:
     }
 
 
-async def run_git_dir_escape(farm: Farm, env: dict, scripted_gateway, make_repo) -> tuple[dict, list[str], Path]:
+async def run_git_dir_escape(
+    farm: Farm, env: dict, scripted_gateway, make_repo
+) -> tuple[dict, list[str], Path]:
     tag = secrets.token_hex(4)
     evidence = farm.sandbox / f"git-hook-ran-{tag}.txt"
     scripted_gateway.add_scenario(git_dir_escape_scenario(f"git_escape_{tag}", evidence))
     repo = make_repo({"README.md": "# sample\n"}, parent=farm.sandbox)
     async with connect_mcp(farm, **env) as client:
-        arguments = {"prompt": f"Try it. [[scenario:git_escape_{tag}]]", "repo": str(repo), "permission_mode": "bypassPermissions"}
+        arguments = {
+            "prompt": f"Try it. [[scenario:git_escape_{tag}]]",
+            "repo": str(repo),
+            "permission_mode": "bypassPermissions",
+        }
         started = await call_ok(client, "start", arguments)
         done = await call_ok(client, "wait", {"job_id": started["job_id"], "timeout_ms": 100000})
         tail = await call_ok(client, "tail", {"job_id": started["job_id"], "lines": 500})
     return done, tail["lines"], evidence
 
 
-async def test_sandboxed_agent_cannot_point_dot_git_at_a_git_dir_of_its_own(farm, sandboxed, scripted_gateway, make_repo):
+async def test_sandboxed_agent_cannot_point_dot_git_at_a_git_dir_of_its_own(
+    farm, sandboxed, scripted_gateway, make_repo
+):
     done, lines, evidence = await run_git_dir_escape(farm, sandboxed.env, scripted_gateway, make_repo)
 
     assert not evidence.exists(), evidence.read_text()
     results = results_of(lines)
     assert len(results) == 4, results
-    assert "gitdir: " in results[2] and ("Read-only file system" in results[2] or "busy" in results[2]), results
+    assert "gitdir: " in results[2] and ("Read-only file system" in results[2] or "busy" in results[2]), (
+        results
+    )
     assert done["job_status"] == "completed", "\n".join(lines)
     assert done["changed_files"] == ["README.md"]
 
 
-async def test_unsandboxed_agent_that_points_dot_git_elsewhere_runs_no_hook_and_fails_tampered(farm, unsandboxed, scripted_gateway, make_repo):
+async def test_unsandboxed_agent_that_points_dot_git_elsewhere_runs_no_hook_and_fails_tampered(
+    farm, unsandboxed, scripted_gateway, make_repo
+):
     done, lines, evidence = await run_git_dir_escape(farm, unsandboxed.env, scripted_gateway, make_repo)
     try:
         assert not evidence.exists(), evidence.read_text()  # the worker's git never read the agent's git dir
@@ -224,7 +258,9 @@ async def test_unsandboxed_agent_that_points_dot_git_elsewhere_runs_no_hook_and_
         evidence.unlink(missing_ok=True)
 
 
-async def test_a_sandboxed_job_reads_no_cache_of_another_worker_on_the_host(farm, scripted_gateway, make_repo, tmp_path):
+async def test_a_sandboxed_job_reads_no_cache_of_another_worker_on_the_host(
+    farm, scripted_gateway, make_repo, tmp_path
+):
     registry = tmp_path / "registry"
     # Another worker of this host, on its own cache, ran and stopped: its cache keeps another tenant's
     # worktree and transcript. Both workers record their caches in the same registry, as every worker does.
@@ -238,18 +274,29 @@ async def test_a_sandboxed_job_reads_no_cache_of_another_worker_on_the_host(farm
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secret + "\n")
     (tmp_path / "mine").mkdir()
-    box, worker = start_box(farm, tmp_path / "mine", WORKER_SANDBOX="bwrap", WORKER_CACHE_REGISTRY=str(registry))
+    box, worker = start_box(
+        farm, tmp_path / "mine", WORKER_SANDBOX="bwrap", WORKER_CACHE_REGISTRY=str(registry)
+    )
     tag = secrets.token_hex(4)
-    scripted_gateway.add_scenario({"name": f"peek_{tag}", "turns": [
-        bash(f"cat {their_file} || echo 'worktree: hidden'"),
-        bash(f"cat {transcript} || echo 'transcript: hidden'"),
-        bash(f"ls -A {other.cache} | wc -l"),
-        {"text": "Done."},
-    ]})  # fmt: skip
+    scripted_gateway.add_scenario(
+        {
+            "name": f"peek_{tag}",
+            "turns": [
+                bash(f"cat {their_file} || echo 'worktree: hidden'"),
+                bash(f"cat {transcript} || echo 'transcript: hidden'"),
+                bash(f"ls -A {other.cache} | wc -l"),
+                {"text": "Done."},
+            ],
+        }
+    )
     repo = make_repo({"README.md": "# sample\n"}, parent=farm.sandbox)
     try:
         async with connect_mcp(farm, **box.env) as client:
-            arguments = {"prompt": f"Peek. [[scenario:peek_{tag}]]", "repo": str(repo), "permission_mode": "bypassPermissions"}
+            arguments = {
+                "prompt": f"Peek. [[scenario:peek_{tag}]]",
+                "repo": str(repo),
+                "permission_mode": "bypassPermissions",
+            }
             started = await call_ok(client, "start", arguments)
             done = await call_ok(client, "wait", {"job_id": started["job_id"], "timeout_ms": 100000})
             lines = (await call_ok(client, "tail", {"job_id": started["job_id"], "lines": 500}))["lines"]

@@ -1,4 +1,5 @@
-"""Secrets planted in the prompt, the repo, the environment and check output never leave the worker unredacted."""
+"""Secrets planted in the prompt, the repo, the environment and check output never leave the worker
+unredacted."""
 
 import json
 
@@ -8,18 +9,30 @@ from tests.fixtures.mcp_calls import call_ok
 from tests.fixtures.planted import GATEWAY_KEY, REDIS_PASSWORD
 
 
-async def test_planted_secrets_never_appear_in_redis_logs_or_responses(farm: Farm, make_repo, scripted_gateway):
+async def test_planted_secrets_never_appear_in_redis_logs_or_responses(
+    farm: Farm, make_repo, scripted_gateway
+):
     secrets = [GATEWAY_KEY, farm.adapter.token, REDIS_PASSWORD]
     scripted_gateway.add_scenario(
-        {"name": "leaky", "turns": [{"tool_calls": [{"name": "Read", "arguments": {"file_path": "{cwd}/config.env"}}]}, {"expect": ["API_KEY"], "text": "Read it."}]}
+        {
+            "name": "leaky",
+            "turns": [
+                {"tool_calls": [{"name": "Read", "arguments": {"file_path": "{cwd}/config.env"}}]},
+                {"expect": ["API_KEY"], "text": "Read it."},
+            ],
+        }
     )
-    repo = make_repo({"config.env": f"API_KEY={GATEWAY_KEY}\nADAPTER={farm.adapter.token}\n"}, parent=farm.sandbox)
+    repo = make_repo(
+        {"config.env": f"API_KEY={GATEWAY_KEY}\nADAPTER={farm.adapter.token}\n"}, parent=farm.sandbox
+    )
     prompt = f"Use key {GATEWAY_KEY} and token {farm.adapter.token} [[scenario:leaky]]"
-    check = {"name": "env", "command": "env; cat config.env; echo \"$ADAPTER_TOKEN\""}
+    check = {"name": "env", "command": 'env; cat config.env; echo "$ADAPTER_TOKEN"'}
 
     responses = []
     async with connect_mcp(farm) as client:
-        started = await call_ok(client, "start", {"prompt": prompt, "repo": str(repo), "checks": [check], "include_diff": True})
+        started = await call_ok(
+            client, "start", {"prompt": prompt, "repo": str(repo), "checks": [check], "include_diff": True}
+        )
         responses.append(started)
         responses.append(await call_ok(client, "wait", {"job_id": started["job_id"], "timeout_ms": 60000}))
         responses.append(await call_ok(client, "get", {"job_id": started["job_id"], "verbose": True}))

@@ -1,4 +1,5 @@
-"""The shell tool through the real farm: a command runs on a worker in a fresh worktree, no agent, and comes back as a digest."""
+"""The shell tool through the real farm: a command runs on a worker in a fresh worktree, no agent, and
+comes back as a digest."""
 
 import hashlib
 import json
@@ -35,7 +36,8 @@ PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider tests"
 
 
 def repo_state(repo: Path) -> str:
-    """A fingerprint of everything a caller would notice: files with modes, the index, HEAD, branches, status."""
+    """A fingerprint of everything a caller would notice: files with modes, the index, HEAD, branches,
+    status."""
     digest = hashlib.sha256()
     for path in sorted(repo.rglob("*")):
         if ".git" in path.relative_to(repo).parts or not path.is_file():
@@ -63,15 +65,24 @@ def live_group_members(pgid: int) -> list[int]:
     return members
 
 
-async def test_passing_command_runs_on_a_snapshot_and_leaves_the_repo_untouched(farm: Farm, make_repo, scripted_gateway):
-    repo = make_repo({"README.md": "# sample\n", "calc.py": "def add(a, b):\n    return a + b\n"}, parent=farm.sandbox)
+async def test_passing_command_runs_on_a_snapshot_and_leaves_the_repo_untouched(
+    farm: Farm, make_repo, scripted_gateway
+):
+    repo = make_repo(
+        {"README.md": "# sample\n", "calc.py": "def add(a, b):\n    return a + b\n"}, parent=farm.sandbox
+    )
     (repo / "README.md").write_text("# sample, edited but not committed\n")
     (repo / "notes.txt").write_text("untracked\n")
     before = repo_state(repo)
-    command = "grep -q 'edited but not committed' README.md && test -f notes.txt && echo built > made.txt && echo 'all good'"
+    command = (
+        "grep -q 'edited but not committed' README.md && test -f notes.txt && echo built > made.txt && echo "
+        "'all good'"
+    )
     async with connect_mcp(farm) as client:
         done = await call_ok(client, "shell", {"command": command, "repo": str(repo), "timeout_ms": 60000})
-        tail = await call_ok(client, "shell", {"command": "seq 1 100", "repo": str(repo), "timeout_ms": 60000, "digest": False})
+        tail = await call_ok(
+            client, "shell", {"command": "seq 1 100", "repo": str(repo), "timeout_ms": 60000, "digest": False}
+        )
         view = await call_ok(client, "get", {"job_id": done["job_id"]})
 
     assert done["job_status"] == "completed"
@@ -80,7 +91,11 @@ async def test_passing_command_runs_on_a_snapshot_and_leaves_the_repo_untouched(
     assert done["elapsed_ms"] >= 0 and "tail" not in done
     assert tail["status"] == "passed" and "decisive_lines" not in tail
     assert tail["tail"] == [str(i) for i in range(61, 101)]  # the last 40 lines
-    assert view["checks"] == ["shell: passed"] and view["shell"]["status"] == "passed" and view["verdict"] == "accept"
+    assert (
+        view["checks"] == ["shell: passed"]
+        and view["shell"]["status"] == "passed"
+        and view["verdict"] == "accept"
+    )
     assert scripted_gateway.requests() == [], "a shell job must not call the model"
     assert repo_state(repo) == before and not (repo / "made.txt").exists()
     for job_id in (done["job_id"], tail["job_id"]):
@@ -89,12 +104,19 @@ async def test_passing_command_runs_on_a_snapshot_and_leaves_the_repo_untouched(
 
 async def test_failing_pytest_is_a_failed_outcome_with_the_assertion(farm: Farm, make_repo):
     repo = make_repo(
-        {"calc.py": "def add(a, b):\n    return a + b\n", "tests/__init__.py": "", "tests/test_math.py": MATH_TESTS}, parent=farm.sandbox
+        {
+            "calc.py": "def add(a, b):\n    return a + b\n",
+            "tests/__init__.py": "",
+            "tests/test_math.py": MATH_TESTS,
+        },
+        parent=farm.sandbox,
     )
     async with connect_mcp(farm) as client:
         result = await client.call_tool("shell", {"command": PYTEST, "repo": str(repo), "timeout_ms": 120000})
         done = result.structured_content
-        log = await call_ok(client, "get_artifact_slice", {"job_id": done["job_id"], "artifact": "check:shell"})
+        log = await call_ok(
+            client, "get_artifact_slice", {"job_id": done["job_id"], "artifact": "check:shell"}
+        )
         rows = await call_ok(client, "list_jobs", {"limit": 5})
         view = await call_ok(client, "get", {"job_id": done["job_id"]})
 
@@ -107,10 +129,14 @@ async def test_failing_pytest_is_a_failed_outcome_with_the_assertion(farm: Farm,
     assert "test_add_four" in log["text"] and log["total_bytes"] > 0
     row = next(row for row in rows["jobs"] if row["job_id"] == done["job_id"])
     assert (row["kind"], row["shell_status"], row["failure_kind"]) == ("shell", "failed", "test_failure")
-    assert row["verdict"] == view["verdict"] == "repair"  # the command ran and failed: fix the code, not the farm
+    assert (
+        row["verdict"] == view["verdict"] == "repair"
+    )  # the command ran and failed: fix the code, not the farm
 
 
-async def test_command_past_its_timeout_is_timed_out_with_its_process_group_gone(farm: Farm, make_repo, tmp_path: Path):
+async def test_command_past_its_timeout_is_timed_out_with_its_process_group_gone(
+    farm: Farm, make_repo, tmp_path: Path
+):
     repo = make_repo(parent=farm.sandbox)
     pids = tmp_path / "pids"
     command = f"echo $$ > {pids}; sleep 300 & echo $! >> {pids}; echo started; sleep 300"
@@ -131,7 +157,9 @@ async def test_command_past_its_timeout_is_timed_out_with_its_process_group_gone
 async def test_still_running_at_the_wait_bound_then_cancelled(farm: Farm, make_repo):
     repo = make_repo(parent=farm.sandbox)
     async with connect_mcp(farm, WAIT_MAX_MS="1500") as client:
-        early = await call_ok(client, "shell", {"command": "echo waiting; sleep 300", "repo": str(repo), "timeout_ms": 600000})
+        early = await call_ok(
+            client, "shell", {"command": "echo waiting; sleep 300", "repo": str(repo), "timeout_ms": 600000}
+        )
         job_id = early["job_id"]
         assert early["job_status"] in ("queued", "running") and "status" not in early
         deadline = time.monotonic() + 60
@@ -147,17 +175,29 @@ async def test_still_running_at_the_wait_bound_then_cancelled(farm: Farm, make_r
 
 async def test_secrets_in_the_output_are_redacted_everywhere(farm: Farm, make_repo):
     secrets = [GATEWAY_KEY, farm.adapter.token, REDIS_PASSWORD]
-    repo = make_repo({"config.env": f"API_KEY={GATEWAY_KEY}\nADAPTER={farm.adapter.token}\n"}, parent=farm.sandbox)
+    repo = make_repo(
+        {"config.env": f"API_KEY={GATEWAY_KEY}\nADAPTER={farm.adapter.token}\n"}, parent=farm.sandbox
+    )
     async with connect_mcp(farm) as client:
-        digest = await call_ok(client, "shell", {"command": "cat config.env; exit 3", "repo": str(repo), "timeout_ms": 60000})
-        tail = await call_ok(client, "shell", {"command": "cat config.env", "repo": str(repo), "timeout_ms": 60000, "digest": False})
+        digest = await call_ok(
+            client, "shell", {"command": "cat config.env; exit 3", "repo": str(repo), "timeout_ms": 60000}
+        )
+        tail = await call_ok(
+            client,
+            "shell",
+            {"command": "cat config.env", "repo": str(repo), "timeout_ms": 60000, "digest": False},
+        )
         log = await call_ok(client, "tail", {"job_id": digest["job_id"], "lines": 100})
 
     assert (digest["status"], digest["exit_code"], digest["failure_kind"]) == ("failed", 3, "other")
     assert "ADAPTER=[REDACTED]" in digest["decisive_lines"]
     assert "ADAPTER=[REDACTED]" in tail["tail"]
     stored = every_redis_value(farm.redis.client()).decode(errors="replace")
-    for place, text in {"responses": json.dumps([digest, tail, log]), "redis": stored, "worker log": farm.worker_log()}.items():
+    for place, text in {
+        "responses": json.dumps([digest, tail, log]),
+        "redis": stored,
+        "worker log": farm.worker_log(),
+    }.items():
         for secret in secrets:
             assert secret not in text, f"a planted secret reached the {place}"
 

@@ -52,7 +52,17 @@ def _ensure_user() -> pwd.struct_passwd | None:
         return pwd.getpwnam(WORKER_USER)
     except KeyError:
         pass
-    created = _run(["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", WORKER_USER])
+    created = _run(
+        [
+            "useradd",
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            WORKER_USER,
+        ]
+    )
     if created.returncode != 0:
         return None
     return pwd.getpwnam(WORKER_USER)
@@ -74,7 +84,9 @@ def _launch(script: str, script_args: list[str], env: dict[str, str], log: Path)
     """`sh -c script` in a private mount namespace (so its mounts vanish with it), in its own session."""
     args = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, *script_args]
     with open(log, "wb") as output:
-        process = subprocess.Popen(args, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            args, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
     _wait_ready(process, log)
     return process
 
@@ -121,7 +133,9 @@ def remote_worker(farm: Farm) -> Iterator[RemoteWorker]:
         env.update(USER=WORKER_USER, LOGNAME=WORKER_USER)
         relative = str(executable.relative_to(sys.prefix))
         try:
-            process = _launch(AS_USER, [sys.prefix, str(view), str(user.pw_uid), str(user.pw_gid), relative], env, log)
+            process = _launch(
+                AS_USER, [sys.prefix, str(view), str(user.pw_uid), str(user.pw_gid), relative], env, log
+            )
             isolation = f"user {WORKER_USER}"
         except RuntimeError as exc:
             refused.append(f"worker as {WORKER_USER}: {str(exc)[-600:]}")
@@ -157,13 +171,24 @@ def printed_manifest(tail_lines: list[str]) -> str:
 
 def read_scenario(name: str, expect: list[str]) -> dict:
     """The agent reads the untracked and the edited file; the next turn fails unless they hold `expect`."""
-    reads = [{"name": "Read", "arguments": {"file_path": f"{{cwd}}/{rel}"}} for rel in ("notes.txt", "README.md")]
+    reads = [
+        {"name": "Read", "arguments": {"file_path": f"{{cwd}}/{rel}"}} for rel in ("notes.txt", "README.md")
+    ]
     return {"name": name, "turns": [{"tool_calls": reads}, {"expect": expect, "text": "Both files read."}]}
 
 
-async def run_job(client, repo: Path, scenario: str, queue: str, checks: list[dict]) -> tuple[dict, dict, list[str]]:
+async def run_job(
+    client, repo: Path, scenario: str, queue: str, checks: list[dict]
+) -> tuple[dict, dict, list[str]]:
     started = await call_ok(
-        client, "start", {"prompt": f"Read the notes. [[scenario:{scenario}]]", "repo": str(repo), "queue": queue, "checks": checks}
+        client,
+        "start",
+        {
+            "prompt": f"Read the notes. [[scenario:{scenario}]]",
+            "repo": str(repo),
+            "queue": queue,
+            "checks": checks,
+        },
     )
     job_id = started["job_id"]
     done = await call_ok(client, "wait", {"job_id": job_id, "timeout_ms": 100000})
@@ -173,7 +198,11 @@ async def run_job(client, repo: Path, scenario: str, queue: str, checks: list[di
 
 
 def whole_bundle_bytes(repo: Path, ref: str) -> int:
-    return len(subprocess.run(["git", "bundle", "create", "-q", "-", ref], cwd=repo, check=True, capture_output=True).stdout)
+    return len(
+        subprocess.run(
+            ["git", "bundle", "create", "-q", "-", ref], cwd=repo, check=True, capture_output=True
+        ).stdout
+    )
 
 
 async def test_bundle_delta_reproduces_the_callers_tree_on_a_worker_that_cannot_read_it(
@@ -188,7 +217,9 @@ async def test_bundle_delta_reproduces_the_callers_tree_on_a_worker_that_cannot_
     scripted_gateway.add_scenario(read_scenario("remote_bundle", ["untracked notes", "uncommitted edit"]))
 
     async with connect_mcp(farm, FARM_SHARED_FS="0") as client:  # auto: workers may be anywhere → bundle
-        done, record, tail = await run_job(client, repo, "remote_bundle", remote_worker.queue, [tree_check(expected)])
+        done, record, tail = await run_job(
+            client, repo, "remote_bundle", remote_worker.queue, [tree_check(expected)]
+        )
 
     assert done["job_status"] == "completed", (done, remote_worker.log_text()[-3000:])
     assert done["checks"] == ["tree: passed"], tail
@@ -198,7 +229,10 @@ async def test_bundle_delta_reproduces_the_callers_tree_on_a_worker_that_cannot_
     assert source["transport"] == "bundle" and source["origin_url"] == str(origin)
     delta = source["bundle_bytes"]
     whole = whole_bundle_bytes(repo, source["snapshot_ref"])
-    print(f"bundle: {delta} bytes (the whole history would be {whole} bytes); worker isolated by {remote_worker.isolation}")
+    print(
+        f"bundle: {delta} bytes (the whole history would be {whole} bytes); worker isolated by "
+        f"{remote_worker.isolation}"
+    )
     assert delta < 20_000 < 400_000 < whole
     assert (git(repo, "status", "--porcelain"), git(repo, "rev-parse", "HEAD")) == before
 
@@ -213,18 +247,25 @@ async def test_repo_without_origin_ships_a_whole_bundle_and_the_cap_holds(
     scripted_gateway.add_scenario(read_scenario("remote_whole", ["untracked notes", "uncommitted edit"]))
 
     async with connect_mcp(farm, FARM_TRANSPORT="bundle") as client:
-        done, record, tail = await run_job(client, repo, "remote_whole", remote_worker.queue, [tree_check(expected)])
+        done, record, tail = await run_job(
+            client, repo, "remote_whole", remote_worker.queue, [tree_check(expected)]
+        )
     assert done["job_status"] == "completed", (done, remote_worker.log_text()[-3000:])
     assert done["checks"] == ["tree: passed"]
     assert printed_manifest(tail) == expected
     source = record["spec"]["source"]
-    assert source["origin_url"] is None and source["repo_id"] == git(repo, "rev-list", "--max-parents=0", "HEAD").strip()
+    assert (
+        source["origin_url"] is None
+        and source["repo_id"] == git(repo, "rev-list", "--max-parents=0", "HEAD").strip()
+    )
     print(f"bundle: {source['bundle_bytes']} bytes (no origin: the whole history)")
 
     async with connect_mcp(farm, FARM_TRANSPORT="bundle", FARM_BUNDLE_MAX_BYTES="1000") as client:
         jobs_before = await call_ok(client, "list_jobs", {"limit": 500})
         error = await call_error(
-            client, "start", {"prompt": "too big [[scenario:remote_whole]]", "repo": str(repo), "queue": remote_worker.queue}
+            client,
+            "start",
+            {"prompt": "too big [[scenario:remote_whole]]", "repo": str(repo), "queue": remote_worker.queue},
         )
         jobs_after = await call_ok(client, "list_jobs", {"limit": 500})
 

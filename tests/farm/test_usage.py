@@ -6,8 +6,15 @@ from tests.fixtures.mcp_calls import call_ok
 
 async def test_job_usage_equals_the_gateway_totals(farm, make_repo, scripted_gateway):
     turns = [
-        {"tool_calls": [{"name": "Write", "arguments": {"file_path": "{cwd}/a.txt", "content": "a\n"}}], "usage": {"prompt_tokens": 1200, "completion_tokens": 40, "cached_tokens": 1000}},
-        {"text": "Done.", "usage": {"prompt_tokens": 1500, "completion_tokens": 7, "cached_tokens": 1100}, "cache_style": "deepseek"},
+        {
+            "tool_calls": [{"name": "Write", "arguments": {"file_path": "{cwd}/a.txt", "content": "a\n"}}],
+            "usage": {"prompt_tokens": 1200, "completion_tokens": 40, "cached_tokens": 1000},
+        },
+        {
+            "text": "Done.",
+            "usage": {"prompt_tokens": 1500, "completion_tokens": 7, "cached_tokens": 1100},
+            "cache_style": "deepseek",
+        },
     ]
     scripted_gateway.add_scenario({"name": "metered", "turns": turns})
     repo = make_repo(parent=farm.sandbox)

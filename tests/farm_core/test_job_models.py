@@ -30,7 +30,15 @@ def test_terminal(status, terminal):
 
 
 def test_status_values_are_their_names():
-    assert [s.value for s in JobStatus] == ["queued", "running", "completed", "failed", "cancelled", "timed_out", "lost"]
+    assert [s.value for s in JobStatus] == [
+        "queued",
+        "running",
+        "completed",
+        "failed",
+        "cancelled",
+        "timed_out",
+        "lost",
+    ]
     assert JobStatus("timed_out") is JobStatus.timed_out
 
 
@@ -56,7 +64,15 @@ def test_check_name_with_trailing_newline_refused():
         CheckSpec(name="tests\n", command="true")
 
 
-TIMEOUTS = [(999, False), (1000, True), (600_000, True), (10_800_000, True), (10_800_001, False), (0, False), (-1, False)]
+TIMEOUTS = [
+    (999, False),
+    (1000, True),
+    (600_000, True),
+    (10_800_000, True),
+    (10_800_001, False),
+    (0, False),
+    (-1, False),
+]
 
 
 @pytest.mark.parametrize(("timeout_ms", "ok"), TIMEOUTS)
@@ -98,7 +114,17 @@ def test_scoped_paths_cleaned(paths, expected):
     assert ScopedPatch(paths=paths).paths == expected
 
 
-REFUSED_PATHS = [[""], ["   "], ["/etc"], ["/"], [".."], ["../x"], ["src/../../x"], ["src/.."], ["ok", "../bad"]]
+REFUSED_PATHS = [
+    [""],
+    ["   "],
+    ["/etc"],
+    ["/"],
+    [".."],
+    ["../x"],
+    ["src/../../x"],
+    ["src/.."],
+    ["ok", "../bad"],
+]
 
 
 @pytest.mark.parametrize("paths", REFUSED_PATHS)
@@ -155,7 +181,9 @@ def test_a_result_of_a_job_that_did_not_complete_says_fail(status):
 
 
 def test_the_verdict_the_worker_gives_a_completed_job_is_kept_and_stored():
-    result = CompactResult(job_id="j", job_status=JobStatus.completed, verdict="repair", checks=["tests: passed"])
+    result = CompactResult(
+        job_id="j", job_status=JobStatus.completed, verdict="repair", checks=["tests: passed"]
+    )
 
     assert result.verdict == "repair"  # the worker read the checks' outcomes; the strings do not overrule it
     assert CompactResult.model_validate_json(result.model_dump_json()) == result
@@ -165,7 +193,10 @@ def test_the_verdict_the_worker_gives_a_completed_job_is_kept_and_stored():
 STORED_BEFORE_VERDICTS = [
     ([], "accept"),
     (["tests: passed"], "accept"),
-    (["scoped_patch: passed (src; 1 write(s) denied live: README.md)", "lint: passed", "tests: passed"], "accept"),
+    (
+        ["scoped_patch: passed (src; 1 write(s) denied live: README.md)", "lint: passed", "tests: passed"],
+        "accept",
+    ),
     (["tests: failed"], "repair"),
     (["lint: passed", "tests: failed"], "repair"),
     (["scoped_patch: failed (src; outside scope: README.md)", "tests: passed"], "repair"),
@@ -186,28 +217,42 @@ def test_a_record_stored_without_a_verdict_still_loads_with_one():
     stored = {**fields, "result": {"job_id": "j", "job_status": "completed", "checks": ["tests: failed"]}}
 
     assert JobRecord.model_validate(stored).verdict == "repair"
-    assert JobRecord.model_validate({**fields, "status": "failed"}).verdict == "fail"  # enqueue failed: no result
+    assert (
+        JobRecord.model_validate({**fields, "status": "failed"}).verdict == "fail"
+    )  # enqueue failed: no result
     assert JobRecord.model_validate({**fields, "status": "running"}).verdict is None
 
 
 def command(status: str, exit_code: int | None) -> CheckOutcome:
-    return CheckOutcome(name="shell", status=status, exit_code=exit_code, duration_ms=10, output="1 failed in 0.1s\n", pgid=1)
+    return CheckOutcome(
+        name="shell", status=status, exit_code=exit_code, duration_ms=10, output="1 failed in 0.1s\n", pgid=1
+    )
 
 
 SHELL_JOBS = [
     (JobStatus.completed, command("passed", 0), "accept"),
     (JobStatus.completed, command("failed", 1), "repair"),
-    (JobStatus.completed, command("timed out", None), "repair"),  # the worker ends such a job timed_out (next), but the rule holds
+    (
+        JobStatus.completed,
+        command("timed out", None),
+        "repair",
+    ),  # the worker ends such a job timed_out (next), but the rule holds
     (JobStatus.timed_out, command("timed out", None), "fail"),
     (JobStatus.cancelled, command("cancelled", None), "fail"),
     (JobStatus.failed, None, "fail"),  # e.g. its snapshot could not be fetched: the command never ran
 ]
 
 
-@pytest.mark.parametrize(("status", "outcome", "verdict"), SHELL_JOBS, ids=["passed", "failed", "timed_out", "job_timed_out", "cancelled", "never_ran"])
+@pytest.mark.parametrize(
+    ("status", "outcome", "verdict"),
+    SHELL_JOBS,
+    ids=["passed", "failed", "timed_out", "job_timed_out", "cancelled", "never_ran"],
+)
 def test_a_shell_job_verdict_follows_its_command_digest(status, outcome, verdict):
     digest = shell_digest(outcome) if outcome else None
-    result = CompactResult(job_id="j", job_status=status, checks=[outcome.verdict()] if outcome else [], shell=digest)
+    result = CompactResult(
+        job_id="j", job_status=status, checks=[outcome.verdict()] if outcome else [], shell=digest
+    )
 
     assert result.verdict == verdict
     assert CompactResult.model_validate_json(result.model_dump_json(exclude={"verdict"})).verdict == verdict

@@ -50,7 +50,9 @@ def test_fractional_now_truncates_expiry():
     assert mint(ttl_s=10, now=NOW + 0.9).split(".")[2] == "1700000010"
 
 
-@pytest.mark.parametrize("keys", [[OTHER_KEY], [], [KEY + "x"], [KEY.upper()]], ids=["other", "none", "longer", "case"])
+@pytest.mark.parametrize(
+    "keys", [[OTHER_KEY], [], [KEY + "x"], [KEY.upper()]], ids=["other", "none", "longer", "case"]
+)
 def test_wrong_key_refused(keys):
     assert verify_job_token(mint(), keys, now=NOW) is None
 
@@ -73,7 +75,10 @@ TAMPERED = [
     ("signature_flipped", lambda: _tamper(3, _flip_last_hex(mint().split(".")[3]))),
     ("signature_truncated", lambda: _tamper(3, mint().split(".")[3][:-1])),
     ("signature_extended", lambda: _tamper(3, mint().split(".")[3] + "0")),
-    ("signature_full_sha256", lambda: _tamper(3, hmac.new(KEY.encode(), f"{JOB}.1700000600".encode(), hashlib.sha256).hexdigest())),
+    (
+        "signature_full_sha256",
+        lambda: _tamper(3, hmac.new(KEY.encode(), f"{JOB}.1700000600".encode(), hashlib.sha256).hexdigest()),
+    ),
     ("signature_uppercase", lambda: _tamper(3, mint().split(".")[3].upper())),
     ("signature_empty", lambda: _tamper(3, "")),
     ("prefix_changed", lambda: _tamper(0, "JOB")),

@@ -1,4 +1,5 @@
-"""known_secrets: every credential this process could leak, for redaction; and the worker's redactor built from them."""
+"""known_secrets: every credential this process could leak, for redaction; and the worker's redactor built
+from them."""
 
 import base64
 import os
@@ -42,10 +43,15 @@ def test_every_source(clean_env):
     clean_env.setenv("ADAPTER_TOKENS", "tok-aaaaaa, tok-bbbbbb")
     clean_env.setenv("FARM_MCP_TOKEN", "mcp-333333")
     clean_env.setenv("DEPLOY_TOKEN", "deploy-555555")
-    found = known_secrets(settings(adapter_token="tok-aaaaaa", redis_url="redis://:redis-pass-444@127.0.0.1:6379/0"))
+    found = known_secrets(
+        settings(adapter_token="tok-aaaaaa", redis_url="redis://:redis-pass-444@127.0.0.1:6379/0")
+    )
     assert found == [
-        "sk-gw-111111", "tok-aaaaaa, tok-bbbbbb", "mcp-333333",  # whole values, in SECRET_ENV_NAMES order
-        "tok-aaaaaa", "tok-bbbbbb",  # comma-separated parts (each value once)
+        "sk-gw-111111",
+        "tok-aaaaaa, tok-bbbbbb",
+        "mcp-333333",  # whole values, in SECRET_ENV_NAMES order
+        "tok-aaaaaa",
+        "tok-bbbbbb",  # comma-separated parts (each value once)
         "deploy-555555",  # a variable named like a credential
         "redis-pass-444",  # the Redis password
     ]
@@ -59,9 +65,17 @@ def test_each_secret_variable_is_read(clean_env, name):
 
 @pytest.mark.parametrize(
     ("name", "known"),
-    [("GITHUB_TOKEN", True), ("AWS_SECRET_ACCESS_KEY", True), ("PGPASSWORD", True), ("npm_config__authToken", True),
-     ("TOKEN_COUNT", False), ("SECRET_FILE", False), ("MAX_TOKENS", False), ("HOME", False)],
-)  # fmt: skip
+    [
+        ("GITHUB_TOKEN", True),
+        ("AWS_SECRET_ACCESS_KEY", True),
+        ("PGPASSWORD", True),
+        ("npm_config__authToken", True),
+        ("TOKEN_COUNT", False),
+        ("SECRET_FILE", False),
+        ("MAX_TOKENS", False),
+        ("HOME", False),
+    ],
+)
 def test_a_variable_named_like_a_credential_is_known(clean_env, name, known):
     clean_env.setenv(name, "value-987654")
     assert ("value-987654" in known_secrets(settings())) is known
@@ -100,11 +114,17 @@ def test_what_a_worker_logs_reaches_redis_and_tail_without_any_secret(clean_env,
     # The attack: the gateway key's base64 form was stored in a job's log in Redis, and `tail` returned it.
     clean_env.setenv("ONEAPI_API_KEY", GATEWAY_KEY)
     farm = WorkerSettings(redis_url=redis_server.url, key_prefix=f"known-{uuid.uuid4().hex[:8]}:")
-    worker = WorkerContext(farm, job_store(farm), WorktreeCache(tmp_path / "cache"), Redactor(known_secrets(farm)), "w1")
+    worker = WorkerContext(
+        farm, job_store(farm), WorktreeCache(tmp_path / "cache"), Redactor(known_secrets(farm)), "w1"
+    )
     spec = JobSpec(
-        job_id=uuid.uuid4().hex, prompt="p", source=RepoSource(location="/nowhere", origin_host="h"), snapshot_commit="0" * 40,
-        timeout_ms=60000, created_at=time.time(),
-    )  # fmt: skip
+        job_id=uuid.uuid4().hex,
+        prompt="p",
+        source=RepoSource(location="/nowhere", origin_host="h"),
+        snapshot_commit="0" * 40,
+        timeout_ms=60000,
+        created_at=time.time(),
+    )
     worker.store.create(spec)
     github = plant("GitHub token in check output", "ghp_" + token_bytes.token_hex(18))
     db_password = plant("database password in check output", "db-pw-" + token_bytes.token_hex(8))
@@ -129,4 +149,7 @@ def test_what_a_worker_logs_reaches_redis_and_tail_without_any_secret(clean_env,
     for text in (stored, "\n".join(tail.lines)):
         for leaked in [GATEWAY_KEY, *encoded_forms(GATEWAY_KEY).values(), github, db_password, url_password]:
             assert leaked not in text
-    assert "export GITHUB_TOKEN=[REDACTED]" in stored and "https://ci:[REDACTED]@git.example.com/app.git" in stored
+    assert (
+        "export GITHUB_TOKEN=[REDACTED]" in stored
+        and "https://ci:[REDACTED]@git.example.com/app.git" in stored
+    )

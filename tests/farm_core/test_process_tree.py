@@ -20,7 +20,6 @@ def unique_job_id() -> str:
     return f"job-{uuid.uuid4().hex[:12]}"
 
 
-
 def wait_until(condition, timeout_s: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -180,12 +179,19 @@ def parent_of(pid: int) -> int:
 
 def test_a_pool_process_kills_and_reaps_a_daemon_that_dropped_the_job_marker(started_pids):
     job_id = unique_job_id()
-    pool = subprocess.Popen([sys.executable, "-c", POOL, job_id], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            start_new_session=True)  # fmt: skip
+    pool = subprocess.Popen(
+        [sys.executable, "-c", POOL, job_id],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     started_pids.append(pool.pid)
     daemon = int(pool.stdout.readline())
     started_pids.append(daemon)
-    assert wait_until(lambda: parent_of(daemon) == pool.pid), "the orphaned daemon should be adopted by the pool process"
+    assert wait_until(lambda: parent_of(daemon) == pool.pid), (
+        "the orphaned daemon should be adopted by the pool process"
+    )
     assert wait_until(lambda: Path(f"/proc/{daemon}/cmdline").read_bytes().startswith(b"sleep"))
     assert b"FARM_JOB_ID=" not in Path(f"/proc/{daemon}/environ").read_bytes() and os.getsid(daemon) == daemon
     assert daemon not in find_job_processes(job_id), "the marker scan alone cannot see it"
@@ -238,6 +244,8 @@ theirs.kill()
 
 def test_a_subreaper_spares_descendants_marked_for_another_job():
     mine, theirs = unique_job_id(), unique_job_id()
-    done = subprocess.run([sys.executable, "-c", TWO_JOBS, mine, theirs], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-c", TWO_JOBS, mine, theirs], capture_output=True, text=True, timeout=30
+    )
     outcome = json.loads(done.stdout)
     assert outcome["killed"] == [outcome["mine"]] and outcome["theirs_alive"], outcome

@@ -54,7 +54,13 @@ def test_counts_turns_tool_calls_and_checks_and_describes_them():
 
 def test_turns_are_counted_before_the_result_says_so():
     progress = JobProgress(JOB)
-    for n, (kind, text) in enumerate([("tool_call", call("Read", file_path="a")), ("tool_result", "ok"), ("tool_call", call("Edit", file_path="a"))]):
+    for n, (kind, text) in enumerate(
+        [
+            ("tool_call", call("Read", file_path="a")),
+            ("tool_result", "ok"),
+            ("tool_call", call("Edit", file_path="a")),
+        ]
+    ):
         progress.feed(entry(kind, text, n))
     assert progress.turns == 2
 

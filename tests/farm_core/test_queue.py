@@ -8,9 +8,14 @@ from farm_core.job_models import SHELL_CHECK, CheckSpec, JobSpec, RepoSource
 
 def job(**fields) -> JobSpec:
     return JobSpec(
-        **{"prompt": "fix it", **fields}, job_id="j1", source=RepoSource(location="/repos/app", origin_host="laptop"),
-        snapshot_commit="a" * 40, queue="gpu", timeout_ms=60_000, created_at=1.0,
-    )  # fmt: skip
+        **{"prompt": "fix it", **fields},
+        job_id="j1",
+        source=RepoSource(location="/repos/app", origin_host="laptop"),
+        snapshot_commit="a" * 40,
+        queue="gpu",
+        timeout_ms=60_000,
+        created_at=1.0,
+    )
 
 
 @pytest.fixture
@@ -29,7 +34,11 @@ def test_an_agent_job_shows_its_prompt_with_home_folders_shortened(sent):
 
 
 def test_a_shell_job_shows_its_command_and_a_retry_its_attempt(sent):
-    spec = job(prompt="shell: run the tests", kind="shell", checks=[CheckSpec(name=SHELL_CHECK, command="pytest -q tests")])
+    spec = job(
+        prompt="shell: run the tests",
+        kind="shell",
+        checks=[CheckSpec(name=SHELL_CHECK, command="pytest -q tests")],
+    )
     queue.send_job(spec, attempt=2)
 
     (call,) = sent

@@ -1,4 +1,5 @@
-"""Redactor and RedactingFilter: known values (in any common encoding) and credentials by name or shape never reach a log line."""
+"""Redactor and RedactingFilter: known values (in any common encoding) and credentials by name or shape
+never reach a log line."""
 
 import base64
 import io
@@ -35,7 +36,9 @@ KNOWN_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("secrets", "text", "expected"), [c[1:] for c in KNOWN_CASES], ids=[c[0] for c in KNOWN_CASES])
+@pytest.mark.parametrize(
+    ("secrets", "text", "expected"), [c[1:] for c in KNOWN_CASES], ids=[c[0] for c in KNOWN_CASES]
+)
 def test_known_values_masked(secrets, text, expected):
     assert Redactor(secrets)(text) == expected
 
@@ -65,7 +68,8 @@ def test_overlapping_secrets_leave_no_part_visible():
     assert Redactor(["abcdefgh", "efghijkl"])("abcdefghijkl") == M
 
 
-# --- known values in the encodings a log line carries them in -------------------------------------------------
+# --- known values in the encodings a log line carries them in
+# -------------------------------------------------
 
 GATEWAY = "sk-gateway-" + "7f3a9c2e5b8d1f4a6c0e"
 SLASHY = "p+w/d=" + "Zq9~x&y z"  # base64 of it differs between the standard and the URL-safe alphabet
@@ -80,7 +84,9 @@ def encodings(secret: str) -> dict[str, str]:
         "hex": raw.hex(),
         "HEX": raw.hex().upper(),
         "percent": quote(secret, safe=""),
-        "percent_lower": re.sub(r"%[0-9A-F]{2}", lambda escape: escape.group().lower(), quote(secret, safe="")),
+        "percent_lower": re.sub(
+            r"%[0-9A-F]{2}", lambda escape: escape.group().lower(), quote(secret, safe="")
+        ),
         "form": quote_plus(secret),
     }
 
@@ -96,7 +102,8 @@ def test_an_encoded_known_value_is_masked(secret, form):
 
 
 def recoverable(text: str, secret: str) -> bool:
-    """Some 4 bytes of secret can be decoded back from a base64 window (any alphabet, any alignment) of text."""
+    """Some 4 bytes of secret can be decoded back from a base64 window (any alphabet, any alignment) of
+    text."""
     raw = secret.encode()
     grams = {raw[i : i + 4] for i in range(len(raw) - 3)}
     for piece in text.split(MASK):
@@ -114,8 +121,15 @@ def recoverable(text: str, secret: str) -> bool:
 
 
 @fuzz_settings(ci_examples=300)
-@given(prefix=st.binary(max_size=7), suffix=st.binary(max_size=7), urlsafe=st.booleans(), secret=st.sampled_from([GATEWAY, SLASHY]))
-def test_a_known_value_inside_a_longer_base64_run_is_masked_at_every_alignment(prefix, suffix, urlsafe, secret):
+@given(
+    prefix=st.binary(max_size=7),
+    suffix=st.binary(max_size=7),
+    urlsafe=st.booleans(),
+    secret=st.sampled_from([GATEWAY, SLASHY]),
+)
+def test_a_known_value_inside_a_longer_base64_run_is_masked_at_every_alignment(
+    prefix, suffix, urlsafe, secret
+):
     encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
     run = encode(prefix + secret.encode() + suffix).decode()
     assert recoverable(run, secret)  # the oracle sees the secret before redaction
@@ -127,7 +141,8 @@ def test_a_known_value_in_basic_credentials_is_masked():
     assert Redactor([GATEWAY])(f"Authorization: Basic {credentials}") == f"Authorization: Basic {M}"
 
 
-# --- credentials by name, whatever the value looks like -------------------------------------------------------
+# --- credentials by name, whatever the value looks like
+# -------------------------------------------------------
 
 NAME_CASES = [
     ("env", "DB_PASSWORD=hunter2", f"DB_PASSWORD={M}"),
@@ -158,9 +173,21 @@ NAME_CASES = [
     ("json_number", '{"token":12345678,"n":1}', f'{{"token":{M},"n":1}}'),
     ("json_escaped_quote", '{"password": "a\\"b c"}', f'{{"password": "{M}"}}'),
     ("python_dict", "{'api_key': 'abc'}", f"{{'api_key': '{M}'}}"),
-    ("json_in_json", '{"body": "{\\"password\\": \\"hunter2\\"}"}', f'{{"body": "{{\\"password\\": \\"{M}\\"}}"}}'),
-    ("env_in_json_content", '{"content": "API_KEY=abc\\nDB_PASSWORD=xyz\\n"}', f'{{"content": "API_KEY={M}\\nDB_PASSWORD={M}\\n"}}'),
-    ("yaml_in_json_content", '{"content": "db:\\n  password: hunter2\\n"}', f'{{"content": "db:\\n  password: {M}\\n"}}'),
+    (
+        "json_in_json",
+        '{"body": "{\\"password\\": \\"hunter2\\"}"}',
+        f'{{"body": "{{\\"password\\": \\"{M}\\"}}"}}',
+    ),
+    (
+        "env_in_json_content",
+        '{"content": "API_KEY=abc\\nDB_PASSWORD=xyz\\n"}',
+        f'{{"content": "API_KEY={M}\\nDB_PASSWORD={M}\\n"}}',
+    ),
+    (
+        "yaml_in_json_content",
+        '{"content": "db:\\n  password: hunter2\\n"}',
+        f'{{"content": "db:\\n  password: {M}\\n"}}',
+    ),
     ("env_quoted_in_json", '{"command": "TOKEN=\\"a b\\" run"}', f'{{"command": "TOKEN=\\"{M}\\" run"}}'),
 ]
 
@@ -170,9 +197,12 @@ def test_a_value_named_like_a_credential_is_masked_whatever_it_looks_like(text, 
     assert Redactor([])(text) == expected
 
 
-# The rule that keeps ordinary code: the word must end its part of the name (`tokens`, `tokenizer`, `secretary` are
-# other words), a part after it that describes rather than holds the value (`token_count`, `tokenType`, `TOKEN_URL`)
-# makes it a different thing, and a value that names no secret (None, a type, a reference, the name itself) stays.
+# The rule that keeps ordinary code: the word must end its part of the name (`tokens`, `tokenizer`,
+# `secretary` are
+# other words), a part after it that describes rather than holds the value (`token_count`, `tokenType`,
+# `TOKEN_URL`)
+# makes it a different thing, and a value that names no secret (None, a type, a reference, the name itself)
+# stays.
 ORDINARY = [
     ("count_suffix", "token_count = 3"),
     ("plural", "max_tokens: 4096"),
@@ -214,7 +244,8 @@ def test_ordinary_code_survives(text):
     assert Redactor([])(text) == text
 
 
-# --- credentials by shape ----------------------------------------------------------------------------------------
+# --- credentials by shape
+# ----------------------------------------------------------------------------------------
 
 GH = "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"  # 36 characters, as GitHub's
 SHAPE_CASES = [
@@ -237,9 +268,17 @@ SHAPE_CASES = [
     ("token_scheme", "authorization=token abc", f"authorization=token {M}"),
     ("header_no_scheme", "Proxy-Authorization: abcdef", f"Proxy-Authorization: {M}"),
     ("header_in_json", '{"Authorization": "Bearer abc.def"}', f'{{"Authorization": "Bearer {M}"}}'),
-    ("header_in_curl", "curl -H 'Authorization: Basic dXNlcjpwYXNz' x", f"curl -H 'Authorization: Basic {M}' x"),
+    (
+        "header_in_curl",
+        "curl -H 'Authorization: Basic dXNlcjpwYXNz' x",
+        f"curl -H 'Authorization: Basic {M}' x",
+    ),
     ("url", "redis://:pw-1234@127.0.0.1:6379/0", f"redis://:{M}@127.0.0.1:6379/0"),
-    ("url_user", "git clone https://x-access-token:abc@github.com/o/r.git", f"git clone https://x-access-token:{M}@github.com/o/r.git"),
+    (
+        "url_user",
+        "git clone https://x-access-token:abc@github.com/o/r.git",
+        f"git clone https://x-access-token:{M}@github.com/o/r.git",
+    ),
     ("url_at_in_password", "https://user:p@ss@host/x?y=1", f"https://user:{M}@host/x?y=1"),
 ]
 
@@ -285,10 +324,21 @@ def test_redacting_twice_changes_nothing_more(text):
     assert redact(redact(text)) == redact(text)
 
 
-# --- speed: it runs on every log line ------------------------------------------------------------------------------
+# --- speed: it runs on every log line
+# ------------------------------------------------------------------------------
 
-ADVERSARIAL = ["a=" * 50_000, "token" * 20_000, '"' * 100_000, "x://" * 25_000, "password: " * 10_000, "A" * 100_000,
-               '{"token":' * 10_000, "Bearer " * 15_000, "sk-" * 30_000, "\\\"" * 50_000]  # fmt: skip
+ADVERSARIAL = [
+    "a=" * 50_000,
+    "token" * 20_000,
+    '"' * 100_000,
+    "x://" * 25_000,
+    "password: " * 10_000,
+    "A" * 100_000,
+    '{"token":' * 10_000,
+    "Bearer " * 15_000,
+    "sk-" * 30_000,
+    '\\"' * 50_000,
+]
 
 
 @pytest.mark.parametrize("text", ADVERSARIAL, ids=lambda text: repr(text[:12]))
@@ -300,17 +350,39 @@ def test_a_hostile_100_kb_line_is_redacted_in_well_under_a_second(text):
 
 
 def realistic_log_lines(count: int, seed: int = 7) -> list[str]:
-    """A mix of what a job's log holds: agent prose, tool calls and results (code), check output, diffs, usage;
+    """A mix of what a job's log holds: agent prose, tool calls and results (code), check output, diffs,
+    usage;
     about one line in fifty carries a secret of some kind."""
     rng = random.Random(seed)
-    words = "the a file test function return value module import error check fix update should when then".split()
-    code = ["def handle(self, request):", "    return self.store.get(key)", "import os", "for item in items:",
-            "    token_count = len(tokens)", "    max_tokens: int = 4096", "class Store:", "    if not path.exists():",
-            "        raise ValueError(f'bad {name}')", "    logger.info('saved %s', job_id)"]  # fmt: skip
-    checks = ["tests/test_app.py::test_greet PASSED", "FAILED tests/test_app.py::test_load - AssertionError: 3 != 4",
-              "===== 12 passed, 1 failed in 0.84s =====", "ruff: All checks passed!"]  # fmt: skip
-    leaks = [f"API_KEY={GATEWAY}", "export GITHUB_TOKEN=ghp_" + GH, '{"password": "hunter2"}', "redis://:pw-1@host:6379/0",
-             "Authorization: Basic " + base64.b64encode(f"u:{GATEWAY}".encode()).decode(), "DB_PASSWORD=plain"]  # fmt: skip
+    words = (
+        "the a file test function return value module import error check fix update should when then".split()
+    )
+    code = [
+        "def handle(self, request):",
+        "    return self.store.get(key)",
+        "import os",
+        "for item in items:",
+        "    token_count = len(tokens)",
+        "    max_tokens: int = 4096",
+        "class Store:",
+        "    if not path.exists():",
+        "        raise ValueError(f'bad {name}')",
+        "    logger.info('saved %s', job_id)",
+    ]
+    checks = [
+        "tests/test_app.py::test_greet PASSED",
+        "FAILED tests/test_app.py::test_load - AssertionError: 3 != 4",
+        "===== 12 passed, 1 failed in 0.84s =====",
+        "ruff: All checks passed!",
+    ]
+    leaks = [
+        f"API_KEY={GATEWAY}",
+        "export GITHUB_TOKEN=ghp_" + GH,
+        '{"password": "hunter2"}',
+        "redis://:pw-1@host:6379/0",
+        "Authorization: Basic " + base64.b64encode(f"u:{GATEWAY}".encode()).decode(),
+        "DB_PASSWORD=plain",
+    ]
     lines = []
     for _ in range(count):
         kind = rng.random()
@@ -328,7 +400,11 @@ def realistic_log_lines(count: int, seed: int = 7) -> list[str]:
         elif kind < 0.95:
             lines.append(f"diff: @@ -{rng.randint(1, 300)},3 +{rng.randint(1, 300)},4 @@ " + rng.choice(code))
         else:
-            usage = {"input_tokens": rng.randint(1, 99999), "output_tokens": rng.randint(1, 999), "cache_read_input_tokens": 0}
+            usage = {
+                "input_tokens": rng.randint(1, 99999),
+                "output_tokens": rng.randint(1, 999),
+                "cache_read_input_tokens": 0,
+            }
             lines.append("usage: " + json.dumps(usage))
     return lines
 
@@ -345,16 +421,28 @@ def lines_per_second(redact, lines: list[str], rounds: int = 3) -> float:
 
 
 def test_redaction_keeps_up_with_a_busy_log(capsys):
-    secrets = [GATEWAY, "sk-fallback-0a1b2c3d4e5f", "adapter-token-0011223344556677", "redis-test-5d1c8e0b2a7f",
-               "mcp-token-8899aabbccddeeff", "reasoning-key-ffeeddccbbaa9988"]  # fmt: skip
+    secrets = [
+        GATEWAY,
+        "sk-fallback-0a1b2c3d4e5f",
+        "adapter-token-0011223344556677",
+        "redis-test-5d1c8e0b2a7f",
+        "mcp-token-8899aabbccddeeff",
+        "reasoning-key-ffeeddccbbaa9988",
+    ]
     lines = realistic_log_lines(5000)
     rate = lines_per_second(Redactor(secrets), lines)
     with capsys.disabled():
-        print(f"\nredaction: {rate:,.0f} lines/s on a realistic log mix ({sum(map(len, lines)) / len(lines):.0f} chars a line)")
-    assert rate > 5_000  # a job logs a few hundred lines a second at most; this leaves room for a loaded machine
+        print(
+            f"\nredaction: {rate:,.0f} lines/s on a realistic log mix "
+            f"({sum(map(len, lines)) / len(lines):.0f} chars a line)"
+        )
+    assert (
+        rate > 5_000
+    )  # a job logs a few hundred lines a second at most; this leaves room for a loaded machine
 
 
-# --- the logging filter -------------------------------------------------------------------------------------------
+# --- the logging filter
+# -------------------------------------------------------------------------------------------
 
 
 def _record(msg, args) -> logging.LogRecord:
@@ -370,7 +458,9 @@ FILTER_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("msg", "args", "expected"), [c[1:] for c in FILTER_CASES], ids=[c[0] for c in FILTER_CASES])
+@pytest.mark.parametrize(
+    ("msg", "args", "expected"), [c[1:] for c in FILTER_CASES], ids=[c[0] for c in FILTER_CASES]
+)
 def test_filter_redacts_the_formatted_message(msg, args, expected):
     record = _record(msg, args)
     assert RedactingFilter(Redactor(["gw-secret-value"])).filter(record) is True

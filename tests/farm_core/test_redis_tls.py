@@ -20,7 +20,9 @@ def config_for(url: str) -> dict:
 def celery_app(url: str) -> Celery:
     app = Celery("tls-probe", set_as_current=False)
     app.conf.update(config_for(url))
-    app.conf.update(broker_connection_retry_on_startup=False, broker_connection_max_retries=0, broker_connection_timeout=5)
+    app.conf.update(
+        broker_connection_retry_on_startup=False, broker_connection_max_retries=0, broker_connection_timeout=5
+    )
     return app
 
 

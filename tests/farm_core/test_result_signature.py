@@ -1,4 +1,5 @@
-"""farm_core/result_signature.py: a worker's signature over a job's result holds only for exactly that result."""
+"""farm_core/result_signature.py: a worker's signature over a job's result holds only for exactly that
+result."""
 
 import pytest
 
@@ -8,9 +9,14 @@ from farm_core.settings import FarmSettings
 from tests.fixtures.signing import make_signing_files
 
 SPEC = JobSpec(
-    job_id="j1", prompt="p", source=RepoSource(transport="remote", location="/repos/app", origin_host="h"),
-    snapshot_commit="a" * 40, timeout_ms=60_000, created_at=1.0, scoped_patch=ScopedPatch(paths=["src"]),
-)  # fmt: skip
+    job_id="j1",
+    prompt="p",
+    source=RepoSource(transport="remote", location="/repos/app", origin_host="h"),
+    snapshot_commit="a" * 40,
+    timeout_ms=60_000,
+    created_at=1.0,
+    scoped_patch=ScopedPatch(paths=["src"]),
+)
 FILES = ["src/b.py", "src/a.py"]
 
 
@@ -27,9 +33,16 @@ def signed_record(worker: FarmSettings, **changes) -> JobRecord:
     fields = sign_result(ResultClaim.of_job(SPEC, "c" * 40, "d" * 64, FILES), worker)
     result = CompactResult(job_id="j1", job_status=JobStatus.completed, changed_files=FILES)
     record = JobRecord(
-        job_id="j1", status=JobStatus.completed, queue="q", created_at=1.0, spec=SPEC, result=result, result_commit="c" * 40,
-        patch_sha256="d" * 64, **fields,
-    )  # fmt: skip
+        job_id="j1",
+        status=JobStatus.completed,
+        queue="q",
+        created_at=1.0,
+        spec=SPEC,
+        result=result,
+        result_commit="c" * 40,
+        patch_sha256="d" * 64,
+        **fields,
+    )
     return record.model_copy(update=changes)
 
 
@@ -49,10 +62,20 @@ def test_a_signed_record_verifies_and_its_claim_does_not_depend_on_file_order(fa
 TAMPERING = {
     "result_commit": {"result_commit": "e" * 40},
     "patch_sha256": {"patch_sha256": "f" * 64},
-    "files": {"result": CompactResult(job_id="j1", job_status=JobStatus.completed, changed_files=[*FILES, ".github/x.yml"])},
+    "files": {
+        "result": CompactResult(
+            job_id="j1", job_status=JobStatus.completed, changed_files=[*FILES, ".github/x.yml"]
+        )
+    },
     "scope": {"spec": SPEC.model_copy(update={"scoped_patch": None})},
-    "location": {"spec": SPEC.model_copy(update={"source": SPEC.source.model_copy(update={"location": "/repos/other"})})},
-    "transport": {"spec": SPEC.model_copy(update={"source": SPEC.source.model_copy(update={"transport": "bundle"})})},
+    "location": {
+        "spec": SPEC.model_copy(
+            update={"source": SPEC.source.model_copy(update={"location": "/repos/other"})}
+        )
+    },
+    "transport": {
+        "spec": SPEC.model_copy(update={"source": SPEC.source.model_copy(update={"transport": "bundle"})})
+    },
     "signature": {"result_signature": "AAAA"},
     "signature gone": {"result_signature": None},
 }

@@ -74,7 +74,10 @@ def test_absolute_sibling_with_common_prefix_refused(tmp_path, worktree):
 
 
 def test_outside_refused_even_when_scope_would_allow_it(worktree):
-    assert WriteScope(worktree, ["escape"]).violation("escape/x.txt") == "escape/x.txt is outside the job's worktree"
+    assert (
+        WriteScope(worktree, ["escape"]).violation("escape/x.txt")
+        == "escape/x.txt is outside the job's worktree"
+    )
 
 
 SCOPED = [
@@ -129,4 +132,9 @@ def test_describe_lists_allowed_paths(worktree):
 
 
 def test_write_tools_and_their_path_arguments():
-    assert WRITE_TOOLS == {"Write": "file_path", "Edit": "file_path", "MultiEdit": "file_path", "NotebookEdit": "notebook_path"}
+    assert WRITE_TOOLS == {
+        "Write": "file_path",
+        "Edit": "file_path",
+        "MultiEdit": "file_path",
+        "NotebookEdit": "notebook_path",
+    }

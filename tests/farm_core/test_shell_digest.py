@@ -1,11 +1,12 @@
-"""The shell job's digest over real-looking output of common tools: status, failure kind, summary, decisive lines."""
+"""The shell job's digest over real-looking output of common tools: status, failure kind, summary, decisive
+lines."""
 
 from pathlib import Path
 
 import pytest
 
 from farm_core.redaction import Redactor
-from farm_core.shell_digest import LINES_MAX_BYTES, LINE_MAX_CHARS, head_and_tail, last_lines, shell_digest
+from farm_core.shell_digest import LINE_MAX_CHARS, LINES_MAX_BYTES, head_and_tail, last_lines, shell_digest
 from tasks.checks import CheckOutcome, run_check
 
 PYTEST_FAILED = """\
@@ -61,7 +62,8 @@ FAILED (failures=1)
 """
 GCC_ERROR = """\
 m.c: In function 'main':
-m.c:2:11: warning: initialization of 'int' from 'char *' makes integer from pointer without a cast [-Wint-conversion]
+m.c:2:11: warning: initialization of 'int' from 'char *' makes integer from pointer without a cast \
+[-Wint-conversion]
     2 |   int x = "a";
       |           ^~~
 m.c:3:10: error: 'y' undeclared (first use in this function)
@@ -166,8 +168,19 @@ def outcome(output: str, exit_code: int | None = 1, status: str = "failed") -> C
         (RUFF_ERRORS, 1, "lint", "Found 2 errors."),
         (ESLINT_ERRORS, 1, "lint", "✖ 2 problems (2 errors, 0 warnings)"),
         (GO_TEST_FAILED, 1, "test_failure", "FAIL\texample.com/calc\t0.003s"),
-        (CARGO_TEST_FAILED, 101, "test_failure", "test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.21s"),
-        (CARGO_BUILD_FAILED, 101, "compile_error", "error: could not compile `cr` (lib) due to 2 previous errors"),
+        (
+            CARGO_TEST_FAILED,
+            101,
+            "test_failure",
+            "test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in "
+            "0.21s",
+        ),
+        (
+            CARGO_BUILD_FAILED,
+            101,
+            "compile_error",
+            "error: could not compile `cr` (lib) due to 2 previous errors",
+        ),
         (JEST_FAILED, 1, "test_failure", "Tests:       1 failed, 1 passed, 2 total"),
         (NOT_FOUND, 127, "command_not_found", "bash: line 1: nosuchtool: command not found"),
         ("Segmentation fault (core dumped)\n", 139, "killed", None),
@@ -244,10 +257,17 @@ def test_head_and_tail_keeps_short_lists_whole_and_last_lines_keep_the_end():
 
 
 def test_a_real_run_counts_every_byte_beyond_the_output_cap(tmp_path: Path):
-    command = "for i in $(seq 1 2000); do echo \"line $i of the output\"; done; echo 'FAILED t.py::test_x - assert 1 == 2'; exit 1"
-    ran = run_check("shell", command, tmp_path, {"PATH": "/usr/bin:/bin"}, 30, Redactor([]), output_cap_bytes=4096)
+    command = (
+        'for i in $(seq 1 2000); do echo "line $i of the output"; done; echo \'FAILED t.py::test_x - assert '
+        "1 == 2'; exit 1"
+    )
+    ran = run_check(
+        "shell", command, tmp_path, {"PATH": "/usr/bin:/bin"}, 30, Redactor([]), output_cap_bytes=4096
+    )
 
-    expected = sum(len(f"line {i} of the output\n") for i in range(1, 2001)) + len("FAILED t.py::test_x - assert 1 == 2\n")
+    expected = sum(len(f"line {i} of the output\n") for i in range(1, 2001)) + len(
+        "FAILED t.py::test_x - assert 1 == 2\n"
+    )
     digest = shell_digest(ran)
     assert ran.output_bytes == expected and len(ran.output.encode()) < 4096
     assert digest.exit_code == 1 and digest.failure_kind == "test_failure"

@@ -1,4 +1,5 @@
-"""farm_core/signing.py: which Celery settings signing turns on, and how unusable signing files are reported."""
+"""farm_core/signing.py: which Celery settings signing turns on, and how unusable signing files are
+reported."""
 
 import pytest
 
@@ -33,7 +34,9 @@ def test_signing_reaches_the_celery_config(tmp_path):
 
 def test_a_certificate_store_glob_is_accepted(tmp_path):
     files = make_signing_files(tmp_path)
-    check_signing_files(settings_for(**{**files.env(), "FARM_SIGNING_CERT_STORE": str(files.store / "*.crt")}))
+    check_signing_files(
+        settings_for(**{**files.env(), "FARM_SIGNING_CERT_STORE": str(files.store / "*.crt")})
+    )
 
 
 @pytest.mark.parametrize(

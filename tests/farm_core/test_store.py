@@ -58,7 +58,11 @@ def test_fakeredis_runs_lua(client):
 def test_keys_layout():
     keys = JobKeys("farm:", "j1")
     assert (keys.record, keys.log, keys.patch, keys.cancel, keys.events) == (
-        "farm:job:j1", "farm:job:j1:log", "farm:job:j1:patch", "farm:job:j1:cancel", "farm:job:j1:events"
+        "farm:job:j1",
+        "farm:job:j1:log",
+        "farm:job:j1:patch",
+        "farm:job:j1:cancel",
+        "farm:job:j1:events",
     )
     assert jobs_index("farm:") == "farm:jobs"
 
@@ -135,7 +139,9 @@ FINISH_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("before", "from_statuses", "applied"), [c[1:] for c in FINISH_CASES], ids=[c[0] for c in FINISH_CASES])
+@pytest.mark.parametrize(
+    ("before", "from_statuses", "applied"), [c[1:] for c in FINISH_CASES], ids=[c[0] for c in FINISH_CASES]
+)
 def test_finish_only_from_allowed_statuses(client, store, before, from_statuses, applied):
     store.create(spec())
     client.hset(store.keys("j1").record, "status", before)
@@ -160,17 +166,30 @@ def test_finish_unknown_job_creates_nothing(client, store):
 def test_finish_stores_result_and_fields(store):
     store.create(spec())
     store.claim("j1", "w1")
-    result = CompactResult(job_id="j1", job_status=JobStatus.completed, changed_files=["a.py"], checks=["tests: passed"], elapsed_ms=12)
+    result = CompactResult(
+        job_id="j1",
+        job_status=JobStatus.completed,
+        changed_files=["a.py"],
+        checks=["tests: passed"],
+        elapsed_ms=12,
+    )
     assert store.finish("j1", JobStatus.completed, result, summary="did it", result_commit="b" * 40)
     record = store.get("j1")
-    assert (record.status, record.result, record.summary, record.result_commit) == (JobStatus.completed, result, "did it", "b" * 40)
+    assert (record.status, record.result, record.summary, record.result_commit) == (
+        JobStatus.completed,
+        result,
+        "did it",
+        "b" * 40,
+    )
 
 
 def test_empty_fields_read_back_as_their_defaults(store):
     # An agent that ends without a result text finishes with summary=""; the record must still load.
     store.create(spec())
     store.claim("j1", "w1")
-    store.finish("j1", JobStatus.failed, CompactResult(job_id="j1", job_status=JobStatus.failed), summary="", error="")
+    store.finish(
+        "j1", JobStatus.failed, CompactResult(job_id="j1", job_status=JobStatus.failed), summary="", error=""
+    )
     store.set_fields("j1", worker="")
     record = store.get("j1")
     assert (record.summary, record.worker, record.error, record.status) == ("", "", None, JobStatus.failed)
@@ -182,7 +201,9 @@ def test_request_cancel_on_queued_ends_it_at_once(client, store):
     assert store.request_cancel("j1") is True
     record = store.get("j1")
     assert (record.status, record.error) == (JobStatus.cancelled, "cancelled before start")
-    assert record.result == CompactResult(job_id="j1", job_status=JobStatus.cancelled, error="cancelled before start")
+    assert record.result == CompactResult(
+        job_id="j1", job_status=JobStatus.cancelled, error="cancelled before start"
+    )
     assert store.cancel_requested("j1") is True
     assert events.received() == [b"cancel", b"cancelled"]
     assert store.claim("j1", "w1") == "cancelled"
@@ -212,9 +233,14 @@ def test_cancel_not_requested_by_default(store):
 
 
 def test_append_and_read_log(store):
-    cursors = [store.append_log("j1", kind, text) for kind, text in [("status", "one"), ("stdout", "two"), ("stderr", "three")]]
+    cursors = [
+        store.append_log("j1", kind, text)
+        for kind, text in [("status", "one"), ("stdout", "two"), ("stderr", "three")]
+    ]
     entries = store.read_log("j1", None, 10)
-    assert [(e.cursor, e.kind, e.text) for e in entries] == list(zip(cursors, ["status", "stdout", "stderr"], ["one", "two", "three"]))
+    assert [(e.cursor, e.kind, e.text) for e in entries] == list(
+        zip(cursors, ["status", "stdout", "stderr"], ["one", "two", "three"])
+    )
     assert all(isinstance(e, LogEntry) and isinstance(e.ts, float) and e.ts > 0 for e in entries)
 
 
@@ -275,11 +301,19 @@ def test_log_cap_keeps_the_head_and_the_tail_with_one_marker_for_the_gap(client,
 
     assert client.xlen(store.keys("j1").log) == LOG_MAX
     half = LOG_MAX // 2
-    expected = [f"line {i}" for i in range(half)] + [gap_text(1000 - LOG_MAX)] + [f"line {i}" for i in range(1000 - half, 1000)]
+    expected = (
+        [f"line {i}" for i in range(half)]
+        + [gap_text(1000 - LOG_MAX)]
+        + [f"line {i}" for i in range(1000 - half, 1000)]
+    )
     for page in (2, 7, half, half + 1, LOG_MAX, 1000):
         assert [e.text for e in read_everything(store, "j1", page)] == expected, page
-    assert [e.text for e in read_everything(store, "j1", 1)] == expected[:half] + expected[half + 1 :]  # a page of one: no room
-    latest = store.read_log("j1", None, half + 2)  # the last lines reach back over the gap: the marker shows where
+    assert [e.text for e in read_everything(store, "j1", 1)] == expected[:half] + expected[
+        half + 1 :
+    ]  # a page of one: no room
+    latest = store.read_log(
+        "j1", None, half + 2
+    )  # the last lines reach back over the gap: the marker shows where
     assert [e.text for e in latest] == [f"line {half - 1}", gap_text(1000 - LOG_MAX)] + expected[-half:]
     assert [e.text for e in store.read_log("j1", None, 3)] == ["line 997", "line 998", "line 999"]
 
@@ -295,7 +329,11 @@ def test_a_noisy_check_keeps_every_tool_call_and_both_ends_of_its_output(store):
     assert [e.cursor for e in entries if e.kind == "tool_call"] == calls
     check = [e.text for e in entries if e.kind == "check"]
     assert check[:3] == ["noise 0", "noise 1", "noise 2"] and check[-1] == "noise 1999"
-    assert [e.text for e in entries if e.kind == "status"] == ["check tests: running", gap_text(2012 - LOG_MAX), "check tests: failed"]
+    assert [e.text for e in entries if e.kind == "status"] == [
+        "check tests: running",
+        gap_text(2012 - LOG_MAX),
+        "check tests: failed",
+    ]
 
 
 def test_marker_placement_on_any_page_boundary():
@@ -303,13 +341,31 @@ def test_marker_placement_on_any_page_boundary():
     tail = [LogEntry(f"9-{i}", 0.0, "stdout", f"t{i}") for i in range(3)]
     texts = lambda entries: [e.text for e in entries]  # noqa: E731
 
-    assert texts(with_gap_marker(head + tail, "0-0", "1-2", 5, 10)) == ["h0", "h1", "h2", gap_text(5), "t0", "t1", "t2"]
-    assert texts(with_gap_marker(head + tail, "0-0", "1-2", 5, 3)) == ["h0", "h1", "h2"]  # the marker opens the next page
+    assert texts(with_gap_marker(head + tail, "0-0", "1-2", 5, 10)) == [
+        "h0",
+        "h1",
+        "h2",
+        gap_text(5),
+        "t0",
+        "t1",
+        "t2",
+    ]
+    assert texts(with_gap_marker(head + tail, "0-0", "1-2", 5, 3)) == [
+        "h0",
+        "h1",
+        "h2",
+    ]  # the marker opens the next page
     assert texts(with_gap_marker(head[2:] + tail, "1-1", "1-2", 5, 1)) == ["h2"]
     assert texts(with_gap_marker(tail, "1-2", "1-2", 5, 2)) == [gap_text(5), "t0"]
-    assert texts(with_gap_marker(tail, "1-2", "1-2", 5, 1)) == ["t0"]  # a one-line page never is the marker alone
+    assert texts(with_gap_marker(tail, "1-2", "1-2", 5, 1)) == [
+        "t0"
+    ]  # a one-line page never is the marker alone
     assert texts(with_gap_marker(tail[1:], "9-0", "1-2", 5, 10)) == ["t1", "t2"]  # read past the gap already
-    assert texts(with_gap_marker(tail, None, "1-2", 5, 3)) == ["t0", "t1", "t2"]  # the last lines, all after the gap
+    assert texts(with_gap_marker(tail, None, "1-2", 5, 3)) == [
+        "t0",
+        "t1",
+        "t2",
+    ]  # the last lines, all after the gap
 
 
 def test_ttls_on_record_log_patch_and_cancel(client, store):
@@ -383,6 +439,7 @@ def test_finishing_a_job_deletes_its_snapshot_bundle(store):
 
 # Every write refreshes the TTL of what it writes, and no update re-creates a record Redis lost.
 
+
 def claimed(store: JobStore, job_id: str = "j1") -> JobStore:
     store.create(spec(job_id))
     assert store.claim(job_id, "w1") == "claimed"
@@ -394,8 +451,12 @@ UPDATES = {
     "set_fields": lambda store: store.set_fields("j1", summary="working"),
     "store_patch": lambda store: store.store_patch("j1", b"diff --git a/x b/x\n", result_commit="c" * 40),
     "finish": lambda store: store.finish("j1", JobStatus.completed, worker="w1"),
-    "reconcile": lambda store: (store.redis.delete(store.keys("j1").lease), store.set_fields("j1", heartbeat_at=0),
-                                store.redis.persist(store.keys("j1").record), store.reconcile("j1", 1, 3)),
+    "reconcile": lambda store: (
+        store.redis.delete(store.keys("j1").lease),
+        store.set_fields("j1", heartbeat_at=0),
+        store.redis.persist(store.keys("j1").record),
+        store.reconcile("j1", 1, 3),
+    ),
 }
 
 
@@ -450,9 +511,15 @@ def test_store_patch_writes_the_patch_its_digest_and_fields_in_one_step(client, 
     patch = b"diff --git a/x b/x\n\x00binary"
     assert store.store_patch("j1", patch, result_commit="c" * 40, result_signer="CN 1")
     record = store.get("j1")
-    assert (record.patch_sha256, record.result_commit, record.result_signer) == (patch_sha256(patch), "c" * 40, "CN 1")
+    assert (record.patch_sha256, record.result_commit, record.result_signer) == (
+        patch_sha256(patch),
+        "c" * 40,
+        "CN 1",
+    )
     assert store.load_patch("j1") == patch
 
     assert store.store_patch("j1", b"too big", keep=False, result_commit="d" * 40)
-    assert store.load_patch("j1") is None  # over FARM_PATCH_MAX_BYTES: not stored, an older one not left behind
+    assert (
+        store.load_patch("j1") is None
+    )  # over FARM_PATCH_MAX_BYTES: not stored, an older one not left behind
     assert store.get("j1").patch_sha256 == patch_sha256(b"too big")

@@ -1,4 +1,5 @@
-"""Forty jobs through four worker processes on a real redis-server: none lost, none run twice, Redis left bounded.
+"""Forty jobs through four worker processes on a real redis-server: none lost, none run twice, Redis left
+bounded.
 
 The same invariants as `python -m bench.load` (farm_load/invariants.py), at CI size, without timing goals."""
 
@@ -32,14 +33,18 @@ SCENARIO = "load_ci"
 @pytest.fixture
 def load_queue(farm: Farm, tmp_path: Path):
     """Four workers (concurrency 1 each, own cache each) consuming one dedicated queue."""
-    env = farm_env(farm.redis, farm.adapter, farm.sandbox, tmp_path / "cache", queue="ld" + secrets.token_hex(3))
+    env = farm_env(
+        farm.redis, farm.adapter, farm.sandbox, tmp_path / "cache", queue="ld" + secrets.token_hex(3)
+    )
     workers = start_workers(env, WORKERS, tmp_path, concurrency=1)
     yield env
     for worker in workers:
         stop_worker(worker)
 
 
-async def test_forty_jobs_on_four_workers_complete_once_each_and_leave_redis_bounded(farm, load_queue, make_repo, scripted_gateway):
+async def test_forty_jobs_on_four_workers_complete_once_each_and_leave_redis_bounded(
+    farm, load_queue, make_repo, scripted_gateway
+):
     scripted_gateway.add_scenario(write_scenario(SCENARIO))
     repo = make_repo(parent=farm.sandbox)
     client, queue, prefix = farm.redis.client(), load_queue["FARM_QUEUE"], load_queue["FARM_KEY_PREFIX"]
@@ -51,10 +56,18 @@ async def test_forty_jobs_on_four_workers_complete_once_each_and_leave_redis_bou
         results = await wait_all(call, submitted.job_ids, timeout_s=900)
     assert all_acknowledged(client, queue, timeout_s=60), "a finished job's message was never acknowledged"
 
-    facts = collect_facts(JobStore(client, prefix, settings.job_ttl_s, settings.log_max_entries), submitted.job_ids)
+    facts = collect_facts(
+        JobStore(client, prefix, settings.job_ttl_s, settings.log_max_entries), submitted.job_ids
+    )
     footprint = redis_footprint(client, prefix, queue, settings.job_ttl_s, settings.log_max_entries)
     calls = gateway_calls_per_job(scripted_gateway.requests(), SCENARIO)
-    failures = invariant_failures(facts, results, calls, footprint, Expectations(turns=len(write_scenario(SCENARIO)["turns"]), workers=WORKERS))
+    failures = invariant_failures(
+        facts,
+        results,
+        calls,
+        footprint,
+        Expectations(turns=len(write_scenario(SCENARIO)["turns"]), workers=WORKERS),
+    )
 
     assert failures == [], "\n".join(failures)
     assert len(submitted.job_ids) == len(set(submitted.job_ids)) == len(results) == JOBS

@@ -22,7 +22,15 @@ LOG_CAP = 10
 
 def spec(job_id: str, queue: str) -> JobSpec:
     source = RepoSource(location="/repos/app", origin_host="box")
-    return JobSpec(job_id=job_id, prompt="p", source=source, snapshot_commit="a" * 40, queue=queue, timeout_ms=60_000, created_at=time.time())
+    return JobSpec(
+        job_id=job_id,
+        prompt="p",
+        source=source,
+        snapshot_commit="a" * 40,
+        queue=queue,
+        timeout_ms=60_000,
+        created_at=time.time(),
+    )
 
 
 def run_once(store: JobStore, job_id: str, queue: str, worker: str) -> None:
@@ -30,7 +38,12 @@ def run_once(store: JobStore, job_id: str, queue: str, worker: str) -> None:
     store.create(spec(job_id, queue))
     assert store.claim(job_id, worker) == "claimed"
     store.append_log(job_id, "status", f"running on {worker}")
-    store.finish(job_id, JobStatus.completed, CompactResult(job_id=job_id, job_status=JobStatus.completed), worker=worker)
+    store.finish(
+        job_id,
+        JobStatus.completed,
+        CompactResult(job_id=job_id, job_status=JobStatus.completed),
+        worker=worker,
+    )
 
 
 def completed(job_id: str, files: list[str]) -> dict:
@@ -47,9 +60,14 @@ def test_a_clean_run_passes_and_every_planted_fault_is_reported(redis_server):
         run_once(store, "good", queue, "w1")
         clean = collect_facts(store, ["good"])
         footprint = redis_footprint(client, prefix, queue, 3600, LOG_CAP)
-        assert invariant_failures(clean, [completed("good", ["out.txt"])], Counter(good=2), footprint, expect) == []
+        assert (
+            invariant_failures(clean, [completed("good", ["out.txt"])], Counter(good=2), footprint, expect)
+            == []
+        )
 
-        run_once(store, "twice", queue, "w2")  # redelivered and run again: two attempts, two "running on" lines
+        run_once(
+            store, "twice", queue, "w2"
+        )  # redelivered and run again: two attempts, two "running on" lines
         store.set_fields("twice", status="queued")
         store.release("twice")
         assert store.claim("twice", "w2") == "claimed"
@@ -71,7 +89,9 @@ def test_a_clean_run_passes_and_every_planted_fault_is_reported(redis_server):
         client.hdel("unacked", tag)
         client.delete(queue, *client.scan_iter(match=f"{prefix}*"))
 
-    reported = {line.split(" (")[0].rsplit(": ", 1)[0] for line in failures}  # "WHAT: how many (examples)" -> "WHAT"
+    reported = {
+        line.split(" (")[0].rsplit(": ", 1)[0] for line in failures
+    }  # "WHAT: how many (examples)" -> "WHAT"
     assert reported == {
         "LOST: job records missing",
         "LOST: jobs not completed",

@@ -1,6 +1,8 @@
-"""start's `allowed_dirs`: the first entry is the repo, every other one must lie in that checkout; none is ignored.
+"""start's `allowed_dirs`: the first entry is the repo, every other one must lie in that checkout; none is
+ignored.
 
-The service runs against the session's real Redis with Celery's hand-off replaced by a list, so nothing reaches a worker."""
+The service runs against the session's real Redis with Celery's hand-off replaced by a list, so nothing
+reaches a worker."""
 
 import pytest
 from mcp import Client
@@ -14,7 +16,9 @@ from tests.fixtures.mcp_calls import call_error, call_ok
 @pytest.fixture
 def repos(recording, make_repo):
     """Two checkouts in the sandbox: app (with a src folder) and lib."""
-    return make_repo({"src/app.py": "x = 1\n"}, name="app", parent=recording.sandbox), make_repo(name="lib", parent=recording.sandbox)
+    return make_repo({"src/app.py": "x = 1\n"}, name="app", parent=recording.sandbox), make_repo(
+        name="lib", parent=recording.sandbox
+    )
 
 
 @pytest.mark.parametrize(
@@ -36,16 +40,37 @@ async def test_folders_of_the_jobs_checkout_are_accepted(recording, repos, argum
 @pytest.mark.parametrize(
     ("arguments", "code", "message"),
     [
-        ({"allowed_dirs": ["app", "lib"]}, "invalid_argument", "allowed_dirs[1] 'lib' is outside the job's repo 'app'"),
-        ({"repo": "app", "allowed_dirs": ["lib"]}, "invalid_argument", "allowed_dirs[0] 'lib' is outside the job's repo 'app'"),
-        ({"allowed_dirs": ["app", "app/../lib/x"]}, "invalid_argument", "allowed_dirs[1] 'app/../lib/x' is outside the job's repo 'app'"),
-        ({"allowed_dirs": ["app", "/etc"]}, "repo_outside_sandbox", "allowed_dirs[1] '/etc' resolves outside SANDBOX_ROOT"),
-        ({"jobs": [{"allowed_dirs": ["app"]}, {"allowed_dirs": ["app", "lib"]}]}, "invalid_argument",
-         "jobs[1]: allowed_dirs[1] 'lib' is outside the job's repo 'app'"),
+        (
+            {"allowed_dirs": ["app", "lib"]},
+            "invalid_argument",
+            "allowed_dirs[1] 'lib' is outside the job's repo 'app'",
+        ),
+        (
+            {"repo": "app", "allowed_dirs": ["lib"]},
+            "invalid_argument",
+            "allowed_dirs[0] 'lib' is outside the job's repo 'app'",
+        ),
+        (
+            {"allowed_dirs": ["app", "app/../lib/x"]},
+            "invalid_argument",
+            "allowed_dirs[1] 'app/../lib/x' is outside the job's repo 'app'",
+        ),
+        (
+            {"allowed_dirs": ["app", "/etc"]},
+            "repo_outside_sandbox",
+            "allowed_dirs[1] '/etc' resolves outside SANDBOX_ROOT",
+        ),
+        (
+            {"jobs": [{"allowed_dirs": ["app"]}, {"allowed_dirs": ["app", "lib"]}]},
+            "invalid_argument",
+            "jobs[1]: allowed_dirs[1] 'lib' is outside the job's repo 'app'",
+        ),
     ],
     ids=["second-repo", "beside-repo", "dotdot-out", "outside-sandbox", "fanout-entry"],
-)  # fmt: skip
-async def test_an_entry_the_job_cannot_reach_is_refused_not_ignored(recording, repos, arguments, code, message):
+)
+async def test_an_entry_the_job_cannot_reach_is_refused_not_ignored(
+    recording, repos, arguments, code, message
+):
     # The attack: every entry after the first was silently dropped, so the caller believed the agent had them.
     async with Client(build_server(recording.service)) as client:
         error = await call_error(client, "start", {"prompt": "fix it", **arguments})

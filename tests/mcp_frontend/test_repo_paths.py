@@ -10,7 +10,8 @@ from mcp_frontend.repo_paths import resolve_repo
 
 @pytest.fixture
 def layout(tmp_path) -> Path:
-    """tmp/sandbox/{app/.git, app/sub, plain/, file.txt, link_out -> tmp/elsewhere, link_in -> app}; tmp/elsewhere/.git."""
+    """tmp/sandbox/{app/.git, app/sub, plain/, file.txt, link_out -> tmp/elsewhere, link_in -> app};
+    tmp/elsewhere/.git."""
     sandbox = tmp_path / "sandbox"
     (sandbox / "app" / ".git").mkdir(parents=True)
     (sandbox / "app" / "sub").mkdir()

@@ -1,6 +1,8 @@
-"""The service's job views: `get`, `wait` (one job or several) and `list_jobs` give the same verdict for a job.
+"""The service's job views: `get`, `wait` (one job or several) and `list_jobs` give the same verdict for a
+job.
 
-The service runs against the session's real Redis with Celery's hand-off replaced by a list, so nothing reaches a worker."""
+The service runs against the session's real Redis with Celery's hand-off replaced by a list, so nothing
+reaches a worker."""
 
 import asyncio
 import json
@@ -10,12 +12,20 @@ import uuid
 import pytest
 from mcp import Client
 
-from farm_core.job_models import SHELL_CHECK, CheckSpec, CompactResult, JobRecord, JobSpec, JobStatus, RepoSource
+from farm_core.job_models import (
+    SHELL_CHECK,
+    CheckSpec,
+    CompactResult,
+    JobRecord,
+    JobSpec,
+    JobStatus,
+    RepoSource,
+)
 from farm_core.refs import SNAPSHOT_REF_PREFIX
 from farm_core.settings import FarmSettings
 from farm_core.shell_digest import shell_digest
 from mcp_frontend import service as service_module
-from mcp_frontend.errors import UnknownJob, VANISHED_HINT
+from mcp_frontend.errors import VANISHED_HINT, UnknownJob
 from mcp_frontend.server import build_server
 from mcp_frontend.service import FarmService, job_view
 from mcp_frontend.settings import FrontendSettings
@@ -28,7 +38,9 @@ from tests.fixtures.mcp_calls import call_error
 def service(tmp_path, redis_server, monkeypatch) -> FarmService:
     monkeypatch.setattr(service_module, "send_job", lambda spec: None)
     frontend = FrontendSettings(sandbox_root=tmp_path, wait_default_ms=5_000, wait_max_ms=20_000)
-    settings = FarmSettings(redis_url=redis_server.url, key_prefix=f"views-{uuid.uuid4().hex[:8]}:", transport="path")
+    settings = FarmSettings(
+        redis_url=redis_server.url, key_prefix=f"views-{uuid.uuid4().hex[:8]}:", transport="path"
+    )
     return FarmService(frontend, settings)
 
 
@@ -37,31 +49,52 @@ def recorded(service: FarmService, **spec_fields) -> str:
     job_id = uuid.uuid4().hex
     source = RepoSource(location="/repos/app", origin_host="laptop")
     fields = {"prompt": "p", **spec_fields}
-    spec = JobSpec(job_id=job_id, source=source, snapshot_commit="a" * 40, timeout_ms=60_000, created_at=time.time(), **fields)
+    spec = JobSpec(
+        job_id=job_id,
+        source=source,
+        snapshot_commit="a" * 40,
+        timeout_ms=60_000,
+        created_at=time.time(),
+        **fields,
+    )
     service.store.create(spec)
     return job_id
 
 
-def finished(service: FarmService, status: JobStatus, spec_fields: dict | None = None, **result_fields) -> str:
+def finished(
+    service: FarmService, status: JobStatus, spec_fields: dict | None = None, **result_fields
+) -> str:
     """A job a worker ran and ended with this status and result."""
     job_id = recorded(service, **(spec_fields or {}))
     service.store.claim(job_id, "w1")
-    assert service.store.finish(job_id, status, CompactResult(job_id=job_id, job_status=status, **result_fields))
+    assert service.store.finish(
+        job_id, status, CompactResult(job_id=job_id, job_status=status, **result_fields)
+    )
     return job_id
 
 
 def shell_finished(service: FarmService, check_status: str, exit_code: int | None) -> str:
-    outcome = CheckOutcome(name=SHELL_CHECK, status=check_status, exit_code=exit_code, duration_ms=5, output="", pgid=1)
+    outcome = CheckOutcome(
+        name=SHELL_CHECK, status=check_status, exit_code=exit_code, duration_ms=5, output="", pgid=1
+    )
     status = JobStatus.completed if check_status in ("passed", "failed") else JobStatus.timed_out
     shell_spec = {"kind": "shell", "prompt": "", "checks": [CheckSpec(name=SHELL_CHECK, command="pytest")]}
-    return finished(service, status, checks=[outcome.verdict()], shell=shell_digest(outcome), spec_fields=shell_spec)
+    return finished(
+        service, status, checks=[outcome.verdict()], shell=shell_digest(outcome), spec_fields=shell_spec
+    )
 
 
 def test_a_running_job_has_no_verdict_and_an_ended_one_keeps_its_own():
-    running = JobRecord(job_id="j", status=JobStatus.running, queue="q", created_at=1.0, started_at=time.time())
-    result = CompactResult(job_id="j", job_status=JobStatus.completed, verdict="repair", checks=["tests: failed"])
+    running = JobRecord(
+        job_id="j", status=JobStatus.running, queue="q", created_at=1.0, started_at=time.time()
+    )
+    result = CompactResult(
+        job_id="j", job_status=JobStatus.completed, verdict="repair", checks=["tests: failed"]
+    )
     completed = running.model_copy(update={"status": JobStatus.completed, "result": result})
-    never_enqueued = running.model_copy(update={"status": JobStatus.failed, "error": "enqueue failed: ConnectionError"})
+    never_enqueued = running.model_copy(
+        update={"status": JobStatus.failed, "error": "enqueue failed: ConnectionError"}
+    )
 
     assert "verdict" not in job_view(running, verbose=False).model_dump(mode="json")
     assert job_view(completed, verbose=False).model_dump(mode="json")["verdict"] == "repair"
@@ -70,7 +103,12 @@ def test_a_running_job_has_no_verdict_and_an_ended_one_keeps_its_own():
 
 async def test_get_wait_and_list_jobs_agree_on_every_verdict(service):
     jobs = {
-        "accept": finished(service, JobStatus.completed, checks=["scoped_patch: passed (src)", "tests: passed"], verdict="accept"),
+        "accept": finished(
+            service,
+            JobStatus.completed,
+            checks=["scoped_patch: passed (src)", "tests: passed"],
+            verdict="accept",
+        ),
         "repair": finished(service, JobStatus.completed, checks=["tests: failed"], verdict="repair"),
         "fail": finished(service, JobStatus.failed, error="agent failed"),
         "shell accept": shell_finished(service, "passed", 0),
@@ -135,9 +173,12 @@ async def test_a_start_the_broker_refuses_leaves_no_snapshot_ref(recording, make
 
 
 def forget(service: FarmService, job_id: str, keep: tuple[str, ...] = ()) -> None:
-    """What a Redis restarted without persistence does to a job: its keys are gone (but those named in keep)."""
+    """What a Redis restarted without persistence does to a job: its keys are gone (but those named in
+    keep)."""
     keys = service.store.keys(job_id)
-    service.store.redis.delete(*(getattr(keys, name) for name in ("record", "log", "patch", "lease", "cancel") if name not in keep))
+    service.store.redis.delete(
+        *(getattr(keys, name) for name in ("record", "log", "patch", "lease", "cancel") if name not in keep)
+    )
 
 
 async def until_subscribed(service: FarmService, job_id: str) -> None:
@@ -160,7 +201,9 @@ async def test_a_wait_whose_job_vanishes_is_unknown_job_saying_redis_lost_it(ser
         error = await asyncio.wait_for(waiting, timeout=10)
 
     assert error == {
-        "code": "unknown_job", "message": f"job {job_id!r} vanished from Redis while waiting for it", "hint": VANISHED_HINT,
+        "code": "unknown_job",
+        "message": f"job {job_id!r} vanished from Redis while waiting for it",
+        "hint": VANISHED_HINT,
     }
 
 

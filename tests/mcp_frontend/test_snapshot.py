@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from farm_core.git_errors import GitOperationError
 from mcp_frontend.snapshot import (
     SNAPSHOT_REF_PREFIX,
     drop_snapshot_ref,
@@ -14,7 +15,6 @@ from mcp_frontend.snapshot import (
     resolve_commitish,
     snapshot_worktree,
 )
-from farm_core.git_errors import GitOperationError
 from tests.fixtures.git_repos import git
 
 
@@ -230,7 +230,9 @@ def test_drop_snapshot_ref_is_idempotent(make_repo) -> None:  # noqa: F811
     assert git_probe(repo, "rev-parse", "-q", "--verify", snapshot.ref)[0] != 0
 
 
-@pytest.mark.parametrize("job_id", ["", "../escape", "a/b", "x..y", "trailing.", "name.lock", "-flag", "sp ace"])
+@pytest.mark.parametrize(
+    "job_id", ["", "../escape", "a/b", "x..y", "trailing.", "name.lock", "-flag", "sp ace"]
+)
 def test_unsafe_job_ids_are_rejected(make_repo, job_id: str) -> None:  # noqa: F811
     repo = make_repo()
 

@@ -1,9 +1,11 @@
-"""Strict arguments: every tool refuses keys it does not declare, at the top level and nested, naming the one meant.
+"""Strict arguments: every tool refuses keys it does not declare, at the top level and nested, naming the
+one meant.
 
-Through the real server and the official client in memory. Most calls go to a service no refused call may reach;
-`start` also runs on the real Redis with Celery's hand-off recorded, to show that a refused call enqueues nothing.
+Through the real server and the official client in memory. Most calls go to a service no refused call may
+reach;
+`start` also runs on the real Redis with Celery's hand-off recorded, to show that a refused call enqueues
+nothing.
 """
-
 
 import anyio
 import pytest
@@ -16,7 +18,8 @@ from tests.fixtures.mcp_calls import call_error, call_ok
 
 
 class UntouchedService:
-    """A service a refused call never reaches: it has no attributes, so a tool body that ran would fail as internal."""
+    """A service a refused call never reaches: it has no attributes, so a tool body that ran would fail as
+    internal."""
 
     def __getattr__(self, name: str):
         raise AttributeError(f"a refused call reached service.{name}")
@@ -37,7 +40,8 @@ async def refused(tool: str, arguments: dict) -> dict:
 
 
 def misspelt(schema: dict) -> tuple[str, str]:
-    """(an argument, the same less its last letter): the longest argument whose shortened name is no other argument."""
+    """(an argument, the same less its last letter): the longest argument whose shortened name is no other
+    argument."""
     names = schema["properties"]
     name = max((name for name in names if name[:-1] not in names), key=len)
     return name, name[:-1]
@@ -72,37 +76,68 @@ async def test_a_misspelt_argument_is_refused_with_the_name_meant(tool):
 def test_every_input_schema_refuses_unknown_keys(tool):
     schema = TOOLS[tool].input_schema
     assert schema["additionalProperties"] is False
-    loose = [where for where, node in object_schemas(schema, tool) if node.get("additionalProperties") is not False]
+    loose = [
+        where for where, node in object_schemas(schema, tool) if node.get("additionalProperties") is not False
+    ]
     assert loose == [], "nested argument objects must refuse unknown keys too (pydantic extra='forbid')"
 
 
 NESTED = [
     # (id, tool, arguments, message)
-    ("check", "start", {"prompt": "p", "checks": [{"name": "tests", "command": "true", "timout_ms": 5000}]},
-     "checks.0.timout_ms: unknown argument; did you mean timeout_ms?"),
-    ("scoped_patch", "start", {"prompt": "p", "scoped_patch": {"path": ["src"]}},
-     "scoped_patch.path: unknown argument; did you mean paths?"),
-    ("fanout_entry", "start", {"repo": "r", "jobs": [{"prompt": "a"}, {"promt": "b"}]},
-     "jobs.1.promt: unknown argument; did you mean prompt?"),
-    ("check_in_fanout_entry", "start", {"repo": "r", "jobs": [{"prompt": "a", "checks": [{"name": "t", "command": "c", "nmae": "x"}]}]},
-     "jobs.0.checks.0.nmae: unknown argument; did you mean name?"),
-    ("edit", "apply_edits", {"repo": "r", "edits": [{"path": "a.py", "find": "x", "replace": "y", "regexp": True}]},
-     "edits.0.regexp: unknown argument; did you mean regex?"),
-    ("nothing_close", "start", {"prompt": "p", "scoped_patch": {"paths": ["a"], "size": 1}},
-     "scoped_patch.size: unknown argument (valid: paths, max_diff_bytes)"),
-]  # fmt: skip
+    (
+        "check",
+        "start",
+        {"prompt": "p", "checks": [{"name": "tests", "command": "true", "timout_ms": 5000}]},
+        "checks.0.timout_ms: unknown argument; did you mean timeout_ms?",
+    ),
+    (
+        "scoped_patch",
+        "start",
+        {"prompt": "p", "scoped_patch": {"path": ["src"]}},
+        "scoped_patch.path: unknown argument; did you mean paths?",
+    ),
+    (
+        "fanout_entry",
+        "start",
+        {"repo": "r", "jobs": [{"prompt": "a"}, {"promt": "b"}]},
+        "jobs.1.promt: unknown argument; did you mean prompt?",
+    ),
+    (
+        "check_in_fanout_entry",
+        "start",
+        {"repo": "r", "jobs": [{"prompt": "a", "checks": [{"name": "t", "command": "c", "nmae": "x"}]}]},
+        "jobs.0.checks.0.nmae: unknown argument; did you mean name?",
+    ),
+    (
+        "edit",
+        "apply_edits",
+        {"repo": "r", "edits": [{"path": "a.py", "find": "x", "replace": "y", "regexp": True}]},
+        "edits.0.regexp: unknown argument; did you mean regex?",
+    ),
+    (
+        "nothing_close",
+        "start",
+        {"prompt": "p", "scoped_patch": {"paths": ["a"], "size": 1}},
+        "scoped_patch.size: unknown argument (valid: paths, max_diff_bytes)",
+    ),
+]
 
 
-@pytest.mark.parametrize(("tool", "arguments", "message"), [case[1:] for case in NESTED], ids=[case[0] for case in NESTED])
+@pytest.mark.parametrize(
+    ("tool", "arguments", "message"), [case[1:] for case in NESTED], ids=[case[0] for case in NESTED]
+)
 async def test_an_unknown_nested_key_is_refused_by_its_path(tool, arguments, message):
     error = await refused(tool, arguments)
     assert (error["code"], error["message"]) == ("invalid_argument", message)
 
 
 async def test_every_unknown_argument_is_named():
-    error = await refused("get", {"job_id": "j1", "includeDiff": True, "verbos": True, "colour": 1, "shade": 2})
+    error = await refused(
+        "get", {"job_id": "j1", "includeDiff": True, "verbos": True, "colour": 1, "shade": 2}
+    )
     assert error["message"] == (
-        "includeDiff: unknown argument; did you mean include_diff? verbos: unknown argument; did you mean verbose? "
+        "includeDiff: unknown argument; did you mean include_diff? verbos: unknown argument; did you mean "
+        "verbose? "
         "colour, shade: unknown arguments (valid: job_id, verbose, include_diff)"
     )
 
@@ -126,5 +161,9 @@ async def test_a_refused_start_enqueues_and_snapshots_nothing(recording, make_re
         assert git(repo, "for-each-ref", SNAPSHOT_REF_PREFIX) == ""
 
         # The same call spelt right is queued: the checks above would have seen it.
-        started = await call_ok(client, "start", {"prompt": "fix it", "repo": str(repo), "include_diff": True})
-    assert [spec.job_id for spec in recording.sent] == [started["job_id"]] and recording.sent[0].include_diff is True
+        started = await call_ok(
+            client, "start", {"prompt": "fix it", "repo": str(repo), "include_diff": True}
+        )
+    assert [spec.job_id for spec in recording.sent] == [started["job_id"]] and recording.sent[
+        0
+    ].include_diff is True

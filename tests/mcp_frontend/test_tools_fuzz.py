@@ -1,6 +1,7 @@
 """Every MCP tool under fuzzing, through the real server and the official client in memory.
 
-Arguments come from each tool's inputSchema (as tools/list gives it, so a new tool is fuzzed too): a quarter of
+Arguments come from each tool's inputSchema (as tools/list gives it, so a new tool is fuzzed too): a
+quarter of
 the calls valid by construction (the schema plus the tool's rules in tests/fixtures/tool_rules.py), which must
 succeed, the rest adversarial (paths, job ids, types, sizes). Every call must end in a well-formed structured
 result or a structured error with a stable code and a one-line hint — never an internal error, a protocol
@@ -45,16 +46,21 @@ CI_EXAMPLES = 300
 CI_EXAMPLES_BY_TOOL = {"start": 150, "shell": 200, "review": 150, "draft": 150, "analyze": 200, "wait": 200}
 DEEP_EXAMPLES = 1500
 CALL_TIMEOUT_S = 60.0  # a call still running past this is a hang
-# Tools that may write: snapshots add refs under .git (the working tree stays as it is); the others edit files.
+# Tools that may write: snapshots add refs under .git (the working tree stays as it is); the others edit
+# files.
 SNAPSHOTTING = {"start", "shell"}
 EDITING = {"apply", "apply_edits"}
 INTERNAL = FarmError.code  # the catch-all for an exception no tool turned into its own error
 
 PATCH = (
-    b"diff --git a/src/app.py b/src/app.py\n--- a/src/app.py\n+++ b/src/app.py\n@@ -1,2 +1,2 @@\n def greet():\n"
+    b"diff --git a/src/app.py b/src/app.py\n--- a/src/app.py\n+++ b/src/app.py\n@@ -1,2 +1,2 @@\n def "
+    b"greet():\n"
     b"-    return 'hello'\n+    return 'hello farm'\n"
 )
-REVIEW_ANSWER = '{"verdict": "accept", "findings": [{"file": "src/app.py", "line": 1, "severity": "info", "message": "ok"}]}'
+REVIEW_ANSWER = (
+    '{"verdict": "accept", "findings": [{"file": "src/app.py", "line": 1, "severity": "info", "message": '
+    '"ok"}]}'
+)
 
 
 def stable_codes() -> set[str]:
@@ -107,11 +113,17 @@ class Fuzzed:
 
 
 def make_layout(tmp_path: Path, make_repo) -> FuzzLayout:
-    """sandbox/{proj (git, edited and untracked files, escape -> outside), plain/, out-link, loop, dangling}; outside/; home/."""
+    """sandbox/{proj (git, edited and untracked files, escape -> outside), plain/, out-link, loop,
+    dangling}; outside/; home/."""
     sandbox, outside, home = tmp_path / "sandbox", tmp_path / "outside", tmp_path / "home"
     for folder in (sandbox, outside, home):
         folder.mkdir()
-    files = {"src/app.py": "def greet():\n    return 'hello'\n", "README.md": "# proj\n", "sub dir/ünï cödé.txt": "ünï\n", "[x].py": "x = 1\n"}
+    files = {
+        "src/app.py": "def greet():\n    return 'hello'\n",
+        "README.md": "# proj\n",
+        "sub dir/ünï cödé.txt": "ünï\n",
+        "[x].py": "x = 1\n",
+    }
     repo = make_repo(files, name="proj", parent=sandbox)
     (repo / "src/app.py").write_text("def greet():\n    return 'hello there'\n")  # uncommitted edit
     (repo / "notes.txt").write_text("untracked needle\n")
@@ -129,7 +141,8 @@ def make_layout(tmp_path: Path, make_repo) -> FuzzLayout:
 
 
 def tree_state(folder: Path) -> dict[str, tuple[int, bytes]]:
-    """(mode, bytes or link target) of every entry under folder, symlinks not followed: what must not change."""
+    """(mode, bytes or link target) of every entry under folder, symlinks not followed: what must not
+    change."""
     state = {}
     for dirpath, dirnames, filenames in os.walk(folder):
         for name in dirnames + filenames:
@@ -146,12 +159,15 @@ def tree_state(folder: Path) -> dict[str, tuple[int, bytes]]:
 
 
 def seed_jobs(service: FarmService) -> SeededJobs:
-    """Jobs in every state the tools read: finished with a patch, checks and a log; failed; queued; running; cancelled."""
+    """Jobs in every state the tools read: finished with a patch, checks and a log; failed; queued;
+    running; cancelled."""
     check = FINISHED_CHECK
     log = [("status", f"check {check}: running"), ("check", "1 passed"), ("status", f"check {check}: passed")]
     log.append(("tool", "Write src/app.py"))
     return SeededJobs(
-        finished=make_job(service, prompt="p", patch=PATCH, checks={check: "passed"}, log=log, changed=["src/app.py"]),
+        finished=make_job(
+            service, prompt="p", patch=PATCH, checks={check: "passed"}, log=log, changed=["src/app.py"]
+        ),
         failed=make_job(service, status=JobStatus.failed),
         queued=make_job(service, status=JobStatus.queued),
         running=make_job(service, status=JobStatus.running),
@@ -160,19 +176,29 @@ def seed_jobs(service: FarmService) -> SeededJobs:
 
 
 @pytest.fixture
-def fuzzed(tmp_path, make_repo, redis_server, fuzz_adapter, scripted_gateway, monkeypatch) -> Iterator[Fuzzed]:
-    """The frontend in process on the test's layout and Redis, seeded jobs, and the official client connected in memory."""
+def fuzzed(
+    tmp_path, make_repo, redis_server, fuzz_adapter, scripted_gateway, monkeypatch
+) -> Iterator[Fuzzed]:
+    """The frontend in process on the test's layout and Redis, seeded jobs, and the official client
+    connected in memory."""
     layout = make_layout(tmp_path, make_repo)
     monkeypatch.setenv("HOME", str(layout.home))  # `~` paths aim at a folder outside the sandbox we watch
     tag = uuid.uuid4().hex[:8]
     # No worker runs the fuzzed jobs, so shell and wait always block until WAIT_MAX_MS: keep it short.
     frontend = FrontendSettings(
-        sandbox_root=layout.sandbox, lite_cache_dir=tmp_path / "lite-cache", lite_cache_ttl_s=3600, wait_default_ms=10, wait_max_ms=30,
-    )  # fmt: skip
+        sandbox_root=layout.sandbox,
+        lite_cache_dir=tmp_path / "lite-cache",
+        lite_cache_ttl_s=3600,
+        wait_default_ms=10,
+        wait_max_ms=30,
+    )
     farm = FarmSettings(
-        redis_url=redis_server.url, key_prefix=f"fuzz-{tag}:", default_queue=f"fuzz-{tag}", adapter_url=fuzz_adapter.url,
+        redis_url=redis_server.url,
+        key_prefix=f"fuzz-{tag}:",
+        default_queue=f"fuzz-{tag}",
+        adapter_url=fuzz_adapter.url,
         adapter_token=fuzz_adapter.token,
-    )  # fmt: skip
+    )
     # The in-process Celery app enqueues on the test's redis-server (its pools are rebuilt lazily).
     monkeypatch.setattr(queue.app.conf, "broker_url", redis_server.url)
     monkeypatch.setattr(queue.app, "_pool", None)
@@ -207,10 +233,22 @@ class ListHandler(logging.Handler):
 
 
 def drop_new_keys(redis, keys_before: set[bytes], service: FarmService) -> None:
-    """Delete what the test added to Redis: its prefixed keys, and the queues (with Celery's bindings) it enqueued on."""
-    queues = {record.queue.encode() for job_id in service.store.list_ids(10_000) if (record := service.store.get(job_id))}
-    exact = {key for queue in queues for key in (queue, b"_kombu.binding." + queue, b"_kombu.binding_permanent." + queue)}
-    prefixes = (service.farm.key_prefix.encode(), *(queue + b"\x06\x16" for queue in queues))  # kombu's priority queues
+    """Delete what the test added to Redis: its prefixed keys, and the queues (with Celery's bindings) it
+    enqueued on."""
+    queues = {
+        record.queue.encode()
+        for job_id in service.store.list_ids(10_000)
+        if (record := service.store.get(job_id))
+    }
+    exact = {
+        key
+        for queue in queues
+        for key in (queue, b"_kombu.binding." + queue, b"_kombu.binding_permanent." + queue)
+    }
+    prefixes = (
+        service.farm.key_prefix.encode(),
+        *(queue + b"\x06\x16" for queue in queues),
+    )  # kombu's priority queues
     for key in set(redis.keys()) - keys_before:
         if key in exact or key.startswith(prefixes):
             redis.delete(key)
@@ -218,7 +256,8 @@ def drop_new_keys(redis, keys_before: set[bytes], service: FarmService) -> None:
 
 @pytest.mark.parametrize("tool", tool_names())
 def test_tool_survives_fuzzed_arguments(tool, fuzzed: Fuzzed):
-    """Hundreds of generated calls of one tool: each a valid result or a structured error; then nothing leaked out."""
+    """Hundreds of generated calls of one tool: each a valid result or a structured error; then nothing
+    leaked out."""
     assert tool in fuzzed.tools, "tools/list changed between collection and the test"
     schema = fuzzed.tools[tool].input_schema
     codes = stable_codes()
@@ -228,7 +267,8 @@ def test_tool_survives_fuzzed_arguments(tool, fuzzed: Fuzzed):
     rules = rules_of(fuzzed, tool)
     outcomes, valid_outcomes = Counter(ok=0, error=0), Counter(ok=0, error=0)
     sent: set[str] = set()
-    other_landed = False  # a call not built valid succeeded: on a stateful tool it may have changed what valid calls meet
+    # a call not built valid succeeded: on a stateful tool it may have changed what valid calls meet
+    other_landed = False
 
     @fuzz_settings(CI_EXAMPLES_BY_TOOL.get(tool, CI_EXAMPLES), DEEP_EXAMPLES)
     @given(SchemaStrategies(layout, fuzzed.known_ids).calls(schema, rules))
@@ -242,20 +282,28 @@ def test_tool_survives_fuzzed_arguments(tool, fuzzed: Fuzzed):
             valid_outcomes[outcome] += 1
             refusable = rules.stateful and other_landed
             hint = "tell tests/fixtures/tool_rules.py what the schema cannot say, or fix the tool"
-            assert outcome == "ok" or refusable, f"{tool}: a valid call was refused: {result.structured_content}; {hint}"
+            assert outcome == "ok" or refusable, (
+                f"{tool}: a valid call was refused: {result.structured_content}; {hint}"
+            )
         else:
             other_landed |= outcome == "ok"
 
     call_once()
     assert set(schema.get("properties", {})) <= sent, "some argument was never fuzzed"
-    assert outcomes["ok"], "no call succeeded: give this tool's valid calls rules in tests/fixtures/tool_rules.py"
+    assert outcomes["ok"], (
+        "no call succeeded: give this tool's valid calls rules in tests/fixtures/tool_rules.py"
+    )
 
     assert_nothing_written_outside(layout, before_outside)
     if tool in SNAPSHOTTING:
-        assert working_files(tree_state(layout.repo)) == working_files(before_repo), "a snapshot changed the working tree"
+        assert working_files(tree_state(layout.repo)) == working_files(before_repo), (
+            "a snapshot changed the working tree"
+        )
         cancel_started_jobs(fuzzed)
     elif tool in EDITING:
-        assert outside_repo(tree_state(layout.sandbox), layout) == outside_repo(before_sandbox, layout), "an edit left the repo"
+        assert outside_repo(tree_state(layout.sandbox), layout) == outside_repo(before_sandbox, layout), (
+            "an edit left the repo"
+        )
     else:
         assert tree_state(layout.sandbox) == before_sandbox, f"{tool} is read-only but changed the sandbox"
     assert_server_answers(fuzzed)
@@ -264,7 +312,8 @@ def test_tool_survives_fuzzed_arguments(tool, fuzzed: Fuzzed):
 
 
 def rules_of(fuzzed: Fuzzed, tool: str) -> ToolRules:
-    """The tool's rules for valid calls on this layout and these jobs; a tool without any gets its schema's alone."""
+    """The tool's rules for valid calls on this layout and these jobs; a tool without any gets its schema's
+    alone."""
     service = fuzzed.service
     return tool_rules(fuzzed.layout, fuzzed.known_ids, service.frontend, service.farm).get(tool, ToolRules())
 
@@ -275,7 +324,8 @@ def check_result(tool: str, spec, result, codes: set[str], server_log: list[str]
     assert texts, f"{tool}: a result without text content"
     body = result.structured_content
     assert isinstance(body, dict), f"{tool}: no structured content: {texts[0][:300]}"
-    # What a real transport writes: UTF-8 JSON, which cannot hold a lone surrogate (in memory, nothing is encoded).
+    # What a real transport writes: UTF-8 JSON, which cannot hold a lone surrogate (in memory, nothing is
+    # encoded).
     for text in (*texts, json.dumps(body, ensure_ascii=False)):
         text.encode("utf-8")
     if result.is_error:
@@ -309,15 +359,18 @@ def assert_nothing_written_outside(layout: FuzzLayout, before: dict[Path, dict])
 
 
 def cancel_started_jobs(fuzzed: Fuzzed) -> None:
-    """Every job the fuzzing started waits on the broker, still queued (no worker consumes its queue); cancel them all."""
+    """Every job the fuzzing started waits on the broker, still queued (no worker consumes its queue);
+    cancel them all."""
     store = fuzzed.service.store
     started = [store.get(job_id) for job_id in store.list_ids(10_000) if job_id not in fuzzed.known_ids]
-    for queue, count in Counter(record.queue for record in started).items():
-        assert store.redis.llen(queue) == count, f"queue {queue}: not one broker message per job"
+    for queue_name, count in Counter(record.queue for record in started).items():
+        assert store.redis.llen(queue_name) == count, f"queue {queue_name}: not one broker message per job"
     for record in started:
         assert record.status == JobStatus.queued, record
         result = fuzzed.call("cancel", {"job_id": record.job_id})
-        assert not result.is_error and result.structured_content["job_status"] == "cancelled", result.structured_content
+        assert not result.is_error and result.structured_content["job_status"] == "cancelled", (
+            result.structured_content
+        )
 
 
 def assert_server_answers(fuzzed: Fuzzed) -> None:
@@ -328,7 +381,8 @@ def assert_server_answers(fuzzed: Fuzzed) -> None:
 
 
 LONG_PATH = "a/" * 2100
-# Arguments fuzzing once broke the server with (an internal error each), and the error or result each now gives.
+# Arguments fuzzing once broke the server with (an internal error each), and the error or result each now
+# gives.
 FOUND_BY_FUZZING = [
     ("get", {"job_id": "{known}\ud800"}, "unknown_job"),
     ("tail", {"job_id": "{known}", "cursor": "{known}"}, "invalid_argument"),
@@ -349,7 +403,11 @@ FOUND_BY_FUZZING = [
     ("search", {"pattern": "\ud800", "paths": ["proj"]}, "invalid_argument"),
     ("search", {"pattern": "needle", "paths": ["proj/\ud800"]}, "invalid_argument"),
     ("search", {"pattern": "\x00", "paths": ["proj"]}, None),  # ripgrep's argv cannot carry a NUL
-    ("apply_edits", {"repo": "proj", "edits": [{"path": LONG_PATH, "find": "x", "replace": "y"}]}, "invalid_argument"),
+    (
+        "apply_edits",
+        {"repo": "proj", "edits": [{"path": LONG_PATH, "find": "x", "replace": "y"}]},
+        "invalid_argument",
+    ),
     ("start", {"prompt": "p", "repo": "proj", "base": "\x00"}, "snapshot_failed"),
     ("start", {"prompt": "p", "repo": "proj", "base": "a" * 200_001}, "snapshot_failed"),
     ("start", {"prompt": "p", "repo": "proj", "queue": "q\ud800"}, "invalid_argument"),
@@ -358,7 +416,8 @@ FOUND_BY_FUZZING = [
 
 
 def test_what_fuzzing_found_stays_fixed(fuzzed: Fuzzed):
-    """The falsifying examples, replayed: each is a structured error with its code, or a result with valid UTF-8 paths."""
+    """The falsifying examples, replayed: each is a structured error with its code, or a result with valid
+    UTF-8 paths."""
     codes = stable_codes()
     for tool, arguments, code in FOUND_BY_FUZZING:
         arguments = json.loads(json.dumps(arguments).replace("{known}", fuzzed.known_ids.finished))
@@ -368,6 +427,11 @@ def test_what_fuzzing_found_stays_fixed(fuzzed: Fuzzed):
             assert outcome == "ok", (tool, arguments, result.structured_content)
             json.dumps(result.structured_content).encode("utf-8")  # no lone surrogate in what goes back
         else:
-            assert outcome == "error" and result.structured_content["error"]["code"] == code, (tool, result.structured_content)
-    assert "bad-\ufffd-name.txt" in json.dumps(fuzzed.call("read_pack", {"paths": ["proj"]}).structured_content, ensure_ascii=False)
+            assert outcome == "error" and result.structured_content["error"]["code"] == code, (
+                tool,
+                result.structured_content,
+            )
+    assert "bad-\ufffd-name.txt" in json.dumps(
+        fuzzed.call("read_pack", {"paths": ["proj"]}).structured_content, ensure_ascii=False
+    )
     cancel_started_jobs(fuzzed)

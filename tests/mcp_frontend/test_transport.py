@@ -14,7 +14,12 @@ from tests.fixtures.transport_repos import clone_with_local_work, make_origin
 
 
 def settings(**fields) -> FarmSettings:
-    values = {"redis_url": "redis://127.0.0.1:6379/0", "transport": "auto", "shared_fs": None, "git_remote": None}
+    values = {
+        "redis_url": "redis://127.0.0.1:6379/0",
+        "transport": "auto",
+        "shared_fs": None,
+        "git_remote": None,
+    }
     return FarmSettings(**{**values, **fields})
 
 
@@ -23,7 +28,12 @@ def bundle_header(bundle: bytes) -> list[str]:
 
 
 def ref_exists(repo: Path, ref: str) -> bool:
-    return subprocess.run(["git", "rev-parse", "--verify", "--quiet", ref], cwd=repo, capture_output=True).returncode == 0
+    return (
+        subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", ref], cwd=repo, capture_output=True
+        ).returncode
+        == 0
+    )
 
 
 @pytest.fixture
@@ -73,7 +83,9 @@ def test_bundle_with_origin_is_the_delta_over_origin(caller: Path, tmp_path: Pat
     origin = tmp_path / "origin.git"
     snapshot = snapshot_worktree(caller, "job-delta")
 
-    prepared = prepare_source(caller, "job-delta", snapshot.commit, settings(transport="bundle", key_prefix="farm:"), "laptop")
+    prepared = prepare_source(
+        caller, "job-delta", snapshot.commit, settings(transport="bundle", key_prefix="farm:"), "laptop"
+    )
 
     source, bundle = prepared.source, prepared.bundle
     assert source.transport == "bundle"
@@ -84,7 +96,10 @@ def test_bundle_with_origin_is_the_delta_over_origin(caller: Path, tmp_path: Pat
     assert source.bundle_bytes == len(bundle)
     origin_main = git(caller, "rev-parse", "origin/main").strip()
     header = bundle_header(bundle)
-    assert header[1:] == [f"-{origin_main} history 2", f"{snapshot.commit} refs/codex-farm/snapshots/job-delta"]
+    assert header[1:] == [
+        f"-{origin_main} history 2",
+        f"{snapshot.commit} refs/codex-farm/snapshots/job-delta",
+    ]
     # Three commits (two local + the snapshot) over a 60 KB origin: small.
     assert len(bundle) < 5_000
     # What a worker does: origin first, then the bundle on top.
@@ -123,7 +138,9 @@ def test_bundle_over_the_cap_fails_naming_both_settings_and_drops_the_ref(make_r
     snapshot = snapshot_worktree(repo, "job-big")
 
     with pytest.raises(BundleTooLarge) as caught:
-        prepare_source(repo, "job-big", snapshot.commit, settings(transport="bundle", bundle_max_bytes=100), "laptop")
+        prepare_source(
+            repo, "job-big", snapshot.commit, settings(transport="bundle", bundle_max_bytes=100), "laptop"
+        )
 
     error = caught.value.as_dict()
     assert error["code"] == "bundle_too_large"
@@ -151,7 +168,9 @@ def test_remote_pushes_the_snapshot_under_the_job_ref(caller: Path, tmp_path: Pa
     git(tmp_path, "init", "-q", "--bare", str(remote))
     snapshot = snapshot_worktree(caller, "job-remote")
 
-    prepared = prepare_source(caller, "job-remote", snapshot.commit, settings(git_remote=str(remote)), "laptop")
+    prepared = prepare_source(
+        caller, "job-remote", snapshot.commit, settings(git_remote=str(remote)), "laptop"
+    )
 
     assert prepared.bundle is None
     assert prepared.source.transport == "remote"
@@ -165,7 +184,10 @@ def test_remote_may_be_a_remote_name_of_the_repo(caller: Path, tmp_path: Path) -
     prepared = prepare_source(caller, "job-named", snapshot.commit, settings(git_remote="origin"), "laptop")
 
     assert prepared.source.remote_url == str(tmp_path / "origin.git")
-    assert git(tmp_path / "origin.git", "rev-parse", "refs/codex-farm/snapshots/job-named").strip() == snapshot.commit
+    assert (
+        git(tmp_path / "origin.git", "rev-parse", "refs/codex-farm/snapshots/job-named").strip()
+        == snapshot.commit
+    )
 
 
 def test_remote_failures_are_structured(caller: Path, tmp_path: Path) -> None:
@@ -175,17 +197,27 @@ def test_remote_failures_are_structured(caller: Path, tmp_path: Path) -> None:
 
     snapshot = snapshot_worktree(caller, "job-nowhere")
     with pytest.raises(TransportFailed, match="could not push the snapshot to FARM_GIT_REMOTE") as caught:
-        prepare_source(caller, "job-nowhere", snapshot.commit, settings(git_remote=str(tmp_path / "missing.git")), "laptop")
+        prepare_source(
+            caller,
+            "job-nowhere",
+            snapshot.commit,
+            settings(git_remote=str(tmp_path / "missing.git")),
+            "laptop",
+        )
     assert caught.value.code == "transport_failed"
     assert not ref_exists(caller, "refs/codex-farm/snapshots/job-nowhere")
 
 
-def test_origin_url_is_sent_without_credentials_and_relative_paths_made_absolute(caller: Path, tmp_path: Path) -> None:
+def test_origin_url_is_sent_without_credentials_and_relative_paths_made_absolute(
+    caller: Path, tmp_path: Path
+) -> None:
     git(caller, "remote", "set-url", "origin", "https://user:hunter2@git.example/o/r.git")
     git(caller, "remote", "add", "mirror", "../origin.git")
     snapshot = snapshot_worktree(caller, "job-creds")
 
-    prepared = prepare_source(caller, "job-creds", snapshot.commit, settings(transport="path", git_remote="mirror"), "laptop")
+    prepared = prepare_source(
+        caller, "job-creds", snapshot.commit, settings(transport="path", git_remote="mirror"), "laptop"
+    )
     assert prepared.source.origin_url == "https://git.example/o/r.git"
 
     prepared = prepare_source(caller, "job-creds", snapshot.commit, settings(git_remote="mirror"), "laptop")

@@ -38,7 +38,7 @@ def chunks_of(lines: list[str]) -> list[dict]:
     lines = [line for line in lines if not line.startswith(":")]
     assert lines[-1] == "data: [DONE]"
     assert all(line.startswith("data: ") for line in lines)
-    return [json.loads(line[len("data: "):]) for line in lines[:-1]]
+    return [json.loads(line[len("data: ") :]) for line in lines[:-1]]
 
 
 def reassemble(chunks: list[dict], reasoning_field: str = "reasoning_content") -> dict:
@@ -69,7 +69,13 @@ def assistant_call(call_id: str, name: str, arguments: dict) -> dict:
     return {
         "role": "assistant",
         "content": None,
-        "tool_calls": [{"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}],
+        "tool_calls": [
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": name, "arguments": json.dumps(arguments)},
+            }
+        ],
     }
 
 

@@ -34,14 +34,27 @@ def test_requests_record_body_headers_scenario_and_turn(scripted_gateway):
     assert entry["body"] == body
     assert entry["headers"]["x-trace"] == "t-1"
     assert entry["headers"]["x-api-key"] == "***"
-    assert (entry["scenario"], entry["turn"], entry["status"], entry["error"], entry["fault"]) == ("r", 0, 200, None, None)
+    assert (entry["scenario"], entry["turn"], entry["status"], entry["error"], entry["fault"]) == (
+        "r",
+        0,
+        200,
+        None,
+        None,
+    )
     assert entry["path"] == "/v1/chat/completions"
     over_http = CLIENT.get(scripted_gateway.base_url + "/_control/requests").json()["requests"]
     assert over_http == [entry]
 
 
 def test_usage_totals_overall_and_per_scenario(scripted_gateway):
-    scripted_gateway.add_scenario({"name": "x", "turns": [{"text": "ok", "usage": {"prompt_tokens": 100, "completion_tokens": 10, "cached_tokens": 60}}]})
+    scripted_gateway.add_scenario(
+        {
+            "name": "x",
+            "turns": [
+                {"text": "ok", "usage": {"prompt_tokens": 100, "completion_tokens": 10, "cached_tokens": 60}}
+            ],
+        }
+    )
     scripted_gateway.add_scenario({"name": "y", "turns": [{"text": "abcdefgh"}]})
     post(scripted_gateway, request("x"))
     chunks_of(stream_lines(scripted_gateway, request("x")))
@@ -61,19 +74,35 @@ def test_usage_totals_overall_and_per_scenario(scripted_gateway):
 
 
 def test_without_report_tokens_every_count_is_zero_even_a_scripted_override(scripted_gateway):
-    scripted_gateway.add_scenario({"name": "free", "turns": [{"text": "ok", "usage": {"prompt_tokens": 100, "cached_tokens": 60}}]})
+    scripted_gateway.add_scenario(
+        {"name": "free", "turns": [{"text": "ok", "usage": {"prompt_tokens": 100, "cached_tokens": 60}}]}
+    )
     scripted_gateway.configure(report_tokens=False)
     answered = post(scripted_gateway, request("free")).json()["usage"]
-    streamed = chunks_of(stream_lines(scripted_gateway, request("free", stream_options={"include_usage": True})))[-1]["usage"]
-    zero = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "prompt_tokens_details": {"cached_tokens": 0}}
+    streamed = chunks_of(
+        stream_lines(scripted_gateway, request("free", stream_options={"include_usage": True}))
+    )[-1]["usage"]
+    zero = {
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "total_tokens": 0,
+        "prompt_tokens_details": {"cached_tokens": 0},
+    }
     assert answered == zero and streamed == zero
-    assert scripted_gateway.usage()["total"] == {"prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0, "calls": 2}
+    assert scripted_gateway.usage()["total"] == {
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "cached_tokens": 0,
+        "calls": 2,
+    }
 
 
 def test_control_endpoints_register_list_and_reset(scripted_gateway):
     base = scripted_gateway.base_url
-    added = CLIENT.post(base + "/_control/scenarios", json=[
-        {"name": "h1", "turns": [{"text": "one"}]}, {"name": "h2", "turns": [{"text": "two"}]}])
+    added = CLIENT.post(
+        base + "/_control/scenarios",
+        json=[{"name": "h1", "turns": [{"text": "one"}]}, {"name": "h2", "turns": [{"text": "two"}]}],
+    )
     assert added.json() == {"added": ["h1", "h2"]}
     names = [s["name"] for s in CLIENT.get(base + "/_control/scenarios").json()["scenarios"]]
     assert names == ["h1", "h2"]
@@ -85,21 +114,29 @@ def test_control_endpoints_register_list_and_reset(scripted_gateway):
     assert scripted_gateway.requests() == [] and scripted_gateway.usage()["total"]["calls"] == 0
     assert post(scripted_gateway, request("h1")).status_code == 200  # plain reset keeps scenarios
     CLIENT.post(base + "/_control/reset", json={"full": True})
-    assert post(scripted_gateway, request("h1")).status_code == 400  # full reset restores the initial (empty) set
+    assert (
+        post(scripted_gateway, request("h1")).status_code == 400
+    )  # full reset restores the initial (empty) set
 
 
 def test_invalid_scenario_is_rejected_by_control_endpoint(scripted_gateway):
-    r = CLIENT.post(scripted_gateway.base_url + "/_control/scenarios", json={"name": "bad", "turns": [{"txt": "typo"}]})
+    r = CLIENT.post(
+        scripted_gateway.base_url + "/_control/scenarios", json={"name": "bad", "turns": [{"txt": "typo"}]}
+    )
     assert r.status_code == 400
     assert "txt" in r.json()["error"]["message"]
-    r = CLIENT.post(scripted_gateway.base_url + "/_control/scenarios",
-                   json={"name": "bad", "turns": [{"faults": [{"status": 500, "stall_ms": 5}]}]})
+    r = CLIENT.post(
+        scripted_gateway.base_url + "/_control/scenarios",
+        json={"name": "bad", "turns": [{"faults": [{"status": 500, "stall_ms": 5}]}]},
+    )
     assert r.status_code == 400 and "exactly one" in r.json()["error"]["message"]
 
 
 def test_separate_gateway_with_initial_config_and_scenarios():
     scenario = {"name": "own", "turns": [{"text": "mine"}]}
-    with run_in_thread([scenario], api_key="k", default_scenario="own", max_output_tokens=100, models=["m1", "m2"]) as gw:
+    with run_in_thread(
+        [scenario], api_key="k", default_scenario="own", max_output_tokens=100, models=["m1", "m2"]
+    ) as gw:
         assert gw.url.startswith("http://127.0.0.1:") and gw.url.endswith("/v1")
         headers = {"Authorization": "Bearer k"}
         body = {"model": "m1", "messages": [{"role": "user", "content": "no marker"}], "max_tokens": 100}

@@ -7,40 +7,69 @@ import pytest
 
 from .support import CLIENT, post
 
-BASH_TOOL = {"type": "function", "function": {
-    "name": "Bash", "description": "Run a command",
-    "parameters": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}}}
-READ_TOOL = {"type": "function", "function": {"name": "Read", "parameters": {"type": "object", "properties": {}}}}
+BASH_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "Bash",
+        "description": "Run a command",
+        "parameters": {
+            "type": "object",
+            "properties": {"command": {"type": "string"}},
+            "required": ["command"],
+        },
+    },
+}
+READ_TOOL = {
+    "type": "function",
+    "function": {"name": "Read", "parameters": {"type": "object", "properties": {}}},
+}
 
 
 def valid_body() -> dict:
     """A rich request of the kind the adapter sends mid-conversation (fresh copy each call)."""
-    return copy.deepcopy({
-        "model": "deepseek-chat",
-        "messages": [
-            {"role": "system", "content": "You are Claude Code."},
-            {"role": "user", "content": [{"type": "text", "text": "[[scenario:v]] list files"},
-                                         {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]},
-            {"role": "assistant", "content": "Listing.", "reasoning_content": "ls it",
-             "tool_calls": [{"id": "call_a", "type": "function", "function": {"name": "Bash", "arguments": "{\"command\": \"ls\"}"}},
-                            {"id": "call_b", "type": "function", "function": {"name": "Read", "arguments": "{}"}}]},
-            {"role": "tool", "tool_call_id": "call_b", "content": "read ok"},
-            {"role": "tool", "tool_call_id": "call_a", "content": [{"type": "text", "text": "a.txt"}]},
-            {"role": "user", "content": "thanks"},
-        ],
-        "stream": True,
-        "stream_options": {"include_usage": True},
-        "max_tokens": 8192,
-        "temperature": 1,
-        "top_p": 0.9,
-        "stop": ["</x>"],
-        "tools": [BASH_TOOL, READ_TOOL],
-        "tool_choice": "auto",
-        "parallel_tool_calls": True,
-        "user": "worker-1",
-        "seed": 7,
-        "reasoning_effort": "high",
-    })
+    return copy.deepcopy(
+        {
+            "model": "deepseek-chat",
+            "messages": [
+                {"role": "system", "content": "You are Claude Code."},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "[[scenario:v]] list files"},
+                        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+                    ],
+                },
+                {
+                    "role": "assistant",
+                    "content": "Listing.",
+                    "reasoning_content": "ls it",
+                    "tool_calls": [
+                        {
+                            "id": "call_a",
+                            "type": "function",
+                            "function": {"name": "Bash", "arguments": '{"command": "ls"}'},
+                        },
+                        {"id": "call_b", "type": "function", "function": {"name": "Read", "arguments": "{}"}},
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "call_b", "content": "read ok"},
+                {"role": "tool", "tool_call_id": "call_a", "content": [{"type": "text", "text": "a.txt"}]},
+                {"role": "user", "content": "thanks"},
+            ],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": 8192,
+            "temperature": 1,
+            "top_p": 0.9,
+            "stop": ["</x>"],
+            "tools": [BASH_TOOL, READ_TOOL],
+            "tool_choice": "auto",
+            "parallel_tool_calls": True,
+            "user": "worker-1",
+            "seed": 7,
+            "reasoning_effort": "high",
+        }
+    )
 
 
 @pytest.fixture
@@ -70,6 +99,7 @@ def _set(path: str, value):
             del target[last]
         else:
             target[last] = value
+
     return mutate
 
 
@@ -93,7 +123,11 @@ REJECTIONS = [
     ("system-top-level", _set("system", "be nice"), "system"),
     ("context_management", _set("context_management", {}), "context_management"),
     ("output_config", _set("output_config", {}), "output_config"),
-    ("cache-control-in-part", _set("messages.1.content.0.cache_control", {"type": "ephemeral"}), "cache_control"),
+    (
+        "cache-control-in-part",
+        _set("messages.1.content.0.cache_control", {"type": "ephemeral"}),
+        "cache_control",
+    ),
     ("cache-control-in-tool", _set("tools.0.cache_control", {"type": "ephemeral"}), "cache_control"),
     ("cache-control-in-message", _set("messages.0.cache_control", {"type": "ephemeral"}), "cache_control"),
     ("model-missing", _set("model", _DELETE), "model"),
@@ -105,29 +139,87 @@ REJECTIONS = [
     ("content-wrong-type", _set("messages.5.content", {"text": "x"}), "content"),
     ("content-empty-list", _set("messages.5.content", []), "content"),
     ("anthropic-image-part", _set("messages.1.content.1", {"type": "image", "source": {}}), "'image'"),
-    ("anthropic-tool-result-part", _set("messages.5.content", [{"type": "tool_result", "tool_use_id": "x"}]), "tool_result"),
-    ("image-in-system", _set("messages.0.content", [{"type": "image_url", "image_url": {"url": "u"}}]), "not allowed in 'system'"),
-    ("file-in-assistant", _set("messages.2.content", [{"type": "file", "file": {"file_id": "f"}}]), "not allowed in 'assistant'"),
+    (
+        "anthropic-tool-result-part",
+        _set("messages.5.content", [{"type": "tool_result", "tool_use_id": "x"}]),
+        "tool_result",
+    ),
+    (
+        "image-in-system",
+        _set("messages.0.content", [{"type": "image_url", "image_url": {"url": "u"}}]),
+        "not allowed in 'system'",
+    ),
+    (
+        "file-in-assistant",
+        _set("messages.2.content", [{"type": "file", "file": {"file_id": "f"}}]),
+        "not allowed in 'assistant'",
+    ),
     ("text-part-without-text", _set("messages.1.content.0", {"type": "text"}), "text"),
-    ("assistant-without-content-or-calls", _append_message({"role": "assistant", "content": None}), "content' or 'tool_calls"),
-    ("tool-call-missing-id", _set("messages.2.tool_calls.0", {"type": "function", "function": {"name": "Bash", "arguments": "{}"}}), "tool_calls[0]"),
+    (
+        "assistant-without-content-or-calls",
+        _append_message({"role": "assistant", "content": None}),
+        "content' or 'tool_calls",
+    ),
+    (
+        "tool-call-missing-id",
+        _set(
+            "messages.2.tool_calls.0", {"type": "function", "function": {"name": "Bash", "arguments": "{}"}}
+        ),
+        "tool_calls[0]",
+    ),
     ("tool-call-wrong-type", _set("messages.2.tool_calls.0.type", "tool_use"), "type"),
-    ("tool-call-arguments-dict", _set("messages.2.tool_calls.0.function.arguments", {"command": "ls"}), "arguments"),
-    ("tool-call-arguments-not-json", _set("messages.2.tool_calls.0.function.arguments", "{\"command\": "), "not valid JSON"),
-    ("tool-call-arguments-json-array", _set("messages.2.tool_calls.0.function.arguments", "[1]"), "JSON object"),
+    (
+        "tool-call-arguments-dict",
+        _set("messages.2.tool_calls.0.function.arguments", {"command": "ls"}),
+        "arguments",
+    ),
+    (
+        "tool-call-arguments-not-json",
+        _set("messages.2.tool_calls.0.function.arguments", '{"command": '),
+        "not valid JSON",
+    ),
+    (
+        "tool-call-arguments-json-array",
+        _set("messages.2.tool_calls.0.function.arguments", "[1]"),
+        "JSON object",
+    ),
     ("tool-calls-empty", _set("messages.2.tool_calls", []), "tool_calls"),
-    ("tool-message-without-preceding-call", _insert_message(1, {"role": "tool", "tool_call_id": "call_z", "content": "x"}), "preceding"),
-    ("tool-message-after-user", _append_message({"role": "tool", "tool_call_id": "call_a", "content": "x"}), "preceding"),
+    (
+        "tool-message-without-preceding-call",
+        _insert_message(1, {"role": "tool", "tool_call_id": "call_z", "content": "x"}),
+        "preceding",
+    ),
+    (
+        "tool-message-after-user",
+        _append_message({"role": "tool", "tool_call_id": "call_a", "content": "x"}),
+        "preceding",
+    ),
     ("tool-message-wrong-id", _set("messages.3.tool_call_id", "call_zzz"), "call_zzz"),
     ("tool-message-missing-id", _set("messages.3.tool_call_id", _DELETE), "tool_call_id"),
-    ("tool-answered-twice", _insert_message(4, {"role": "tool", "tool_call_id": "call_b", "content": "again"}), "already answered"),
+    (
+        "tool-answered-twice",
+        _insert_message(4, {"role": "tool", "tool_call_id": "call_b", "content": "again"}),
+        "already answered",
+    ),
     ("unanswered-tool-call", lambda b: b["messages"].pop(4), "call_a"),
-    ("unanswered-tool-call-at-end", _append_message({"role": "assistant", "content": None, "tool_calls": [CALL("call_end")]}), "call_end"),
-    ("duplicate-tool-call-id", _append_message({"role": "assistant", "content": None, "tool_calls": [CALL("call_a")]}), "call_a"),
+    (
+        "unanswered-tool-call-at-end",
+        _append_message({"role": "assistant", "content": None, "tool_calls": [CALL("call_end")]}),
+        "call_end",
+    ),
+    (
+        "duplicate-tool-call-id",
+        _append_message({"role": "assistant", "content": None, "tool_calls": [CALL("call_a")]}),
+        "call_a",
+    ),
     ("max-tokens-over-cap", _set("max_tokens", 8193), "[1, 8192]"),
     ("max-tokens-zero", _set("max_tokens", 0), "max_tokens"),
     ("max-tokens-bool", _set("max_tokens", True), "max_tokens"),
-    ("max-completion-tokens-over-cap", lambda b: b.update(max_tokens=None, max_completion_tokens=9000), "max_completion_tokens"),
+    (
+        "max-completion-tokens-over-cap",
+        lambda b: b.update(max_tokens=None, max_completion_tokens=9000),
+        "max_completion_tokens",
+    ),
     ("both-max-tokens", _set("max_completion_tokens", 100), "at the same time"),
     ("temperature-high", _set("temperature", 2.5), "temperature"),
     ("temperature-string", _set("temperature", "1"), "temperature"),
@@ -137,22 +229,46 @@ REJECTIONS = [
     ("stop-not-strings", _set("stop", ["a", 1]), "stop"),
     ("stream-not-bool", _set("stream", "yes"), "stream"),
     ("stream-options-without-stream", _set("stream", False), "only allowed when 'stream' is enabled"),
-    ("stream-options-unknown", _set("stream_options", {"include_usage": True, "continuous_usage_stats": True}), "continuous_usage_stats"),
+    (
+        "stream-options-unknown",
+        _set("stream_options", {"include_usage": True, "continuous_usage_stats": True}),
+        "continuous_usage_stats",
+    ),
     ("tools-empty", _set("tools", []), "tools"),
-    ("tool-anthropic-shape", _set("tools.0", {"name": "Bash", "input_schema": {"type": "object"}}), "tools[0]"),
+    (
+        "tool-anthropic-shape",
+        _set("tools.0", {"name": "Bash", "input_schema": {"type": "object"}}),
+        "tools[0]",
+    ),
     ("tool-bad-name-space", _set("tools.0.function.name", "run bash"), "does not match"),
     ("tool-bad-name-long", _set("tools.0.function.name", "x" * 65), "does not match"),
     ("tool-bad-name-dot", _set("tools.0.function.name", "mcp.server.tool"), "does not match"),
     ("tool-duplicate-name", _set("tools.1", BASH_TOOL), "Duplicate tool name"),
     ("tool-unknown-function-key", _set("tools.0.function.input_schema", {}), "input_schema"),
-    ("tool-schema-key-top", _set("tools.0.function.parameters.$schema", "http://json-schema.org/draft-07/schema#"), "$schema"),
-    ("tool-schema-key-nested", _set("tools.0.function.parameters.properties.command.$schema", "x"), "$schema"),
+    (
+        "tool-schema-key-top",
+        _set("tools.0.function.parameters.$schema", "http://json-schema.org/draft-07/schema#"),
+        "$schema",
+    ),
+    (
+        "tool-schema-key-nested",
+        _set("tools.0.function.parameters.properties.command.$schema", "x"),
+        "$schema",
+    ),
     ("tool-parameters-not-object-schema", _set("tools.0.function.parameters", {"type": "string"}), "object"),
     ("tool-choice-unknown-string", _set("tool_choice", "any"), "tool_choice"),
     ("tool-choice-anthropic-shape", _set("tool_choice", {"type": "tool", "name": "Bash"}), "tool_choice"),
-    ("tool-choice-undeclared", _set("tool_choice", {"type": "function", "function": {"name": "Write"}}), "Write"),
+    (
+        "tool-choice-undeclared",
+        _set("tool_choice", {"type": "function", "function": {"name": "Write"}}),
+        "Write",
+    ),
     ("tool-choice-without-tools", lambda b: b.update(tools=None), "only allowed when 'tools'"),
-    ("parallel-tool-calls-without-tools", lambda b: b.update(tools=None, tool_choice=None), "parallel_tool_calls"),
+    (
+        "parallel-tool-calls-without-tools",
+        lambda b: b.update(tools=None, tool_choice=None),
+        "parallel_tool_calls",
+    ),
     ("top-logprobs-without-logprobs", _set("top_logprobs", 3), "logprobs"),
     ("reasoning-effort-unknown", _set("reasoning_effort", "max"), "reasoning_effort"),
     ("response-format-bad", _set("response_format", {"type": "xml"}), "response_format"),
@@ -181,7 +297,9 @@ def test_base_body_is_valid_and_never_mutated_by_the_table(gw):
 
 
 def test_body_must_be_a_json_object(gw):
-    r = CLIENT.post(gw.url + "/chat/completions", content=b"{not json", headers={"content-type": "application/json"})
+    r = CLIENT.post(
+        gw.url + "/chat/completions", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400 and "parse the JSON" in r.json()["error"]["message"]
     assert gw.requests()[0]["body"] == "{not json"
     assert post(gw, [valid_body()]).status_code == 400

@@ -1,6 +1,7 @@
 """`codex-farm mcp --transport http` as a real process: every route and method refuses a missing or wrong
 bearer token before MCP sees the request, never echoes or logs the token presented, and serves the right one.
-(`codex-farm up`'s test checks the same frontend once through a full MCP client; this one goes request by request.)"""
+(`codex-farm up`'s test checks the same frontend once through a full MCP client; this one goes request by
+request.)"""
 
 import json
 import os
@@ -18,11 +19,23 @@ from tests.fixtures.processes import ServerProcess, free_port, python_module, st
 from tests.fixtures.redis_server import RedisServer
 
 INITIALIZE = {
-    "jsonrpc": "2.0", "id": 1, "method": "initialize",
-    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "token-test", "version": "1"}},
-}  # fmt: skip
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "token-test", "version": "1"},
+    },
+}
 MCP_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-UNAUTHORIZED = {"error": {"code": "unauthorized", "message": "missing or wrong bearer token", "hint": "send Authorization: Bearer $FARM_MCP_TOKEN"}}
+UNAUTHORIZED = {
+    "error": {
+        "code": "unauthorized",
+        "message": "missing or wrong bearer token",
+        "hint": "send Authorization: Bearer $FARM_MCP_TOKEN",
+    }
+}
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +44,16 @@ def http_frontend(redis_server: RedisServer, tmp_path_factory) -> Iterator[tuple
     folder = tmp_path_factory.mktemp("mcp-http")
     token = plant("MCP bearer token", "mcp-token-" + secrets.token_hex(16))
     port = free_port()
-    env = {"REDIS_URL": redis_server.url, "SANDBOX_ROOT": str(folder), "FARM_MCP_TOKEN": token, "FARM_KEY_PREFIX": "farm-mcp-http:"}
+    env = {
+        "REDIS_URL": redis_server.url,
+        "SANDBOX_ROOT": str(folder),
+        "FARM_MCP_TOKEN": token,
+        "FARM_KEY_PREFIX": "farm-mcp-http:",
+    }
     args = python_module("codex_farm", "mcp", "--transport", "http", "--port", str(port))
-    server = start_server(args, env, folder / "mcp-http.log", port, "/mcp")  # ready once it answers at all (401)
+    server = start_server(
+        args, env, folder / "mcp-http.log", port, "/mcp"
+    )  # ready once it answers at all (401)
     yield server, token
     server.stop()
 
@@ -47,7 +67,9 @@ def events(response: httpx.Response) -> list[dict]:
 
 @pytest.mark.parametrize("method", ["POST", "GET", "DELETE"])
 @pytest.mark.parametrize("path", ["/mcp", "/mcp/", "/elsewhere"])
-def test_a_missing_or_wrong_token_is_refused_everywhere_without_echoing_it(http_frontend, method: str, path: str):
+def test_a_missing_or_wrong_token_is_refused_everywhere_without_echoing_it(
+    http_frontend, method: str, path: str
+):
     server, token = http_frontend
     wrong = plant("wrong MCP token", "wrong-token-" + secrets.token_hex(16))
     presented = {
@@ -57,7 +79,12 @@ def test_a_missing_or_wrong_token_is_refused_everywhere_without_echoing_it(http_
         "right token in another header": {"x-api-key": token},
     }
     for case, auth in presented.items():
-        response = httpx.request(method, server.url + path, headers={**MCP_HEADERS, **auth}, json=INITIALIZE if method == "POST" else None)
+        response = httpx.request(
+            method,
+            server.url + path,
+            headers={**MCP_HEADERS, **auth},
+            json=INITIALIZE if method == "POST" else None,
+        )
         assert response.status_code == 401, (case, response.text)
         assert response.json() == UNAUTHORIZED, case
         assert response.headers["www-authenticate"] == "Bearer"
@@ -73,13 +100,22 @@ def test_the_right_token_reaches_mcp_and_no_token_is_logged(http_frontend):
         opened = http.post("/mcp", json=INITIALIZE)
         assert opened.status_code == 200, opened.text
         assert events(opened)[0]["result"]["serverInfo"]["name"]
-        session = {"mcp-session-id": opened.headers["mcp-session-id"]} if "mcp-session-id" in opened.headers else {}
+        session = (
+            {"mcp-session-id": opened.headers["mcp-session-id"]} if "mcp-session-id" in opened.headers else {}
+        )
         http.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session)
         listed = http.post("/mcp", json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, headers=session)
         assert listed.status_code == 200, listed.text
         assert {"start", "wait", "get"} <= {tool["name"] for tool in events(listed)[0]["result"]["tools"]}
         # A session opened with the right token is no pass for a request without it.
-        assert http.post("/mcp", json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"}, headers={**session, "authorization": ""}).status_code == 401
+        assert (
+            http.post(
+                "/mcp",
+                json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"},
+                headers={**session, "authorization": ""},
+            ).status_code
+            == 401
+        )
 
     log = server.log()  # the frontend's stdout and stderr, unbuffered
     assert token not in log, "the frontend logged its bearer token"

@@ -11,7 +11,14 @@ import pytest
 from farm_core.job_tokens import verify_job_token
 from farm_core.process_tree import JOB_ID_VARIABLE
 from tasks import agent_launcher
-from tasks.agent_env import OFFLINE_CLI_ENV, PASSED_THROUGH, agent_env, base_job_env, bundled_cli, launcher_script
+from tasks.agent_env import (
+    OFFLINE_CLI_ENV,
+    PASSED_THROUGH,
+    agent_env,
+    base_job_env,
+    bundled_cli,
+    launcher_script,
+)
 
 SIGNING_KEY = "adapter-token-5e1f0c3b9a7d"
 WORKER_SECRETS = {
@@ -42,7 +49,13 @@ def worker_env(monkeypatch):
 
 def make_env(tmp_path: Path, cli: Path | None = None) -> dict[str, str]:
     return agent_env(
-        JOB, tmp_path / "home", "http://127.0.0.1:8788", SIGNING_KEY, 900, cli or tmp_path / "claude", tmp_path / "agent.pid"
+        JOB,
+        tmp_path / "home",
+        "http://127.0.0.1:8788",
+        SIGNING_KEY,
+        900,
+        cli or tmp_path / "claude",
+        tmp_path / "agent.pid",
     )
 
 
@@ -63,7 +76,17 @@ def test_base_job_env(worker_env, tmp_path):
 def test_agent_env_exact_contents(worker_env, tmp_path):
     env = make_env(tmp_path)
     token = env["ANTHROPIC_API_KEY"]
-    expected_keep = ["PATH", "LANG", "TZ", "HOME", "TMPDIR", JOB_ID_VARIABLE, *OFFLINE_CLI_ENV, "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY"]
+    expected_keep = [
+        "PATH",
+        "LANG",
+        "TZ",
+        "HOME",
+        "TMPDIR",
+        JOB_ID_VARIABLE,
+        *OFFLINE_CLI_ENV,
+        "ANTHROPIC_BASE_URL",
+        "ANTHROPIC_API_KEY",
+    ]
     assert env == {
         "PATH": "/usr/bin:/bin",
         "LANG": "C.UTF-8",
@@ -103,7 +126,9 @@ def test_launcher_controls_are_not_kept_for_the_cli(worker_env, tmp_path):
 def test_launcher_script_content_and_mode(tmp_path):
     script = launcher_script(tmp_path / "bin")
     assert script == tmp_path / "bin" / "claude-launcher"
-    assert script.read_text() == f'#!/bin/sh\nexec "{sys.executable}" -I -S "{agent_launcher.__file__}" "$@"\n'
+    assert (
+        script.read_text() == f'#!/bin/sh\nexec "{sys.executable}" -I -S "{agent_launcher.__file__}" "$@"\n'
+    )
     assert script.stat().st_mode & 0o777 == 0o755
     assert sorted(p.name for p in (tmp_path / "bin").iterdir()) == ["claude-launcher"]
 
@@ -142,7 +167,13 @@ def test_launcher_runs_the_cli_in_its_own_session_with_only_the_job_env(worker_e
     env = make_env(tmp_path, cli=fake_cli)
     keep = env[agent_launcher.ENV_KEEP].split(",")
     # What the SDK hands the launcher: the worker's environment, the job's, and its own CLAUDE_* entries.
-    launched_with = {**os.environ, **env, "CLAUDE_CODE_ENTRYPOINT": "sdk-py", "CLAUDE_AGENT_SDK_VERSION": "0.2.0", "PYTHONPATH": "/x"}
+    launched_with = {
+        **os.environ,
+        **env,
+        "CLAUDE_CODE_ENTRYPOINT": "sdk-py",
+        "CLAUDE_AGENT_SDK_VERSION": "0.2.0",
+        "PYTHONPATH": "/x",
+    }
     process = subprocess.Popen(
         [str(launcher_script(tmp_path / "bin")), "--print", "two words"],
         env=launched_with,

@@ -49,4 +49,6 @@ def test_an_entry_counts_only_when_its_owner_owns_the_folder(tmp_path):
     os.chown(theirs, NOBODY, NOBODY)
     for folder in (theirs, system):
         os.chown(register_cache(registry, folder), NOBODY, NOBODY)  # another user's worker wrote both
-    assert registered_caches(registry) == [theirs], "another user must not make sandboxes hide folders not theirs"
+    assert registered_caches(registry) == [theirs], (
+        "another user must not make sandboxes hide folders not theirs"
+    )

@@ -16,7 +16,6 @@ from tests.fixtures.waiting import is_gone
 SECRET = "s3cr3t-value-do-not-leak"
 
 
-
 @pytest.fixture
 def job_id():
     """A fresh job id; whatever still carries its marker afterwards is killed."""

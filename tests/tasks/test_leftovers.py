@@ -1,4 +1,5 @@
-"""A killed worker's leftovers on its host: processes of jobs no longer running are stopped, their homes removed."""
+"""A killed worker's leftovers on its host: processes of jobs no longer running are stopped, their homes
+removed."""
 
 import os
 import signal
@@ -19,11 +20,14 @@ from tests.fixtures.waiting import is_gone, wait_until
 
 @pytest.fixture
 def job_processes():
-    """Factory: a detached `sleep` carrying a job's marker (like an agent's background command); killed afterwards."""
+    """Factory: a detached `sleep` carrying a job's marker (like an agent's background command); killed
+    afterwards."""
     started: list[subprocess.Popen] = []
 
     def start(job_id: str) -> subprocess.Popen:
-        process = subprocess.Popen(["sleep", "600"], env={**os.environ, **job_env_marker(job_id)}, start_new_session=True)
+        process = subprocess.Popen(
+            ["sleep", "600"], env={**os.environ, **job_env_marker(job_id)}, start_new_session=True
+        )
         started.append(process)
         assert wait_until(lambda: process.pid in find_job_processes(job_id), timeout=5)
         return process
@@ -63,8 +67,17 @@ def test_nothing_to_clear_does_not_ask_redis(tmp_path):
 def test_a_job_declared_lost_loses_the_processes_its_silent_worker_left(job_processes):
     store = JobStore(fakeredis.FakeRedis(server=fakeredis.FakeServer()), "t:", 3600, 50, lease_s=0.001)
     job_id = new_job_id()
-    store.create(JobSpec(job_id=job_id, prompt="p", source=RepoSource(location="/r", origin_host="h"), snapshot_commit="a" * 40,
-                         queue="q", timeout_ms=60_000, created_at=1.0))
+    store.create(
+        JobSpec(
+            job_id=job_id,
+            prompt="p",
+            source=RepoSource(location="/r", origin_host="h"),
+            snapshot_commit="a" * 40,
+            queue="q",
+            timeout_ms=60_000,
+            created_at=1.0,
+        )
+    )
     assert store.claim(job_id, "w1") == "claimed"
     store.set_fields(job_id, heartbeat_at=0)  # silent since long ago; the tiny lease has lapsed
     left_behind = job_processes(job_id)
@@ -74,4 +87,6 @@ def test_a_job_declared_lost_loses_the_processes_its_silent_worker_left(job_proc
     assert decision == "lost"
     assert store.get(job_id).status == JobStatus.lost
     assert wait_until(lambda: is_gone(left_behind.pid), timeout=5)
-    assert [entry.text for entry in store.read_log(job_id, None, 10)][0] == "stopped 1 process(es) left by worker w1"
+    assert [entry.text for entry in store.read_log(job_id, None, 10)][
+        0
+    ] == "stopped 1 process(es) left by worker w1"

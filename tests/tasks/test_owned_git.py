@@ -16,7 +16,9 @@ from tests.fixtures.git_repos import git
 @pytest.fixture
 def worktree(tmp_path: Path, make_repo) -> Worktree:
     repo = make_repo({"src/ok.py": "ok = 1\n"})
-    return WorktreeCache(tmp_path / "cache").materialize(str(repo), git(repo, "rev-parse", "HEAD").strip(), "job-owned")
+    return WorktreeCache(tmp_path / "cache").materialize(
+        str(repo), git(repo, "rev-parse", "HEAD").strip(), "job-owned"
+    )
 
 
 def hostile_program(home: Path, evidence: Path) -> Path:
@@ -140,7 +142,6 @@ def test_git_sees_none_of_the_workers_secrets(monkeypatch):
     assert env["PATH"] == os.environ["PATH"]
 
 
-
 @pytest.mark.parametrize("object_format", ["sha1", "sha256"])
 def test_the_owned_git_dir_is_laid_out_as_git_init_lays_it_out(tmp_path, object_format):
     commit = "0" * (64 if object_format == "sha256" else 40)
@@ -156,7 +157,10 @@ def test_the_owned_git_dir_is_laid_out_as_git_init_lays_it_out(tmp_path, object_
 
     assert layout(owned.git_dir) == layout(reference)
     assert (owned.git_dir / "config").read_text() == (reference / "config").read_text()
-    assert git(tmp_path, f"--git-dir={owned.git_dir}", "rev-parse", "--show-object-format").strip() == object_format
+    assert (
+        git(tmp_path, f"--git-dir={owned.git_dir}", "rev-parse", "--show-object-format").strip()
+        == object_format
+    )
 
 
 def test_a_worktree_read_through_the_owned_git_dir_gives_the_job_s_work(worktree):

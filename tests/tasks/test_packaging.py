@@ -7,7 +7,15 @@ import pytest
 
 from farm_core.git_errors import GitOperationError
 from farm_core.patch_text import trim_diff
-from tasks.packaging import FileStat, binary_patch, changed_files, commit_result, commit_tree, diff_stats, working_tree_id
+from tasks.packaging import (
+    FileStat,
+    binary_patch,
+    changed_files,
+    commit_result,
+    commit_tree,
+    diff_stats,
+    working_tree_id,
+)
 from tasks.worktree import WorktreeCache
 from tests.fixtures.git_repos import git
 
@@ -64,7 +72,14 @@ def test_changed_files_covers_every_kind_of_change(repo: Path) -> None:
     files = changed_files(repo)
 
     assert files == sorted(
-        ["edit.txt", "gone.txt", "line\nbreak.txt", "new dir/deeper/ünï côde.py", "new näme.txt", "old name.txt"]
+        [
+            "edit.txt",
+            "gone.txt",
+            "line\nbreak.txt",
+            "new dir/deeper/ünï côde.py",
+            "new näme.txt",
+            "old name.txt",
+        ]
     )
     assert git(repo, "ls-files", "-s") == index_before  # asking does not stage
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from farm_core.job_models import JobSpec, RepoSource
+from farm_core.settings import FarmSettings
 from mcp_frontend.snapshot import pin_commit, snapshot_worktree
 from mcp_frontend.transport import prepare_source
 from tasks.packaging import commit_result
@@ -17,7 +18,6 @@ from tasks.repo_fetch import (
     materialize_job,
     push_result,
 )
-from farm_core.settings import FarmSettings
 from tasks.worktree import WorktreeCache
 from tests.fixtures.git_repos import git
 from tests.fixtures.transport_repos import clone_with_local_work, commit_all, make_origin, manifest
@@ -48,7 +48,14 @@ def ship(repo: Path, job_id: str, store: FakeStore, commit: str | None = None, *
     prepared = prepare_source(repo, job_id, commit, settings(**fields), "laptop")
     if prepared.bundle is not None:
         store.bundles[job_id] = prepared.bundle
-    return JobSpec(job_id=job_id, prompt="p", source=prepared.source, snapshot_commit=commit, timeout_ms=60_000, created_at=0.0)
+    return JobSpec(
+        job_id=job_id,
+        prompt="p",
+        source=prepared.source,
+        snapshot_commit=commit,
+        timeout_ms=60_000,
+        created_at=0.0,
+    )
 
 
 def worktree_manifest_of_commit(repo: Path, commit: str, scratch: Path) -> str:
@@ -77,11 +84,18 @@ def test_bundle_job_gets_the_callers_working_tree(cache: WorktreeCache, caller: 
     assert worktree.commit == spec.snapshot_commit
     assert worktree.mirror == cache.mirror_path(str(tmp_path / "origin.git"))
     # Origin's branches came from origin, the snapshot from the bundle.
-    assert git(worktree.mirror, "rev-parse", "refs/heads/main").strip() == git(caller, "rev-parse", "origin/main").strip()
-    assert git(worktree.mirror, "rev-parse", "refs/codex-farm/snapshots/job-1").strip() == spec.snapshot_commit
+    assert (
+        git(worktree.mirror, "rev-parse", "refs/heads/main").strip()
+        == git(caller, "rev-parse", "origin/main").strip()
+    )
+    assert (
+        git(worktree.mirror, "rev-parse", "refs/codex-farm/snapshots/job-1").strip() == spec.snapshot_commit
+    )
 
 
-def test_origin_is_not_fetched_again_when_the_mirror_has_the_prerequisites(cache: WorktreeCache, caller: Path, tmp_path: Path) -> None:
+def test_origin_is_not_fetched_again_when_the_mirror_has_the_prerequisites(
+    cache: WorktreeCache, caller: Path, tmp_path: Path
+) -> None:
     store = FakeStore()
     first = materialize_job(cache, ship(caller, "job-a", store), store)
     cache.remove(first)
@@ -95,7 +109,9 @@ def test_origin_is_not_fetched_again_when_the_mirror_has_the_prerequisites(cache
     assert manifest(worktree.path) == manifest(caller)
 
 
-def test_bundle_job_without_origin_uses_a_mirror_named_by_the_root_commit(cache: WorktreeCache, make_repo) -> None:  # noqa: F811
+def test_bundle_job_without_origin_uses_a_mirror_named_by_the_root_commit(
+    cache: WorktreeCache, make_repo
+) -> None:  # noqa: F811
     repo = make_repo({"README.md": "# r\n", "src/a.py": "A = 1\n"})
     root = git(repo, "rev-parse", "HEAD").strip()
     (repo / "new.txt").write_text("untracked\n")
@@ -151,7 +167,9 @@ def test_unreachable_origin_names_it(cache: WorktreeCache, caller: Path, tmp_pat
     spec = ship(caller, "job-u", store)
     shutil.move(tmp_path / "origin.git", tmp_path / "moved.git")
 
-    with pytest.raises(SourceUnavailable, match=r"could not fetch origin .*origin\.git.*own credentials") as caught:
+    with pytest.raises(
+        SourceUnavailable, match=r"could not fetch origin .*origin\.git.*own credentials"
+    ) as caught:
         materialize_job(cache, spec, store)
     assert caught.value.code == "source_unavailable"
 
@@ -167,7 +185,9 @@ def test_snapshot_already_on_origin_needs_no_bundle(cache: WorktreeCache, caller
     assert worktree.commit == commit
 
 
-def test_remote_job_fetches_the_ref_and_pushes_the_result(cache: WorktreeCache, caller: Path, tmp_path: Path) -> None:
+def test_remote_job_fetches_the_ref_and_pushes_the_result(
+    cache: WorktreeCache, caller: Path, tmp_path: Path
+) -> None:
     remote = tmp_path / "scratch.git"
     git(tmp_path, "init", "-q", "--bare", str(remote))
     store = FakeStore()
@@ -180,12 +200,16 @@ def test_remote_job_fetches_the_ref_and_pushes_the_result(cache: WorktreeCache, 
     (worktree.path / "result.txt").write_text("done\n")
     result = commit_result(worktree.owned, spec.job_id, "result", base=worktree.commit)
     lines: list[tuple[str, str]] = []
-    assert push_result(spec, worktree.owned.git_dir, result.commit, lambda kind, text: lines.append((kind, text)))
+    assert push_result(
+        spec, worktree.owned.git_dir, result.commit, lambda kind, text: lines.append((kind, text))
+    )
     assert git(remote, "rev-parse", "refs/codex-farm/results/job-rm").strip() == result.commit
     assert "result pushed to refs/codex-farm/results/job-rm" in lines[-1][1]
 
 
-def test_result_push_is_best_effort_and_only_for_remote_jobs(cache: WorktreeCache, caller: Path, tmp_path: Path) -> None:
+def test_result_push_is_best_effort_and_only_for_remote_jobs(
+    cache: WorktreeCache, caller: Path, tmp_path: Path
+) -> None:
     remote = tmp_path / "scratch.git"
     git(tmp_path, "init", "-q", "--bare", str(remote))
     store = FakeStore()
@@ -194,18 +218,26 @@ def test_result_push_is_best_effort_and_only_for_remote_jobs(cache: WorktreeCach
     lines: list[str] = []
     shutil.rmtree(remote)
 
-    assert not push_result(spec, worktree.owned.git_dir, worktree.commit, lambda kind, text: lines.append(text))
+    assert not push_result(
+        spec, worktree.owned.git_dir, worktree.commit, lambda kind, text: lines.append(text)
+    )
     assert "could not push the result" in lines[-1]
 
     bundle_spec = ship(caller, "job-nb", store)
-    assert not push_result(bundle_spec, worktree.owned.git_dir, worktree.commit, lambda kind, text: lines.append(text))
+    assert not push_result(
+        bundle_spec, worktree.owned.git_dir, worktree.commit, lambda kind, text: lines.append(text)
+    )
 
 
 def test_path_job_the_worker_cannot_read_names_farm_transport(cache: WorktreeCache, tmp_path: Path) -> None:
     source = RepoSource(location=str(tmp_path / "elsewhere" / "repo"), origin_host="laptop")
-    spec = JobSpec(job_id="job-p", prompt="p", source=source, snapshot_commit="a" * 40, timeout_ms=60_000, created_at=0.0)
+    spec = JobSpec(
+        job_id="job-p", prompt="p", source=source, snapshot_commit="a" * 40, timeout_ms=60_000, created_at=0.0
+    )
 
-    with pytest.raises(SourceUnavailable, match="not readable on this worker.*FARM_TRANSPORT=bundle or remote"):
+    with pytest.raises(
+        SourceUnavailable, match="not readable on this worker.*FARM_TRANSPORT=bundle or remote"
+    ):
         materialize_job(cache, spec, FakeStore())
 
 
@@ -223,7 +255,9 @@ def test_path_job_still_works(cache: WorktreeCache, make_repo) -> None:  # noqa:
 def test_the_snapshot_ref_comes_from_the_job_id(cache: WorktreeCache, caller: Path) -> None:
     store = FakeStore()
     spec = ship(caller, "job-ref", store)
-    forged = spec.model_copy(update={"source": spec.source.model_copy(update={"snapshot_ref": "refs/heads/main"})})
+    forged = spec.model_copy(
+        update={"source": spec.source.model_copy(update={"snapshot_ref": "refs/heads/main"})}
+    )
 
     with pytest.raises(SourceUnavailable, match="snapshot_ref must be refs/codex-farm/snapshots/job-ref"):
         materialize_job(cache, forged, store)
@@ -239,12 +273,18 @@ def test_bundle_prerequisites_are_read_from_the_header(caller: Path) -> None:
 
 
 @pytest.mark.parametrize("field", ["origin_url", "remote_url"])
-def test_urls_that_git_would_read_as_options_are_refused(cache: WorktreeCache, caller: Path, field: str) -> None:
+def test_urls_that_git_would_read_as_options_are_refused(
+    cache: WorktreeCache, caller: Path, field: str
+) -> None:
     store = FakeStore()
     spec = ship(caller, f"job-{field}", store, transport="bundle" if field == "origin_url" else "path")
     transport = "bundle" if field == "origin_url" else "remote"
     source = spec.source.model_copy(update={"transport": transport, field: "--upload-pack=touch /tmp/pwned"})
-    spec = spec.model_copy(update={"source": source.model_copy(update={"snapshot_ref": f"refs/codex-farm/snapshots/job-{field}"})})
+    spec = spec.model_copy(
+        update={
+            "source": source.model_copy(update={"snapshot_ref": f"refs/codex-farm/snapshots/job-{field}"})
+        }
+    )
 
     with pytest.raises(SourceUnavailable, match="not a usable git URL"):
         materialize_job(cache, spec, store)
@@ -252,7 +292,14 @@ def test_urls_that_git_would_read_as_options_are_refused(cache: WorktreeCache, c
 
 def test_path_job_location_must_be_absolute(cache: WorktreeCache) -> None:
     source = RepoSource(location="-c", origin_host="laptop")
-    spec = JobSpec(job_id="job-rel", prompt="p", source=source, snapshot_commit="a" * 40, timeout_ms=60_000, created_at=0.0)
+    spec = JobSpec(
+        job_id="job-rel",
+        prompt="p",
+        source=source,
+        snapshot_commit="a" * 40,
+        timeout_ms=60_000,
+        created_at=0.0,
+    )
 
     with pytest.raises(SourceUnavailable, match="must be absolute"):
         materialize_job(cache, spec, FakeStore())

@@ -1,4 +1,5 @@
-"""Auto-revise: the failure digest the agent gets, undoing what the checks wrote between passes, and the failures that
+"""Auto-revise: the failure digest the agent gets, undoing what the checks wrote between passes, and the
+failures that
 make a completed job's verdict."""
 
 from pathlib import Path
@@ -13,19 +14,39 @@ from tests.fixtures.git_repos import git
 
 
 def check(name: str, status: str, output: str) -> CheckOutcome:
-    return CheckOutcome(name=name, status=status, exit_code=1 if status == "failed" else 0, duration_ms=5, output=output, pgid=1)
+    return CheckOutcome(
+        name=name,
+        status=status,
+        exit_code=1 if status == "failed" else 0,
+        duration_ms=5,
+        output=output,
+        pgid=1,
+    )
 
 
 def test_digest_names_failing_checks_with_their_decisive_lines_and_the_instruction():
     lint = check("lint", "passed", "all good")
-    tests = check("tests", "failed", "collected 3 items\nFAILED tests/test_app.py::test_greet - assert 1 == 2\n1 failed, 2 passed")
-    failures = failures_of(["scoped_patch: failed (src; outside scope: README.md)", "lint: passed", "tests: failed"], [lint, tests])
+    tests = check(
+        "tests",
+        "failed",
+        "collected 3 items\nFAILED tests/test_app.py::test_greet - assert 1 == 2\n1 failed, 2 passed",
+    )
+    failures = failures_of(
+        ["scoped_patch: failed (src; outside scope: README.md)", "lint: passed", "tests: failed"],
+        [lint, tests],
+    )
 
     digest = failure_digest(failures, next_pass=2, last_pass=3)
 
-    assert [f.verdict for f in failures] == ["scoped_patch: failed (src; outside scope: README.md)", "tests: failed"]
+    assert [f.verdict for f in failures] == [
+        "scoped_patch: failed (src; outside scope: README.md)",
+        "tests: failed",
+    ]
     assert digest.startswith("The checks failed after your changes (revision pass 2 of 3):")
-    assert "- tests: failed\n    collected 3 items\n    FAILED tests/test_app.py::test_greet - assert 1 == 2\n" in digest
+    assert (
+        "- tests: failed\n    collected 3 items\n    FAILED tests/test_app.py::test_greet - assert 1 == 2\n"
+        in digest
+    )
     assert "- scoped_patch: failed (src; outside scope: README.md)" in digest
     assert "lint" not in digest
     assert digest.endswith(INSTRUCTIONS)
@@ -48,7 +69,11 @@ PASSES = [
 ]
 
 
-@pytest.mark.parametrize(("scope", "checks", "verdict"), PASSES, ids=["no_checks", "all_passed", "check_failed", "scope_failed", "check_timed_out"])
+@pytest.mark.parametrize(
+    ("scope", "checks", "verdict"),
+    PASSES,
+    ids=["no_checks", "all_passed", "check_failed", "scope_failed", "check_timed_out"],
+)
 def test_a_completed_job_verdict_comes_from_its_last_pass_failures(scope, checks, verdict):
     # As the pipeline does: the verdicts it reports, then the failures read from the checks' outcomes.
     failures = failures_of(scope + [c.verdict() for c in checks], checks)
@@ -56,7 +81,9 @@ def test_a_completed_job_verdict_comes_from_its_last_pass_failures(scope, checks
 
 
 def test_digest_is_bounded_in_lines_and_bytes():
-    many = [Failure(f"check{i}: failed", [f"Error {i}.{j}: " + "x" * 50 for j in range(30)]) for i in range(5)]
+    many = [
+        Failure(f"check{i}: failed", [f"Error {i}.{j}: " + "x" * 50 for j in range(30)]) for i in range(5)
+    ]
     digest = failure_digest(many, next_pass=2, last_pass=2)
     output_lines = [line for line in digest.splitlines() if line.startswith("    Error")]
     assert len(output_lines) <= 40
@@ -71,7 +98,11 @@ def test_digest_is_bounded_in_lines_and_bytes():
 def test_pass_records_serialize_as_pass_and_the_compact_result_leaves_them_out_by_default():
     plain = CompactResult(job_id="j", job_status=JobStatus.completed)
     assert "passes" not in plain.model_dump() and "passes" not in plain.model_dump_json()
-    revised = CompactResult(job_id="j", job_status=JobStatus.completed, passes=[PassRecord(pass_=1, model=None, checks=["t: failed"])])
+    revised = CompactResult(
+        job_id="j",
+        job_status=JobStatus.completed,
+        passes=[PassRecord(pass_=1, model=None, checks=["t: failed"])],
+    )
     assert revised.model_dump(mode="json")["passes"] == [{"pass": 1, "model": None, "checks": ["t: failed"]}]
     assert CompactResult.model_validate_json(revised.model_dump_json()) == revised
 

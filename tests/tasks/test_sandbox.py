@@ -30,8 +30,21 @@ from tasks.worktree import WorktreeCache, tampering
 from tests.fixtures.git_repos import git
 from tests.fixtures.machine_tools import require_bwrap
 
-BASE = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--cap-drop", "ALL",
-        "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]  # fmt: skip
+BASE = [
+    "bwrap",
+    "--die-with-parent",
+    "--new-session",
+    "--unshare-pid",
+    "--cap-drop",
+    "ALL",
+    "--ro-bind",
+    "/",
+    "/",
+    "--dev",
+    "/dev",
+    "--proc",
+    "/proc",
+]
 needs_bwrap = pytest.mark.usefixtures("bwrap_works")
 
 
@@ -65,17 +78,30 @@ def test_a_job_layout_hides_first_binds_the_job_last_and_makes_hidden_places_rea
         writable=(Path("/cache/worktrees/j"), Path("/cache/homes/j")),
     )
     assert bwrap_argv("/usr/bin/bwrap", layout) == [
-        "/usr/bin/bwrap", *BASE[1:],
-        "--tmpfs", "/etc/farm",
-        "--ro-bind", "/dev/null", "/home/w/.netrc",
-        "--tmpfs", "/cache",
-        "--ro-bind", "/cache/mirrors/a.git", "/cache/mirrors/a.git",
-        "--bind", "/cache/worktrees/j", "/cache/worktrees/j",
-        "--bind", "/cache/homes/j", "/cache/homes/j",
-        "--remount-ro", "/etc/farm",
-        "--remount-ro", "/cache",
+        "/usr/bin/bwrap",
+        *BASE[1:],
+        "--tmpfs",
+        "/etc/farm",
+        "--ro-bind",
+        "/dev/null",
+        "/home/w/.netrc",
+        "--tmpfs",
+        "/cache",
+        "--ro-bind",
+        "/cache/mirrors/a.git",
+        "/cache/mirrors/a.git",
+        "--bind",
+        "/cache/worktrees/j",
+        "/cache/worktrees/j",
+        "--bind",
+        "/cache/homes/j",
+        "/cache/homes/j",
+        "--remount-ro",
+        "/etc/farm",
+        "--remount-ro",
+        "/cache",
         "--",
-    ]  # fmt: skip
+    ]
 
 
 def test_the_network_is_kept():
@@ -130,14 +156,20 @@ def test_a_failing_bwrap_is_named_with_its_error(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     state = sandbox_state(WorkerSettings(WORKER_SANDBOX="bwrap"))
     assert not state.active and state.requested
-    assert state.problem == f"{tmp_path}/bin/bwrap test run exited 1: bwrap: setting up uid map: Permission denied"
+    assert (
+        state.problem
+        == f"{tmp_path}/bin/bwrap test run exited 1: bwrap: setting up uid map: Permission denied"
+    )
 
 
 def test_a_proc_bwrap_cannot_mount_gets_the_proc_hint(monkeypatch, tmp_path):
     fake_bwrap(tmp_path / "bin", "bwrap: Can't mount proc on /newroot/proc: Operation not permitted", 1)
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     state = sandbox_state(WorkerSettings(WORKER_SANDBOX="bwrap"))
-    assert sandbox.fix_hint(state.problem) == sandbox.PROC_HINT and "ProtectKernelTunables=no" in sandbox.PROC_HINT
+    assert (
+        sandbox.fix_hint(state.problem) == sandbox.PROC_HINT
+        and "ProtectKernelTunables=no" in sandbox.PROC_HINT
+    )
     assert sandbox.fix_hint("bwrap is not on PATH") == FIX_HINT
 
 
@@ -149,7 +181,9 @@ def test_unusable_and_not_required_warns_at_start_and_runs_jobs_unsandboxed(monk
     assert not state.active
     assert "UNSANDBOXED" in caplog.text and "bwrap is not on PATH" in caplog.text and FIX_HINT in caplog.text
     logged: list[tuple[str, str]] = []
-    assert job_wrapper(settings, tmp_path, tmp_path, tmp_path / "home", lambda *line: logged.append(line)) == []
+    assert (
+        job_wrapper(settings, tmp_path, tmp_path, tmp_path / "home", lambda *line: logged.append(line)) == []
+    )
     assert logged == [("status", "sandbox: bwrap unusable (bwrap is not on PATH); running unsandboxed")]
 
 
@@ -164,11 +198,22 @@ def test_unusable_and_required_refuses_to_start_and_to_run_jobs(monkeypatch, tmp
 
 
 def test_a_worker_that_requires_a_missing_bwrap_exits_with_the_reason(tmp_path):
-    env = {**os.environ, "PATH": str(tmp_path), "WORKER_SANDBOX": "bwrap", "WORKER_SANDBOX_REQUIRED": "1",
-           "WORKER_CACHE_DIR": str(tmp_path / "cache"), "REDIS_URL": "redis://127.0.0.1:1/0"}  # fmt: skip
-    done = subprocess.run([sys.executable, "-m", "codex_farm", "worker"], env=env, capture_output=True, text=True, timeout=60)
+    env = {
+        **os.environ,
+        "PATH": str(tmp_path),
+        "WORKER_SANDBOX": "bwrap",
+        "WORKER_SANDBOX_REQUIRED": "1",
+        "WORKER_CACHE_DIR": str(tmp_path / "cache"),
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "codex_farm", "worker"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode != 0
-    assert "WORKER_SANDBOX=bwrap but bubblewrap is unusable: bwrap is not on PATH; refusing to start" in done.stderr, done.stderr
+    assert (
+        "WORKER_SANDBOX=bwrap but bubblewrap is unusable: bwrap is not on PATH; refusing to start"
+        in done.stderr
+    ), done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -184,7 +229,9 @@ def test_hide_paths_are_comma_separated_and_expand_the_home(monkeypatch):
 
 
 def run_in(argv: list[str], script: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([*argv, "/bin/bash", "-c", script], cwd=cwd, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [*argv, "/bin/bash", "-c", script], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
 
 
 @needs_bwrap
@@ -197,7 +244,10 @@ def test_in_the_sandbox_git_works_and_only_the_job_paths_are_writable(job, tmp_p
     secret_dir.mkdir()
     (secret_dir / "key").write_text("k")
     secret_file.write_text("TOKEN=x")
-    argv = bwrap_argv(shutil.which("bwrap"), job_layout(cache.cache_dir, worktree.path, worktree.mirror, home, [secret_dir, secret_file]))
+    argv = bwrap_argv(
+        shutil.which("bwrap"),
+        job_layout(cache.cache_dir, worktree.path, worktree.mirror, home, [secret_dir, secret_file]),
+    )
     script = f"""
         echo changed >> app.py && echo new > new.py && echo ok > {home}/tmp/scratch
         git status --porcelain; git diff --stat | tail -1
@@ -211,7 +261,15 @@ def test_in_the_sandbox_git_works_and_only_the_job_paths_are_writable(job, tmp_p
     done = run_in(argv, script, worktree.path)
     out = done.stdout.splitlines()
     assert out[:3] == [" M app.py", "?? new.py", " 1 file changed, 1 insertion(+)"], done
-    assert out[3:] == ["outside: refused", "cache: refused", "other job: hidden", "0", "0", "git add: refused", "worker environ: hidden"], done
+    assert out[3:] == [
+        "outside: refused",
+        "cache: refused",
+        "other job: hidden",
+        "0",
+        "0",
+        "git add: refused",
+        "worker environ: hidden",
+    ], done
     assert "Read-only file system" in done.stderr
     assert (worktree.path / "new.py").read_text() == "new\n" and (home / "tmp" / "scratch").exists()
     assert not (tmp_path / "outside.txt").exists() and not (cache.cache_dir / "planted.txt").exists()
@@ -221,7 +279,9 @@ def test_in_the_sandbox_git_works_and_only_the_job_paths_are_writable(job, tmp_p
 def test_in_the_sandbox_the_worktree_git_plumbing_cannot_be_redirected(job, tmp_path):
     cache, worktree, home = job
     admin = worktree.mirror / "worktrees" / "job0sandbox1"
-    argv = bwrap_argv(shutil.which("bwrap"), job_layout(cache.cache_dir, worktree.path, worktree.mirror, home, []))
+    argv = bwrap_argv(
+        shutil.which("bwrap"), job_layout(cache.cache_dir, worktree.path, worktree.mirror, home, [])
+    )
     script = f"""
         git init -q --bare {home}/fg && echo "gitdir: {home}/fg" > .git || echo ".git: refused"
         rm -f .git || echo ".git rm: refused"
@@ -232,7 +292,12 @@ def test_in_the_sandbox_the_worktree_git_plumbing_cannot_be_redirected(job, tmp_
     """
     done = run_in(argv, script, worktree.path)
     assert done.stdout.splitlines() == [
-        ".git: refused", ".git rm: refused", "gitdir: refused", "commondir: refused", "mirror config: refused", "0"
+        ".git: refused",
+        ".git rm: refused",
+        "gitdir: refused",
+        "commondir: refused",
+        "mirror config: refused",
+        "0",
     ], done
     assert worktree.seal is not None and tampering(worktree) is None
 
@@ -240,7 +305,9 @@ def test_in_the_sandbox_the_worktree_git_plumbing_cannot_be_redirected(job, tmp_
 @needs_bwrap
 def test_a_root_worker_cannot_remount_its_way_out(job, tmp_path):
     cache, worktree, home = job
-    argv = bwrap_argv(shutil.which("bwrap"), job_layout(cache.cache_dir, worktree.path, worktree.mirror, home, []))
+    argv = bwrap_argv(
+        shutil.which("bwrap"), job_layout(cache.cache_dir, worktree.path, worktree.mirror, home, [])
+    )
     done = run_in(argv, f"mount -o remount,rw / 2>/dev/null; echo x > {tmp_path}/escaped.txt", worktree.path)
     assert done.returncode != 0 and not (tmp_path / "escaped.txt").exists(), done
 
@@ -249,7 +316,8 @@ REPORTER = """\
 import json, os, sys
 raw = open("/proc/self/environ", "rb").read().split(b"\\0")
 environ = dict(item.decode().split("=", 1) for item in raw if item)
-print(json.dumps({"pid": os.getpid(), "pid1": open("/proc/1/cmdline", "rb").read().split(b"\\0")[0].decode(), "env": environ}))
+pid1 = open("/proc/1/cmdline", "rb").read().split(b"\\0")[0].decode()
+print(json.dumps({"pid": os.getpid(), "pid1": pid1, "env": environ}))
 """
 
 
@@ -259,10 +327,24 @@ def test_the_launcher_runs_the_cli_inside_the_sandbox_and_its_pidfile_holds_bwra
     fake_cli.write_text(f"#!{sys.executable} -I\n{REPORTER}")
     fake_cli.chmod(0o755)
     wrapper = bwrap_argv(shutil.which("bwrap"), SandboxLayout(writable=(tmp_path / "home",)))
-    env = agent_env("4c1d2e3f5a6b", tmp_path / "home", "http://127.0.0.1:8788", "signing-key-0123", 900, fake_cli, tmp_path / "agent.pid", wrapper)
+    env = agent_env(
+        "4c1d2e3f5a6b",
+        tmp_path / "home",
+        "http://127.0.0.1:8788",
+        "signing-key-0123",
+        900,
+        fake_cli,
+        tmp_path / "agent.pid",
+        wrapper,
+    )
     assert env["IS_SANDBOX"] == "1" and json.loads(env[agent_launcher.SANDBOX]) == wrapper
     process = subprocess.run(
-        [str(launcher_script(tmp_path / "bin"))], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        [str(launcher_script(tmp_path / "bin"))],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert process.returncode == 0, process.stderr
     report = json.loads(process.stdout)
@@ -288,10 +370,15 @@ def test_a_sandboxed_job_sees_no_other_registered_cache_live_or_dead(job, tmp_pa
             (other / leftover).write_text("theirs\n")
     for registered in (cache.cache_dir, *others):
         register_cache(registry, registered)
-    settings = WorkerSettings(WORKER_SANDBOX="bwrap", WORKER_CACHE_DIR=str(cache.cache_dir), WORKER_CACHE_REGISTRY=str(registry))
+    settings = WorkerSettings(
+        WORKER_SANDBOX="bwrap", WORKER_CACHE_DIR=str(cache.cache_dir), WORKER_CACHE_REGISTRY=str(registry)
+    )
     argv = job_wrapper(settings, worktree.path, worktree.mirror, home, lambda *_: None)
-    script = "; ".join(f"cat {other}/worktrees/their-job/app.py {other}/homes/their-job/.claude/projects/session.jsonl; "
-                       f"ls -A {other} | wc -l" for other in others)  # fmt: skip
+    script = "; ".join(
+        f"cat {other}/worktrees/their-job/app.py {other}/homes/their-job/.claude/projects/session.jsonl; "
+        f"ls -A {other} | wc -l"
+        for other in others
+    )
     done = run_in(argv, f"{script}; cat app.py", worktree.path)
     assert done.stdout.splitlines() == ["0", "0", "print('hi')"], done
     assert "theirs" not in done.stdout

@@ -19,16 +19,22 @@ from tests.fixtures.waiting import wait_until
 
 @pytest.fixture
 def unprivileged_worker(redis_server: RedisServer, tmp_path: Path):
-    """`codex-farm worker` run without any capability, as an agent of its user would be; stopped afterwards."""
+    """`codex-farm worker` run without any capability, as an agent of its user would be; stopped
+    afterwards."""
     token = plant("worker adapter token", "worker-adapter-" + secrets.token_hex(8))
     queue = "dump" + secrets.token_hex(3)
     (tmp_path / "cache").mkdir()
     env = {
-        "REDIS_URL": redis_server.url, "FARM_QUEUE": queue, "FARM_KEY_PREFIX": f"farm-test-{queue}:",
-        "WORKER_CACHE_DIR": str(tmp_path / "cache"), "WORKER_CACHE_REGISTRY": str(tmp_path / "registry"),
+        "REDIS_URL": redis_server.url,
+        "FARM_QUEUE": queue,
+        "FARM_KEY_PREFIX": f"farm-test-{queue}:",
+        "WORKER_CACHE_DIR": str(tmp_path / "cache"),
+        "WORKER_CACHE_REGISTRY": str(tmp_path / "registry"),
         "ADAPTER_TOKEN": token,
-    }  # fmt: skip
-    command = unprivileged([sys.executable, "-m", "codex_farm", "worker", "--concurrency", "1", "--loglevel", "INFO"])
+    }
+    command = unprivileged(
+        [sys.executable, "-m", "codex_farm", "worker", "--concurrency", "1", "--loglevel", "INFO"]
+    )
     worker = start_worker(env, tmp_path / "worker.log", command=command)
     yield worker, token
     stop_worker(worker)
@@ -41,7 +47,9 @@ def pool_processes(pid: int) -> list[int]:
 
 def test_a_same_user_process_reads_nothing_of_the_workers_environment(unprivileged_worker):
     worker, token = unprivileged_worker
-    assert wait_until(lambda: pool_processes(worker.pid), timeout=30), "the worker should have forked its pool"
+    assert wait_until(lambda: pool_processes(worker.pid), timeout=30), (
+        "the worker should have forked its pool"
+    )
 
     for pid in [worker.pid, *pool_processes(worker.pid)]:
         found = read_as_unprivileged(pid, "environ", "cmdline")

@@ -45,9 +45,18 @@ def test_accepted(changes, bypass):
 REJECTED = [
     ("unknown_mode", {"permission_mode": "yolo"}, False, "unknown permission mode 'yolo'"),
     ("mode_case_matters", {"permission_mode": "AcceptEdits"}, True, "unknown permission mode 'AcceptEdits'"),
-    ("bypass_not_allowed", {"permission_mode": "bypassPermissions"}, False,
-     "bypassPermissions is not allowed on this worker (ALLOW_BYPASS_PERMISSIONS)"),
-    ("timeout_over_max", {"timeout_ms": MAX_MS + 1}, True, f"timeout_ms {MAX_MS + 1} exceeds this worker's FARM_MAX_TIMEOUT_MS"),
+    (
+        "bypass_not_allowed",
+        {"permission_mode": "bypassPermissions"},
+        False,
+        "bypassPermissions is not allowed on this worker (ALLOW_BYPASS_PERMISSIONS)",
+    ),
+    (
+        "timeout_over_max",
+        {"timeout_ms": MAX_MS + 1},
+        True,
+        f"timeout_ms {MAX_MS + 1} exceeds this worker's FARM_MAX_TIMEOUT_MS",
+    ),
     ("empty_commit", {"snapshot_commit": ""}, False, "snapshot_commit must be a full commit id"),
     ("short_commit", {"snapshot_commit": "a" * 12}, False, "snapshot_commit must be a full commit id"),
     ("commit_39", {"snapshot_commit": "a" * 39}, False, "snapshot_commit must be a full commit id"),
@@ -56,7 +65,9 @@ REJECTED = [
 ]
 
 
-@pytest.mark.parametrize(("changes", "bypass", "message"), [c[1:] for c in REJECTED], ids=[c[0] for c in REJECTED])
+@pytest.mark.parametrize(
+    ("changes", "bypass", "message"), [c[1:] for c in REJECTED], ids=[c[0] for c in REJECTED]
+)
 def test_rejected(changes, bypass, message):
     with pytest.raises(JobRejected) as caught:
         check_worker_rules(spec(**changes), settings(bypass))

@@ -13,7 +13,7 @@ import pytest
 from farm_core.git_cli import index_path, linked_git_dir, require_work_tree
 from farm_core.git_errors import NOT_A_REPO, GitOperationError
 from mcp_frontend.snapshot import snapshot_worktree
-from tasks.worktree import Worktree, WorktreeCache, used_marker
+from tasks.worktree import WorktreeCache, used_marker
 from tests.fixtures.git_repos import git
 
 
@@ -62,7 +62,11 @@ def test_materialize_checks_out_the_commit_detached(cache: WorktreeCache, source
 
     worktree = cache.materialize(str(source), commit, "job-1")
 
-    assert (worktree.path, worktree.commit, worktree.job_id) == (cache.cache_dir / "worktrees" / "job-1", commit, "job-1")
+    assert (worktree.path, worktree.commit, worktree.job_id) == (
+        cache.cache_dir / "worktrees" / "job-1",
+        commit,
+        "job-1",
+    )
     assert worktree.owned.git_dir == cache.cache_dir / "owned" / "job-1.git"
     assert checkout_files(worktree.path) == commit_files(source, commit)
     assert head(worktree.path) == commit
@@ -274,7 +278,9 @@ def test_concurrent_processes(cache: WorktreeCache, source: Path) -> None:
 
 def test_index_path_of_a_linked_worktree_is_read_without_git(make_repo, tmp_path: Path) -> None:  # noqa: F811
     source = make_repo({"a.txt": "a\n"}, name="index-source")
-    worktree = WorktreeCache(tmp_path / "cache").materialize(str(source), git(source, "rev-parse", "HEAD").strip(), "idx-job")
+    worktree = WorktreeCache(tmp_path / "cache").materialize(
+        str(source), git(source, "rev-parse", "HEAD").strip(), "idx-job"
+    )
 
     for top in (source, worktree.path):
         expected = (top / git(top, "rev-parse", "--git-path", "index").strip()).resolve()
@@ -290,7 +296,9 @@ def test_require_work_tree_inside_the_git_folder_is_not_a_repo(make_repo) -> Non
     assert raised.value.code == NOT_A_REPO and "not inside a git working tree" in str(raised.value)
 
 
-def test_a_mirror_of_a_repo_on_this_machine_borrows_its_objects_instead_of_fetching(make_repo, tmp_path: Path) -> None:  # noqa: F811
+def test_a_mirror_of_a_repo_on_this_machine_borrows_its_objects_instead_of_fetching(
+    make_repo, tmp_path: Path
+) -> None:  # noqa: F811
     source = make_repo({"a.txt": "a\n"}, name="borrowed")
     cache = WorktreeCache(tmp_path / "cache")
     commits = []

@@ -1,4 +1,5 @@
-"""A FarmService on the session farm's Redis and adapter (in front of the scripted gateway), and finished jobs."""
+"""A FarmService on the session farm's Redis and adapter (in front of the scripted gateway), and finished
+jobs."""
 
 import os
 import time
@@ -22,11 +23,15 @@ def sandbox(tmp_path) -> Path:
 
 @pytest.fixture
 def service(farm, sandbox, tmp_path) -> FarmService:
-    frontend = FrontendSettings(sandbox_root=sandbox, lite_cache_dir=tmp_path / "lite-cache", lite_cache_ttl_s=3600)
+    frontend = FrontendSettings(
+        sandbox_root=sandbox, lite_cache_dir=tmp_path / "lite-cache", lite_cache_ttl_s=3600
+    )
     settings = FarmSettings(
-        redis_url=farm.redis.url, key_prefix=f"cheap-test-{uuid.uuid4().hex[:8]}:",
-        adapter_url=farm.adapter.url, adapter_token=farm.adapter.token,
-    )  # fmt: skip
+        redis_url=farm.redis.url,
+        key_prefix=f"cheap-test-{uuid.uuid4().hex[:8]}:",
+        adapter_url=farm.adapter.url,
+        adapter_token=farm.adapter.token,
+    )
     return FarmService(frontend, settings)
 
 
@@ -39,12 +44,18 @@ def make_job(
     log: list[tuple[str, str]] = (),
     changed: list[str] = (),
 ) -> str:
-    """A job record as a worker leaves it: spec, log lines, stored patch and a terminal (or running) status."""
+    """A job record as a worker leaves it: spec, log lines, stored patch and a terminal (or running)
+    status."""
     job_id = uuid.uuid4().hex
     spec = JobSpec(
-        job_id=job_id, prompt=prompt, source=RepoSource(location="/nowhere", origin_host="h"), snapshot_commit="0" * 40,
-        timeout_ms=60000, created_at=time.time(), checks=[CheckSpec(name=n, command="true") for n in checks or {}],
-    )  # fmt: skip
+        job_id=job_id,
+        prompt=prompt,
+        source=RepoSource(location="/nowhere", origin_host="h"),
+        snapshot_commit="0" * 40,
+        timeout_ms=60000,
+        created_at=time.time(),
+        checks=[CheckSpec(name=n, command="true") for n in checks or {}],
+    )
     store = service.store
     store.create(spec)
     for kind, text in log:

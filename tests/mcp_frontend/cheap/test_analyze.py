@@ -1,4 +1,5 @@
-"""analyze: one cheap call over bounded file slices through the real adapter; identical calls come from the cache."""
+"""analyze: one cheap call over bounded file slices through the real adapter; identical calls come from the
+cache."""
 
 import pytest
 from mcp import Client
@@ -14,15 +15,27 @@ BIG = "".join(f"line {n:06d} of a long generated file\n" for n in range(1500))  
 
 @pytest.fixture
 def repo(make_repo, sandbox):  # noqa: F811
-    return make_repo({"src/app.py": GREET, "src/big.py": BIG, "docs/notes.md": "notes\n"}, name="app", parent=sandbox)
+    return make_repo(
+        {"src/app.py": GREET, "src/big.py": BIG, "docs/notes.md": "notes\n"}, name="app", parent=sandbox
+    )
 
 
 async def test_analyze_answers_with_one_call_then_from_the_cache(service, repo, scripted_gateway):  # noqa: F811
     scripted_gateway.add_scenario(
-        {"name": "cheap-analyze", "turns": [{"text": "greet() returns 'hello'.", "usage": {"prompt_tokens": 321, "completion_tokens": 9}}]}
+        {
+            "name": "cheap-analyze",
+            "turns": [
+                {"text": "greet() returns 'hello'.", "usage": {"prompt_tokens": 321, "completion_tokens": 9}}
+            ],
+        }
     )
     before = tree_bytes(repo)
-    arguments = {"question": f"What does greet return? {MARKER}", "files": ["src/app.py"], "globs": ["src/*.py"], "repo": "app"}
+    arguments = {
+        "question": f"What does greet return? {MARKER}",
+        "files": ["src/app.py"],
+        "globs": ["src/*.py"],
+        "repo": "app",
+    }
 
     async with Client(build_server(service)) as client:
         first = await call_ok(client, "analyze", arguments)
@@ -34,9 +47,16 @@ async def test_analyze_answers_with_one_call_then_from_the_cache(service, repo, 
 
     assert first["answer"] == "greet() returns 'hello'." and first["cached"] is False
     assert first["files_used"] == ["src/app.py", "src/big.py"]
-    assert any(note.startswith("src/big.py: first ") and f"of {len(BIG)} bytes" in note for note in first["truncated"])
+    assert any(
+        note.startswith("src/big.py: first ") and f"of {len(BIG)} bytes" in note
+        for note in first["truncated"]
+    )
     assert first["usage"]["input_tokens"] == 321 and first["usage"]["output_tokens"] == 9
-    assert second == {**first, "cached": True, "usage": {"input_tokens": 0, "output_tokens": 0, "cached_tokens": 0}}
+    assert second == {
+        **first,
+        "cached": True,
+        "usage": {"input_tokens": 0, "output_tokens": 0, "cached_tokens": 0},
+    }
     assert third["cached"] is False  # the file changed: a new content hash
     requests = scripted_gateway.requests()
     assert len(requests) == 2 and [r["scenario"] for r in requests] == ["cheap-analyze"] * 2
@@ -61,10 +81,23 @@ async def test_analyze_answers_with_one_call_then_from_the_cache(service, repo, 
         ({"files": ["src/app.py"], "question": "x" * 8001}, "invalid_argument"),
         ({"files": ["src/app.py"], "question": "   "}, "invalid_argument"),
     ],
-    ids=["dotdot", "absolute", "symlink-out", "glob-dotdot", "glob-absolute", "repo-out", "missing", "nothing", "too-many",
-         "long-question", "empty-question"],
-)  # fmt: skip
-async def test_analyze_refuses_bad_input_without_a_model_call(service, repo, sandbox, scripted_gateway, arguments, code):  # noqa: F811
+    ids=[
+        "dotdot",
+        "absolute",
+        "symlink-out",
+        "glob-dotdot",
+        "glob-absolute",
+        "repo-out",
+        "missing",
+        "nothing",
+        "too-many",
+        "long-question",
+        "empty-question",
+    ],
+)
+async def test_analyze_refuses_bad_input_without_a_model_call(
+    service, repo, sandbox, scripted_gateway, arguments, code
+):  # noqa: F811
     (sandbox.parent / "outside.txt").write_text("outside\n")
     (sandbox.parent / "escape").mkdir()
     (sandbox.parent / "escape" / "secret.txt").write_text("secret\n")

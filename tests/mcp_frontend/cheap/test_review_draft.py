@@ -1,4 +1,5 @@
-"""review and draft: one cheap call each over a job's diff or the caller's files/changes, through the real adapter."""
+"""review and draft: one cheap call each over a job's diff or the caller's files/changes, through the real
+adapter."""
 
 import pytest
 from mcp import Client
@@ -9,12 +10,14 @@ from tests.fixtures.mcp_calls import call_error, call_ok
 from tests.mcp_frontend.cheap.support import make_job, sandbox, service, tree_bytes  # noqa: F401
 
 PATCH = (
-    b"diff --git a/src/app.py b/src/app.py\n--- a/src/app.py\n+++ b/src/app.py\n@@ -1,2 +1,2 @@\n def greet():\n"
+    b"diff --git a/src/app.py b/src/app.py\n--- a/src/app.py\n+++ b/src/app.py\n@@ -1,2 +1,2 @@\n def "
+    b"greet():\n"
     b"-    return 'hello'\n+    return 'hello farm'\n"
 )
 REVIEW_JSON = (
     'Here is my review:\n```json\n{"verdict": "repair", "findings": [{"file": "src/app.py", "line": "2", '
-    '"severity": "High", "message": "the greeting changed but the test still expects hello"}]}\n```\nHope it helps.'
+    '"severity": "High", "message": "the greeting changed but the test still expects hello"}]}\n```\nHope it '
+    "helps."
 )
 
 
@@ -25,14 +28,29 @@ def repo(make_repo, sandbox):  # noqa: F811
 
 async def test_review_of_a_job_parses_a_fenced_json_answer(service, scripted_gateway):  # noqa: F811
     scripted_gateway.add_scenario({"name": "cheap-review", "turns": [{"text": REVIEW_JSON}]})
-    job_id = make_job(service, prompt="Greet the farm [[scenario:cheap-review]]", patch=PATCH, checks={"tests": "failed"}, changed=["src/app.py"])
+    job_id = make_job(
+        service,
+        prompt="Greet the farm [[scenario:cheap-review]]",
+        patch=PATCH,
+        checks={"tests": "failed"},
+        changed=["src/app.py"],
+    )
 
     async with Client(build_server(service)) as client:
         result = await call_ok(client, "review", {"job_id": job_id, "focus": "tests"})
 
-    assert result["verdict"] == "repair" and result["reviewed"] == f"job {job_id}" and result["checks"] == ["tests: failed"]
+    assert (
+        result["verdict"] == "repair"
+        and result["reviewed"] == f"job {job_id}"
+        and result["checks"] == ["tests: failed"]
+    )
     assert result["findings"] == [
-        {"file": "src/app.py", "line": 2, "severity": "error", "message": "the greeting changed but the test still expects hello"}
+        {
+            "file": "src/app.py",
+            "line": 2,
+            "severity": "error",
+            "message": "the greeting changed but the test still expects hello",
+        }
     ]
     (request,) = scripted_gateway.requests()
     sent = str(request["body"]["messages"])
@@ -40,18 +58,26 @@ async def test_review_of_a_job_parses_a_fenced_json_answer(service, scripted_gat
 
 
 async def test_review_of_files_accepts_bare_json(service, repo, scripted_gateway):  # noqa: F811
-    scripted_gateway.add_scenario({"name": "cheap-accept", "turns": [{"text": '{"verdict": "accept", "findings": []}'}]})
+    scripted_gateway.add_scenario(
+        {"name": "cheap-accept", "turns": [{"text": '{"verdict": "accept", "findings": []}'}]}
+    )
     before = tree_bytes(repo)
     async with Client(build_server(service)) as client:
-        result = await call_ok(client, "review", {"files": ["src/app.py"], "repo": "app", "focus": "[[scenario:cheap-accept]]"})
+        result = await call_ok(
+            client, "review", {"files": ["src/app.py"], "repo": "app", "focus": "[[scenario:cheap-accept]]"}
+        )
     assert result["verdict"] == "accept" and result["findings"] == [] and result["reviewed"] == "src/app.py"
     assert len(scripted_gateway.requests()) == 1
-    assert "    2     return 'hello'" in str(scripted_gateway.requests()[0]["body"]["messages"])  # line-numbered
+    assert "    2     return 'hello'" in str(
+        scripted_gateway.requests()[0]["body"]["messages"]
+    )  # line-numbered
     assert tree_bytes(repo) == before
 
 
 async def test_review_that_is_not_json_is_model_output_invalid(service, scripted_gateway):  # noqa: F811
-    scripted_gateway.add_scenario({"name": "cheap-prose", "turns": [{"text": "Looks fine to me, ship it {maybe}."}]})
+    scripted_gateway.add_scenario(
+        {"name": "cheap-prose", "turns": [{"text": "Looks fine to me, ship it {maybe}."}]}
+    )
     job_id = make_job(service, prompt="[[scenario:cheap-prose]]", patch=PATCH, changed=["src/app.py"])
     async with Client(build_server(service)) as client:
         error = await call_error(client, "review", {"job_id": job_id})
@@ -77,19 +103,28 @@ async def test_review_refuses_bad_input(service, repo, scripted_gateway):  # noq
     assert scripted_gateway.requests() == []
 
 
-async def test_draft_from_a_repo_reads_changes_and_untracked_files_without_touching_it(service, repo, scripted_gateway):  # noqa: F811
-    scripted_gateway.add_scenario({"name": "cheap-draft", "turns": [{"text": "Greet the farm\n\nChange the greeting."}]})
+async def test_draft_from_a_repo_reads_changes_and_untracked_files_without_touching_it(
+    service, repo, scripted_gateway
+):  # noqa: F811
+    scripted_gateway.add_scenario(
+        {"name": "cheap-draft", "turns": [{"text": "Greet the farm\n\nChange the greeting."}]}
+    )
     (repo / "src/app.py").write_text("def greet():\n    return 'hello farm'\n")
     (repo / "src/new.py").write_text("VALUE = 1\n")
     before = tree_bytes(repo)
 
     async with Client(build_server(service)) as client:
-        result = await call_ok(client, "draft", {"kind": "commit", "repo": "app", "instructions": "[[scenario:cheap-draft]]"})
+        result = await call_ok(
+            client, "draft", {"kind": "commit", "repo": "app", "instructions": "[[scenario:cheap-draft]]"}
+        )
 
     assert result == {
-        "kind": "commit", "text": "Greet the farm\n\nChange the greeting.", "source": "repo app", "truncated": [],
+        "kind": "commit",
+        "text": "Greet the farm\n\nChange the greeting.",
+        "source": "repo app",
+        "truncated": [],
         "usage": result["usage"],
-    }  # fmt: skip
+    }
     (request,) = scripted_gateway.requests()
     sent = str(request["body"]["messages"])
     assert "+    return 'hello farm'" in sent and "+VALUE = 1" in sent and "commit message" in sent
@@ -97,8 +132,12 @@ async def test_draft_from_a_repo_reads_changes_and_untracked_files_without_touch
 
 
 async def test_draft_from_a_job_patch(service, scripted_gateway):  # noqa: F811
-    scripted_gateway.add_scenario({"name": "cheap-pr", "turns": [{"text": "# Greet the farm\n\n## Summary\nNew greeting."}]})
-    job_id = make_job(service, prompt="[[scenario:cheap-pr]] greet the farm", patch=PATCH, changed=["src/app.py"])
+    scripted_gateway.add_scenario(
+        {"name": "cheap-pr", "turns": [{"text": "# Greet the farm\n\n## Summary\nNew greeting."}]}
+    )
+    job_id = make_job(
+        service, prompt="[[scenario:cheap-pr]] greet the farm", patch=PATCH, changed=["src/app.py"]
+    )
     async with Client(build_server(service)) as client:
         result = await call_ok(client, "draft", {"kind": "pr", "job_id": job_id})
     assert result["text"].startswith("# Greet the farm") and result["source"] == f"job {job_id}"

@@ -1,4 +1,5 @@
-"""A FarmService on the real Redis with SANDBOX_ROOT in a tmp dir, a sample repo in it, and repo fingerprints."""
+"""A FarmService on the real Redis with SANDBOX_ROOT in a tmp dir, a sample repo in it, and repo
+fingerprints."""
 
 import hashlib
 import os
@@ -136,20 +137,29 @@ def repo_state(repo: Path) -> str:
                 digest.update(path.read_bytes())
             digest.update(oct(mode).encode())
     status = subprocess.run(
-        ["git", "status", "--porcelain=v1", "--untracked-files=all"], cwd=repo, check=True, capture_output=True,
+        ["git", "status", "--porcelain=v1", "--untracked-files=all"],
+        cwd=repo,
+        check=True,
+        capture_output=True,
         env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
-    ).stdout  # fmt: skip
+    ).stdout
     digest.update(status)
     return digest.hexdigest()
 
 
-def finished_job(service: FarmService, patch: bytes | None, status: JobStatus = JobStatus.completed, changed=()) -> str:
+def finished_job(
+    service: FarmService, patch: bytes | None, status: JobStatus = JobStatus.completed, changed=()
+) -> str:
     """A job record as a worker leaves it, with its patch stored."""
     job_id = uuid.uuid4().hex
     spec = JobSpec(
-        job_id=job_id, prompt="p", source=RepoSource(location="/nowhere", origin_host="h"), snapshot_commit="0" * 40,
-        timeout_ms=60000, created_at=time.time(),
-    )  # fmt: skip
+        job_id=job_id,
+        prompt="p",
+        source=RepoSource(location="/nowhere", origin_host="h"),
+        snapshot_commit="0" * 40,
+        timeout_ms=60000,
+        created_at=time.time(),
+    )
     service.store.create(spec)
     if patch is not None:
         service.store.store_patch(job_id, patch)
@@ -161,14 +171,16 @@ def finished_job(service: FarmService, patch: bytes | None, status: JobStatus = 
     return job_id
 
 
-# How long a tool may take before a reader stuck opening a FIFO counts as blocked (the tools answer in well under it).
+# How long a tool may take before a reader stuck opening a FIFO counts as blocked (the tools answer in well
+# under it).
 FIFO_PATIENCE_S = 3.0
 
 
 class FifoWatch:
     """While active: past FIFO_PATIENCE_S, opens the FIFO's write end whenever someone waits to read it.
 
-    A reader stuck in open() then gets EOF instead of hanging the test run, and `blocked` says it was stuck."""
+    A reader stuck in open() then gets EOF instead of hanging the test run, and `blocked` says it was
+    stuck."""
 
     def __init__(self, fifo: Path, patience_s: float = FIFO_PATIENCE_S):
         self.fifo, self.patience_s, self.blocked = fifo, patience_s, False

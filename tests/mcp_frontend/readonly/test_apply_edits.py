@@ -17,7 +17,13 @@ async def test_edits_land_exactly_and_keep_the_file_mode(service, repo):
     script.chmod(0o755)
     edits = [
         {"path": "src/app.py", "find": "LIMIT = 3", "replace": "LIMIT = 5"},
-        {"path": "src/app.py", "find": r"def (\w+)\(self, job_id\)", "replace": r"def \1(self, job_id: str)", "regex": True, "count": 2},
+        {
+            "path": "src/app.py",
+            "find": r"def (\w+)\(self, job_id\)",
+            "replace": r"def \1(self, job_id: str)",
+            "regex": True,
+            "count": 2,
+        },
         {"path": "run.sh", "find": "old", "replace": "new", "count": 2},
     ]
     async with Client(build_server(service)) as client:
@@ -71,16 +77,36 @@ def edit(path: str = "notes.txt", **fields) -> dict:
         ({"repo": "proj", "edits": [edit("src")]}, "path_not_found"),
         ({"repo": "proj", "edits": [edit("absent.txt")]}, "path_not_found"),
     ],
-    ids=["repo-outside", "dotdot", "absolute", "symlinked-dir", "symlinked-file", "git-dir", "too-many-edits",
-         "no-edits", "bad-regex", "count-zero", "empty-find", "binary", "folder", "missing"],
-)  # fmt: skip
+    ids=[
+        "repo-outside",
+        "dotdot",
+        "absolute",
+        "symlinked-dir",
+        "symlinked-file",
+        "git-dir",
+        "too-many-edits",
+        "no-edits",
+        "bad-regex",
+        "count-zero",
+        "empty-find",
+        "binary",
+        "folder",
+        "missing",
+    ],
+)
 async def test_apply_edits_refuses_bad_input_and_writes_nothing(service, repo, tmp_path, arguments, code):
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     (outside / "notes.txt").write_text("one\n")
     (repo / "escape").symlink_to(outside, target_is_directory=True)
     (repo / "link.txt").symlink_to(outside / "notes.txt")
-    arguments = {**arguments, "edits": [dict(e, path=str(outside / "notes.txt")) if e["path"] == "OUTSIDE" else e for e in arguments["edits"]]}
+    arguments = {
+        **arguments,
+        "edits": [
+            dict(e, path=str(outside / "notes.txt")) if e["path"] == "OUTSIDE" else e
+            for e in arguments["edits"]
+        ],
+    }
     before = repo_state(repo), (outside / "notes.txt").read_bytes()
     async with Client(build_server(service)) as client:
         error = await call_error(client, "apply_edits", arguments)

@@ -18,7 +18,9 @@ def by_path(result: dict) -> dict[str, dict]:
 
 
 async def test_digest_of_a_working_tree_against_head(service, repo):
-    (repo / "src" / "app.py").write_text((repo / "src" / "app.py").read_text().replace("LIMIT = 3", "LIMIT = 4\nEXTRA = 1"))
+    (repo / "src" / "app.py").write_text(
+        (repo / "src" / "app.py").read_text().replace("LIMIT = 3", "LIMIT = 4\nEXTRA = 1")
+    )
     (repo / "old.txt").unlink()
     (repo / "package-lock.json").write_text('{"lock": 2}\n')
     (repo / ".github" / "workflows" / "ci.yml").write_text("on: pull_request\n")
@@ -33,19 +35,45 @@ async def test_digest_of_a_working_tree_against_head(service, repo):
     assert repo_state(repo) == before
     assert "diff" not in result and result["source"] == "worktree of proj against HEAD"
     files = by_path(result)
-    assert sorted(files) == [".env", ".github/workflows/ci.yml", "big.txt", "image.bin", "old.txt", "package-lock.json", "src/app.py"]
+    assert sorted(files) == [
+        ".env",
+        ".github/workflows/ci.yml",
+        "big.txt",
+        "image.bin",
+        "old.txt",
+        "package-lock.json",
+        "src/app.py",
+    ]
     assert files["src/app.py"] | {"hunks": None} == {
-        "path": "src/app.py", "old_path": None, "status": "modified", "added": 2, "deleted": 1, "binary": False, "link": None,
-        "hunks": None, "more_hunks": 0, "flags": [],
-    }  # fmt: skip
+        "path": "src/app.py",
+        "old_path": None,
+        "status": "modified",
+        "added": 2,
+        "deleted": 1,
+        "binary": False,
+        "link": None,
+        "hunks": None,
+        "more_hunks": 0,
+        "flags": [],
+    }
     assert files["src/app.py"]["hunks"][0].startswith("@@ -3 +3,2 @@")
     assert files["old.txt"]["status"] == "deleted" and files["old.txt"]["flags"] == ["deletes_file"]
     assert files["big.txt"] | {"hunks": None} == {
-        "path": "big.txt", "old_path": None, "status": "added", "added": 400, "deleted": 0, "binary": False, "link": None,
-        "hunks": None, "more_hunks": 0, "flags": ["large"],
-    }  # fmt: skip
+        "path": "big.txt",
+        "old_path": None,
+        "status": "added",
+        "added": 400,
+        "deleted": 0,
+        "binary": False,
+        "link": None,
+        "hunks": None,
+        "more_hunks": 0,
+        "flags": ["large"],
+    }
     assert files["image.bin"]["binary"] and files["image.bin"]["flags"] == ["binary"]
-    assert files["package-lock.json"]["flags"] == ["lockfile"] and files[".github/workflows/ci.yml"]["flags"] == ["ci"]
+    assert files["package-lock.json"]["flags"] == ["lockfile"] and files[".github/workflows/ci.yml"][
+        "flags"
+    ] == ["ci"]
     assert files[".env"]["flags"] == ["secret_like"]
     assert result["total_files"] == 7 and result["risky"] and not result["truncated"]
     assert result["flags"] == ["binary", "ci", "deletes_file", "large", "lockfile", "secret_like"]
@@ -61,7 +89,9 @@ async def test_digest_of_a_clean_tree_is_empty(service, repo):
 async def test_digest_of_a_jobs_stored_patch(service, repo):
     base = git(repo, "rev-parse", "HEAD").strip()
     git(repo, "mv", "notes.txt", "renamed notes.txt")
-    (repo / "src" / "app.py").write_text((repo / "src" / "app.py").read_text() + "\n\ndef added():\n    return 1\n")
+    (repo / "src" / "app.py").write_text(
+        (repo / "src" / "app.py").read_text() + "\n\ndef added():\n    return 1\n"
+    )
     (repo / "migrations").mkdir()
     (repo / "migrations" / "0002_add.sql").write_text("ALTER TABLE t ADD c int;\n")
     (repo / "image.bin").unlink()
@@ -76,9 +106,21 @@ async def test_digest_of_a_jobs_stored_patch(service, repo):
         empty = await call_ok(client, "diff_digest", {"job_id": empty_job})
 
     files = by_path(result)
-    assert result["source"] == f"job {job_id}" and sorted(files) == ["image.bin", "migrations/0002_add.sql", "renamed notes.txt", "src/app.py"]
-    assert files["renamed notes.txt"]["status"] == "renamed" and files["renamed notes.txt"]["old_path"] == "notes.txt"
-    assert files["src/app.py"]["added"] == 4 and files["src/app.py"]["deleted"] == 0 and len(files["src/app.py"]["hunks"]) == 1
+    assert result["source"] == f"job {job_id}" and sorted(files) == [
+        "image.bin",
+        "migrations/0002_add.sql",
+        "renamed notes.txt",
+        "src/app.py",
+    ]
+    assert (
+        files["renamed notes.txt"]["status"] == "renamed"
+        and files["renamed notes.txt"]["old_path"] == "notes.txt"
+    )
+    assert (
+        files["src/app.py"]["added"] == 4
+        and files["src/app.py"]["deleted"] == 0
+        and len(files["src/app.py"]["hunks"]) == 1
+    )
     assert files["image.bin"]["status"] == "deleted" and files["image.bin"]["binary"]
     assert files["image.bin"]["flags"] == ["deletes_file", "binary"]
     assert files["migrations/0002_add.sql"]["flags"] == ["migration"]
@@ -97,7 +139,16 @@ async def test_digest_of_a_jobs_stored_patch(service, repo):
         ({"repo": "../elsewhere"}, "repo_outside_sandbox"),
         ({"repo": "proj/src"}, "not_a_git_repo"),
     ],
-    ids=["unknown-job", "overlong-job-id", "neither", "both", "running", "patch-expired", "outside", "not-a-repo"],
+    ids=[
+        "unknown-job",
+        "overlong-job-id",
+        "neither",
+        "both",
+        "running",
+        "patch-expired",
+        "outside",
+        "not-a-repo",
+    ],
 )
 async def test_diff_digest_refuses_bad_input(service, repo, tmp_path, arguments, code):
     (tmp_path / "elsewhere").mkdir()
@@ -111,8 +162,16 @@ async def test_diff_digest_refuses_bad_input(service, repo, tmp_path, arguments,
     assert error["code"] == code, error
 
 
-LINK_DIGEST = {"status": "added", "added": 1, "deleted": 0, "binary": False, "hunks": ["@@ -0,0 +1,1 @@ (untracked)"],
-               "more_hunks": 0, "flags": ["symlink"], "old_path": None}  # fmt: skip
+LINK_DIGEST = {
+    "status": "added",
+    "added": 1,
+    "deleted": 0,
+    "binary": False,
+    "hunks": ["@@ -0,0 +1,1 @@ (untracked)"],
+    "more_hunks": 0,
+    "flags": ["symlink"],
+    "old_path": None,
+}
 
 
 async def test_an_untracked_symlink_out_of_the_repo_is_a_link_never_read(service, repo, tmp_path):
@@ -148,4 +207,9 @@ async def test_a_symlink_in_a_jobs_patch_is_shown_as_a_link(service, repo):
     async with Client(build_server(service)) as client:
         result = await call_ok(client, "diff_digest", {"job_id": job_id})
     [entry] = result["files"]
-    assert (entry["path"], entry["link"], entry["added"], entry["flags"]) == ("etc-passwd", "/etc/passwd", 1, ["symlink"])
+    assert (entry["path"], entry["link"], entry["added"], entry["flags"]) == (
+        "etc-passwd",
+        "/etc/passwd",
+        1,
+        ["symlink"],
+    )

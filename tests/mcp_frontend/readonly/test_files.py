@@ -1,4 +1,5 @@
-"""The path rule of repo_paths as the read-only tools' listing and reading use it: links are links, only regular files open."""
+"""The path rule of repo_paths as the read-only tools' listing and reading use it: links are links, only
+regular files open."""
 
 import os
 import socket
@@ -31,23 +32,49 @@ def tree(tmp_path):
 
 def test_entry_kinds_come_from_lstat(tree):
     root, _ = tree
-    kinds = {name: entry_kind(root / name) for name in ["a.txt", "sub", "to-a", "to-outside", "to-zero", "pipe", "sock", "nope"]}
-    assert kinds == {"a.txt": "file", "sub": "folder", "to-a": "link", "to-outside": "link", "to-zero": "link",
-                     "pipe": "special", "sock": "special", "nope": "missing"}  # fmt: skip
+    kinds = {
+        name: entry_kind(root / name)
+        for name in ["a.txt", "sub", "to-a", "to-outside", "to-zero", "pipe", "sock", "nope"]
+    }
+    assert kinds == {
+        "a.txt": "file",
+        "sub": "folder",
+        "to-a": "link",
+        "to-outside": "link",
+        "to-zero": "link",
+        "pipe": "special",
+        "sock": "special",
+        "nope": "missing",
+    }
     assert link_target(root / "to-zero") == "/dev/zero" and link_target(root / "a.txt") == ""
 
 
 def test_only_a_regular_file_reached_through_no_link_is_opened(tree):
     root, outside = tree
     with FifoWatch(root / "pipe") as watch:
-        opened = {name: open_regular(root / name, root) for name in ["a.txt", "sub/b.txt", "to-a", "to-outside/secret.txt", "to-zero", "pipe", "sock", "sub"]}
+        opened = {
+            name: open_regular(root / name, root)
+            for name in [
+                "a.txt",
+                "sub/b.txt",
+                "to-a",
+                "to-outside/secret.txt",
+                "to-zero",
+                "pipe",
+                "sock",
+                "sub",
+            ]
+        }
     assert not watch.blocked
     assert {name for name, handle in opened.items() if handle is not None} == {"a.txt", "sub/b.txt"}
     for handle in opened.values():
         if handle is not None:
             handle.close()
     assert open_regular(outside / "secret.txt", root) is None  # not below root at all
-    assert read_text(root / "to-outside" / "secret.txt", root) is None and read_text(root / "sub" / "b.txt", root) == "b\n"
+    assert (
+        read_text(root / "to-outside" / "secret.txt", root) is None
+        and read_text(root / "sub" / "b.txt", root) == "b\n"
+    )
 
 
 def test_a_listing_holds_files_and_links_never_what_they_lead_to(tree):

@@ -18,8 +18,12 @@ async def test_history_of_a_file_newest_first_and_bounded(service, repo):
         one = await call_ok(client, "history", {"path": str(repo / "notes.txt"), "limit": 1})
         folder = await call_ok(client, "history", {"path": "proj"})
     assert repo_state(repo) == before
-    assert full["repo"] == "proj" and full["path"] == "notes.txt" and full["tracked"] and full["blame"] is None
-    assert [c["subject"] for c in full["commits"]] == ["change notes line three", "initial"] and not full["truncated"]
+    assert (
+        full["repo"] == "proj" and full["path"] == "notes.txt" and full["tracked"] and full["blame"] is None
+    )
+    assert [c["subject"] for c in full["commits"]] == ["change notes line three", "initial"] and not full[
+        "truncated"
+    ]
     head = git(repo, "rev-parse", "HEAD").strip()
     assert full["commits"][0]["hash"] == head[:12] and full["commits"][0]["author"] == "farm-test"
     assert full["commits"][0]["date"][:4].isdigit() and "T" in full["commits"][0]["date"]
@@ -42,9 +46,15 @@ async def test_history_of_a_line_blames_it_and_lists_the_commits_touching_it(ser
     assert three["blame"]["text"] == "three changed" and three["blame"]["committed"]
     assert three["blame"]["commit"]["subject"] == "change notes line three"
     assert [c["subject"] for c in three["commits"]] == ["change notes line three", "initial"]
-    assert one["blame"]["commit"]["subject"] == "initial" and [c["subject"] for c in one["commits"]] == ["initial"]
+    assert one["blame"]["commit"]["subject"] == "initial" and [c["subject"] for c in one["commits"]] == [
+        "initial"
+    ]
     assert edited["blame"] == {"line": 2, "text": "two needle (edited)", "committed": False, "commit": None}
-    assert untracked["tracked"] is False and untracked["commits"] == [] and untracked["blame"]["committed"] is False
+    assert (
+        untracked["tracked"] is False
+        and untracked["commits"] == []
+        and untracked["blame"]["committed"] is False
+    )
 
 
 @pytest.mark.parametrize(
@@ -59,7 +69,16 @@ async def test_history_of_a_line_blames_it_and_lists_the_commits_touching_it(ser
         ({"path": "proj/gone.txt"}, "path_not_found"),
         ({"path": "loose.txt"}, "not_a_git_repo"),
     ],
-    ids=["limit-over-cap", "limit-zero", "line-past-end", "line-zero", "line-of-folder", "outside", "missing", "no-repo"],
+    ids=[
+        "limit-over-cap",
+        "limit-zero",
+        "line-past-end",
+        "line-zero",
+        "line-of-folder",
+        "outside",
+        "missing",
+        "no-repo",
+    ],
 )
 async def test_history_refuses_bad_input(service, repo, sandbox, tmp_path, arguments, code):
     (tmp_path / "elsewhere.txt").write_text("x\n")
@@ -67,7 +86,6 @@ async def test_history_refuses_bad_input(service, repo, sandbox, tmp_path, argum
     async with Client(build_server(service)) as client:
         error = await call_error(client, "history", arguments)
     assert error["code"] == code, error
-
 
 
 async def test_blame_never_opens_a_fifo(service, repo):

@@ -22,5 +22,11 @@ async def test_the_tools_are_registered_with_result_schemas(service):
 
 
 def test_new_error_codes_are_documented():
-    for code in ("request_too_large", "path_not_found", "path_outside_repo", "edit_mismatch", "git_query_failed"):
+    for code in (
+        "request_too_large",
+        "path_not_found",
+        "path_outside_repo",
+        "edit_mismatch",
+        "git_query_failed",
+    ):
         assert re.search(rf"`{code}`", TOOLS_DOC), code

@@ -33,7 +33,9 @@ async def test_search_takes_absolute_paths_a_glob_and_stops_at_max_results(servi
     async with Client(build_server(service)) as client:
         limited = await call_ok(client, "search", {"pattern": "def ", "paths": [str(repo)], "max_results": 2})
         only_py = await call_ok(client, "search", {"pattern": "return", "paths": [str(repo)], "glob": "*.py"})
-        folded = await call_ok(client, "search", {"pattern": "HELLO", "paths": ["proj/src/app.py"], "ignore_case": True})
+        folded = await call_ok(
+            client, "search", {"pattern": "HELLO", "paths": ["proj/src/app.py"], "ignore_case": True}
+        )
     assert limited["truncated"] and len(limited["matches"]) == 2
     assert {m["path"] for m in only_py["matches"]} == {"proj/src/app.py"} and len(only_py["matches"]) == 3
     assert [m["line"] for m in folded["matches"]] == [7, 8]
@@ -44,7 +46,14 @@ def test_ripgrep_and_the_python_scan_agree(repo, sandbox):
     (repo / "a-b.txt").write_text("needle\n")
     (repo / "a").mkdir()
     (repo / "a" / "x.txt").write_text("needle\n")
-    for pattern, glob in [("needle|return", None), ("def", "*.py"), ("e", "!*.ts"), ("on", "proj/.github/**"), ("needle", "!proj/a/*"), ("return", "**/src/*.p[xy]")]:
+    for pattern, glob in [
+        ("needle|return", None),
+        ("def", "*.py"),
+        ("e", "!*.ts"),
+        ("on", "proj/.github/**"),
+        ("needle", "!proj/a/*"),
+        ("return", "**/src/*.p[xy]"),
+    ]:
         fast = search(sandbox, pattern, ["proj"], glob, 200)
         slow = search(sandbox, pattern, ["proj"], glob, 200, use_rg=False)
         assert (fast.engine, slow.engine) == ("rg", "python")
@@ -80,9 +89,19 @@ def test_the_python_scan_honours_gitignore_and_nested_repos(repo, sandbox, make_
         ({"pattern": "x", "paths": ["proj/escape"]}, "repo_outside_sandbox"),  # a symlink leading out
         ({"pattern": "x", "paths": ["proj/missing.txt"]}, "path_not_found"),
     ],
-    ids=["no-paths", "empty-paths", "bad-regex", "too-many-results", "zero-results", "too-many-paths",
-         "dotdot", "absolute-outside", "symlink-out", "missing"],
-)  # fmt: skip
+    ids=[
+        "no-paths",
+        "empty-paths",
+        "bad-regex",
+        "too-many-results",
+        "zero-results",
+        "too-many-paths",
+        "dotdot",
+        "absolute-outside",
+        "symlink-out",
+        "missing",
+    ],
+)
 async def test_search_refuses_bad_input(service, repo, tmp_path, arguments, code):
     (tmp_path / "outside").mkdir()
     (tmp_path / "outside" / "secret.txt").write_text("x\n")
