@@ -66,9 +66,8 @@ class ClientLimits:
             self._refill(state, now)
             if state.tokens < 1:
                 raise RateLimited(
-                    f"this job sent more than {self.burst} requests at once or {self.rate_per_s * 60:g} a "
-                    "minute "
-                    "(ADAPTER_JOB_BURST, ADAPTER_JOB_RATE_PER_MIN)",
+                    f"this job sent more than {self.burst} requests at once or "
+                    f"{self.rate_per_s * 60:g} a minute (ADAPTER_JOB_BURST, ADAPTER_JOB_RATE_PER_MIN)",
                     retry_after_s=(1 - state.tokens) / self.rate_per_s,
                 )
             state.tokens -= 1

@@ -59,8 +59,7 @@ class AdapterSettings(BaseSettings):
         None,
         validation_alias="ADAPTER_PROFILE",
         description="Provider profile of the gateway (deepseek, kimi, glm, qwen, gemini, openrouter, vllm, "
-        "generic); "
-        "default: inferred from ONEAPI_BASE_URL and the model name.",
+        "generic); default: inferred from ONEAPI_BASE_URL and the model name.",
     )
     reasoning_key: SecretStr | None = Field(
         None,
@@ -137,8 +136,7 @@ class AdapterSettings(BaseSettings):
         gt=0,
         validation_alias="ADAPTER_MAX_BODY_BYTES",
         description="Longest request body read; past it (declared or counted as it arrives) 413 "
-        "request_too_large. "
-        "Claude Code's requests are KBs to a few MB, images included.",
+        "request_too_large. Claude Code's requests are KBs to a few MB, images included.",
     )
     header_timeout_s: float = Field(
         10.0,

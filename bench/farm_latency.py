@@ -395,8 +395,8 @@ async def dispatch(client: Client, bench: Bench, repo: Path, jobs: int, warmup: 
     }
     rows = {k: v for k, v in rows.items() if v}
     print(
-        f"\n[1+2] dispatch and wait wake-up: {len(good)} no-op jobs, one at a time ({warmup} warm-up jobs "
-        "not counted)"
+        f"\n[1+2] dispatch and wait wake-up: {len(good)} no-op jobs, one at a time "
+        f"({warmup} warm-up jobs not counted)"
     )
     if failed:
         print(
@@ -405,8 +405,8 @@ async def dispatch(client: Client, bench: Bench, repo: Path, jobs: int, warmup: 
         )
     if late_waits:
         print(
-            f"  !! {late_waits} jobs finished before their wait call was sent (wake-up not meaningful for "
-            "them)"
+            f"  !! {late_waits} jobs finished before their wait call was sent "
+            "(wake-up not meaningful for them)"
         )
     total = statistics.median(rows["DISPATCH: start sent -> agent init"])
     print(f"  {'stage (ms)':<62} {'p50':>8} {'p99':>8} {'mean':>8}  {'p50 share of dispatch'}")
@@ -431,8 +431,8 @@ async def dispatch(client: Client, bench: Bench, repo: Path, jobs: int, warmup: 
             )
     workers = {j.record.worker for j in good}
     print(
-        f"  measured jobs ran on {len(workers)} pool process(es); the worker log is parsed for the "
-        "broker/pool split"
+        f"  measured jobs ran on {len(workers)} pool process(es); the worker log is "
+        "parsed for the broker/pool split"
     )
     return {name: (pct(v, 50), pct(v, 99)) for name, v in rows.items()} | {
         "_n": len(good),
@@ -513,8 +513,8 @@ async def overhead(client: Client, bench: Bench, repo: Path, runs: int) -> dict:
     ratio_p50 = statistics.median(farm) / statistics.median(direct)
     verdict = "PASS" if ratio_mean <= GOAL_OVERHEAD_RATIO else "FAIL"
     print(
-        f"\n[3] overhead: 3-turn job (Write, Edit, answer), {runs} runs each, interleaved (1 warm-up each "
-        "not counted)"
+        f"\n[3] overhead: 3-turn job (Write, Edit, answer), {runs} runs each, "
+        "interleaved (1 warm-up each not counted)"
     )
     print(f"  {'path (ms)':<62} {'mean':>8} {'p50':>8} {'min':>8} {'max':>8}")
     for name, values in (
@@ -522,8 +522,8 @@ async def overhead(client: Client, bench: Bench, repo: Path, runs: int) -> dict:
         ("farm: start -> wait (completed)", farm),
     ):
         print(
-            f"  {name:<62} {ms(statistics.fmean(values))} {ms(statistics.median(values))} {ms(min(values))} "
-            f"{ms(max(values))}"
+            f"  {name:<62} {ms(statistics.fmean(values))} "
+            f"{ms(statistics.median(values))} {ms(min(values))} {ms(max(values))}"
         )
     print(
         f"  ratio farm/direct: mean {ratio_mean:.3f}, p50 {ratio_p50:.3f}   goal <= {GOAL_OVERHEAD_RATIO}  "
@@ -575,12 +575,12 @@ async def bytes_codex_receives(client: Client, bench: Bench, repo: Path, files: 
     reduction = (1 - received / full) * 100 if full else 0.0
     verdict = "PASS" if reduction >= GOAL_BYTES_REDUCTION_PCT else "FAIL"
     print(
-        f"\n[4] bytes Codex receives: one job writing {files} files (~{len(generated_module(0))} B each), "
-        "include_diff false"
+        f"\n[4] bytes Codex receives: one job writing {files} files "
+        f"(~{len(generated_module(0))} B each), include_diff false"
     )
     print(
-        f"  start result JSON {start_bytes} B + wait result JSON {wait_bytes} B = {received} B (structured "
-        "content)"
+        f"  start result JSON {start_bytes} B + wait result JSON {wait_bytes} B = "
+        f"{received} B (structured content)"
     )
     print(f"  (whole JSON-RPC results as sent, text + structured content: {job.wire_bytes} B)")
     print(f"  full patch {len(patch)} B + full log {log_bytes} B ({len(job.log)} entries) = {full} B")
@@ -615,8 +615,8 @@ def header(argv: list[str], prog: str = "bench.farm_latency") -> None:
         ]
     )
     print(
-        f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()} on "
-        f"{platform.system()}"
+        f"machine: {cpu_model()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()} on {platform.system()}"
     )
     print(f"versions: {versions}")
     print(f"command: python -m {prog} {shlex.join(argv)}".rstrip())

@@ -84,8 +84,8 @@ def run(pool: Pool, args: argparse.Namespace) -> list[str]:
         f"{args.concurrency}, all queued at once"
     )
     print(
-        f"  last fan-out start ({FANOUT_BATCH} jobs per call) sent {max(sent) - min(sent):.1f} s after the "
-        "first"
+        f"  last fan-out start ({FANOUT_BATCH} jobs per call) sent "
+        f"{max(sent) - min(sent):.1f} s after the first"
     )
     if records:
         for line in report_lines(

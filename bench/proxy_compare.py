@@ -310,8 +310,8 @@ def fairness_check(
     """Print each proxy's answer to the compared request; return the proxies whose answers are valid and
     equal."""
     print(
-        "\nfairness check (compared request; expected text: the scripted 20-word answer, stop_reason "
-        "end_turn)"
+        "\nfairness check (compared request; expected text: the scripted 20-word "
+        "answer, stop_reason end_turn)"
     )
     passed = []
     for proxy in proxies:
@@ -329,14 +329,12 @@ def fairness_check(
         print(
             f"  {proxy.name:18} {verdict}  non-streaming: valid={plain.valid} text={plain.text == ANSWER} "
             f"stop={plain.stop_reason} ({plain.detail}); streaming: valid={streamed.valid} "
-            f"text={streamed.text == ANSWER} "
-            f"stop={streamed.stop_reason} ({streamed.detail})"
+            f"text={streamed.text == ANSWER} stop={streamed.stop_reason} ({streamed.detail})"
         )
         if upstream:
             print(
-                f"  {'':18} upstream request it sent: {upstream['bytes']:,} B, {upstream['messages']} "
-                "messages, "
-                f"max_tokens {upstream['max_tokens']}"
+                f"  {'':18} upstream request it sent: {upstream['bytes']:,} B, "
+                f"{upstream['messages']} messages, max_tokens {upstream['max_tokens']}"
             )
         if ok:
             passed.append(proxy)
@@ -446,8 +444,8 @@ def litellm_proxy(
     command = resolve_litellm(args.litellm_command)
     if command is None or shutil.which(command[0]) is None:
         print(
-            f"litellm: not installed, skipped (install: {LITELLM_INSTALL}; then --litellm-command or "
-            "LITELLM_COMMAND)"
+            f"litellm: not installed, skipped (install: {LITELLM_INSTALL}; then "
+            "--litellm-command or LITELLM_COMMAND)"
         )
         return None
     server = start_litellm(command, workdir, gateway, args.litellm_workers)

@@ -153,9 +153,8 @@ def print_table(steps: list[Step], cores: int) -> None:
         failed = f"   !! {s.jobs - s.completed} not completed" if s.completed != s.jobs else ""
         print(
             f"  {s.workers:>7} {s.jobs_per_s:7.3f} {speed_up:8.2f} {efficiency * 100:9.0f} % "
-            f"{pct(s.run_times, 50):9.2f} {pct(s.run_times, 99):9.2f}"
-            f" {statistics.median(s.model_s):11.2f} {s.cpu.farm / s.jobs:14.2f} "
-            f"{s.cpu.workers / s.jobs:13.2f} {busy * 100:12.0f} %{failed}"
+            f"{pct(s.run_times, 50):9.2f} {pct(s.run_times, 99):9.2f} {statistics.median(s.model_s):11.2f} "
+            f"{s.cpu.farm / s.jobs:14.2f} {s.cpu.workers / s.jobs:13.2f} {busy * 100:12.0f} %{failed}"
         )
     cpu = statistics.median(s.cpu.farm / s.jobs for s in steps)
     print(f"  CPU-bound ceiling on {cores} cores at {cpu:.2f} farm CPU s per job: {cores / cpu:.2f} jobs/s")

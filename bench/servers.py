@@ -25,8 +25,8 @@ GATEWAY_KEY = "sk-bench-gateway-key-0000"
 CLIENT_TOKEN = "bench-client-token-0000"
 # 20 words
 ANSWER = (
-    "The failing test is fixed: the helper now returns the scaled value and every case in the suite passes "
-    "again."
+    "The failing test is fixed: the helper now returns the scaled value and every "
+    "case in the suite passes again."
 )
 ANSWER_CHUNKS = 20
 REASONING = "The helper multiplies by the wrong factor; the test expects the scaled value, so fix the factor."

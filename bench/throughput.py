@@ -173,8 +173,8 @@ def run(pool: Pool, args: argparse.Namespace) -> None:
             else float("nan")
         )
         print(
-            f"  raw Celery / {rate.name}: {raw.jobs_per_s / rate.jobs_per_s:,.0f}x the jobs/s; round trip "
-            f"p50 {trip:,.0f}x"
+            f"  raw Celery / {rate.name}: {raw.jobs_per_s / rate.jobs_per_s:,.0f}x "
+            f"the jobs/s; round trip p50 {trip:,.0f}x"
         )
 
 

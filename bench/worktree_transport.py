@@ -229,8 +229,8 @@ def report_ready(samples: dict[str, list[float]], files: int, dirs: int, runs: i
         for key in ("wt", "clone", "hl")
     }
     print(
-        f"\n1. Worktree ready time: {files} files in {dirs} directories, 3 commits; {runs} runs each "
-        "(interleaved)"
+        f"\n1. Worktree ready time: {files} files in {dirs} directories, 3 commits; "
+        f"{runs} runs each (interleaved)"
     )
     row("(a) warm-mirror materialize", samples["wt_ready"])
     row("(a) remove", samples["wt_remove"])
@@ -406,11 +406,10 @@ def report_bundle(r: dict) -> None:
     print(f"  ratio no-origin bundle / --all:    {r['no_origin'] / r['all']:.3f}")
     print(f"  job bundle is {r['delta'] / r['cap'] * 100:.3f}% of FARM_BUNDLE_MAX_BYTES ({r['cap']:,} B)")
     print(
-        "  worker check: materialize_job from the bundle, cold mirror (fetches origin first) "
-        f"{r['worker_cold_s'] * 1000:.0f} ms;"
-        f" a second job ({r['second_delta']:,} B bundle) on the warm mirror {r['worker_warm_s'] * 1000:.0f} "
-        "ms;"
-        f" snapshot commits checked out cleanly: {'yes' if r['worker_ok'] else 'NO'}"
+        "  worker check: materialize_job from the bundle, cold mirror (fetches origin "
+        f"first) {r['worker_cold_s'] * 1000:.0f} ms; a second job ({r['second_delta']:,} "
+        f"B bundle) on the warm mirror {r['worker_warm_s'] * 1000:.0f} ms; snapshot "
+        f"commits checked out cleanly: {'yes' if r['worker_ok'] else 'NO'}"
     )
 
 

@@ -8,11 +8,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from farm_core.errors import FarmError
+
 _POLL_S = 0.1
 
 
-class ChildFailed(RuntimeError):
+class ChildFailed(FarmError):
     """A child exited or never became ready; the message ends with its last log lines."""
+
+    code = "child_failed"
+    hint = "its log (named in the message) says why; `codex-farm doctor` checks the settings it needs"
 
     def __init__(self, child: "Child", reason: str):
         super().__init__(f"{child.name} {reason}; last lines of {child.log_path}:\n{child.tail()}")

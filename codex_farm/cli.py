@@ -134,13 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
         "up",
         help="run a whole farm on this machine until Ctrl-C",
         description="Redis (REDIS_URL, else a private redis-server, else embedded; FARM_EMBEDDED_REDIS=1 "
-        "forces "
-        "embedded), the adapter, a worker and the MCP frontend over HTTP. The model is "
-        "ONEAPI_BASE_URL/ONEAPI_API_KEY, "
-        "or the offline scripted gateway with --scripted or when they are not set. The MCP token and the "
-        "sandbox root "
-        "are kept in $XDG_CONFIG_HOME/codex-farm/config.json (default ~/.config/codex-farm/); while it runs, "
-        "`codex-farm env` prints the settings that reach this farm.",
+        "forces embedded), the adapter, a worker and the MCP frontend over HTTP. The "
+        "model is ONEAPI_BASE_URL/ONEAPI_API_KEY, or the offline scripted gateway with "
+        "--scripted or when they are not set. The MCP token and the sandbox root are kept "
+        "in $XDG_CONFIG_HOME/codex-farm/config.json (default ~/.config/codex-farm/); "
+        "while it runs, `codex-farm env` prints the settings that reach this farm.",
     )
     up.add_argument("--scripted", action="store_true", help="use the offline scripted gateway as the model")
     up.add_argument(
@@ -166,10 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
         "env",
         help="print export lines that point doctor, wait and stats at the running `codex-farm up`",
         description='Use as eval "$(codex-farm env)": REDIS_URL, ADAPTER_URL, ADAPTER_TOKEN, FARM_MCP_TOKEN, '
-        "SANDBOX_ROOT, "
-        "WORKER_CACHE_DIR, and FARM_QUEUE, FARM_KEY_PREFIX, WORKER_METRICS_FILE when up had them. Exits 1 "
-        "with a hint "
-        "on stderr when no up is running.",
+        "SANDBOX_ROOT, WORKER_CACHE_DIR, and FARM_QUEUE, FARM_KEY_PREFIX, WORKER_METRICS_FILE "
+        "when up had them. Exits 1 with a hint on stderr when no up is running.",
     )
     env.set_defaults(run=_env)
 
@@ -177,8 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="run one scripted job end to end, offline, to prove the install works",
         description="A private farm (Redis chosen as for `up`; FARM_EMBEDDED_REDIS=1 forces the embedded "
-        "one), a sample "
-        "repo and one job through the real MCP frontend; exits 0 only if the job completed as scripted.",
+        "one), a sample repo and one job through the real MCP frontend; exits 0 only "
+        "if the job completed as scripted.",
     )
     demo.add_argument(
         "--profile",
@@ -192,9 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
         "flower",
         help="serve Flower, the Celery dashboard, behind basic auth",
         description="Flower for the farm's Celery app (REDIS_URL). Refuses to start without "
-        "FLOWER_BASIC_AUTH "
-        "(user:password[,user2:password2]) or with FLOWER_UNAUTHENTICATED_API set; read-only unless "
-        "--allow-control.",
+        "FLOWER_BASIC_AUTH (user:password[,user2:password2]) or with "
+        "FLOWER_UNAUTHENTICATED_API set; read-only unless --allow-control.",
     )
     flower.add_argument("--address", default="127.0.0.1", help="listen address (default loopback)")
     flower.add_argument("--port", type=int, default=5555)
@@ -223,9 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
         "stats",
         help="gateway calls, tokens and estimated cost by model, queue and day",
         description="Reads the adapter's WORKER_METRICS_FILE; queues come from the job records in Redis "
-        "(REDIS_URL) when "
-        "it is reachable. Cost uses WORKER_PRICE_TABLE, WORKER_PRICE_INPUT/OUTPUT/CACHE or approximate "
-        "built-in prices.",
+        "(REDIS_URL) when it is reachable. Cost uses WORKER_PRICE_TABLE, "
+        "WORKER_PRICE_INPUT/OUTPUT/CACHE or approximate built-in prices.",
     )
     stats.add_argument("--metrics-file", type=Path, help="JSONL file (default WORKER_METRICS_FILE)")
     stats.add_argument("--days", type=float, help="only the last N days")
@@ -235,8 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         "wait",
         help="follow a job live until it ends, then print its compact result",
         description="Reads Redis directly (REDIS_URL, FARM_KEY_PREFIX). Exit status: 0 completed; 1 failed, "
-        "cancelled, "
-        "timed_out or lost; 2 not ended within --timeout; 3 no such job or Redis unreachable.",
+        "cancelled, timed_out or lost; 2 not ended within --timeout; 3 no such job or Redis unreachable.",
     )
     wait.add_argument("job_id")
     wait.add_argument(

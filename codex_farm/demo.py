@@ -16,6 +16,7 @@ from mcp.client.stdio import StdioServerParameters
 from codex_farm.children import ChildFailed
 from codex_farm.local_farm import FarmPlan, LocalFarm, interrupt_once_on_stop_signals
 from codex_farm.ports import free_port
+from farm_core.errors import FarmError
 
 # The scripted model plays `scripted_gateway/scenarios/demo.json` for this prompt.
 PROMPT = "Create greeting.py with greet(name) in the style the README asks for. [[scenario:demo]]"
@@ -47,8 +48,11 @@ _GIT = [
 _WAIT_MS = 90_000
 
 
-class DemoFailed(RuntimeError):
+class DemoFailed(FarmError):
     """A tool call of the demo job was refused or failed."""
+
+    code = "demo_failed"
+    hint = "the message has the tool's error; `codex-farm doctor` checks the farm"
 
 
 def run_demo(profile: str | None = None) -> int:
@@ -72,8 +76,8 @@ def run_demo(profile: str | None = None) -> int:
         _say(f"demo FAILED after {elapsed:.1f} s: {'; '.join(problems)}")
         return 1
     _say(
-        f"demo passed in {elapsed:.1f} s: the job completed on the farm, its check passed, and it changed "
-        "greeting.py."
+        f"demo passed in {elapsed:.1f} s: the job completed on the farm, its check "
+        "passed, and it changed greeting.py."
     )
     return 0
 

@@ -633,8 +633,8 @@ def check_dead_letters(farm, redis_result: CheckResult | None = None) -> CheckRe
     letter, shown = newest[0], f"{count}+" if count >= MAX_ENTRIES else str(count)
     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(letter.at))
     detail = (
-        f"{shown} refused message(s) in {letters.key}; newest: {letter.reason} on queue {letter.queue!r} at "
-        f"{when}"
+        f"{shown} refused message(s) in {letters.key}; newest: {letter.reason} on "
+        f"queue {letter.queue!r} at {when}"
     )
     hint = (
         f"frontends and workers disagree on FARM_SIGNING_*, or something else writes to the queues; "

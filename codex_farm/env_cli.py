@@ -33,8 +33,8 @@ def run_env(out: TextIO | None = None, err: TextIO | None = None) -> int:
         return 1
     if not still_running(recorded):
         print(
-            f"codex-farm env: codex-farm up (pid {recorded.pid}) in {paths.state_file} has stopped; start it "
-            "again",
+            f"codex-farm env: codex-farm up (pid {recorded.pid}) in "
+            f"{paths.state_file} has stopped; start it again",
             file=err,
         )
         return 1

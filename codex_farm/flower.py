@@ -8,13 +8,17 @@ import sys
 from flower.options import default_options
 
 from codex_farm.settings import FlowerSettings
+from farm_core.errors import FarmError
 
 # The tasks page shows each job's argsrepr (job id, queue, attempt, short redacted prompt) next to its state.
 TASK_COLUMNS = "name,uuid,state,args,received,started,runtime,worker"
 
 
-class FlowerRefused(Exception):
+class FlowerRefused(FarmError):
     """A setting that would expose Flower without authentication, or let viewers act on the farm."""
+
+    code = "flower_refused"
+    hint = "set FLOWER_BASIC_AUTH=user:password (docs/settings.md)"
 
 
 def basic_auth_logins(settings: FlowerSettings) -> list[str]:
@@ -37,8 +41,8 @@ def flower_argv(settings: FlowerSettings, address: str, port: int, allow_control
     """The `celery flower` arguments for our app; raises FlowerRefused instead of starting an open Flower."""
     if os.environ.get("FLOWER_UNAUTHENTICATED_API"):
         raise FlowerRefused(
-            "FLOWER_UNAUTHENTICATED_API is set: unset it, codex-farm flower never serves an unauthenticated "
-            "API"
+            "FLOWER_UNAUTHENTICATED_API is set: unset it, codex-farm flower never "
+            "serves an unauthenticated API"
         )
     logins = basic_auth_logins(settings)
     if not allow_control and not hasattr(default_options, "read_only"):
@@ -77,8 +81,8 @@ def run_flower(address: str, port: int, allow_control: bool) -> int:
         return 2
     if not is_loopback(address):
         print(
-            f"codex-farm flower: listening on {address}, not loopback; keep it behind a firewall or a TLS "
-            "proxy",
+            f"codex-farm flower: listening on {address}, not loopback; keep it behind "
+            "a firewall or a TLS proxy",
             file=sys.stderr,
         )
     # Imported here: it configures the farm's Celery app, reading and validating its settings; refusals first.

@@ -217,8 +217,8 @@ def judge(thinking: bool, first: Step, second: Step | None, base_url: str) -> Ve
         return Verdict(
             True,
             "; ".join(parts),
-            "the gateway sent no usage in the stream (the scripted model sends 0): stats and costs will read "
-            "0",
+            "the gateway sent no usage in the stream (the scripted model sends 0): "
+            "stats and costs will read 0",
             "WARN",
         )
     if not thinking and first.thinking and any(b.get("thinking") for b in first.thinking):

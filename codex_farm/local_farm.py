@@ -247,11 +247,9 @@ def scripted_model_note(gateway: GatewayHandle) -> str:
     scenarios = gateway.state.scenarios()
     canned = scenarios[DEFAULT_SCENARIO].turns[0].text
     return (
-        f"the model is scripted (usage 0 tokens): a plain prompt gets {canned!r}; [[scenario:NAME]] in a "
-        "prompt "
-        f"plays one of {', '.join(sorted(scenarios))}; for a real model set ONEAPI_BASE_URL and "
-        "ONEAPI_API_KEY "
-        "and run codex-farm up without --scripted"
+        f"the model is scripted (usage 0 tokens): a plain prompt gets {canned!r}; "
+        f"[[scenario:NAME]] in a prompt plays one of {', '.join(sorted(scenarios))}; for a real "
+        "model set ONEAPI_BASE_URL and ONEAPI_API_KEY and run codex-farm up without --scripted"
     )
 
 

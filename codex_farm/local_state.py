@@ -15,6 +15,8 @@ from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SecretStr, ValidationError
 
+from farm_core.errors import FarmError
+
 APP_FOLDER = "codex-farm"
 CONFIG_FILE = "config.json"
 STATE_FILE = "up.json"
@@ -28,9 +30,12 @@ StoredSecret = Annotated[
 ]
 
 
-class LocalStateError(RuntimeError):
+class LocalStateError(FarmError):
     """A config or state file that exists but cannot be read as one; the message names the file, never its
     content."""
+
+    code = "local_state_invalid"
+    hint = "fix or delete the file the message names; `codex-farm up` writes it anew"
 
 
 class LocalPaths(BaseModel):

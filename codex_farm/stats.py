@@ -253,8 +253,8 @@ def run_stats(
     )
     print("+ output x output price; prices are USD per million tokens (input/cache/output).", file=out)
     print(
-        "cache hit = cached / (input + cached); reasoning = the part of output spent thinking, where the "
-        "gateway reports it.",
+        "cache hit = cached / (input + cached); reasoning = the part of output spent "
+        "thinking, where the gateway reports it.",
         file=out,
     )
     if any(

@@ -69,8 +69,8 @@ def _settle(args: argparse.Namespace, settings: LocalFarmSettings, paths: LocalP
         recorded = read_running(paths)
         if recorded is not None and still_running(recorded):
             raise SystemExit(
-                f"error: codex-farm up is already running (pid {recorded.pid}, {recorded.mcp_url}); stop it "
-                "first"
+                f"error: codex-farm up is already running (pid {recorded.pid}, "
+                f"{recorded.mcp_url}); stop it first"
             )
         token = mcp_token(paths, settings.mcp_token).get_secret_value()
         root = sandbox_root(paths, args.sandbox_root, settings.sandbox_root).expanduser().resolve()

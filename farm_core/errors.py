@@ -1,12 +1,14 @@
 """The base of the farm's errors: a stable code, a one-line message and a one-line fix hint.
 
-Each part of the farm subclasses `FarmError` with codes of its own (the frontend's: mcp_frontend/errors.py);
-a caller sees one as `{code, message, hint}`.
+Each part of the farm subclasses `FarmError` with codes of its own: git plumbing (git_errors.py), signing,
+the worker's rules, sandbox and dead letters, the command's local state and children, and the errors a
+tool call answers with (mcp_frontend/errors.py, `ToolCallError`), which a caller sees as
+`{code, message, hint}`. Only the adapter keeps its own: it answers in Anthropic's error format.
 """
 
 
 class FarmError(Exception):
-    """Base of every error the caller sees as a structured error; its own code is the catch-all."""
+    """Base of every error the farm raises on purpose; its own code is the catch-all."""
 
     code = "farm_error"
     hint = "see the Errors section of codex-farm's docs/tools.md"

@@ -1,5 +1,7 @@
 """The one error type every git building block raises."""
 
+from farm_core.errors import FarmError
+
 # Stable codes callers may branch on; the message is for humans.
 GIT_FAILED = "git_failed"
 GIT_MISSING = "git_missing"
@@ -13,12 +15,14 @@ WORKTREE_TAMPERED = "worktree_tampered"
 STDERR_LIMIT_BYTES = 2048
 
 
-class GitOperationError(Exception):
-    """A git step that failed; `code` is a stable string, `stderr` the (trimmed) git output."""
+class GitOperationError(FarmError):
+    """A git step that failed; `code` is one of the stable codes above, `stderr` the (trimmed) git output."""
+
+    code = GIT_FAILED
+    hint = "git's own words are in the error's stderr (the job log has them)"
 
     def __init__(self, message: str, *, code: str = GIT_FAILED, stderr: str | bytes = "") -> None:
         super().__init__(message)
-        self.message = message
         self.code = code
         self.stderr = trim_stderr(stderr)
 

@@ -20,10 +20,9 @@ SCOPE_CHECK = "scoped_patch"
 
 Verdict = Literal["accept", "repair", "fail"]
 VERDICT_RULE = (
-    "accept: completed, and every check and the scoped_patch scope passed; repair: completed, but a check or "
-    "the scope"
-    " failed or timed out; fail: did not complete (failed, cancelled, timed_out, lost); left out while "
-    "queued or running."
+    "accept: completed, and every check and the scoped_patch scope passed; repair: "
+    "completed, but a check or the scope failed or timed out; fail: did not complete "
+    "(failed, cancelled, timed_out, lost); left out while queued or running."
 )
 
 
@@ -103,8 +102,7 @@ class RepoSource(BaseModel):
     transport: Literal["path", "bundle", "remote"] = Field(
         "path",
         description="path: fetch from `location` (same host or shared filesystem); bundle: fetch origin, "
-        "then the"
-        " job's bundle from Redis; remote: fetch `snapshot_ref` from `remote_url`.",
+        "then the job's bundle from Redis; remote: fetch `snapshot_ref` from `remote_url`.",
     )
     location: str = Field(
         description="The repo's path on the caller's machine (fetched from when transport=path)."

@@ -139,10 +139,9 @@ _WORD_IN_NAME = re.compile(_SECRET_WORD, re.IGNORECASE)
 _NAME_PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 # A part right after the secret word that says the value describes the secret rather than holds it.
 _DESCRIBING = frozenset(
-    "count counts limit limits max min num number len length size total budget usage used type types kind id "
-    "ids name "
-    "names file files path paths dir url uri endpoint env var header field param prefix suffix format "
-    "pattern regex "
+    "count counts limit limits max min num number len length size total budget "
+    "usage used type types kind id ids name names file files path paths dir url uri "
+    "endpoint env var header field param prefix suffix format pattern regex "
     "ttl expiry expires expiration policy rotation".split()
 )
 # Values that hold no secret: empty literals, a Python type annotation, a reference to a variable (shell,

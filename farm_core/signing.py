@@ -17,6 +17,7 @@ from celery.security.key import PrivateKey
 from celery.security.utils import get_digest_algorithm
 from cryptography.hazmat.primitives import serialization
 
+from farm_core.errors import FarmError
 from farm_core.settings import FarmSettings
 
 AUTH_SERIALIZER = "auth"
@@ -25,8 +26,14 @@ TRUSTED_UNSIGNED = ["json"]
 SIGNING_VARIABLES = ("FARM_SIGNING_KEY_FILE", "FARM_SIGNING_CERT_FILE", "FARM_SIGNING_CERT_STORE")
 
 
-class SigningError(Exception):
+class SigningError(FarmError):
     """Signing is configured but cannot work; the message names the setting and the fix."""
+
+    code = "signing_misconfigured"
+    hint = (
+        "set FARM_SIGNING_KEY_FILE, FARM_SIGNING_CERT_FILE and FARM_SIGNING_CERT_STORE together "
+        "(docs/settings.md)"
+    )
 
 
 def signing_enabled(settings: FarmSettings) -> bool:
@@ -69,8 +76,8 @@ def check_signing_files(settings: FarmSettings) -> None:
         )
     if _public_numbers(settings.signing_key_file) != cert.get_pubkey().public_numbers():
         raise SigningError(
-            "FARM_SIGNING_CERT_FILE is not the certificate of FARM_SIGNING_KEY_FILE (their public keys "
-            "differ)"
+            "FARM_SIGNING_CERT_FILE is not the certificate of FARM_SIGNING_KEY_FILE "
+            "(their public keys differ)"
         )
     _check_store(settings.signing_cert_store)
     try:

@@ -23,7 +23,6 @@ from typing import Literal
 
 import redis
 
-from farm_core.errors import FarmError
 from farm_core.git_cli import SAFE_CONFIG, git_env, git_succeeds, run_git, stage_working_tree, temporary_index
 from farm_core.git_errors import GitOperationError
 from farm_core.job_models import SCOPE_CHECK, JobRecord, JobStatus
@@ -36,6 +35,7 @@ from mcp_frontend.errors import (
     JobNotFinished,
     PatchMismatch,
     PatchUnavailable,
+    ToolCallError,
 )
 from mcp_frontend.patch_check import PatchFacts, check_digest, check_facts, read_patch
 from mcp_frontend.repo_paths import resolve_repo
@@ -107,7 +107,7 @@ class PatchApplier:
             return _result(record.job_id, "3way", f"not applied automatically: {reason}")
         try:
             return self.apply(record)
-        except FarmError as error:
+        except ToolCallError as error:
             result = _result(
                 record.job_id, "3way", f"not applied automatically: {error.code}: {error.message}"
             )

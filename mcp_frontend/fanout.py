@@ -4,8 +4,7 @@ Each entry takes the arguments of a single start; the call's top-level arguments
 every entry. The whole request is validated before anything is enqueued (see FarmService.start_fanout).
 """
 
-from farm_core.errors import FarmError
-from mcp_frontend.errors import InvalidArgument
+from mcp_frontend.errors import InvalidArgument, ToolCallError
 from mcp_frontend.start_args import JobEntry, StartArgs, StartRequest
 
 
@@ -46,6 +45,6 @@ def merge(defaults: StartArgs, entry: JobEntry) -> StartArgs:
     return defaults.model_copy(update=update)
 
 
-def at(label: str, error: FarmError) -> FarmError:
+def at(label: str, error: ToolCallError) -> ToolCallError:
     """The same error, its message prefixed with the entry it is about."""
     return type(error)(f"{label}: {error.message}", hint=error.hint)

@@ -78,8 +78,8 @@ def check_facts(record: JobRecord, facts: PatchFacts) -> None:
     if facts.paths != recorded:
         extra, missing = _shown(set(facts.paths) - set(recorded)), _shown(set(recorded) - set(facts.paths))
         raise PatchMismatch(
-            f"the stored patch changes other files than the job's record lists (extra: {extra}; missing: "
-            f"{missing})"
+            "the stored patch changes other files than the job's record lists "
+            f"(extra: {extra}; missing: {missing})"
         )
     scope = record.spec.scoped_patch.paths if record.spec and record.spec.scoped_patch else None
     outside = WriteScope(Path("."), scope).outside(facts.paths) if scope else []

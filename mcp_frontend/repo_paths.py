@@ -13,8 +13,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from farm_core.errors import FarmError
-from mcp_frontend.errors import InvalidArgument, NotAGitRepo, RepoOutsideSandbox
+from mcp_frontend.errors import InvalidArgument, NotAGitRepo, RepoOutsideSandbox, ToolCallError
 
 # Linux's limits: longer names fail in every file system call (ENAMETOOLONG), so no file has them.
 PATH_MAX_BYTES = 4096
@@ -60,7 +59,11 @@ def inside(path: Path, root: Path) -> bool:
 
 
 def resolve_inside(
-    text: str, root: Path, what: str, start: Path | None = None, outside: type[FarmError] = RepoOutsideSandbox
+    text: str,
+    root: Path,
+    what: str,
+    start: Path | None = None,
+    outside: type[ToolCallError] = RepoOutsideSandbox,
 ) -> Path:
     """The real path of the caller's path (relative ones taken from start, default root; both real paths); the
     `outside` error (the tool's stable code) when it does not lie inside root."""

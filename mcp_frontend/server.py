@@ -10,8 +10,7 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp_types import CallToolResult, TextContent
 from pydantic import ValidationError
 
-from farm_core.errors import FarmError
-from mcp_frontend.errors import InvalidArgument
+from mcp_frontend.errors import InvalidArgument, ToolCallError
 from mcp_frontend.service_protocols import FrontendService
 from mcp_frontend.strict_arguments import forbid_unknown_arguments, unknown_arguments_error
 from mcp_frontend.tools import cheap, jobs, readonly, shell
@@ -19,9 +18,9 @@ from mcp_frontend.tools import cheap, jobs, readonly, shell
 log = logging.getLogger("codex_farm.mcp")
 
 INSTRUCTIONS = (
-    "Delegate coding work to a farm of Claude Code workers. Call start with a prompt and a repo, then wait "
-    "(repeat while job_status is running) and read the compact result; tail shows the log, cancel stops a "
-    "job."
+    "Delegate coding work to a farm of Claude Code workers. Call start with a "
+    "prompt and a repo, then wait (repeat while job_status is running) and read the "
+    "compact result; tail shows the log, cancel stops a job."
 )
 
 
@@ -42,7 +41,8 @@ class FarmMCPServer(MCPServer):
         except ToolError as exc:
             tool = self._tool_manager.get_tool(name)
             error = _farm_error(exc, tool.parameters if tool is not None else {})
-            if type(error) is FarmError:  # a bug of ours: its traceback goes to the log the hint points to
+            # The catch-all is a bug of ours: its traceback goes to the log the hint points to.
+            if type(error) is ToolCallError:
                 log.error(
                     "tool %s failed unexpectedly\n%s",
                     name,
@@ -51,13 +51,13 @@ class FarmMCPServer(MCPServer):
             return error_result(error)
 
 
-def _farm_error(exc: BaseException, input_schema: dict[str, Any]) -> FarmError:
-    """The FarmError behind a tool failure; argument validation (against input_schema) becomes
+def _farm_error(exc: BaseException, input_schema: dict[str, Any]) -> ToolCallError:
+    """The ToolCallError behind a tool failure; argument validation (against input_schema) becomes
     invalid_argument."""
     crashed = isinstance(exc, UnexpectedToolError)  # a bug of ours, not the caller's arguments
     cause: BaseException | None = exc
     while cause is not None:
-        if isinstance(cause, FarmError):
+        if isinstance(cause, ToolCallError):
             return cause
         if isinstance(cause, ValidationError) and not crashed:
             # Unknown keys first: a misspelt argument usually also leaves a required one missing.
@@ -66,7 +66,7 @@ def _farm_error(exc: BaseException, input_schema: dict[str, Any]) -> FarmError:
     message = str(exc)
     if message.startswith("Unknown tool"):
         return InvalidArgument(message, hint="call tools/list for the tool names")
-    return FarmError(
+    return ToolCallError(
         "internal error while running the tool", hint="see the frontend's log; the job state is in Redis"
     )
 
@@ -79,7 +79,7 @@ def _first_problem(error: ValidationError) -> InvalidArgument:
     return InvalidArgument(f"{where}: {first['msg']}")
 
 
-def error_result(error: FarmError) -> CallToolResult:
+def error_result(error: ToolCallError) -> CallToolResult:
     """A tool result flagged as an error, with the error in text and structured form."""
     body = {"error": error.as_dict()}
     return CallToolResult(

@@ -16,7 +16,6 @@ import redis
 import redis.asyncio as aioredis
 from pydantic_core import to_jsonable_python
 
-from farm_core.errors import FarmError
 from farm_core.git_cli import JOB_ID_PATTERN
 from farm_core.git_errors import GitOperationError
 from farm_core.job_models import PERMISSION_MODES, CheckSpec, JobRecord, JobSpec, JobStatus
@@ -34,6 +33,7 @@ from mcp_frontend.errors import (
     InvalidArgument,
     PermissionRefused,
     SnapshotFailed,
+    ToolCallError,
     UnknownJob,
 )
 from mcp_frontend.fanout import at, expand
@@ -101,7 +101,7 @@ class FarmService:
         for label, args in expand(request, self.frontend.fanout_max):
             try:
                 plans.append((label, self._plan(args)))
-            except FarmError as exc:
+            except ToolCallError as exc:
                 raise at(label, exc) from None
         specs = await self._launch(plans)
         return StartResult(
@@ -206,7 +206,7 @@ class FarmService:
                             prepare_source(plan.repo_path, plan.job_id, commits[key], self.farm, host),
                         )
                     )
-                except FarmError as exc:
+                except ToolCallError as exc:
                     if label is None:
                         raise
                     raise at(label, exc) from None
@@ -340,7 +340,7 @@ class FarmService:
             if progress is not None and not record.status.terminal:
                 follower = LogProgress(self.async_redis, self.store.keys(job_id).log, job_id, progress)
                 await follower.catch_up()
-            failure: FarmError | None = None
+            failure: ToolCallError | None = None
             async with anyio.create_task_group() as tasks:
                 if follower is not None:
                     tasks.start_soon(follower.follow)
@@ -349,7 +349,7 @@ class FarmService:
                         await _woken(pubsub, remaining)
                         record = self._reread(job_id, record, deadline)
                 except (
-                    FarmError
+                    ToolCallError
                 ) as error:  # raised out of the task group it would arrive wrapped, as farm_error
                     failure = error
                 tasks.cancel_scope.cancel()

@@ -28,9 +28,9 @@ AUTO_REVISE_DESCRIPTION = (
     "result then lists every pass in `passes`; `checks` are the final pass's. Default 0."
 )
 APPLY_ON_SUCCESS = (
-    "'on_success': when the job completes with every check passed, the frontend applies its patch to repo "
-    "(as the apply tool, mode 3way) the first time wait or get sees it done; the outcome is in apply_result. "
-    "Default 'never'."
+    "'on_success': when the job completes with every check passed, the frontend "
+    "applies its patch to repo (as the apply tool, mode 3way) the first time wait "
+    "or get sees it done; the outcome is in apply_result. Default 'never'."
 )
 FANOUT_DESCRIPTION = (
     "Fan-out: several jobs in one call, each entry taking the arguments of a single start (unset ones "

@@ -201,8 +201,8 @@ def check_result_commit(repo: Path, record: JobRecord, patched_tree: str, settin
         return
     if not settings.git_remote:
         raise PatchMismatch(
-            f"job {record.job_id} ran with transport remote, but no FARM_GIT_REMOTE is set here to fetch its "
-            "result"
+            f"job {record.job_id} ran with transport remote, but no FARM_GIT_REMOTE "
+            "is set here to fetch its result"
         )
     url, ref, commit = (
         remote_url(repo, settings.git_remote),
@@ -212,8 +212,8 @@ def check_result_commit(repo: Path, record: JobRecord, patched_tree: str, settin
     pushed = _remote_ref(repo, url, ref)
     if pushed != commit:
         raise PatchMismatch(
-            f"{ref} on FARM_GIT_REMOTE is {pushed[:12] or 'missing'}, not the record's result commit "
-            f"{commit[:12]}"
+            f"{ref} on FARM_GIT_REMOTE is {pushed[:12] or 'missing'}, not the "
+            f"record's result commit {commit[:12]}"
         )
     try:
         # Objects only: no ref, no FETCH_HEAD and no maintenance run in the caller's repo.
@@ -314,8 +314,7 @@ def _too_large_message(size: int, cap: int, whole: bool) -> str:
         else "the commits origin lacks, plus the snapshot"
     )
     return (
-        f"the snapshot bundle is {size} bytes ({what}), over FARM_BUNDLE_MAX_BYTES ({cap} bytes); "
-        "raise FARM_BUNDLE_MAX_BYTES, push local commits to origin, or set FARM_GIT_REMOTE so workers fetch "
-        "the "
-        "snapshot from a git remote"
+        f"the snapshot bundle is {size} bytes ({what}), over FARM_BUNDLE_MAX_BYTES "
+        f"({cap} bytes); raise FARM_BUNDLE_MAX_BYTES, push local commits to origin, "
+        "or set FARM_GIT_REMOTE so workers fetch the snapshot from a git remote"
     )

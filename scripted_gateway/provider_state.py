@@ -34,11 +34,10 @@ class ThoughtSignatures:
     message_keys: frozenset[str] = frozenset()
     call_keys: frozenset[str] = frozenset({"extra_content"})
     error: str = (
-        "Function call is missing a thought_signature in functionCall parts. This is required for tools to "
-        "work "
-        "correctly, and missing thought_signature may lead to degraded model performance. Additional data, "
-        "function call `default_api:{name}` , position {position}. Please refer to "
-        "https://ai.google.dev/gemini-api/docs/thought-signatures for more details."
+        "Function call is missing a thought_signature in functionCall parts. This is required for "
+        "tools to work correctly, and missing thought_signature may lead to degraded model "
+        "performance. Additional data, function call `default_api:{name}` , position {position}. "
+        "Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details."
     )
 
     @staticmethod

@@ -87,9 +87,8 @@ def record_or_warn(registry: Path, cache_dir: Path) -> None:
         register_cache(registry, cache_dir)
     except OSError as exc:
         log.warning(
-            "cannot record WORKER_CACHE_DIR %s in WORKER_CACHE_REGISTRY %s (%s): sandboxed jobs of other "
-            "workers on this "
-            "host may read this cache",
+            "cannot record WORKER_CACHE_DIR %s in WORKER_CACHE_REGISTRY %s (%s): "
+            "sandboxed jobs of other workers on this host may read this cache",
             cache_dir,
             registry,
             exc.strerror or type(exc).__name__,

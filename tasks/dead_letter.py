@@ -26,6 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from kombu.exceptions import ContentDisallowed
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from farm_core.errors import FarmError
 from farm_core.job_models import CompactResult, JobStatus
 from farm_core.keys import dead_letter_list
 from farm_core.known_secrets import known_secrets
@@ -70,8 +71,10 @@ WORKFLOW_FIELDS = ("callbacks", "errbacks", "chain", "chord")
 log = logging.getLogger("codex_farm.worker")
 
 
-class PoisonMessage(Exception):
+class PoisonMessage(FarmError):
     """A message this worker cannot run; `code` is a stable reason code, the message says why."""
+
+    hint = "the message is kept in farm:deadletter with its reason; `codex-farm doctor` counts them"
 
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(detail)

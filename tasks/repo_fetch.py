@@ -77,8 +77,8 @@ def fetch_bundle(mirror: Path, spec: JobSpec, store: JobStore, timeout: float | 
     bundle = store.load_bundle(spec.job_id)
     if bundle is None:
         raise SourceUnavailable(
-            f"job {spec.job_id}'s snapshot bundle is no longer in Redis (expired after FARM_JOB_TTL_S?); "
-            "start the job again"
+            f"job {spec.job_id}'s snapshot bundle is no longer in Redis (expired "
+            "after FARM_JOB_TTL_S?); start the job again"
         )
     missing = [commit for commit in bundle_prerequisites(bundle) if not has_commit(mirror, commit)]
     if missing:
@@ -87,9 +87,8 @@ def fetch_bundle(mirror: Path, spec: JobSpec, store: JobStore, timeout: float | 
         if still:
             raise SourceUnavailable(
                 f"origin {without_credentials(source.origin_url or '')} lacks {len(still)} commit(s) the "
-                "bundle builds on"
-                f" (e.g. {still[0][:12]}): the caller's origin/* refs are ahead of origin or were rewritten;"
-                " run `git fetch origin` in the caller's repo, or use FARM_TRANSPORT=remote"
+                f"bundle builds on (e.g. {still[0][:12]}): the caller's origin/* refs are ahead of origin or "
+                "were rewritten; run `git fetch origin` in the caller's repo, or use FARM_TRANSPORT=remote"
             )
     with tempfile.NamedTemporaryFile(
         dir=mirror.parent, prefix=f"{mirror.name}.", suffix=".bundle"

@@ -12,9 +12,9 @@ DIGEST_LINE_MAX_CHARS = 300
 LINES_PER_CHECK = 20
 
 INSTRUCTIONS = (
-    "Fix the cause of these failures in the working tree. Change only what the fix needs: do not touch "
-    "unrelated "
-    "files, and do not weaken, skip or edit the checks themselves. Reply with a short summary when done."
+    "Fix the cause of these failures in the working tree. Change only what the fix "
+    "needs: do not touch unrelated files, and do not weaken, skip or edit the "
+    "checks themselves. Reply with a short summary when done."
 )
 
 

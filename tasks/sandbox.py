@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from farm_core.errors import FarmError
 from tasks.cache_registry import caches_to_hide
 from tasks.settings import WorkerSettings
 
@@ -36,8 +37,11 @@ BASE_OPTIONS = ("--die-with-parent", "--new-session", "--unshare-pid", "--cap-dr
 log = logging.getLogger("codex_farm.worker")
 
 
-class SandboxUnavailable(RuntimeError):
+class SandboxUnavailable(FarmError):
     """`WORKER_SANDBOX=bwrap` with `WORKER_SANDBOX_REQUIRED`, and bwrap cannot run here."""
+
+    code = "sandbox_unavailable"
+    hint = "install bubblewrap and allow unprivileged user namespaces, or unset WORKER_SANDBOX_REQUIRED"
 
 
 @dataclass(frozen=True)

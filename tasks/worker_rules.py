@@ -1,11 +1,15 @@
 """A worker re-validates every job itself instead of trusting whoever could enqueue it."""
 
+from farm_core.errors import FarmError
 from farm_core.job_models import PERMISSION_MODES, JobSpec
 from tasks.settings import WorkerSettings
 
 
-class JobRejected(Exception):
+class JobRejected(FarmError):
     """The job breaks a rule this worker enforces."""
+
+    code = "job_rejected"
+    hint = "start the job within this worker's limits (FARM_MAX_TIMEOUT_MS, ALLOW_BYPASS_PERMISSIONS)"
 
 
 def check_worker_rules(spec: JobSpec, settings: WorkerSettings) -> None:

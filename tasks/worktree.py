@@ -215,8 +215,8 @@ class WorktreeCache:
 # The config `git init --bare` writes; a sha256 commit id (64 hex digits) needs the object-format extension.
 _OWNED_SHA1_CONFIG = "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n"
 _OWNED_SHA256_CONFIG = (
-    "[core]\n\trepositoryformatversion = 1\n\tfilemode = true\n\tbare = true\n[extensions]\n\tobjectformat = "
-    "sha256\n"
+    "[core]\n\trepositoryformatversion = 1\n\tfilemode = true\n\tbare = "
+    "true\n[extensions]\n\tobjectformat = sha256\n"
 )
 
 

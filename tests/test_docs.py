@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings
 from adapter.settings import AdapterSettings
 from codex_farm.settings import FlowerSettings, LocalFarmSettings, StatsSettings
 from farm_core.settings import FarmSettings
-from mcp_frontend.errors import FarmError
+from mcp_frontend.errors import ToolCallError
 from mcp_frontend.server import build_server
 from mcp_frontend.settings import FrontendSettings
 from tasks.settings import WorkerSettings
@@ -68,8 +68,8 @@ def section_names(heading: str) -> set[str]:
 
 
 def error_codes() -> set[str]:
-    """Every stable code of the FarmError hierarchy, the catch-all included."""
-    codes, pending = set(), [FarmError]
+    """Every stable code of the ToolCallError hierarchy, the catch-all included."""
+    codes, pending = set(), [ToolCallError]
     while pending:
         cls = pending.pop()
         codes.add(cls.code)

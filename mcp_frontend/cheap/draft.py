@@ -28,18 +28,16 @@ GIT_TIMEOUT_S = 30
 READ_ONLY_GIT = {"GIT_OPTIONAL_LOCKS": "0"}
 KIND_ASKS = {
     "commit": "Write a git commit message for this change: a subject line of at most 72 characters in the "
-    "imperative "
-    "mood, a blank line, then a short body explaining what changed and why. Output only the message.",
+    "imperative mood, a blank line, then a short body explaining what changed and "
+    "why. Output only the message.",
     "pr": "Write a pull request description for this change in Markdown: a title line, a Summary section, a "
-    "Changes list "
-    "and a Testing section. Output only the description.",
+    "Changes list and a Testing section. Output only the description.",
     "changelog": "Write a changelog entry for this change in Keep a Changelog style: bullet points under "
-    "Added, Changed, "
-    "Fixed or Removed (only those that apply), user-facing wording. Output only the entry.",
+    "Added, Changed, Fixed or Removed (only those that apply), user-facing wording. Output only the entry.",
 }
 SYSTEM = (
-    "You write concise, accurate text about code changes from their diff. Never invent changes the diff does "
-    "not show."
+    "You write concise, accurate text about code changes from their diff. Never "
+    "invent changes the diff does not show."
 )
 
 

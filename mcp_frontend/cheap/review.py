@@ -21,14 +21,12 @@ MAX_FINDINGS = 50
 MESSAGE_MAX_CHARS = 500
 RAW_SHOWN_CHARS = 1000
 SYSTEM = (
-    "You are a strict code reviewer. Review the change below for bugs, regressions, security problems and "
-    "missing "
-    "tests. Reply with ONLY a JSON object, no prose: "
+    "You are a strict code reviewer. Review the change below for bugs, regressions, "
+    "security problems and missing tests. Reply with ONLY a JSON object, no prose: "
     '{"verdict": "accept" | "repair", "findings": [{"file": "path", "line": 12, "severity": "error" | '
     '"warning" | "info", '
     '"message": "what is wrong and how to fix it"}]}. Use "repair" when any finding must be fixed before '
-    "merging, "
-    "or when a check failed; line is null when no line applies."
+    "merging, or when a check failed; line is null when no line applies."
 )
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 

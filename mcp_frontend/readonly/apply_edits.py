@@ -17,14 +17,11 @@ MAX_EDITS = 50
 MAX_EDIT_CHARS = 1 << 20  # find + replace text over all edits
 
 DESCRIPTION = (
-    "Exact text edits in a git checkout inside SANDBOX_ROOT, no model involved. Each edit replaces find by "
-    "replace "
-    "in path (relative to repo), literally or as a Python regex (replace may then use \\1 or \\g<name>), and "
-    "must "
-    "make exactly count replacements (default 1). Every edit is checked against the current files first; if "
-    "any "
-    "fails nothing is written (edit_mismatch lists them all). Files are replaced atomically, mode kept; "
-    "never staged."
+    "Exact text edits in a git checkout inside SANDBOX_ROOT, no model involved. Each edit "
+    "replaces find by replace in path (relative to repo), literally or as a Python regex "
+    "(replace may then use \\1 or \\g<name>), and must make exactly count replacements (default "
+    "1). Every edit is checked against the current files first; if any fails nothing is written "
+    "(edit_mismatch lists them all). Files are replaced atomically, mode kept; never staged."
 )
 
 
@@ -73,8 +70,8 @@ def apply_edits(root: Path, repo: str, edits: list[Edit]) -> ApplyEditsResult:
         new, found = _replace(contents[target], edit, index)
         if found != edit.count:
             failures.append(
-                f"edits[{index}] {printable_path(edit.path)}: find matched {found} time(s), count expects "
-                f"{edit.count}"
+                f"edits[{index}] {printable_path(edit.path)}: find matched {found} "
+                f"time(s), count expects {edit.count}"
             )
             continue
         contents[target] = new

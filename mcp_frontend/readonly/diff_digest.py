@@ -40,14 +40,11 @@ CONFIG = re.compile(
 )
 
 DESCRIPTION = (
-    "Digest of a diff without the diff, no model involved: for a finished job (job_id) its stored patch, or "
-    "for "
-    "repo the working tree against HEAD (untracked files count as added). Per file: status, added/deleted "
-    "lines, "
-    "hunk headers and risk flags (large, deletes_file, binary, mode_change, symlink, ci, config, lockfile, "
-    "migration, "
-    "secret_like). A symlink is shown with its target text (link), never followed; FIFOs, sockets and "
-    "devices are skipped."
+    "Digest of a diff without the diff, no model involved: for a finished job (job_id) its "
+    "stored patch, or for repo the working tree against HEAD (untracked files count as added). "
+    "Per file: status, added/deleted lines, hunk headers and risk flags (large, deletes_file, "
+    "binary, mode_change, symlink, ci, config, lockfile, migration, secret_like). A symlink is "
+    "shown with its target text (link), never followed; FIFOs, sockets and devices are skipped."
 )
 
 

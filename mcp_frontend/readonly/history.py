@@ -18,10 +18,10 @@ FIELD, RECORD = "\x1f", "\x1e"
 LOG_FORMAT = f"{RECORD}%H{FIELD}%aI{FIELD}%an{FIELD}%s"
 
 DESCRIPTION = (
-    "Git history of one file or folder inside SANDBOX_ROOT, no model involved: the latest commits touching "
-    "it "
-    "(hash, date, author, subject; newest first, at most limit). With line, also blame for that line of the "
-    "working file (the commit that last changed it) and the commits that touched that line (`git log -L`)."
+    "Git history of one file or folder inside SANDBOX_ROOT, no model involved: the "
+    "latest commits touching it (hash, date, author, subject; newest first, at most "
+    "limit). With line, also blame for that line of the working file (the commit "
+    "that last changed it) and the commits that touched that line (`git log -L`)."
 )
 
 

@@ -38,15 +38,12 @@ DEFINITIONS = (
 )
 
 DESCRIPTION = (
-    "Read code without reading whole files, no model involved: for each file (or folder) in paths, the "
-    "definitions "
-    "of symbols (Python def/class, JS/TS function/class/const, Go func/type, Rust fn/struct/..., found by "
-    "regex) "
-    "with their bodies, and/or the lines around keyword hits, merged into ranges; with neither, the files "
-    "from the top. "
-    "pack is one text with a header per file and numbered lines, at most max_bytes long (truncated says it "
-    "was cut). "
-    "Symlinks are listed in links with their target, never followed; FIFOs, sockets and devices are skipped."
+    "Read code without reading whole files, no model involved: for each file (or folder) in paths, "
+    "the definitions of symbols (Python def/class, JS/TS function/class/const, Go func/type, Rust "
+    "fn/struct/..., found by regex) with their bodies, and/or the lines around keyword hits, "
+    "merged into ranges; with neither, the files from the top. pack is one text with a header per "
+    "file and numbered lines, at most max_bytes long (truncated says it was cut). Symlinks are "
+    "listed in links with their target, never followed; FIFOs, sockets and devices are skipped."
 )
 
 

@@ -20,12 +20,9 @@ RG_TIMEOUT_S = 60.0
 
 DESCRIPTION = (
     "Regex search of files inside SANDBOX_ROOT, no model involved: ripgrep when installed, else a Python "
-    "scan. "
-    "Skips .git, binary files, files over 5 MB, git-ignored files, FIFOs, sockets and devices; never follows "
-    "a symlink "
-    "met under paths. Returns matches {path, line, text} "
-    "(path relative to SANDBOX_ROOT, text cut to 300 characters), sorted by path, and truncated when more "
-    "matched."
+    "scan. Skips .git, binary files, files over 5 MB, git-ignored files, FIFOs, sockets and devices; "
+    "never follows a symlink met under paths. Returns matches {path, line, text} (path relative to "
+    "SANDBOX_ROOT, text cut to 300 characters), sorted by path, and truncated when more matched."
 )
 
 

@@ -30,11 +30,11 @@ START_DESCRIPTION = (
     "and return {jobs: [{job_id, job_status, queue}, ...]}."
 )
 WAIT_DESCRIPTION = (
-    "Block until the job ends or timeout_ms passes (then job_status is still running); never stops the job. "
-    "With a progress token, each tool call, check and status line of the job is sent as a progress "
-    "notification. With job_ids instead of job_id: return as soon as any (mode 'any') or all (mode 'all') of "
-    "them have ended, as {mode, done, jobs}: the compact result of each ended job, {job_id, job_status} of "
-    "the others."
+    "Block until the job ends or timeout_ms passes (then job_status is still running); "
+    "never stops the job. With a progress token, each tool call, check and status line of "
+    "the job is sent as a progress notification. With job_ids instead of job_id: return "
+    "as soon as any (mode 'any') or all (mode 'all') of them have ended, as {mode, done, "
+    "jobs}: the compact result of each ended job, {job_id, job_status} of the others."
 )
 APPLY_DESCRIPTION = (
     "Bring a finished job's patch into the repo it was started from, as unstaged changes: never commits, "

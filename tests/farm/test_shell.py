@@ -75,8 +75,8 @@ async def test_passing_command_runs_on_a_snapshot_and_leaves_the_repo_untouched(
     (repo / "notes.txt").write_text("untracked\n")
     before = repo_state(repo)
     command = (
-        "grep -q 'edited but not committed' README.md && test -f notes.txt && echo built > made.txt && echo "
-        "'all good'"
+        "grep -q 'edited but not committed' README.md && test -f notes.txt && echo "
+        "built > made.txt && echo 'all good'"
     )
     async with connect_mcp(farm) as client:
         done = await call_ok(client, "shell", {"command": command, "repo": str(repo), "timeout_ms": 60000})

@@ -172,8 +172,8 @@ def outcome(output: str, exit_code: int | None = 1, status: str = "failed") -> C
             CARGO_TEST_FAILED,
             101,
             "test_failure",
-            "test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in "
-            "0.21s",
+            "test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 "
+            "filtered out; finished in 0.21s",
         ),
         (
             CARGO_BUILD_FAILED,

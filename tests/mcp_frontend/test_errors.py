@@ -8,15 +8,16 @@ import pytest
 from mcp import Client
 from pydantic import BaseModel
 
+from farm_core.git_errors import GitOperationError
 from farm_core.job_models import JobStatus
 from mcp_frontend import errors
-from mcp_frontend.errors import FarmError
+from mcp_frontend.errors import ToolCallError
 from mcp_frontend.server import build_server
 from mcp_frontend.views import CancelResult, JobList, JobRow, JobView, StartResult, TailResult
 
 
-def farm_error_classes() -> list[type[FarmError]]:
-    found, todo = [], [FarmError]
+def farm_error_classes() -> list[type[ToolCallError]]:
+    found, todo = [], [ToolCallError]
     while todo:
         cls = todo.pop()
         found.append(cls)
@@ -103,7 +104,14 @@ async def test_custom_hint_is_kept():
 
 
 @pytest.mark.parametrize(
-    "exc", [RuntimeError("redis://:pw-secret@host failed"), KeyError("sk-secret-key"), ZeroDivisionError()]
+    "exc",
+    [
+        RuntimeError("redis://:pw-secret@host failed"),
+        KeyError("sk-secret-key"),
+        ZeroDivisionError(),
+        # A farm error that is not a tool call's (git's own, here) reaching a tool is a bug of ours too.
+        GitOperationError("git fetch failed: https://user:pw-secret@host/repo", code="git_failed"),
+    ],
 )
 async def test_unexpected_exceptions_are_internal_errors_without_details(exc):
     result = await call(FakeService(exc), "get", {"job_id": "j1"})
@@ -136,8 +144,8 @@ VALIDATION = [
         "bad_enum",
         "list_jobs",
         {"status": "done"},
-        "status: Input should be 'queued', 'running', 'completed', 'failed', 'cancelled', 'timed_out' or "
-        "'lost'",
+        "status: Input should be 'queued', 'running', 'completed', 'failed', "
+        "'cancelled', 'timed_out' or 'lost'",
     ),
     (
         "nested_model",

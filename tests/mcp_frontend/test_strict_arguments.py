@@ -136,9 +136,8 @@ async def test_every_unknown_argument_is_named():
         "get", {"job_id": "j1", "includeDiff": True, "verbos": True, "colour": 1, "shade": 2}
     )
     assert error["message"] == (
-        "includeDiff: unknown argument; did you mean include_diff? verbos: unknown argument; did you mean "
-        "verbose? "
-        "colour, shade: unknown arguments (valid: job_id, verbose, include_diff)"
+        "includeDiff: unknown argument; did you mean include_diff? verbos: unknown argument; did "
+        "you mean verbose? colour, shade: unknown arguments (valid: job_id, verbose, include_diff)"
     )
 
 

@@ -30,7 +30,7 @@ from mcp import Client
 from farm_core import queue
 from farm_core.job_models import JobStatus
 from farm_core.settings import FarmSettings
-from mcp_frontend.errors import FarmError
+from mcp_frontend.errors import ToolCallError
 from mcp_frontend.server import build_server
 from mcp_frontend.service import FarmService
 from mcp_frontend.settings import FrontendSettings
@@ -50,7 +50,7 @@ CALL_TIMEOUT_S = 60.0  # a call still running past this is a hang
 # files.
 SNAPSHOTTING = {"start", "shell"}
 EDITING = {"apply", "apply_edits"}
-INTERNAL = FarmError.code  # the catch-all for an exception no tool turned into its own error
+INTERNAL = ToolCallError.code  # the catch-all for an exception no tool turned into its own error
 
 PATCH = (
     b"diff --git a/src/app.py b/src/app.py\n--- a/src/app.py\n+++ b/src/app.py\n@@ -1,2 +1,2 @@\n def "
@@ -64,8 +64,8 @@ REVIEW_ANSWER = (
 
 
 def stable_codes() -> set[str]:
-    """Every error code a tool may answer with: the FarmError subclasses' codes (the catch-all excluded)."""
-    codes, pending = set(), list(FarmError.__subclasses__())
+    """Every error code a tool may answer with: ToolCallError's subclasses' codes (the catch-all excluded)."""
+    codes, pending = set(), list(ToolCallError.__subclasses__())
     while pending:
         cls = pending.pop()
         codes.add(cls.code)
