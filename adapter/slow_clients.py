@@ -4,9 +4,9 @@ and body.
 uvicorn has a keep-alive timeout between requests but none while a request arrives: a client that trickles its
 headers or its body a byte at a time holds its connection for ever. This protocol disconnects a client whose
 headers are not complete ADAPTER_HEADER_TIMEOUT_S after it connected (or after the first byte of a later
-request
-on a kept-alive connection), or whose body is not complete ADAPTER_BODY_TIMEOUT_S after its headers. It also
-closes a connection answered before its body was read in full (a refusal), instead of reading the rest.
+request on a kept-alive connection), or whose body is not complete ADAPTER_BODY_TIMEOUT_S after its headers.
+It also closes a connection answered before its body was read in full (a refusal), instead of reading the
+rest.
 """
 
 import asyncio

@@ -20,9 +20,8 @@ MIN_SECRET_CHARS = 6  # a shorter value would mask ordinary words wherever they 
 
 def known_secrets(settings: FarmSettings) -> list[str]:
     """Known secret values: gateway keys and tokens in the environment (the named ones, then any variable
-    whose name
-    says it holds a credential, e.g. GITHUB_TOKEN), the adapter token, the Redis password (as written and
-    decoded)."""
+    whose name says it holds a credential, e.g. GITHUB_TOKEN), the adapter token, the Redis password (as
+    written and decoded)."""
     values = [os.environ.get(name, "") for name in SECRET_ENV_NAMES]
     values += [part for v in values for part in v.split(",")]  # ADAPTER_TOKENS is a list
     values += [

@@ -1,7 +1,6 @@
 """The farm's Celery app and the sending side of its queues: configured for hour-long subprocess jobs on
-Redis,
-JSON only (signed when FARM_SIGNING_* are set). Frontends send with it; workers (tasks/celery_app.py) add
-the task and their hooks to the same app."""
+Redis, JSON only (signed when FARM_SIGNING_* are set). Frontends send with it; workers (tasks/celery_app.py)
+add the task and their hooks to the same app."""
 
 import functools
 import re

@@ -2,12 +2,10 @@
 
 Two kinds of secrets are masked. Known values (keys and tokens this process holds), as they are and in the
 encodings text carries them in: hex, percent-encoding, and base64 in both alphabets at any byte alignment
-inside
-a longer base64 run. And credentials found without knowing them: a value whose name says it is one
-(`NAME=value`,
-`NAME: value`, `"name": "value"`, whatever the value looks like), URL passwords, Authorization header
-values, and
-tokens of a known shape (`sk-`, `ghp_`, `xoxb-`, `AKIA`...). Names, schemes, users and hosts stay readable.
+inside a longer base64 run. And credentials found without knowing them: a value whose name says it is one
+(`NAME=value`, `NAME: value`, `"name": "value"`, whatever the value looks like), URL passwords, Authorization
+header values, and tokens of a known shape (`sk-`, `ghp_`, `xoxb-`, `AKIA`...). Names, schemes, users and
+hosts stay readable.
 """
 
 import base64
@@ -41,8 +39,7 @@ def _base64_cores(raw: bytes) -> set[str]:
     """What the base64 of any text holding raw is sure to contain, whichever of the 3 byte alignments raw has.
 
     Preceded by `skew` bytes, raw fills bits [8*skew, 8*(skew+n)); a base64 character covers 6 bits, so the
-    ones
-    wholly inside that range are the same whatever surrounds raw: characters ceil(4*skew/3) to
+    ones wholly inside that range are the same whatever surrounds raw: characters ceil(4*skew/3) to
     floor(4*(skew+n)/3)."""
     cores = set()
     for skew in range(3):
@@ -78,8 +75,7 @@ class _KnownValues:
 
 def _trie_pattern(words: list[str]) -> str:
     """A regex matching where any of words begins, its alternatives merged by common prefix (several times
-    faster
-    than a flat alternation, which tries every word at every position)."""
+    faster than a flat alternation, which tries every word at every position)."""
     tree: dict = {}
     for word in words:
         node = tree
@@ -224,8 +220,7 @@ def _name_start(text: str, word_start: int) -> int:
 
 def _holds_no_secret(value: str, name: str) -> bool:
     """The value is empty, the mask, the name itself (`api_key=api_key`) or a _NOT_A_SECRET; closing
-    punctuation
-    after a bare value (`f(token=None)`) does not count."""
+    punctuation after a bare value (`f(token=None)`) does not count."""
     if value.startswith(MASK) and not value[len(MASK) :].strip(_CLOSERS + "\"'\\"):
         return True  # already masked
     quoted = value[:1] in "\"'\\"

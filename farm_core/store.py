@@ -290,9 +290,8 @@ class JobStore:
         return with_gap_marker(entries, after, head_end.decode(), int(dropped), count)
 
     def store_patch(self, job_id: str, patch: bytes, keep: bool = True, **fields: str) -> bool:
-        """Record the patch's sha256 and `fields` (e.g. result_commit) on the job and, when `keep`, the
-        patch itself:
-        one atomic write. False (nothing written) when the record is gone."""
+        """Record the patch's sha256 and `fields` (e.g. result_commit) on the job and, when `keep`, the patch
+        itself: one atomic write. False (nothing written) when the record is gone."""
         keys = self.keys(job_id)
         values = {"patch_sha256": patch_sha256(patch), **fields}
         args = [self.ttl_s, "1" if keep else "0", patch, *(item for pair in values.items() for item in pair)]
@@ -349,8 +348,7 @@ def with_gap_marker(
     entries: list[LogEntry], after: str | None, head_end: str, dropped: int, count: int
 ) -> list[LogEntry]:
     """entries (oldest first) with the gap marker before the first entry past the head, when the read spans
-    the gap;
-    cut back to `count` (a forward read keeps its oldest entries and never ends on the marker)."""
+    the gap; cut back to `count` (a forward read keeps its oldest entries and never ends on the marker)."""
     at = _gap_position(entries, after, _stream_id(head_end))
     if at is None:
         return entries[-count:] if after is None else entries[:count]

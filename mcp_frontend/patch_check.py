@@ -1,12 +1,9 @@
 """What `apply` checks before it writes a stored patch: that it is the patch its worker recorded, that it
-changes
-exactly the files the job's record lists and nothing outside the job's scope, and that it makes no symlink
-that
-leads out of the repo (or into its `.git`).
+changes exactly the files the job's record lists and nothing outside the job's scope, and that it makes no
+symlink that leads out of the repo (or into its `.git`).
 
 The patch is read by applying it to the job's snapshot in a scratch index, so what is checked is what git
-would
-write, not what the patch text claims.
+would write, not what the patch text claims.
 """
 
 import os

@@ -94,9 +94,8 @@ class FarmService:
         """Queue one job per `jobs` entry (over the top-level defaults) or per `matrix` prompt; all or
         nothing.
 
-        Every entry is validated first, then each distinct (repo, base) is snapshotted once and every job
-        gets its
-        own ref on that commit; an error names the entry (`jobs[2]: ...`) and leaves nothing enqueued."""
+        Every entry is validated first, then each distinct (repo, base) is snapshotted once and every job gets
+        its own ref on that commit; an error names the entry (`jobs[2]: ...`) and leaves nothing enqueued."""
         plans = []
         for label, args in expand(request, self.frontend.fanout_max):
             try:

@@ -2,10 +2,9 @@
 the one meant.
 
 Nested argument models refuse unknown keys themselves (pydantic `extra="forbid"`); the top level is the
-argument
-model the SDK builds from a tool's signature, made strict here once the tool is registered. Either way the
-refusal
-is pydantic's `extra_forbidden` error, turned into one `invalid_argument` by `unknown_arguments_error`.
+argument model the SDK builds from a tool's signature, made strict here once the tool is registered. Either
+way the refusal is pydantic's `extra_forbidden` error, turned into one `invalid_argument` by
+`unknown_arguments_error`.
 """
 
 import difflib
@@ -55,9 +54,8 @@ def unknown_arguments_error(error: ValidationError, schema: dict[str, Any]) -> I
 
 
 def unknown_clauses(paths: list[tuple], valid: Sequence[str]) -> list[str]:
-    """`include_dif: unknown argument; did you mean include_diff?` per key with a close valid name; the
-    rest in one
-    clause listing the valid names (the keys of one object, so the list is given once)."""
+    """`include_dif: unknown argument; did you mean include_diff?` per key with a close valid name; the rest
+    in one clause listing the valid names (the keys of one object, so the list is given once)."""
     clauses, far = [], []
     for path in paths:
         nearest = nearest_name(str(path[-1]), valid)

@@ -3,12 +3,12 @@
 A scenario file holds one scenario object or a list of them:
 
     {"name": "fix_bug", "turns": [
-        {"reasoning": "...", "text": "...", "tool_calls": [{"name": "Bash", "arguments": {"command": "ls
-        {cwd}"}}],
+        {"reasoning": "...", "text": "...",
+         "tool_calls": [{"name": "Bash", "arguments": {"command": "ls {cwd}"}}],
          "finish_reason": null, "matched_stop": null, "usage": {"prompt_tokens": 900, "cached_tokens": 512},
          "cache_style": "openai", "chunks": 3, "delay_ms": 0, "expect": ["substring"],
          "faults": [{"status": 429, "retry_after": 1}, {"cut_after_chunks": 2}, {"stall_ms": 500},
-         {"reset": true}]},
+                    {"reset": true}]},
         {"text": "Done."}]}
 
 Every turn field is optional; see `Turn` for defaults.

@@ -1,6 +1,5 @@
 """The worker's side of the farm's Celery app (farm_core/queue.py): the job task, the worker's signal hooks
-and
-its per-process state. `celery -A tasks.celery_app` (Flower, a worker) sees the app with the task
+and its per-process state. `celery -A tasks.celery_app` (Flower, a worker) sees the app with the task
 registered."""
 
 import ctypes
@@ -52,8 +51,7 @@ def _die_with_the_worker(**_) -> None:
 @signals.worker_process_init.connect
 def _adopt_the_jobs_orphans(**_) -> None:
     """A pool process adopts whatever its job orphans (double-forked daemons), so the job's clean-up kills
-    them
-    even without the FARM_JOB_ID marker (farm_core/process_tree.py)."""
+    them even without the FARM_JOB_ID marker (farm_core/process_tree.py)."""
     process_tree.become_subreaper()
 
 

@@ -1,8 +1,7 @@
-"""The packages' import direction (docs/architecture.md, "Packages"): `farm_core` is the contract and
-imports none
-of the others; `mcp_frontend` and `tasks` use it and never each other; `adapter` takes only what is genuinely
-shared; the benchmarks and the tests use the product, never each other; no first-party import hides inside a
-function (the way an import loop is dodged, or a start-up cost nobody measured)."""
+"""The packages' import direction (docs/architecture.md, "Packages"): `farm_core` is the contract and imports
+none of the others; `mcp_frontend` and `tasks` use it and never each other; `adapter` takes only what is
+genuinely shared; the benchmarks and the tests use the product, never each other; no first-party import hides
+inside a function (the way an import loop is dodged, or a start-up cost nobody measured)."""
 
 import ast
 import sys

@@ -128,8 +128,7 @@ def _git_files(folder: Path) -> list[Path]:
 
 def read_text(path: Path, root: Path) -> str | None:
     """The file as text (undecodable bytes replaced), or None when it is binary, too large or not a regular
-    file
-    reached from root through no link (see repo_paths.open_regular)."""
+    file reached from root through no link (see repo_paths.open_regular)."""
     handle = open_regular(path, root)
     if handle is None:
         return None

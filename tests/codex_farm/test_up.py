@@ -1,6 +1,5 @@
 """`codex-farm up --scripted` as a user runs it: every MCP tool answers over HTTP behind the printed token,
-the
-token and sandbox root survive a restart, `codex-farm env` points doctor at the farm, and Ctrl-C stops
+the token and sandbox root survive a restart, `codex-farm env` points doctor at the farm, and Ctrl-C stops
 every child.
 
 Each `up` runs with its own HOME, XDG folders and TMPDIR under pytest's tmp dir, so the user's config is

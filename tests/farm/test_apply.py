@@ -216,8 +216,7 @@ def disk(repo: Path) -> dict[str, bytes]:
 
 def attacker_patch(repo: Path, job_id: str, scratch: Path) -> bytes:
     """A patch of the job's snapshot that adds a CI workflow, a conftest.py and a symlink to /etc: what a
-    writer of
-    Redis puts under the job's patch key."""
+    writer of Redis puts under the job's patch key."""
     git(scratch, "clone", "-q", "--no-checkout", str(repo), "evil")
     clone = scratch / "evil"
     git(clone, "fetch", "-q", "origin", f"refs/codex-farm/snapshots/{job_id}")

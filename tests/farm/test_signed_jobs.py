@@ -67,9 +67,8 @@ def signed_farm(
     """A farm whose frontend and worker sign and verify messages (its own queue and key prefix); `env` is
     the frontend's.
 
-    The layout SECURITY.md recommends: the worker has its own key, and trusts the frontend's certificate
-    only, so
-    a job signed with a worker's key (readable by its agents) is refused like any forgery."""
+    The layout SECURITY.md recommends: the worker has its own key, and trusts the frontend's certificate only,
+    so a job signed with a worker's key (readable by its agents) is refused like any forgery."""
     root = tmp_path_factory.mktemp("signed-farm")
     sandbox, cache, logs = root / "sandbox", root / "cache", root / "logs"
     for folder in (sandbox, cache, logs):
@@ -162,8 +161,7 @@ def task_body(spec: JobSpec) -> list:
 
 def never_ran(farm: Farm, spec: JobSpec) -> bool:
     """The job was never claimed (no worker, no attempt, no lease, not running anywhere): still queued, or
-    failed
-    by the worker that refused its message (tasks/dead_letter.py), which then can never run it."""
+    failed by the worker that refused its message (tasks/dead_letter.py), which then can never run it."""
     record = farm_store(farm).get(spec.job_id)
     client = farm.redis.client()
     lease = farm_store(farm).keys(spec.job_id).lease

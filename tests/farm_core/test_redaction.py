@@ -351,8 +351,7 @@ def test_a_hostile_100_kb_line_is_redacted_in_well_under_a_second(text):
 
 def realistic_log_lines(count: int, seed: int = 7) -> list[str]:
     """A mix of what a job's log holds: agent prose, tool calls and results (code), check output, diffs,
-    usage;
-    about one line in fifty carries a secret of some kind."""
+    usage; about one line in fifty carries a secret of some kind."""
     rng = random.Random(seed)
     words = (
         "the a file test function return value module import error check fix update should when then".split()

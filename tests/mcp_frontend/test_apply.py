@@ -460,9 +460,8 @@ ATTACK = {
 def swap_patch(
     caller: Caller, tmp_path: Path, job_id: str, changes: dict, agree: tuple[str, ...] = ()
 ) -> bytes:
-    """Store a patch of the attacker's own under the job's key; for each of `agree` ("digest", "files"),
-    also make
-    the job's record say what that patch does."""
+    """Store a patch of the attacker's own under the job's key; for each of `agree` ("digest", "files"), also
+    make the job's record say what that patch does."""
     files, _, patch = worker_commit(
         caller.repo, tmp_path / f"attacker-{uuid.uuid4().hex[:8]}", snapshot_ref(job_id), job_id, changes
     )

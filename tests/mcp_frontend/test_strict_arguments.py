@@ -2,9 +2,8 @@
 one meant.
 
 Through the real server and the official client in memory. Most calls go to a service no refused call may
-reach;
-`start` also runs on the real Redis with Celery's hand-off recorded, to show that a refused call enqueues
-nothing.
+reach; `start` also runs on the real Redis with Celery's hand-off recorded, to show that a refused call
+enqueues nothing.
 """
 
 import anyio

@@ -1,14 +1,12 @@
 """Every MCP tool under fuzzing, through the real server and the official client in memory.
 
-Arguments come from each tool's inputSchema (as tools/list gives it, so a new tool is fuzzed too): a
-quarter of
-the calls valid by construction (the schema plus the tool's rules in tests/fixtures/tool_rules.py), which must
-succeed, the rest adversarial (paths, job ids, types, sizes). Every call must end in a well-formed structured
-result or a structured error with a stable code and a one-line hint — never an internal error, a protocol
-error or a hang.
-Afterwards the repo is byte-identical for read-only tools, nothing outside SANDBOX_ROOT was written,
-and the server still answers. Real redis-server, real git, the adapter in front of the scripted gateway;
-`start` jobs go to a queue no worker consumes and are cancelled at the end.
+Arguments come from each tool's inputSchema (as tools/list gives it, so a new tool is fuzzed too): a quarter
+of the calls valid by construction (the schema plus the tool's rules in tests/fixtures/tool_rules.py), which
+must succeed, the rest adversarial (paths, job ids, types, sizes). Every call must end in a well-formed
+structured result or a structured error with a stable code and a one-line hint — never an internal error, a
+protocol error or a hang. Afterwards the repo is byte-identical for read-only tools, nothing outside
+SANDBOX_ROOT was written, and the server still answers. Real redis-server, real git, the adapter in front of
+the scripted gateway; `start` jobs go to a queue no worker consumes and are cancelled at the end.
 """
 
 import json

@@ -1,6 +1,5 @@
 """Auto-revise: the failure digest the agent gets, undoing what the checks wrote between passes, and the
-failures that
-make a completed job's verdict."""
+failures that make a completed job's verdict."""
 
 from pathlib import Path
 

@@ -1,6 +1,5 @@
 """The files the cheap tools read: resolved inside SANDBOX_ROOT, then opened from the root down through no
-link
-and never a FIFO, so a file swapped for a link or a FIFO after it was chosen is left out, not read or
+link and never a FIFO, so a file swapped for a link or a FIFO after it was chosen is left out, not read or
 waited on."""
 
 import os
