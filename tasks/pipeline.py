@@ -2,6 +2,7 @@
 
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,14 +177,20 @@ class JobRun:
         self._require_intact()
         git, base = self.worktree.owned, self.worktree.commit  # never the worktree's own `.git`
         tree = working_tree_id(git)  # before the checks, so files they create (caches, reports) stay out
-        files = changed_files(git, base=base, tree=tree)
-        patch_bytes = len(binary_patch(git, base, tree)) if files and self.spec.scoped_patch else 0
-        verdicts = [self._scope_verdict(scope, files, outcome, patch_bytes)] if self.spec.scoped_patch else []
+        # Two git processes at once: the files and the patch both come from the tree alone (the patch from
+        # base to the tree is the one from base to the result commit made on it).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            patch_read = pool.submit(binary_patch, git, base, tree)
+            files = changed_files(git, base=base, tree=tree)
+            patch = patch_read.result() if files else b""
+        verdicts = [self._scope_verdict(scope, files, outcome, len(patch))] if self.spec.scoped_patch else []
         checks = self._run_checks(monitor)
         if monitor.stopped.is_set():
             return None
         verdicts += [check.verdict() for check in checks]
-        return Verified(files=files, tree=tree, verdicts=verdicts, failures=failures_of(verdicts, checks))
+        return Verified(
+            files=files, tree=tree, patch=patch, verdicts=verdicts, failures=failures_of(verdicts, checks)
+        )
 
     def _agent_request(self, scope: WriteScope, pidfile: Path) -> AgentRequest:
         settings, spec = self.ctx.settings, self.spec
@@ -264,7 +271,7 @@ class JobRun:
         self._require_intact()
         git, parent, job_id = self.worktree.owned, self.worktree.commit, self.spec.job_id
         commit = commit_tree(git, job_id, f"codex-farm result {job_id}", parent, verified.tree)
-        patch = binary_patch(git, parent, commit)
+        patch = verified.patch
         keep = len(patch) <= self.ctx.settings.patch_max_bytes
         if not keep:
             self.log("status", f"patch of {len(patch)} bytes exceeds FARM_PATCH_MAX_BYTES; not stored")
@@ -325,6 +332,7 @@ class Verified:
 
     files: list[str]
     tree: str
+    patch: bytes  # from the snapshot to `tree`; empty when no file changed
     verdicts: list[str]
     failures: list[Failure]
 
