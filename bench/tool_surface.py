@@ -48,6 +48,7 @@ from farm_core.settings import FarmSettings
 from mcp_frontend.server import build_server
 from mcp_frontend.service import FarmService
 from mcp_frontend.settings import FrontendSettings
+from mcp_frontend.tool_groups import DEFAULT_GROUPS, groups_named
 
 CODEX_VERSION = "0.171.0"  # the Codex CLI the numbers in docs/benchmarks.md were taken with
 CODEX_PACKAGE = "@openai/codex"
@@ -126,10 +127,15 @@ def codex_version(codex: Path, run_dir: Path) -> str:
     return done.stdout.strip() or f"unknown ({done.stderr.strip()[-200:]})"
 
 
-def frontend_env(run_dir: Path) -> dict[str, str]:
-    """What `codex-farm mcp` needs to list its tools: a sandbox of its own and a Redis it never calls."""
+def frontend_env(run_dir: Path, tools: str) -> dict[str, str]:
+    """What `codex-farm mcp` needs to list its tools (those of FARM_TOOLS=tools): a sandbox of its own and a
+    Redis it never calls."""
     # The frontend connects to Redis only when a tool is called, so nothing listens on this port.
-    return {"REDIS_URL": f"redis://{LOOPBACK}:{free_port()}/0", "SANDBOX_ROOT": str(run_dir / "sandbox")}
+    return {
+        "REDIS_URL": f"redis://{LOOPBACK}:{free_port()}/0",
+        "SANDBOX_ROOT": str(run_dir / "sandbox"),
+        "FARM_TOOLS": tools,
+    }
 
 
 def codex_config(base_url: str, mode: Mode, farm_env: dict[str, str] | None) -> str:
@@ -165,14 +171,15 @@ def codex_config(base_url: str, mode: Mode, farm_env: dict[str, str] | None) -> 
     return "\n".join(lines) + "\n"
 
 
-def run_codex(codex: Path, run_dir: Path, mode: Mode, with_farm: bool) -> list[dict]:
-    """`codex exec PROMPT` in a fresh CODEX_HOME; the request bodies it sent, in order (also saved)."""
+def run_codex(codex: Path, run_dir: Path, mode: Mode, tools: str | None) -> list[dict]:
+    """`codex exec PROMPT` in a fresh CODEX_HOME, with the farm serving FARM_TOOLS=tools (None: without the
+    farm); the request bodies it sent, in order (also saved)."""
     home, workspace = run_dir / "codex-home", run_dir / "workspace"
     for folder in (home, workspace, run_dir / "sandbox"):
         folder.mkdir(parents=True)
     script = [custom_tool_call(LOOKUP_CALL_ID, "exec", LOOKUP_SCRIPT)] if mode.lookup else []
     with responses_stub(script) as stub:
-        farm_env = frontend_env(run_dir) if with_farm else None
+        farm_env = frontend_env(run_dir, tools) if tools is not None else None
         (home / "config.toml").write_text(codex_config(stub.base_url, mode, farm_env))
         argv = [str(codex), "exec", "--skip-git-repo-check", "--color", "never", PROMPT]
         exit_code, output = run_in_session(argv, workspace, codex_env(run_dir), run_dir / "codex-output.txt")
@@ -302,13 +309,14 @@ class Listed:
     described: dict[str, int]  # per tool, how many arguments have a description
 
 
-async def listed_tools(sandbox: Path) -> Listed:
-    """tools/list from the frontend `codex-farm mcp` serves, through an in-process MCP client."""
+async def listed_tools(sandbox: Path, tools: str) -> Listed:
+    """tools/list from the frontend `codex-farm mcp` serves with FARM_TOOLS=tools, through an in-process MCP
+    client."""
     # The real service: registering tools uses none of it, and a listing makes no Redis call.
     farm = FarmSettings(redis_url=f"redis://{LOOPBACK}:{free_port()}/0")
     service = FarmService(FrontendSettings(sandbox_root=sandbox), farm)
     try:
-        async with Client(build_server(service)) as client:
+        async with Client(build_server(service, groups_named(tools.split(",")))) as client:
             tools = (await client.list_tools()).tools
     finally:
         await service.aclose()
@@ -444,17 +452,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--codex-version", help=f"install and run this @openai/codex (default {CODEX_VERSION})"
     )
+    parser.add_argument(
+        "--tools",
+        default=",".join(sorted(DEFAULT_GROUPS)),
+        help="FARM_TOOLS of the measured frontend: groups, comma-separated, or all (default: the frontend's)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder and the recorded requests")
     args = parser.parse_args(argv)
     codex = codex_cli(args.codex, args.codex_version)
     with bench_workdir("farm-bench-tools-", args.keep) as workdir:
         header(argv, codex, codex_version(codex, workdir / "version"))
-        listed = asyncio.run(listed_tools(workdir))
+        print(f"FARM_TOOLS={args.tools}")
+        listed = asyncio.run(listed_tools(workdir, args.tools))
         # Equal-length folder names: the workspace path is in the request, both runs pay it alike.
         runs = {
             mode.name: Measured(
-                run_codex(codex, workdir / f"{mode.name}-farm-off", mode, with_farm=False)[0],
-                run_codex(codex, workdir / f"{mode.name}-farm-on", mode, with_farm=True),
+                run_codex(codex, workdir / f"{mode.name}-farm-off", mode, tools=None)[0],
+                run_codex(codex, workdir / f"{mode.name}-farm-on", mode, tools=args.tools),
             )
             for mode in MODES
         }

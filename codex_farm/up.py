@@ -27,6 +27,8 @@ from codex_farm.local_state import (
 from codex_farm.ports import require_free
 from codex_farm.settings import LocalFarmSettings
 from farm_core.key_guard import make_undumpable
+from mcp_frontend.settings import FrontendSettings
+from mcp_frontend.tool_groups import TOOL_GROUPS
 
 READY_HEADLINE = "codex-farm is up."
 PIDS_FILE = "pids.json"
@@ -139,6 +141,7 @@ def ready_block(farm: LocalFarm, run_dir: Path, paths: LocalPaths, token_from_en
   sandbox: {farm.plan.sandbox_root} (every repo must be inside it; --sandbox-root changes it for this \
 and later runs)
   model:   {farm.model}{offline}
+  tools:   {_served_groups()} (FARM_TOOLS, e.g. core,read,edit,review or all; docs/tools.md)
   logs:    {run_dir}
   state:   {paths.state_file} (while up runs)
 
@@ -153,6 +156,12 @@ bearer_token_env_var = "FARM_MCP_TOKEN"
 tool_timeout_sec = 120
 
 Ctrl-C stops everything."""
+
+
+def _served_groups() -> str:
+    """The tool groups the frontend serves (its FARM_TOOLS, valid once it is up), in docs/tools.md's order."""
+    served = FrontendSettings().tools
+    return ",".join(group for group in TOOL_GROUPS if group in served)
 
 
 def _redis_line(redis: LocalRedis) -> str:

@@ -1,4 +1,5 @@
-"""The MCP server: the farm's tools (mcp_frontend/tools/, one module per group), and structured errors."""
+"""The MCP server: the farm's tools (mcp_frontend/tools/, one module per kind) of the tool groups that are
+on (mcp_frontend/tool_groups.py), and structured errors."""
 
 import json
 import logging
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 from mcp_frontend.errors import InvalidArgument, ToolCallError
 from mcp_frontend.service_protocols import FrontendService
 from mcp_frontend.strict_arguments import forbid_unknown_arguments, unknown_arguments_error
+from mcp_frontend.tool_groups import EVERY_GROUP, GROUP_OF, tools_of, turn_on_hint
 from mcp_frontend.tools import cheap, jobs, readonly, shell
 
 log = logging.getLogger("codex_farm.mcp")
@@ -25,15 +27,26 @@ INSTRUCTIONS = (
 
 
 class FarmMCPServer(MCPServer):
-    """MCPServer whose tools refuse unknown arguments and whose failures come back as `{error: {code,
-    message, hint}}`."""
+    """MCPServer serving the tools of the given tool groups only, whose tools refuse unknown arguments and
+    whose failures come back as `{error: {code, message, hint}}`."""
 
     redact = staticmethod(str)  # build_server puts the service's redactor here
 
+    def __init__(self, groups: frozenset[str], **options) -> None:
+        super().__init__(**options)
+        self.groups = groups
+        self.enabled_tools = tools_of(groups)
+
     def add_tool(self, fn, name: str | None = None, **options) -> None:
-        """Register fn as a tool (as MCPServer does) that refuses arguments its signature does not declare."""
+        """Register fn as a tool (as MCPServer does) that refuses arguments its signature does not declare;
+        a tool of a group that is off is left out."""
+        name = name or fn.__name__
+        if name not in GROUP_OF:  # else no FARM_TOOLS value could serve it
+            raise ValueError(f"tool {name} is in no tool group: add it to mcp_frontend/tool_groups.py")
+        if name not in self.enabled_tools:
+            return
         super().add_tool(fn, name=name, **options)
-        forbid_unknown_arguments(self._tool_manager.get_tool(name or fn.__name__))
+        forbid_unknown_arguments(self._tool_manager.get_tool(name))
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context=None):
         try:
@@ -41,6 +54,8 @@ class FarmMCPServer(MCPServer):
         except ToolError as exc:
             tool = self._tool_manager.get_tool(name)
             error = _farm_error(exc, tool.parameters if tool is not None else {})
+            if tool is None and name in GROUP_OF:  # one of ours, switched off
+                error = InvalidArgument(error.message, hint=turn_on_hint(name, self.groups))
             # The catch-all is a bug of ours: its traceback goes to the log the hint points to.
             if type(error) is ToolCallError:
                 log.error(
@@ -87,10 +102,11 @@ def error_result(error: ToolCallError) -> CallToolResult:
     )
 
 
-def build_server(service: FrontendService) -> FarmMCPServer:
-    """The MCP server with every farm tool bound to one service."""
-    server = FarmMCPServer(name="codex-farm", instructions=INSTRUCTIONS)
+def build_server(service: FrontendService, groups: frozenset[str] = EVERY_GROUP) -> FarmMCPServer:
+    """The MCP server with the farm's tools of groups (default: all; the frontend serves FARM_TOOLS's) bound
+    to one service."""
+    server = FarmMCPServer(groups, name="codex-farm", instructions=INSTRUCTIONS)
     server.redact = getattr(service, "redact", str)  # test doubles of the service have no secrets
-    for group in (jobs, cheap, shell, readonly):  # the order tools/list gives them in
-        group.register(server, service)
+    for module in (jobs, cheap, shell, readonly):  # the order tools/list gives them in
+        module.register(server, service)
     return server

@@ -1,5 +1,5 @@
-"""What each tool group needs of the frontend's service (FarmService), as Protocols: a group's code depends on
-that much and no more, and a test's stand-in needs only that much."""
+"""What each tool module needs of the frontend's service (FarmService), as Protocols: a module's code depends
+on that much and no more, and a test's stand-in needs only that much."""
 
 from pathlib import Path
 from typing import Any, Protocol

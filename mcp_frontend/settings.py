@@ -1,13 +1,18 @@
 """The MCP frontend's settings, read once from the environment."""
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from mcp_frontend.tool_groups import DEFAULT_GROUPS, groups_named
 
 
 class FrontendSettings(BaseSettings):
-    """What the frontend reads: the sandbox, defaults for jobs, wait limits and HTTP auth."""
+    """What the frontend reads: the tools it serves, the sandbox, defaults for jobs, wait limits and HTTP
+    auth."""
 
     model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
 
@@ -62,3 +67,13 @@ class FrontendSettings(BaseSettings):
         validation_alias="WORKER_LITE_CACHE_TTL_S",
         description="How long a cached analyze answer is served; 0: no cache.",
     )
+    tools: Annotated[frozenset[str], NoDecode] = Field(
+        DEFAULT_GROUPS,
+        validation_alias="FARM_TOOLS",
+        description="Tool groups served, comma-separated (core, read, edit, review), or all.",
+    )
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _parse_tools(cls, value: str | Iterable[str]) -> frozenset[str]:
+        return groups_named(value.split(",") if isinstance(value, str) else value)

@@ -1,1 +1,1 @@
-"""The MCP tools, one module per group (jobs, shell, cheap, readonly); each adds its tools with `register`."""
+"""The MCP tools, one module per kind (jobs, shell, cheap, readonly); each adds its tools with `register`."""

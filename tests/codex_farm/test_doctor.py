@@ -320,3 +320,13 @@ def test_sandboxed_agents_see_no_adapter_at_all():
     require_bwrap()
     result = check_gateway_key_reach(WorkerSettings(WORKER_SANDBOX="bwrap"))
     assert result.status == "OK" and "bwrap sandbox" in result.detail, result
+
+
+def test_an_unknown_tool_group_fails_the_settings_check(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("FARM_TOOLS", "core,bogus")
+    result = doctor.check_settings(doctor.load_settings())
+    assert result.status == "FAIL", result
+    assert (
+        "FrontendSettings: FARM_TOOLS: Value error, unknown tool group 'bogus'; "
+        "valid groups: core, read, edit, review, or all" in result.detail
+    )

@@ -213,9 +213,10 @@ def plant_farm_secrets(exports: str) -> None:
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory) -> Iterator[RunningUp]:
-    """One `up` with the default sandbox root (the home directory) and config under XDG_CONFIG_HOME."""
+    """One `up` with the default sandbox root (the home directory) and config under XDG_CONFIG_HOME, serving
+    every tool group (the tour calls them all)."""
     root = tmp_path_factory.mktemp("up-user")
-    running = start_up(user_env(root, XDG_CONFIG_HOME=str(root / "config")))
+    running = start_up(user_env(root, XDG_CONFIG_HOME=str(root / "config"), FARM_TOOLS="all"))
     yield running
     try:
         assert running.stop() == 0, running.output.text()
@@ -355,6 +356,10 @@ def test_every_tool_from_tools_list_answers_over_http(up: RunningUp):
 
     assert listed - called == set(), f"tools listed but never called: {sorted(listed - called)}"
     assert called - listed == set()
+
+
+def test_the_ready_block_names_the_tool_groups_it_serves(up: RunningUp):
+    assert up.printed(r"^  tools:   (\S+)") == "core,read,edit,review"  # FARM_TOOLS=all
 
 
 def test_the_mcp_endpoint_refuses_requests_without_the_printed_token(up: RunningUp):

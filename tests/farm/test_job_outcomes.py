@@ -28,7 +28,7 @@ async def test_failing_check_completes_with_failed_verdict_visible_in_tail(farm,
         "name": "tests",
         "command": "echo 'FAILED tests/test_app.py::test_greet - assert 1 == 2'; exit 1",
     }
-    async with connect_mcp(farm) as client:
+    async with connect_mcp(farm, FARM_TOOLS="core,review") as client:  # list_jobs is in review
         job_id = await start_job(client, repo, "fails_check", checks=[check])
         done = await call_ok(client, "wait", {"job_id": job_id, "timeout_ms": 60000})
         tail = await call_ok(client, "tail", {"job_id": job_id, "lines": 200})

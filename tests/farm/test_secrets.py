@@ -29,7 +29,7 @@ async def test_planted_secrets_never_appear_in_redis_logs_or_responses(
     check = {"name": "env", "command": 'env; cat config.env; echo "$ADAPTER_TOKEN"'}
 
     responses = []
-    async with connect_mcp(farm) as client:
+    async with connect_mcp(farm, FARM_TOOLS="core,review") as client:  # list_jobs is in review
         started = await call_ok(
             client, "start", {"prompt": prompt, "repo": str(repo), "checks": [check], "include_diff": True}
         )

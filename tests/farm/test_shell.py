@@ -33,6 +33,7 @@ def test_add_four():
     assert add(2, 2) == 5
 """
 PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider tests"
+SHELL_TOOLS = "core,edit"  # shell is in the edit group (FARM_TOOLS)
 
 
 def repo_state(repo: Path) -> str:
@@ -78,7 +79,7 @@ async def test_passing_command_runs_on_a_snapshot_and_leaves_the_repo_untouched(
         "grep -q 'edited but not committed' README.md && test -f notes.txt && echo "
         "built > made.txt && echo 'all good'"
     )
-    async with connect_mcp(farm) as client:
+    async with connect_mcp(farm, FARM_TOOLS=SHELL_TOOLS) as client:
         done = await call_ok(client, "shell", {"command": command, "repo": str(repo), "timeout_ms": 60000})
         tail = await call_ok(
             client, "shell", {"command": "seq 1 100", "repo": str(repo), "timeout_ms": 60000, "digest": False}
@@ -111,7 +112,7 @@ async def test_failing_pytest_is_a_failed_outcome_with_the_assertion(farm: Farm,
         },
         parent=farm.sandbox,
     )
-    async with connect_mcp(farm) as client:
+    async with connect_mcp(farm, FARM_TOOLS="core,read,edit,review") as client:
         result = await client.call_tool("shell", {"command": PYTEST, "repo": str(repo), "timeout_ms": 120000})
         done = result.structured_content
         log = await call_ok(
@@ -140,7 +141,7 @@ async def test_command_past_its_timeout_is_timed_out_with_its_process_group_gone
     repo = make_repo(parent=farm.sandbox)
     pids = tmp_path / "pids"
     command = f"echo $$ > {pids}; sleep 300 & echo $! >> {pids}; echo started; sleep 300"
-    async with connect_mcp(farm) as client:
+    async with connect_mcp(farm, FARM_TOOLS=SHELL_TOOLS) as client:
         done = await call_ok(client, "shell", {"command": command, "repo": str(repo), "timeout_ms": 2000})
         view = await call_ok(client, "get", {"job_id": done["job_id"]})
 
@@ -156,7 +157,7 @@ async def test_command_past_its_timeout_is_timed_out_with_its_process_group_gone
 
 async def test_still_running_at_the_wait_bound_then_cancelled(farm: Farm, make_repo):
     repo = make_repo(parent=farm.sandbox)
-    async with connect_mcp(farm, WAIT_MAX_MS="1500") as client:
+    async with connect_mcp(farm, FARM_TOOLS=SHELL_TOOLS, WAIT_MAX_MS="1500") as client:
         early = await call_ok(
             client, "shell", {"command": "echo waiting; sleep 300", "repo": str(repo), "timeout_ms": 600000}
         )
@@ -178,7 +179,7 @@ async def test_secrets_in_the_output_are_redacted_everywhere(farm: Farm, make_re
     repo = make_repo(
         {"config.env": f"API_KEY={GATEWAY_KEY}\nADAPTER={farm.adapter.token}\n"}, parent=farm.sandbox
     )
-    async with connect_mcp(farm) as client:
+    async with connect_mcp(farm, FARM_TOOLS=SHELL_TOOLS) as client:
         digest = await call_ok(
             client, "shell", {"command": "cat config.env; exit 3", "repo": str(repo), "timeout_ms": 60000}
         )
@@ -218,7 +219,7 @@ async def test_bad_shell_arguments_are_refused_with_codes_and_nothing_is_enqueue
         ("inside", {"base": "no-such-branch"}, "snapshot_failed"),
     ]
     before = jobs_recorded(farm)
-    async with connect_mcp(farm) as client:
+    async with connect_mcp(farm, FARM_TOOLS=SHELL_TOOLS) as client:
         for where, extra, code in bad:
             error = await call_error(client, "shell", {"command": "true", "repo": places[where], **extra})
             assert error["code"] == code, (where, extra, error)
