@@ -68,9 +68,8 @@ class RateLimited(AdapterError):
 
     def __init__(self, message: str, *, retry_after_s: float):
         super().__init__(message)
-        self.retry_after_s = max(
-            1, math.ceil(round(retry_after_s, 6))
-        )  # whole seconds, as Retry-After takes them
+        # whole seconds, as Retry-After takes them
+        self.retry_after_s = max(1, math.ceil(round(retry_after_s, 6)))
 
     def headers(self) -> dict[str, str]:
         # Refused before its body is read, so the connection cannot carry another request either.

@@ -41,9 +41,8 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if (
-            self._deadline is None
-        ):  # a later request on a kept-alive connection: its clock starts at its first byte
+        # a later request on a kept-alive connection: its clock starts at its first byte
+        if self._deadline is None:
             self._arm(self.header_timeout_s, "headers")
 
     def on_headers_complete(self) -> None:

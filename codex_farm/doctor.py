@@ -615,11 +615,12 @@ def check_dead_letters(farm, redis_result: CheckResult | None = None) -> CheckRe
     letters = DeadLetters(client, farm.key_prefix, farm.job_ttl_s)
     try:
         count, newest = letters.count(), letters.latest(1)
+    # ValueError, TypeError: an entry not written by a worker
     except (
         redis.RedisError,
         ValueError,
         TypeError,
-    ) as exc:  # ValueError, TypeError: an entry not written by a worker
+    ) as exc:
         return CheckResult(
             "deadletter",
             False,

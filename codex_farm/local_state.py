@@ -205,9 +205,8 @@ def _read(path: Path, model: type[ModelT]) -> ModelT | None:
 def _write_private(paths: LocalPaths, target: Path, text: str) -> None:
     """Write text to target atomically: a 0600 temporary file in the 0700 folder, renamed over target."""
     paths.folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
-    os.chmod(
-        paths.folder, FOLDER_MODE
-    )  # mkdir's mode passes through the umask, and an older folder may be looser
+    # mkdir's mode passes through the umask, and an older folder may be looser
+    os.chmod(paths.folder, FOLDER_MODE)
     # mkstemp creates the file 0600 already: it is never readable by others, not even before the rename.
     handle, temporary = tempfile.mkstemp(dir=paths.folder, prefix=f".{target.name}.")
     try:

@@ -33,8 +33,9 @@ def known_secrets(settings: FarmSettings) -> list[str]:
         values.append(settings.adapter_token.get_secret_value())
     password = urlsplit(settings.redis_url).password
     if password:
+        # a URL carries it percent-encoded; errors and logs may show either
         values += [
             password,
             unquote(password),
-        ]  # a URL carries it percent-encoded; errors and logs may show either
+        ]
     return list(dict.fromkeys(v.strip() for v in values if len(v.strip()) >= MIN_SECRET_CHARS))

@@ -314,9 +314,8 @@ _PASSES = (
 def _mask_shapes(text: str) -> str:
     lowered = text.lower()
     for triggers, mask in _PASSES:
-        for (
-            trigger
-        ) in triggers:  # a plain loop: any() over a generator costs more than the look-ups themselves
+        # a plain loop: any() over a generator costs more than the look-ups themselves
+        for trigger in triggers:
             if trigger in lowered:
                 text = mask(text)
                 break

@@ -183,9 +183,8 @@ class JobStore:
         for name in _JSON_FIELDS:
             if name in fields:
                 fields[name] = json.loads(fields[name])
-        return JobRecord.model_validate(
-            {k: v for k, v in fields.items() if v != ""}
-        )  # empty: the field's default
+        # empty: the field's default
+        return JobRecord.model_validate({k: v for k, v in fields.items() if v != ""})
 
     def claim(self, job_id: str, worker: str) -> str:
         """Mark a queued job running for this worker and take its lease; returns 'claimed' or what

@@ -144,9 +144,8 @@ class PatchApplier:
     def _claim(self, job_id: str, force: bool) -> bool:
         if force:
             return self.store.set_fields(job_id, **{APPLY_CLAIMED: self.owner})
-        pipe = (
-            self.store.redis.pipeline()
-        )  # one transaction: the claim never leaves the record without its TTL
+        # one transaction: the claim never leaves the record without its TTL
+        pipe = self.store.redis.pipeline()
         pipe.hsetnx(self._key(job_id), APPLY_CLAIMED, self.owner)
         pipe.expire(self._key(job_id), self.store.ttl_s)
         claimed, _ = pipe.execute()

@@ -167,14 +167,12 @@ class FarmService:
                 self._enqueue(spec)
                 specs.append(spec)
         except BaseException:
-            for (
-                spec
-            ) in specs:  # a fan-out is all or nothing: the broker failed midway, so stop what was queued
+            # a fan-out is all or nothing: the broker failed midway, so stop what was queued
+            for spec in specs:
                 with suppress(redis.RedisError):
                     self.store.request_cancel(spec.job_id)
-            for _, plan in plans[
-                len(specs) :
-            ]:  # no worker will run these, so nothing else would drop their refs
+            # no worker will run these, so nothing else would drop their refs
+            for _, plan in plans[len(specs) :]:
                 with suppress(GitOperationError):
                     drop_snapshot_ref(plan.repo_path, plan.job_id)
             raise
@@ -193,9 +191,8 @@ class FarmService:
                 try:
                     key = (plan.repo_path, plan.base)
                     if key in commits:
-                        self._pin(
-                            plan.repo_path, plan.job_id, commits[key]
-                        )  # its own ref keeps the shared snapshot alive
+                        # its own ref keeps the shared snapshot alive
+                        self._pin(plan.repo_path, plan.job_id, commits[key])
                     else:
                         commits[key] = self._snapshot(plan.repo_path, plan.base, plan.job_id)
                     pinned.append(plan)
@@ -300,9 +297,8 @@ class FarmService:
         """Compact result of a finished job, or its live status; the stored diff on request."""
         record = self.record(job_id)
         view = job_view(record, verbose)
-        view.apply_result = self.applier.on_success(
-            record
-        )  # applies an on_success job the first time it is seen done
+        # applies an on_success job the first time it is seen done
+        view.apply_result = self.applier.on_success(record)
         if include_diff and not view.diff:
             patch = self.store.load_patch(job_id)
             view.diff = trim_diff(patch, self.farm.diff_max_bytes) if patch else ""
@@ -347,9 +343,8 @@ class FarmService:
                     while not record.status.terminal and (remaining := deadline - time.monotonic()) > 0:
                         await _woken(pubsub, remaining)
                         record = self._reread(job_id, record, deadline)
-                except (
-                    ToolCallError
-                ) as error:  # raised out of the task group it would arrive wrapped, as farm_error
+                # raised out of the task group it would arrive wrapped, as farm_error
+                except ToolCallError as error:
                     failure = error
                 tasks.cancel_scope.cancel()
             if failure is not None:
@@ -387,9 +382,8 @@ class FarmService:
         await pubsub.subscribe(*(self.store.keys(job_id).events for job_id in ids))
         try:
             deadline = time.monotonic() + timeout / 1000
-            records = {
-                job_id: self.record(job_id) for job_id in ids
-            }  # subscribed first: no status change slips between
+            # subscribed first: no status change slips between
+            records = {job_id: self.record(job_id) for job_id in ids}
             reported = -1
             while True:
                 ended = sum(record.status.terminal for record in records.values())

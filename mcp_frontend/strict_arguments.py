@@ -29,9 +29,8 @@ def forbid_unknown_arguments(tool: Tool) -> None:
     # A subclass keeps the SDK's fields, aliases and helpers; only the handling of extra keys changes.
     strict = type(loose.__name__, (loose,), {"model_config": ConfigDict(extra="forbid")})
     tool.fn_metadata.arg_model = strict
-    tool.parameters = strict.model_json_schema(
-        by_alias=True
-    )  # the schema of what is validated: additionalProperties false
+    # the schema of what is validated: additionalProperties false
+    tool.parameters = strict.model_json_schema(by_alias=True)
 
 
 def unknown_arguments_error(error: ValidationError, schema: dict[str, Any]) -> InvalidArgument | None:

@@ -134,9 +134,8 @@ class AgentSession:
                     _log_message(message, self.log)
                     if isinstance(message, ResultMessage):
                         _record_result(message, outcome)
-            except (
-                Exception
-            ) as exc:  # the SDK raises several types when the CLI dies; all end the run the same way
+            # the SDK raises several types when the CLI dies; all end the run the same way
+            except Exception as exc:
                 outcome.ok = False
                 outcome.error = outcome.error or _failure(exc)
                 self._broken = outcome.error

@@ -144,9 +144,8 @@ def _decoded_body(message, signing: bool) -> object:
     except Exception as exc:  # a decoder raises whatever its input makes it raise
         raise refusal_for_decode_error(message.content_type, signing, exc) from None
     decoded_type = SIGNED_CONTENT_TYPE if signing else JSON_CONTENT_TYPE
-    if (
-        isinstance(body, (bytes, str)) and message.content_type != decoded_type
-    ):  # a raw type kombu hands over as it is
+    # a raw type kombu hands over as it is
+    if isinstance(body, (bytes, str)) and message.content_type != decoded_type:
         if message.content_type == SIGNED_CONTENT_TYPE and looks_signed(body):
             detail = (
                 "a signed task message; this worker does not verify signatures (set FARM_SIGNING_* on it)"
@@ -228,9 +227,8 @@ def guarded(handle: Callable, runs: WorkerRuns, refuse: Callable, broker_errors:
             return handle(message)
         except broker_errors:
             raise
-        except (
-            Exception
-        ) as exc:  # a message Celery chokes on must not stop the worker (and be restored to stop it again)
+        # a message Celery chokes on must not stop the worker (and be restored to stop it again)
+        except Exception as exc:
             refuse(message, PoisonMessage(UNHANDLED, f"{type(exc).__name__}: {exc}"))
 
     return on_task_received

@@ -91,9 +91,8 @@ class JobRun:
                 self.ctx.settings, self.spec.queue, ending.status.value, time.monotonic() - self.started
             )
         self._trim_cache()  # after the result is out: cache upkeep is the worker's, not the job's, time
-        return (
-            JobStatus.running if ending is None else ending.status
-        )  # None: superseded, the lease holder reports
+        # None: superseded, the lease holder reports
+        return JobStatus.running if ending is None else ending.status
 
     def _ending(self, status: JobStatus, error: str) -> "Ending":
         return Ending(
@@ -241,9 +240,8 @@ class JobRun:
         # A check that runs git in the worktree runs no hook or fsmonitor of the job's choosing either.
         env = base_job_env(self.spec.job_id, self.home) | no_exec_config_env()
         outcomes: list[CheckOutcome] = []
-        for (
-            check
-        ) in self.spec.checks:  # one at a time, so each start and verdict is in the log (wait's progress)
+        # one at a time, so each start and verdict is in the log (wait's progress)
+        for check in self.spec.checks:
             if monitor.stopped.is_set():
                 break
             self.log("status", f"check {check.name}: running")
@@ -307,9 +305,8 @@ class JobRun:
         try:
             kill_job_processes(self.spec.job_id)
             if self.worktree is not None and tampering(self.worktree):
-                restore_mirror_config(
-                    self.worktree
-                )  # however the job ended: the next job's git must not read it
+                # however the job ended: the next job's git must not read it
+                restore_mirror_config(self.worktree)
             if self.worktree is not None and not keep:
                 self.ctx.cache.remove(self.worktree)
             shutil.rmtree(self.home, ignore_errors=True)

@@ -53,9 +53,8 @@ class ShellRun(JobRun):
         ending = self._stopped(monitor)
         if ending is not None and outcomes:
             outcome = outcomes[0]
-            if (
-                monitor.stop_reason == "timed_out"
-            ):  # the job's deadline, not the command's own timeout, stopped it
+            # the job's deadline, not the command's own timeout, stopped it
+            if monitor.stop_reason == "timed_out":
                 outcome = dataclasses.replace(outcome, status="timed out")
             ending.result.shell = shell_digest(outcome)
             ending.result.checks = [outcome.verdict()]

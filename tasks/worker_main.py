@@ -18,14 +18,12 @@ def run_worker(queues: str | None, concurrency: int, loglevel: str) -> None:
     settings = worker_settings()
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
     try:
-        sandbox.check_at_start(
-            settings
-        )  # warns loudly, or refuses to start, when bwrap is asked for but unusable
+        # warns loudly, or refuses to start, when bwrap is asked for but unusable
+        sandbox.check_at_start(settings)
     except sandbox.SandboxUnavailable as exc:
         raise SystemExit(f"codex-farm worker: {exc}") from None
-    worker_metrics.prepare(
-        settings
-    )  # before the pool forks: its processes must inherit the metrics directory
+    # before the pool forks: its processes must inherit the metrics directory
+    worker_metrics.prepare(settings)
     argv = [
         "worker",
         f"--queues={queues or settings.default_queue}",

@@ -132,9 +132,8 @@ class _Assistant:
     def __init__(self) -> None:
         self.texts: list[str] = []
         self.calls: list[dict[str, Any]] = []
-        self.reasoning: dict[
-            str, list[str]
-        ] = {}  # message field -> the provider's reasoning pieces, in order
+        # message field -> the provider's reasoning pieces, in order
+        self.reasoning: dict[str, list[str]] = {}
         self.details: list[dict[str, Any]] = []  # OpenRouter reasoning_details, in order
         self.call_extras: dict[str, dict[str, Any]] = {}  # client tool_use id -> the call's extra_content
 

@@ -133,9 +133,8 @@ def _new_file_diff(repo: Path, name: str, notes: list[str]) -> bytes:
     header = f"diff --git a/{name} b/{name}\nnew file (untracked)\n--- /dev/null\n+++ b/{name}\n".encode(
         "utf-8", "surrogateescape"
     )
-    handle = open_regular(
-        path, repo
-    )  # through no link, never a FIFO or device, even one swapped in meanwhile
+    # through no link, never a FIFO or device, even one swapped in meanwhile
+    handle = open_regular(path, repo)
     if handle is None:
         return header
     try:

@@ -79,9 +79,8 @@ def _glob(pattern: str, base: Path, root: Path, notes: list[str]) -> list[Path]:
     if not parts:  # '.' or './': pathlib has nothing to match
         raise InvalidArgument(f"glob {pattern!r} matches no files; name some, e.g. '*.py' or 'src/**/*.py'")
     checked_path_text(pattern, "glob")
-    if (
-        len(parts) > MAX_GLOB_PARTS
-    ):  # pathlib builds one nested selector per part: hundreds overflow the stack
+    # pathlib builds one nested selector per part: hundreds overflow the stack
+    if len(parts) > MAX_GLOB_PARTS:
         raise InvalidArgument(f"glob has {len(parts)} path parts, at most {MAX_GLOB_PARTS}")
     found: list[Path] = []
     walked = 0

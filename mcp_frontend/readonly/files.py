@@ -90,18 +90,16 @@ def list_files(start: Path, root: Path) -> Listing:
         for dirpath, dirnames, filenames in os.walk(folder):
             here = Path(dirpath)
             found.update(_classified(here / name for name in filenames))
-            kinds = {
-                d: entry_kind(here / d) for d in dirnames
-            }  # os.walk lists a link to a folder among the folders
+            # os.walk lists a link to a folder among the folders
+            kinds = {d: entry_kind(here / d) for d in dirnames}
             found.update((here / d, "link") for d, kind in kinds.items() if kind == "link")
             nested = [d for d, kind in kinds.items() if kind == "folder" and (here / d / ".git").exists()]
             folders.extend(here / d for d in nested)
             dirnames[:] = sorted(d for d in dirnames if d != ".git" and d not in nested)
             if len(found) >= MAX_LISTED_FILES:
                 break
-    listed = sorted(
-        (path for path in found if inside(path, root)), key=lambda path: path.parts
-    )  # as ripgrep --sort path
+    # as ripgrep --sort path
+    listed = sorted((path for path in found if inside(path, root)), key=lambda path: path.parts)
     kept = listed[:MAX_LISTED_FILES]
     return Listing(
         files=[path for path in kept if found[path] == "file"],

@@ -96,9 +96,8 @@ def read_pack(
     patterns = {symbol: _definition_regex(symbol) for symbol in symbols}
     if any(not k.strip() for k in keywords):
         raise InvalidArgument("keywords must not be empty strings")
-    if not all(
-        _is_text(k) for k in keywords
-    ):  # a lone surrogate is in no decoded file, nor can a reply carry it
+    # a lone surrogate is in no decoded file, nor can a reply carry it
+    if not all(_is_text(k) for k in keywords):
         raise InvalidArgument("keywords must be text: one has an unpaired surrogate")
     starts = resolve_all(paths, root, MAX_PATHS)
 

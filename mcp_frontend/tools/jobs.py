@@ -68,9 +68,8 @@ def register(server: MCPServer, service: JobsService) -> None:
             bool, Field(description="Include the result diff, trimmed to DIFF_MAX_BYTES.")
         ] = False,
     ) -> JobView:
-        return await anyio.to_thread.run_sync(
-            partial(service.get, job_id, verbose, include_diff)
-        )  # it may apply (git)
+        # it may apply (git)
+        return await anyio.to_thread.run_sync(partial(service.get, job_id, verbose, include_diff))
 
     @server.tool(description="Recent redacted log lines of a job, with a cursor to continue from.")
     async def tail(

@@ -91,10 +91,11 @@ def test_reasoning_comes_back_on_every_tool_call_message_and_the_prefix_holds(
         messages = entry["body"]["messages"]
         with_calls = [i for i, m in enumerate(messages) if m["role"] == "assistant" and m.get("tool_calls")]
         assert [messages[i].get(field) for i in with_calls] == TEXT_BACK[profile][:turn]
+        # the gateway checked each one's opaque state came back intact
         if profile in (
             "gemini",
             "openrouter",
-        ):  # the gateway checked each one's opaque state came back intact
+        ):
             assert entry["state_checked"] == with_calls
     for earlier, later in zip(bodies, bodies[1:]):
         assert later["messages"][: len(earlier["messages"])] == earlier["messages"]

@@ -68,9 +68,8 @@ def test_over_rate_is_a_429_with_retry_after(scripted_gateway, start_adapter):
     assert statuses == [200, 200, 200, 429]
     assert refused.json()["error"]["type"] == "rate_limit_error"
     assert 1 <= int(refused.headers["retry-after"]) <= 10
-    assert (
-        ask(adapter, adapter.token, "fast", stream=False).status_code == 200
-    )  # the farm's own token is not a job's
+    # the farm's own token is not a job's
+    assert ask(adapter, adapter.token, "fast", stream=False).status_code == 200
     assert len(scripted_gateway.requests()) == 4
 
 

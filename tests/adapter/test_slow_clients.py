@@ -58,9 +58,8 @@ def test_a_silent_connection_is_closed(adapter):
 
 def test_trickled_headers_are_cut_off_though_bytes_keep_arriving(adapter):
     with connect(adapter) as sock:
-        closed_after = seconds_until_closed(
-            sock, request_head(adapter, 10)
-        )  # ~1 byte / 0.2 s: 40 s of headers
+        # ~1 byte / 0.2 s: 40 s of headers
+        closed_after = seconds_until_closed(sock, request_head(adapter, 10))
     assert closed_after is not None and closed_after < TIMEOUT_S + SLACK_S
 
 
@@ -77,9 +76,8 @@ def test_a_stalled_keep_alive_request_is_cut_off_too(scripted_gateway, adapter):
     with connect(adapter) as sock:
         sock.sendall(request_head(adapter, len(body)) + body)
         assert sock.recv(65536).startswith(b"HTTP/1.1 200")
-        closed_after = seconds_until_closed(
-            sock, request_head(adapter, 10)[:20]
-        )  # then a second request stalls
+        # then a second request stalls
+        closed_after = seconds_until_closed(sock, request_head(adapter, 10)[:20])
     assert closed_after is not None and closed_after < TIMEOUT_S + SLACK_S
 
 

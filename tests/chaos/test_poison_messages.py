@@ -229,9 +229,8 @@ def test_poison_messages_on_an_unsigned_worker_are_dead_lettered_and_the_next_jo
     worker.publish(as_json(task_body(named)), "application/json", task="celery.backend_cleanup")
     worker.publish(as_json([[], {"payload": 1}, NO_WORKFLOW]), "application/json")
     worker.publish(as_json(task_body(named)), "application/json", id={"not": "a string"})
-    worker.publish(
-        as_json(task_body(named)), "application/json", eta="not a date"
-    )  # past the screen: Celery's own refusal
+    # past the screen: Celery's own refusal
+    worker.publish(as_json(task_body(named)), "application/json", eta="not a date")
     # A signing frontend's normal message reaching a worker not yet signing (a rolling upgrade).
     worker.publish(signer(frontend.key, frontend.cert)(task_body(named)), "application/data")
     expected = [
@@ -312,11 +311,12 @@ def test_a_job_whose_message_a_mismatched_worker_refused_fails_with_the_fix(
         )
     else:
         worker, body, reason = signing_worker, as_json, "unsigned_on_signing_worker"
+        # a retried attempt's task id
         content_type, fix, attempt = (
             "application/json",
             "set FARM_SIGNING_* on the frontend",
             "-2",
-        )  # a retried attempt's task id
+        )
     job = shell_job(worker, make_repo(), "echo must-not-run")
     store = worker.store()
 

@@ -114,9 +114,8 @@ async def test_redis_restart_without_persistence_ends_the_wait_with_unknown_job_
         assert volatile.client().config_get("appendonly") == {"appendonly": "no"}
         assert vanished["code"] == "unknown_job" and vanished["hint"] == VANISHED_HINT, vanished
         assert vanished["message"] == f"job {job_id!r} vanished from Redis while waiting for it"
-        assert (
-            got["code"] == "unknown_job" and got["hint"] == VANISHED_HINT
-        )  # its log, written after the restart, outlived it
+        # its log, written after the restart, outlived it
+        assert got["code"] == "unknown_job" and got["hint"] == VANISHED_HINT
         assert not volatile.client().exists(JobKeys(prefix, job_id).record)
         assert wait_until(lambda: not volatile.client().exists(JobKeys(prefix, job_id).lease), timeout=30)
         assert keys_without_ttl(volatile, prefix) == {}

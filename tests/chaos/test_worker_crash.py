@@ -110,9 +110,8 @@ async def test_killed_worker_with_no_other_worker_ends_lost_with_a_reason(
     assert any("process(es) left by worker" in line for line in after)
     before.assert_no_orphans()
     # Nobody was left to remove the worktree and the job's home; the next worker on this cache does, at start.
-    assert len(job_leftovers(workers.cache, job_id)) == 3, job_leftovers(
-        workers.cache, job_id
-    )  # worktree, home, mirror record
+    # worktree, home, mirror record
+    assert len(job_leftovers(workers.cache, job_id)) == 3, job_leftovers(workers.cache, job_id)
     workers.start(FARM_MAX_ATTEMPTS="1")
     assert wait_until(lambda: not job_leftovers(workers.cache, job_id), timeout=20), job_leftovers(
         workers.cache, job_id

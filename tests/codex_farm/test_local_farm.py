@@ -87,9 +87,8 @@ def files_holding(folder: Path, secret: str) -> list[Path]:
 
 
 def test_up_gives_the_adapter_its_key_out_of_reach_of_the_users_other_processes(scripted_gateway, tmp_path):
-    scripted_gateway.configure(
-        api_key=GATEWAY_KEY
-    )  # the adapter must really hold the key: any other is refused
+    # the adapter must really hold the key: any other is refused
+    scripted_gateway.configure(api_key=GATEWAY_KEY)
     scripted_gateway.add_scenario({"name": "up_key", "turns": [{"text": "keyed"}]})
     env = user_env(tmp_path, ONEAPI_BASE_URL=scripted_gateway.url, ONEAPI_API_KEY=GATEWAY_KEY)
     argv = [

@@ -151,7 +151,6 @@ def test_a_recorded_up_runs_only_while_its_very_process_lives():
     me, started = os.getpid(), process_start(os.getpid())
     assert still_running(running(me).model_copy(update={"started": started}))
     assert still_running(running(me))  # recorded where the start time could not be read
-    assert not still_running(
-        running(me).model_copy(update={"started": started - 1})
-    )  # a later process got the PID
+    # a later process got the PID
+    assert not still_running(running(me).model_copy(update={"started": started - 1}))
     assert not still_running(running(2**22 + 12345))  # above the kernel's pid_max: gone

@@ -262,9 +262,8 @@ async def job_tools(tour: ToolTour, repo: Path) -> None:
     await tour.ok("tail", {"job_id": job_id})
     done = await tour.ok("wait", {"job_id": job_id, "timeout_ms": JOB_WAIT_MS})
     assert done["job_status"] == "completed" and done["checks"] == ["wrote: passed"], done
-    assert done["changed_files"] == ["hello.txt"] and done["usage"] == ZERO_USAGE, (
-        done
-    )  # scripted: no real tokens
+    # scripted: no real tokens
+    assert done["changed_files"] == ["hello.txt"] and done["usage"] == ZERO_USAGE, done
     assert (await tour.ok("get", {"job_id": job_id, "include_diff": True}))["job_status"] == "completed"
     assert (await tour.ok("tail", {"job_id": job_id}))["lines"]
     assert (await tour.ok("get_artifact_slice", {"job_id": job_id, "artifact": "patch"}))["text"]
@@ -306,9 +305,8 @@ async def cancel_a_queued_job(tour: ToolTour, repo: Path) -> None:
     cancelled = await tour.ok("cancel", {"job_id": started["job_id"]})
     assert cancelled["cancel_requested"], cancelled
     ended = await tour.ok("wait", {"job_id": started["job_id"], "timeout_ms": JOB_WAIT_MS})
-    assert ended["job_status"] in ("cancelled", "completed"), (
-        ended
-    )  # it may have finished before the cancel landed
+    # it may have finished before the cancel landed
+    assert ended["job_status"] in ("cancelled", "completed"), ended
 
 
 def test_up_defaults_the_sandbox_root_to_home_and_prints_what_a_user_needs(up: RunningUp):

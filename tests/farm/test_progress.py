@@ -58,9 +58,8 @@ async def test_wait_sends_progress_notifications_for_tool_calls_and_checks(farm,
         result = await client.call_tool(
             "wait", {"job_id": started["job_id"], "timeout_ms": 90000}, progress_callback=on_progress
         )
-        quiet = await client.call_tool(
-            "wait", {"job_id": started["job_id"], "timeout_ms": 1000}
-        )  # no token: no notifications
+        # no token: no notifications
+        quiet = await client.call_tool("wait", {"job_id": started["job_id"], "timeout_ms": 1000})
 
     assert not result.is_error and result.structured_content["job_status"] == "completed", (
         result.structured_content
@@ -78,11 +77,12 @@ async def test_wait_sends_progress_notifications_for_tool_calls_and_checks(farm,
 
 
 async def test_wait_command_follows_a_job_to_its_result(farm, make_repo, scripted_gateway):
+    # the command is following before the first tool call
     slow_first_turn = {
         **STEPS["turns"][0],
         "chunks": 4,
         "delay_ms": 800,
-    }  # the command is following before the first tool call
+    }
     scripted_gateway.add_scenario({"name": "progress_live", "turns": [slow_first_turn, *STEPS["turns"][1:]]})
     repo = make_repo(parent=farm.sandbox)
     async with connect_mcp(farm) as client:
@@ -110,9 +110,8 @@ async def test_wait_command_follows_a_job_to_its_result(farm, make_repo, scripte
         and result["checks"] == ["tests: passed"]
     )
     assert result["verdict"] == "accept"
-    live = [
-        line for line in lines[:-1] if " | " in line
-    ]  # progress lines; the others are the log's earlier tail
+    # progress lines; the others are the log's earlier tail
+    live = [line for line in lines[:-1] if " | " in line]
     assert "\r" not in stdout  # not a terminal: plain lines
     assert any("| tool_call: Write" in line and "src/app.py" in line for line in live), stdout
     assert any("tool calls 2" in line for line in live), stdout

@@ -130,9 +130,8 @@ async def test_failing_pytest_is_a_failed_outcome_with_the_assertion(farm: Farm,
     assert "test_add_four" in log["text"] and log["total_bytes"] > 0
     row = next(row for row in rows["jobs"] if row["job_id"] == done["job_id"])
     assert (row["kind"], row["shell_status"], row["failure_kind"]) == ("shell", "failed", "test_failure")
-    assert (
-        row["verdict"] == view["verdict"] == "repair"
-    )  # the command ran and failed: fix the code, not the farm
+    # the command ran and failed: fix the code, not the farm
+    assert row["verdict"] == view["verdict"] == "repair"
 
 
 async def test_command_past_its_timeout_is_timed_out_with_its_process_group_gone(

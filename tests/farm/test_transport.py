@@ -260,9 +260,10 @@ async def test_repo_without_origin_ships_a_whole_bundle_and_the_cap_holds(
     )
     print(f"bundle: {source['bundle_bytes']} bytes (no origin: the whole history)")
 
+    # list_jobs is in review
     async with connect_mcp(
         farm, FARM_TRANSPORT="bundle", FARM_BUNDLE_MAX_BYTES="1000", FARM_TOOLS="core,review"
-    ) as client:  # list_jobs is in review
+    ) as client:
         jobs_before = await call_ok(client, "list_jobs", {"limit": 500})
         error = await call_error(
             client,

@@ -217,9 +217,8 @@ def test_a_record_stored_without_a_verdict_still_loads_with_one():
     stored = {**fields, "result": {"job_id": "j", "job_status": "completed", "checks": ["tests: failed"]}}
 
     assert JobRecord.model_validate(stored).verdict == "repair"
-    assert (
-        JobRecord.model_validate({**fields, "status": "failed"}).verdict == "fail"
-    )  # enqueue failed: no result
+    # enqueue failed: no result
+    assert JobRecord.model_validate({**fields, "status": "failed"}).verdict == "fail"
     assert JobRecord.model_validate({**fields, "status": "running"}).verdict is None
 
 

@@ -308,12 +308,10 @@ def test_log_cap_keeps_the_head_and_the_tail_with_one_marker_for_the_gap(client,
     )
     for page in (2, 7, half, half + 1, LOG_MAX, 1000):
         assert [e.text for e in read_everything(store, "j1", page)] == expected, page
-    assert [e.text for e in read_everything(store, "j1", 1)] == expected[:half] + expected[
-        half + 1 :
-    ]  # a page of one: no room
-    latest = store.read_log(
-        "j1", None, half + 2
-    )  # the last lines reach back over the gap: the marker shows where
+    # a page of one: no room
+    assert [e.text for e in read_everything(store, "j1", 1)] == expected[:half] + expected[half + 1 :]
+    # the last lines reach back over the gap: the marker shows where
+    latest = store.read_log("j1", None, half + 2)
     assert [e.text for e in latest] == [f"line {half - 1}", gap_text(1000 - LOG_MAX)] + expected[-half:]
     assert [e.text for e in store.read_log("j1", None, 3)] == ["line 997", "line 998", "line 999"]
 
@@ -350,22 +348,23 @@ def test_marker_placement_on_any_page_boundary():
         "t1",
         "t2",
     ]
+    # the marker opens the next page
     assert texts(with_gap_marker(head + tail, "0-0", "1-2", 5, 3)) == [
         "h0",
         "h1",
         "h2",
-    ]  # the marker opens the next page
+    ]
     assert texts(with_gap_marker(head[2:] + tail, "1-1", "1-2", 5, 1)) == ["h2"]
     assert texts(with_gap_marker(tail, "1-2", "1-2", 5, 2)) == [gap_text(5), "t0"]
-    assert texts(with_gap_marker(tail, "1-2", "1-2", 5, 1)) == [
-        "t0"
-    ]  # a one-line page never is the marker alone
+    # a one-line page never is the marker alone
+    assert texts(with_gap_marker(tail, "1-2", "1-2", 5, 1)) == ["t0"]
     assert texts(with_gap_marker(tail[1:], "9-0", "1-2", 5, 10)) == ["t1", "t2"]  # read past the gap already
+    # the last lines, all after the gap
     assert texts(with_gap_marker(tail, None, "1-2", 5, 3)) == [
         "t0",
         "t1",
         "t2",
-    ]  # the last lines, all after the gap
+    ]
 
 
 def test_ttls_on_record_log_patch_and_cancel(client, store):
@@ -519,7 +518,6 @@ def test_store_patch_writes_the_patch_its_digest_and_fields_in_one_step(client, 
     assert store.load_patch("j1") == patch
 
     assert store.store_patch("j1", b"too big", keep=False, result_commit="d" * 40)
-    assert (
-        store.load_patch("j1") is None
-    )  # over FARM_PATCH_MAX_BYTES: not stored, an older one not left behind
+    # over FARM_PATCH_MAX_BYTES: not stored, an older one not left behind
+    assert store.load_patch("j1") is None
     assert store.get("j1").patch_sha256 == patch_sha256(b"too big")

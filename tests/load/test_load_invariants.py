@@ -65,9 +65,8 @@ def test_a_clean_run_passes_and_every_planted_fault_is_reported(redis_server):
             == []
         )
 
-        run_once(
-            store, "twice", queue, "w2"
-        )  # redelivered and run again: two attempts, two "running on" lines
+        # redelivered and run again: two attempts, two "running on" lines
+        run_once(store, "twice", queue, "w2")
         store.set_fields("twice", status="queued")
         store.release("twice")
         assert store.claim("twice", "w2") == "claimed"
@@ -89,9 +88,8 @@ def test_a_clean_run_passes_and_every_planted_fault_is_reported(redis_server):
         client.hdel("unacked", tag)
         client.delete(queue, *client.scan_iter(match=f"{prefix}*"))
 
-    reported = {
-        line.split(" (")[0].rsplit(": ", 1)[0] for line in failures
-    }  # "WHAT: how many (examples)" -> "WHAT"
+    # "WHAT: how many (examples)" -> "WHAT"
+    reported = {line.split(" (")[0].rsplit(": ", 1)[0] for line in failures}
     assert reported == {
         "LOST: job records missing",
         "LOST: jobs not completed",

@@ -290,9 +290,8 @@ def test_check_mode_changes_nothing(caller, tmp_path, local_edit):
     assert result.message.startswith("would conflict" if local_edit else "would apply cleanly")
     assert (refs_and_index(caller.repo), tree_bytes(caller.repo), status(caller.repo)) == before
     assert (caller.repo / ".git" / "index").read_bytes() == index_bytes
-    assert caller.applier.apply(record(caller, job_id)).applied == (
-        not local_edit
-    )  # check did not use up the apply
+    # check did not use up the apply
+    assert caller.applier.apply(record(caller, job_id)).applied == (not local_edit)
 
 
 def test_a_job_that_changed_nothing_has_nothing_to_apply(caller, tmp_path):
@@ -492,9 +491,8 @@ def test_a_swapped_patch_is_refused_and_the_checkout_is_left_alone(caller, tmp_p
     assert refused.value.code == "patch_mismatch" and "sha256" in refused.value.message and refused.value.hint
     assert untouched(caller) == before
     assert not (caller.repo / "etc").is_symlink() and not (caller.repo / ".github").exists()
-    assert record(caller, job_id).result.changed_files == [
-        "src/ok.py"
-    ]  # what get shows; no longer what is stored
+    # what get shows; no longer what is stored
+    assert record(caller, job_id).result.changed_files == ["src/ok.py"]
 
 
 def test_on_success_reports_a_swapped_patch_instead_of_applying_it(caller, tmp_path):

@@ -40,10 +40,11 @@ def test_entries_take_the_top_level_arguments_as_defaults():
         1,
     )
     assert (second.prompt, second.max_turns, second.base) == ("other", 9, "HEAD")
+    # an explicit empty list is kept, not replaced by the default
     assert (third.base, third.checks) == (
         "worktree",
         [],
-    )  # an explicit empty list is kept, not replaced by the default
+    )
 
 
 def test_an_entry_naming_its_repo_replaces_the_default_repo_and_allowed_dirs():
@@ -122,9 +123,8 @@ async def test_matrix_shares_one_snapshot_and_pins_it_for_every_job(farm, make_r
     assert [spec.prompt for spec in farm.sent] == ["one", "two", "three"]
     assert {spec.queue for spec in farm.sent} == {"fq"}
     [commit] = {spec.snapshot_commit for spec in farm.sent}  # one snapshot, shared
-    assert snapshot_refs(repo) == {
-        SNAPSHOT_REF_PREFIX + spec.job_id: commit for spec in farm.sent
-    }  # each job keeps it alive
+    # each job keeps it alive
+    assert snapshot_refs(repo) == {SNAPSHOT_REF_PREFIX + spec.job_id: commit for spec in farm.sent}
     assert farm.recorded() == 3
 
 
@@ -189,10 +189,11 @@ async def test_a_broker_failure_midway_cancels_the_jobs_already_queued(farm, mak
 
     assert caught.value.code == "broker_unavailable"
     statuses = [farm.service.store.get(job_id).status for job_id in farm.service.store.list_ids(10)]
+    # the first cancelled, the second failed to enqueue
     assert sorted(statuses) == [
         JobStatus.cancelled,
         JobStatus.failed,
-    ]  # the first cancelled, the second failed to enqueue
+    ]
 
 
 # --- wait over several jobs ---

@@ -243,10 +243,11 @@ def drop_new_keys(redis, keys_before: set[bytes], service: FarmService) -> None:
         for queue in queues
         for key in (queue, b"_kombu.binding." + queue, b"_kombu.binding_permanent." + queue)
     }
+    # kombu's priority queues
     prefixes = (
         service.farm.key_prefix.encode(),
         *(queue + b"\x06\x16" for queue in queues),
-    )  # kombu's priority queues
+    )
     for key in set(redis.keys()) - keys_before:
         if key in exact or key.startswith(prefixes):
             redis.delete(key)

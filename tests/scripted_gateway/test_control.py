@@ -114,9 +114,8 @@ def test_control_endpoints_register_list_and_reset(scripted_gateway):
     assert scripted_gateway.requests() == [] and scripted_gateway.usage()["total"]["calls"] == 0
     assert post(scripted_gateway, request("h1")).status_code == 200  # plain reset keeps scenarios
     CLIENT.post(base + "/_control/reset", json={"full": True})
-    assert (
-        post(scripted_gateway, request("h1")).status_code == 400
-    )  # full reset restores the initial (empty) set
+    # full reset restores the initial (empty) set
+    assert post(scripted_gateway, request("h1")).status_code == 400
 
 
 def test_invalid_scenario_is_rejected_by_control_endpoint(scripted_gateway):

@@ -482,9 +482,8 @@ def test_gemini_signs_the_first_of_parallel_calls_and_refuses_a_request_that_los
     body, reply = first_answer(scripted_gateway, "parallel", "gemini-3-flash-preview", stream)
     first, second = reply["tool_calls"]
     assert set(first["extra_content"]["google"]) == {"thought_signature"} and "extra_content" not in second
-    assert not {"reasoning_content", "reasoning"} & set(
-        reply
-    )  # thoughts are not returned without include_thoughts
+    # thoughts are not returned without include_thoughts
+    assert not {"reasoning_content", "reasoning"} & set(reply)
     results = [tool_result(first["id"], "a"), tool_result(second["id"], "b")]
     lost = {
         "role": "assistant",

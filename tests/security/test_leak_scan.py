@@ -63,9 +63,8 @@ def test_log_files_tool_responses_and_pages_are_scanned(outside_scan: Path):
     (tmp_path / "deep" / "logs").mkdir(parents=True)
     (tmp_path / "deep" / "logs" / "worker.log").write_text(f"started\nusing {GATEWAY_KEY}\n")
     (tmp_path / "adapter.log").write_text("clean\n")
-    (tmp_path / "config.env").write_text(
-        f"API_KEY={GATEWAY_KEY}\n"
-    )  # a repo file, not a log: the model may read it
+    # a repo file, not a log: the model may read it
+    (tmp_path / "config.env").write_text(f"API_KEY={GATEWAY_KEY}\n")
     count, findings = scan_logs({tmp_path}, SECRETS)
     assert count == 2
     assert findings == [Finding("gateway key", f"log file {tmp_path / 'deep' / 'logs' / 'worker.log'}")]

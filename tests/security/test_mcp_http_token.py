@@ -51,9 +51,8 @@ def http_frontend(redis_server: RedisServer, tmp_path_factory) -> Iterator[tuple
         "FARM_KEY_PREFIX": "farm-mcp-http:",
     }
     args = python_module("codex_farm", "mcp", "--transport", "http", "--port", str(port))
-    server = start_server(
-        args, env, folder / "mcp-http.log", port, "/mcp"
-    )  # ready once it answers at all (401)
+    # ready once it answers at all (401)
+    server = start_server(args, env, folder / "mcp-http.log", port, "/mcp")
     yield server, token
     server.stop()
 

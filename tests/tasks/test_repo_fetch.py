@@ -109,9 +109,10 @@ def test_origin_is_not_fetched_again_when_the_mirror_has_the_prerequisites(
     assert manifest(worktree.path) == manifest(caller)
 
 
+# noqa: F811
 def test_bundle_job_without_origin_uses_a_mirror_named_by_the_root_commit(
     cache: WorktreeCache, make_repo
-) -> None:  # noqa: F811
+) -> None:
     repo = make_repo({"README.md": "# r\n", "src/a.py": "A = 1\n"})
     root = git(repo, "rev-parse", "HEAD").strip()
     (repo / "new.txt").write_text("untracked\n")

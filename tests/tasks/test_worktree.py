@@ -296,9 +296,10 @@ def test_require_work_tree_inside_the_git_folder_is_not_a_repo(make_repo) -> Non
     assert raised.value.code == NOT_A_REPO and "not inside a git working tree" in str(raised.value)
 
 
+# noqa: F811
 def test_a_mirror_of_a_repo_on_this_machine_borrows_its_objects_instead_of_fetching(
     make_repo, tmp_path: Path
-) -> None:  # noqa: F811
+) -> None:
     source = make_repo({"a.txt": "a\n"}, name="borrowed")
     cache = WorktreeCache(tmp_path / "cache")
     commits = []

@@ -95,9 +95,10 @@ async def test_analyze_answers_with_one_call_then_from_the_cache(service, repo, 
         "empty-question",
     ],
 )
+# noqa: F811
 async def test_analyze_refuses_bad_input_without_a_model_call(
     service, repo, sandbox, scripted_gateway, arguments, code
-):  # noqa: F811
+):
     (sandbox.parent / "outside.txt").write_text("outside\n")
     (sandbox.parent / "escape").mkdir()
     (sandbox.parent / "escape" / "secret.txt").write_text("secret\n")

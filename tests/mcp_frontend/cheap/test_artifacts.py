@@ -56,9 +56,8 @@ async def test_slices_of_log_patch_and_check(service, scripted_gateway):  # noqa
     assert len(lines) == len(LOG) and lines[1].endswith(" tool: Bash ls") and "sk-abcdef" not in log
     assert len(log_slices) > 1 and all(s["total_bytes"] == len(log.encode()) for s in log_slices)
     expected = BINARY_PATCH.decode("utf-8", "replace")
-    assert (
-        patch == expected and len(patch_slices) > 1
-    )  # no slice split a character: no extra replacement characters
+    # no slice split a character: no extra replacement characters
+    assert patch == expected and len(patch_slices) > 1
     assert (
         patch_slices[-1]["next_offset"] is None and patch_slices[0]["next_offset"] == patch_slices[0]["bytes"]
     )

@@ -68,9 +68,8 @@ async def test_review_of_files_accepts_bare_json(service, repo, scripted_gateway
         )
     assert result["verdict"] == "accept" and result["findings"] == [] and result["reviewed"] == "src/app.py"
     assert len(scripted_gateway.requests()) == 1
-    assert "    2     return 'hello'" in str(
-        scripted_gateway.requests()[0]["body"]["messages"]
-    )  # line-numbered
+    # line-numbered
+    assert "    2     return 'hello'" in str(scripted_gateway.requests()[0]["body"]["messages"])
     assert tree_bytes(repo) == before
 
 
@@ -103,9 +102,10 @@ async def test_review_refuses_bad_input(service, repo, scripted_gateway):  # noq
     assert scripted_gateway.requests() == []
 
 
+# noqa: F811
 async def test_draft_from_a_repo_reads_changes_and_untracked_files_without_touching_it(
     service, repo, scripted_gateway
-):  # noqa: F811
+):
     scripted_gateway.add_scenario(
         {"name": "cheap-draft", "turns": [{"text": "Greet the farm\n\nChange the greeting."}]}
     )

@@ -44,9 +44,8 @@ async def test_read_pack_shows_definitions_with_their_bodies(service, repo):
         in pack
     )
     assert "   16|         return self.redis.get(key)\n" in pack and "def key" not in pack
-    assert (
-        '    5|     return "{}";\n' in pack and "    8| }\n" in pack
-    )  # braces in strings do not end the body
+    # braces in strings do not end the body
+    assert '    5|     return "{}";\n' in pack and "    8| }\n" in pack
     assert (
         "   10| func (s *Server) Serve(port int) error {" not in pack
         and "    7| func (s *Server) Serve" in pack
@@ -124,9 +123,8 @@ async def test_links_are_listed_with_their_target_and_never_read(service, repo, 
     git(repo, "add", "conf")
     git(repo, "commit", "-q", "-m", "conf")
     shutil.rmtree(repo / "conf")
-    (repo / "conf").symlink_to(
-        outside, target_is_directory=True
-    )  # git still lists conf/keys.py from its index
+    # git still lists conf/keys.py from its index
+    (repo / "conf").symlink_to(outside, target_is_directory=True)
     async with Client(build_server(service)) as client:
         result = await call_ok(
             client, "read_pack", {"paths": ["proj"], "keywords": ["outside the sandbox", "PRIVATE"]}
