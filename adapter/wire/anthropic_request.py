@@ -240,23 +240,8 @@ class ToolResultBlock(_Block):
     is_error: bool | None = None
 
 
-ContentBlock = Annotated[
-    Annotated[
-        TextBlock
-        | ImageBlock
-        | DocumentBlock
-        | ToolUseBlock
-        | ToolResultBlock
-        | ThinkingBlock
-        | RedactedThinkingBlock,
-        Field(discriminator="type"),
-    ]
-    | _UnknownContentBlock,
-    Field(union_mode="left_to_right"),
-]
-
-# Everything a translator may meet in a content list.
-AnyBlock = (
+# The blocks a message's content may hold, told apart by their `type`.
+KnownContentBlock = (
     TextBlock
     | ImageBlock
     | DocumentBlock
@@ -264,9 +249,14 @@ AnyBlock = (
     | ToolResultBlock
     | ThinkingBlock
     | RedactedThinkingBlock
-    | ToolReferenceBlock
-    | UnknownBlock
 )
+ContentBlock = Annotated[
+    Annotated[KnownContentBlock, Field(discriminator="type")] | _UnknownContentBlock,
+    Field(union_mode="left_to_right"),
+]
+
+# Everything a translator may meet in a content list.
+AnyBlock = KnownContentBlock | ToolReferenceBlock | UnknownBlock
 
 DocumentBlock.model_rebuild()
 
