@@ -2,7 +2,6 @@
 `codex-farm worker`s, and the MCP frontend over stdio. Started and stopped as the command does its own
 (codex_farm/children.py): each in its own session, logging to a file, stopped by its PID."""
 
-import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +13,7 @@ from mcp.client.stdio import StdioServerParameters
 
 from bench.servers import CLIENT_TOKEN, Server, start_adapter
 from codex_farm.children import Child, ChildFailed, spawn, wait_ready
+from codex_farm.stats import read_rows
 
 WORKER_READY_S = 60
 FARM_COMMAND = [sys.executable, "-m", "codex_farm"]
@@ -32,10 +32,8 @@ class FarmAdapter:
         return self.server.url
 
     def metrics_rows(self) -> list[dict]:
-        """One row per gateway call so far."""
-        if not self.metrics_file.exists():
-            return []
-        return [json.loads(line) for line in self.metrics_file.read_text().splitlines() if line]
+        """One row per gateway call so far (read as `codex-farm stats` reads them)."""
+        return read_rows(self.metrics_file, since=None)[0] if self.metrics_file.exists() else []
 
 
 def start_farm_adapter(workdir: Path, upstream_url: str) -> FarmAdapter:
